@@ -1,0 +1,270 @@
+// The model-level run store: one per widget model, shared by all its views.
+//
+// Streaming messages (run_start, delta) are applied append-only; the synced
+// `runs` trait is the authority: a run it reports as finished replaces what was
+// streamed. Views do not receive data in events, they re-read the run and use
+// the per-field generation counters to tell "appended" from "replaced":
+//   textGen / thinkingGen / entriesGen change => the field was replaced, the
+//   view must start over; otherwise everything past what it consumed is new.
+
+import { dispatch, isFinalStatus, isRunState } from "./protocol.js";
+
+/**
+ * @typedef {import("./protocol.js").RunState} RunState
+ * @typedef {import("./protocol.js").TraceEntry} TraceEntry
+ * @typedef {{
+ *   id: string, query: string, status: string, text: string, thinking: string,
+ *   entries: Array<TraceEntry|string>, error: any, result: string|null,
+ *   started_at: number|null, ended_at: number|null, stats: Record<string, any>,
+ *   statsAt: number, seenAt: number,
+ *   textGen: number, thinkingGen: number, entriesGen: number,
+ *   stale: boolean, inTrait: boolean
+ * }} Run
+ * @typedef {{type: "run", id: string} | {type: "order"} | {type: "resync", needed: boolean}} StoreEvent
+ */
+
+const str = (x) => (typeof x === "string" ? x : "");
+
+/** Shallow check that two trace entries (or strings) are the same item. */
+function sameEntry(a, b) {
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  if (!a || !b) return false;
+  return a.seq === b.seq && a.span === b.span && a.event === b.event;
+}
+
+export class RunStore {
+  /** @param {{now?: () => number}} [opts] now: local clock in ms (tests inject one) */
+  constructor(opts = {}) {
+    this.now = opts.now ?? (() => Date.now());
+    /** @type {Map<string, Run>} */
+    this.runs = new Map();
+    /** @type {string[]} run ids, oldest first */
+    this.order = [];
+    /** Last message number seen (0: none yet). */
+    this.lastMseq = 0;
+    /** True after a lost message until the trait has replaced every affected run. */
+    this.resyncNeeded = false;
+    /** @type {Set<(e: StoreEvent) => void>} */
+    this.listeners = new Set();
+  }
+
+  /**
+   * @param {(e: StoreEvent) => void} fn
+   * @returns {() => void} unsubscribe
+   */
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** @param {StoreEvent} event */
+  emit(event) {
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(event);
+      } catch (err) {
+        console.error("[lazystream-widget] store listener failed", err);
+      }
+    }
+  }
+
+  /** @param {string} id @returns {Run|undefined} */
+  get(id) {
+    return this.runs.get(id);
+  }
+
+  /** @returns {Run[]} runs, oldest first */
+  list() {
+    return this.order.map((id) => /** @type {Run} */ (this.runs.get(id)));
+  }
+
+  /**
+   * Apply one kernel message (msg:custom). Unknown or malformed messages are ignored.
+   * @param {unknown} msg
+   * @returns {boolean} whether the message changed the store
+   */
+  applyMessage(msg) {
+    return dispatch(msg, {
+      run_start: (m) => this.applyRunStart(m),
+      delta: (m) => this.applyDelta(m),
+    });
+  }
+
+  /**
+   * Message numbering: returns false for a duplicate (already applied), marks a
+   * resync for a gap. A message without mseq is applied unchecked.
+   * @param {any} mseq
+   * @param {string|null} runId the run the message is about (stale after a gap)
+   */
+  _checkSeq(mseq, runId) {
+    if (typeof mseq !== "number" || !Number.isFinite(mseq)) return true;
+    if (mseq <= this.lastMseq) return false;
+    const gap = mseq !== this.lastMseq + 1;
+    this.lastMseq = mseq;
+    if (gap) {
+      // Something was lost (or we joined late, e.g. after a page reload during a
+      // run): whatever is streaming is now incomplete until the trait replaces it.
+      for (const run of this.runs.values()) {
+        if (run.status === "running" && run.id !== runId) run.stale = true;
+      }
+      this._setResync(true);
+    }
+    return gap ? "gap" : true;
+  }
+
+  _setResync(needed) {
+    if (this.resyncNeeded === needed) return;
+    this.resyncNeeded = needed;
+    this.emit({ type: "resync", needed });
+  }
+
+  /** @param {RunState} state @returns {Run} */
+  _newRun(state) {
+    const now = this.now();
+    return {
+      id: state.id,
+      query: str(state.query),
+      status: state.status || "running",
+      text: str(state.text),
+      thinking: str(state.thinking),
+      entries: Array.isArray(state.entries) ? state.entries.slice() : [],
+      error: state.error ?? null,
+      result: state.result ?? null,
+      started_at: state.started_at ?? null,
+      ended_at: state.ended_at ?? null,
+      stats: { ...(state.stats || {}) },
+      statsAt: now,
+      seenAt: now,
+      textGen: 0,
+      thinkingGen: 0,
+      entriesGen: 0,
+      stale: false,
+      inTrait: false,
+    };
+  }
+
+  _add(run) {
+    this.runs.set(run.id, run);
+    this.order.push(run.id);
+    this.emit({ type: "order" });
+  }
+
+  /** @param {import("./protocol.js").RunStartMessage} msg */
+  applyRunStart(msg) {
+    const ok = this._checkSeq(msg.mseq, msg.run.id);
+    if (!ok) return;
+    const cur = this.runs.get(msg.run.id);
+    if (cur && isFinalStatus(cur.status) && cur.inTrait) return; // the trait already has its end
+    if (!cur) {
+      this._add(this._newRun(msg.run));
+      return;
+    }
+    this._replace(cur, msg.run, false);
+    this.emit({ type: "run", id: cur.id });
+  }
+
+  /** @param {import("./protocol.js").DeltaMessage} msg */
+  applyDelta(msg) {
+    const ok = this._checkSeq(msg.mseq, msg.run);
+    if (!ok) return;
+    let run = this.runs.get(msg.run);
+    if (!run) {
+      // Its run_start was lost: show what arrives, flagged, until the trait fixes it.
+      run = this._newRun({ id: msg.run, status: "running" });
+      run.stale = true;
+      this._setResync(true);
+      this._add(run);
+    } else if (isFinalStatus(run.status) && run.inTrait) {
+      return; // late delta after the authoritative final state
+    }
+    if (ok === "gap") run.stale = true;
+    if (typeof msg.text === "string") run.text += msg.text;
+    if (typeof msg.thinking === "string") run.thinking += msg.thinking;
+    if (Array.isArray(msg.entries)) for (const e of msg.entries) run.entries.push(e);
+    if (msg.stats && typeof msg.stats === "object") {
+      Object.assign(run.stats, msg.stats);
+      run.statsAt = this.now();
+    }
+    this.emit({ type: "run", id: run.id });
+  }
+
+  /**
+   * Make `state` the run's content. A field that only grew keeps its
+   * generation (the view appends the difference); anything else bumps it.
+   * @param {Run} run @param {RunState} state @param {boolean} fromTrait
+   */
+  _replace(run, state, fromTrait) {
+    const text = str(state.text);
+    if (text.length >= run.text.length && text.startsWith(run.text)) run.text = text;
+    else (run.text = text), run.textGen++;
+    const thinking = str(state.thinking);
+    if (thinking.length >= run.thinking.length && thinking.startsWith(run.thinking)) run.thinking = thinking;
+    else (run.thinking = thinking), run.thinkingGen++;
+    const entries = Array.isArray(state.entries) ? state.entries : [];
+    const n = run.entries.length;
+    const prefixOk =
+      entries.length >= n && (n === 0 || (sameEntry(entries[n - 1], run.entries[n - 1]) && sameEntry(entries[0], run.entries[0])));
+    if (prefixOk) for (let i = n; i < entries.length; i++) run.entries.push(entries[i]);
+    else (run.entries = entries.slice()), run.entriesGen++;
+    if (typeof state.query === "string") run.query = state.query;
+    if (state.status) run.status = state.status;
+    run.error = state.error ?? null;
+    run.result = state.result ?? null;
+    if (state.started_at != null) run.started_at = state.started_at;
+    run.ended_at = state.ended_at ?? null;
+    if (state.stats) {
+      run.stats = { ...state.stats };
+      run.statsAt = this.now();
+    }
+    if (fromTrait) run.stale = false;
+  }
+
+  /**
+   * Apply the synced `runs` trait. A run the trait reports finished replaces the
+   * streamed state; a running one replaces it only when ours is stale or behind.
+   * Runs the trait used to list and no longer does are removed; runs only
+   * streamed so far (the trait lags) are kept after the trait's runs.
+   * @param {unknown} trait
+   */
+  applyRuns(trait) {
+    if (!Array.isArray(trait)) return;
+    const seen = new Set();
+    let orderChanged = false;
+    for (const state of trait) {
+      if (!isRunState(state) || seen.has(state.id)) continue;
+      seen.add(state.id);
+      const cur = this.runs.get(state.id);
+      if (!cur) {
+        const run = this._newRun(state);
+        run.inTrait = true;
+        this.runs.set(run.id, run);
+        orderChanged = true;
+        continue;
+      }
+      const behind =
+        str(state.text).length > cur.text.length ||
+        str(state.thinking).length > cur.thinking.length ||
+        (Array.isArray(state.entries) ? state.entries.length : 0) > cur.entries.length;
+      if (isFinalStatus(state.status) || cur.stale || behind || !cur.inTrait) {
+        if (isFinalStatus(state.status) || cur.stale || behind) this._replace(cur, state, true);
+        cur.inTrait = true;
+        this.emit({ type: "run", id: cur.id });
+      }
+    }
+    for (const id of [...this.runs.keys()]) {
+      const run = /** @type {Run} */ (this.runs.get(id));
+      if (!seen.has(id) && run.inTrait) {
+        this.runs.delete(id);
+        orderChanged = true;
+      }
+    }
+    const order = [];
+    for (const state of trait) if (isRunState(state) && this.runs.has(state.id) && !order.includes(state.id)) order.push(state.id);
+    for (const id of this.order) if (this.runs.has(id) && !seen.has(id)) order.push(id);
+    if (orderChanged || order.length !== this.order.length || order.some((id, i) => id !== this.order[i])) {
+      this.order = order;
+      this.emit({ type: "order" });
+    }
+    if (this.resyncNeeded && ![...this.runs.values()].some((r) => r.stale)) this._setResync(false);
+  }
+}

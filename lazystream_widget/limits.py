@@ -1,0 +1,55 @@
+"""Every size, time and count bound of the package, in one place.
+
+Each is a named constant so that docs, tests and code agree on one number.
+"""
+
+# --- traces -----------------------------------------------------------------
+#: A trace entry's ``input`` / ``output`` / ``attrs`` value is cut past this many
+#: UTF-8 bytes of its JSON form; the cut value ends with TRUNCATION_MARKER.
+TRACE_FIELD_MAX_BYTES = 8 * 1024
+#: Appended (with the original size) to a truncated trace field.
+TRUNCATION_MARKER = "…[truncated, {size} bytes in all]"
+
+# --- queues and sessions ------------------------------------------------------
+#: An empty ``dequeue()`` may wait this long for a new item before returning
+#: ``[]``; it keeps the seed's busy-poll loop cheap (spec 1).
+EMPTY_DEQUEUE_WAIT_S = 0.002
+#: A consumer that dequeued within this window counts as *active*: futures of
+#: our executor then wait for their items to be read before reporting done().
+ACTIVE_CONSUMER_WINDOW_S = 1.0
+#: ...but never longer than this after the task itself finished.
+DRAIN_GRACE_S = 2.0
+#: A session whose owning process is dead and whose files have not changed for
+#: this long is deleted by the next process that opens the queue home.
+STALE_SESSION_AFTER_S = 60.0
+#: One ``dequeue()`` reads at most this many bytes of queue file at once.
+DEQUEUE_READ_CHUNK = 4 * 1024 * 1024
+
+# --- model calls --------------------------------------------------------------
+#: Retries of a model request that failed before its first streamed byte.
+MODEL_MAX_RETRIES = 2
+#: Backoff before retry n (seconds): MODEL_RETRY_BACKOFF_S * 2**(n-1).
+MODEL_RETRY_BACKOFF_S = 0.5
+#: Longest wait for a Retry-After header we honour.
+MODEL_RETRY_AFTER_MAX_S = 10.0
+#: Connect timeout and stall timeout (no byte for this long) of a model stream.
+MODEL_CONNECT_TIMEOUT_S = 10.0
+MODEL_READ_TIMEOUT_S = 60.0
+#: How long ``TrainableModule.start()`` waits for its server to become healthy.
+TRAINABLE_START_TIMEOUT_S = 120.0
+
+# --- tools and agents ---------------------------------------------------------
+#: A tool call running longer than this is abandoned with a timeout error.
+TOOL_TIMEOUT_S = 60.0
+#: The error text handed back to the model for a failed tool is cut here.
+TOOL_ERROR_MAX_CHARS = 500
+#: A tool result handed back to the model is cut past this many characters.
+TOOL_RESULT_MAX_CHARS = 64 * 1024
+#: Default bound on model turns of a FunctionCallAgent.
+AGENT_MAX_TURNS = 10
+
+# --- widget -------------------------------------------------------------------
+#: At most this many comm messages per second per view while streaming.
+WIDGET_MAX_MESSAGES_PER_S = 30
+#: The widget shows at most this many characters of answer before "show more".
+WIDGET_MAX_ANSWER_CHARS = 1_000_000

@@ -1,0 +1,137 @@
+"""The wire formats shared by the runtime, the widget runner and the JavaScript.
+
+One place, typed. ``js/protocol.js`` mirrors the names defined here; a test
+(``tests/test_protocol_js.py``) checks that both agree.
+
+Three things cross a boundary:
+
+1. **Queue items** (``FileSystemQueue``): the default queue carries answer text
+   deltas as plain strings; ``lazy_think`` carries reasoning deltas as plain
+   strings; ``lazy_trace`` carries :class:`TraceEntry` objects, each one JSON
+   object on one line ending with ``"\\n"`` (so the seed's ``''.join(value)``
+   prints readable lines and each line parses with ``json.loads``).
+2. **Widget messages** (kernel -> browser, ``widget.send``): :class:`RunStartMessage`
+   and :class:`DeltaMessage`, coalesced, each carrying only what is new.
+3. **Widget state** (synced trait ``runs``): a list of :class:`RunState`, the
+   authoritative final state that saved notebooks and HTML exports show.
+
+Browser -> kernel: :class:`CancelMessage`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, TypedDict
+
+#: Version of the trace entry format; bumped on incompatible change.
+TRACE_VERSION = 1
+
+#: Queue instance names (``FileSystemQueue().get_instance(name)``).
+ANSWER_QUEUE = "lazy_answer"  # what FileSystemQueue() with no name means
+THINK_QUEUE = "lazy_think"
+TRACE_QUEUE = "lazy_trace"
+
+SpanKind = Literal["agent", "llm", "tool", "flow", "module"]
+SPAN_KINDS: tuple[str, ...] = ("agent", "llm", "tool", "flow", "module")
+
+EntryEvent = Literal["start", "end", "event"]
+SpanStatus = Literal["ok", "error", "cancelled"]
+RunStatus = Literal["running", "done", "error", "cancelled"]
+
+
+class ErrorInfo(TypedDict, total=False):
+    type: str  # exception class name, e.g. "ValueError"
+    message: str  # one line, no ANSI codes
+    detail: str  # traceback or longer text (truncated like any field)
+
+
+class Usage(TypedDict, total=False):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class TraceEntry(TypedDict, total=False):
+    """One line of the ``lazy_trace`` queue.
+
+    ``start`` opens a span, ``end`` closes it, ``event`` is a point in time
+    inside a span (e.g. ``name="retry"``). ``seq`` is session-wide and strictly
+    increasing in queue order, so a consumer can order entries and see gaps.
+    """
+
+    v: int
+    seq: int
+    ts: float  # unix time, seconds
+    event: EntryEvent
+    span: str  # 16 hex chars
+    parent: str | None  # span id of the enclosing span, None at the top
+    name: str  # module / tool / model name; for event entries, the event name
+    kind: SpanKind
+    input: Any  # start only
+    output: Any  # end only
+    status: SpanStatus  # end only
+    error: ErrorInfo | None  # end only
+    duration_ms: float  # end only
+    usage: Usage | None  # end of an llm span
+    attrs: dict[str, Any]  # free-form: model, ttft_ms, attempt, arguments...
+
+
+class RunStats(TypedDict, total=False):
+    tokens: int  # answer deltas received so far
+    ttft_ms: float | None  # time to first answer (or thinking) delta
+    elapsed_ms: float
+
+
+class RunState(TypedDict, total=False):
+    """One run of a view, as stored in the widget's ``runs`` trait."""
+
+    id: str  # random, not the session id
+    query: str
+    status: RunStatus
+    text: str  # the streamed answer (never truncated here)
+    thinking: str
+    entries: list[TraceEntry | str]  # str: a non-JSON trace line from a foreign module
+    error: ErrorInfo | None
+    result: str | None  # str() of the module's return value, when done
+    started_at: float  # unix seconds
+    ended_at: float | None
+    stats: RunStats
+
+
+class RunStartMessage(TypedDict):
+    type: Literal["run_start"]
+    mseq: int  # per-view message number, from 1, to detect lost messages
+    run: RunState
+
+
+class DeltaMessage(TypedDict, total=False):
+    type: Literal["delta"]
+    mseq: int
+    run: str  # run id
+    text: str  # new answer text since the last message
+    thinking: str  # new thinking text since the last message
+    entries: list[TraceEntry | str]  # new trace entries since the last message
+    stats: RunStats
+
+
+class CancelMessage(TypedDict):
+    type: Literal["cancel"]
+    run: str
+
+
+def entry_line(entry: TraceEntry) -> str:
+    """Serialize a trace entry to its queue form: one JSON line ending in newline."""
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+def parse_entry(line: str) -> TraceEntry | str:
+    """Parse one ``lazy_trace`` item; a line that is not our JSON comes back as text."""
+    text = line.strip()
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return line
+        if isinstance(obj, dict) and "span" in obj and "event" in obj:
+            return obj  # type: ignore[return-value]
+    return line

@@ -1,0 +1,296 @@
+"""Runs a module on a query in the pool and drains its queues for a display.
+
+Each run gets a fresh session (so concurrent runs never mix), a cancel token, and
+tracing of everything in it. A pump thread waits on the session's queues (an
+inotify wake-up, no polling), gathers what arrived, and hands it to a
+:class:`RunSink` at most ``WIDGET_MAX_MESSAGES_PER_S`` times a second, each time
+only what is new. When the run ends, the sink gets the final state once, last.
+
+The runner knows nothing of widgets: the StreamView is one sink; tests and
+benchmarks use others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import secrets
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+from .limits import WIDGET_MAX_MESSAGES_PER_S
+from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
+from .spans import SpanRecord, build_spans, format_tree
+
+#: After a cancel, how long the run may take to wind down before we call it cancelled anyway.
+CANCEL_GRACE_S = 2.0
+
+
+class RunSink(Protocol):
+    def run_started(self, run: Run) -> None: ...
+
+    def run_delta(self, run: Run, text: str, thinking: str, entries: list[TraceEntry | str]) -> None: ...
+
+    def run_finished(self, run: Run) -> None: ...
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _run_pool():
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                from .runtime.pool import ThreadPoolExecutor
+
+                _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lazystream-run")
+    return _pool
+
+
+class Run:
+    """A handle on one query's run: its streamed text, trace, status and result.
+
+    ``run.wait(timeout)`` blocks until it ends and returns the result (raising the run's
+    exception if it failed, :class:`~lazystream_widget.RunCancelled` if cancelled);
+    ``await run`` does the same in async code; ``run.cancel()`` stops it.
+    """
+
+    def __init__(self, module: Callable[[Any], Any], query: Any) -> None:
+        self.id = secrets.token_hex(6)
+        self.query = query
+        self.module = module
+        self.status = "running"
+        self.started_at = time.time()
+        self.ended_at: float | None = None
+        self.ttft_ms: float | None = None
+        self.tokens = 0
+        self._t0 = time.perf_counter()
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self._entries: list[TraceEntry | str] = []
+        self._lock = threading.Lock()
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._final: concurrent.futures.Future = concurrent.futures.Future()
+        self._token = None  # set in start()
+        self._session = None
+
+    # ---- reading ----------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """Everything streamed to the answer queue so far (never truncated)."""
+        with self._lock:
+            return "".join(self._text)
+
+    @property
+    def thinking(self) -> str:
+        with self._lock:
+            return "".join(self._thinking)
+
+    @property
+    def entries(self) -> list[TraceEntry | str]:
+        """The raw trace entries received so far, in queue order."""
+        with self._lock:
+            return list(self._entries)
+
+    @property
+    def trace(self) -> list[SpanRecord]:
+        """The run's spans as Python objects, in start order (see :mod:`lazystream_widget.spans`)."""
+        return build_spans(self.entries)
+
+    def trace_tree(self) -> str:
+        """The spans as an indented text tree."""
+        return format_tree(self.trace)
+
+    def done(self) -> bool:
+        return self._final.done()
+
+    @property
+    def result(self) -> Any:
+        """The module's return value; raises the run's exception if it failed (waits if still running)."""
+        return self.wait()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._exception
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the run ends; return its result or raise its exception.
+
+        A kernel interrupt (KeyboardInterrupt) while waiting cancels the run cleanly, then re-raises.
+        """
+        try:
+            self._final.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"run {self.id} still running after {timeout} s (status: {self.status})") from None
+        except KeyboardInterrupt:
+            self.cancel("interrupted")
+            try:
+                self._final.result(CANCEL_GRACE_S + 1)
+            except BaseException:
+                pass
+            raise
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+    def __await__(self):
+        return self._await().__await__()
+
+    async def _await(self) -> Any:
+        await asyncio.wrap_future(self._final)
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+    def cancel(self, reason: str = "cancelled by the user") -> bool:
+        """Stop the run: closes its model stream, starts no new tool. False if it already ended."""
+        if self._final.done() or self._token is None:
+            return False
+        return self._token.cancel(reason)
+
+    def state(self) -> RunState:
+        """The run as the widget's ``runs`` trait stores it."""
+        with self._lock:
+            text, thinking, entries = "".join(self._text), "".join(self._thinking), list(self._entries)
+        error: ErrorInfo | None = None
+        if self._exception is not None:
+            from .runtime.trace import error_info
+
+            error = error_info(self._exception)
+        return {
+            "id": self.id,
+            "query": self.query if isinstance(self.query, str) else repr(self.query),
+            "status": self.status,  # type: ignore[typeddict-item]
+            "text": text,
+            "thinking": thinking,
+            "entries": entries,
+            "error": error,
+            "result": None if self._result is None else str(self._result),
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "stats": self.stats(),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        end = self.ended_at if self.ended_at is not None else time.time()
+        return {"tokens": self.tokens, "ttft_ms": self.ttft_ms, "elapsed_ms": round((end - self.started_at) * 1000, 1)}
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.status} tokens={self.tokens}>"
+
+    # ---- running ----------------------------------------------------------------
+
+    def start(self, sink: RunSink | None = None) -> Run:
+        """Submit the module to the pool under a fresh session and start the pump thread.
+
+        Call it from the thread whose context should reach the pump (the notebook cell):
+        on ipykernel 7.0.x a thread that touches a widget must run in a copy of the cell's context.
+        """
+        from .runtime.cancel import CancelToken, set_token
+        from .runtime.session import new_session, use_session
+        from .runtime.trace import activate, set_trace_everything
+
+        cell_ctx = contextvars.copy_context()
+        self._session = new_session()
+        self._token = CancelToken()
+        run_ctx = contextvars.copy_context()
+        run_ctx.run(use_session, self._session)
+        run_ctx.run(set_token, self._token)
+        run_ctx.run(set_trace_everything, True)
+        run_ctx.run(activate, None)
+        watcher = self._session.watcher()  # before submitting: no append can be missed
+        if sink is not None:
+            sink.run_started(self)
+        future = run_ctx.run(_run_pool().submit, self.module, self.query)
+        pump = threading.Thread(
+            target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}", daemon=True
+        )
+        pump.start()
+        return self
+
+    def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
+        from .runtime.session import get_backend
+
+        backend, sid = get_backend(), self._session.id
+        deltas = backend.read(sid, ANSWER_QUEUE)
+        text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
+        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in backend.read(sid, THINK_QUEUE))
+        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in backend.read(sid, TRACE_QUEUE)]
+        if text or thinking or entries:
+            with self._lock:
+                if (text or thinking) and self.ttft_ms is None:
+                    self.ttft_ms = round((time.perf_counter() - self._t0) * 1000, 1)
+                if text:
+                    self._text.append(text)
+                    self.tokens += len(deltas)  # one delta is one token for the models we know
+                if thinking:
+                    self._thinking.append(thinking)
+                self._entries.extend(entries)
+        return text, thinking, entries
+
+    def _pump(self, future: concurrent.futures.Future, watcher: Any, sink: RunSink | None) -> None:
+        interval = 1.0 / WIDGET_MAX_MESSAGES_PER_S
+        last_sent = 0.0
+        pend_text: list[str] = []
+        pend_think: list[str] = []
+        pend_entries: list[TraceEntry | str] = []
+        cancelled_at: float | None = None
+        try:
+            while True:
+                finished = future.done()
+                text, thinking, entries = self._drain()
+                if text:
+                    pend_text.append(text)
+                if thinking:
+                    pend_think.append(thinking)
+                pend_entries.extend(entries)
+                if finished:
+                    break
+                if cancelled_at is None and self._token.cancelled:
+                    cancelled_at = time.monotonic()
+                if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_S:
+                    break  # the module ignores cancellation: stop waiting for it
+                now = time.monotonic()
+                due = last_sent + interval
+                if (pend_text or pend_think or pend_entries) and now >= due:
+                    if sink is not None:
+                        sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
+                    pend_text, pend_think, pend_entries = [], [], []
+                    last_sent = now
+                    continue
+                # sleep until something arrives, or until the next send is due if data is pending
+                wait = max(0.0, due - now) if (pend_text or pend_think or pend_entries) else 0.25
+                if wait:
+                    watcher.wait(wait)
+        finally:
+            watcher.close()
+        if pend_text or pend_think or pend_entries:
+            if sink is not None:
+                sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
+        self._finish(future)
+        if sink is not None:
+            sink.run_finished(self)
+        self._session.close()
+        self._final.set_result(None)
+
+    def _finish(self, future: concurrent.futures.Future) -> None:
+        from .runtime.cancel import RunCancelled
+
+        self.ended_at = time.time()
+        if not future.done():  # abandoned after a cancel the module did not honour
+            self._exception = RunCancelled(self._token.reason)
+            self.status = "cancelled"
+            return
+        exc = future.exception()
+        if exc is None:
+            self._result = future.result()
+            self.status = "done"
+        else:
+            self._exception = exc
+            self.status = "cancelled" if isinstance(exc, RunCancelled) else "error"

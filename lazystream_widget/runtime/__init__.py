@@ -1,0 +1,1 @@
+"""The seed's streaming system: queues, sessions, the pool, modules, traces, models, tools, agents, flows."""

@@ -1,0 +1,67 @@
+"""The storage interface behind ``FileSystemQueue``.
+
+The queue front end (``queue.py``), sessions and the executor only talk to a
+:class:`QueueBackend`. The file backend (``filestore.py``) is the one we ship;
+another engine (a Redis Streams backend is planned, for runs on other machines)
+implements the same methods and nothing else changes.
+
+Positions: ``append`` returns an opaque, per-queue, monotonically increasing
+integer and ``consumed`` returns how far the consumer has read in the same
+units, so the executor can wait until "everything my task wrote was read"
+without knowing how items are stored.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class QueueBackend(Protocol):
+    def create_session(self, session_id: str, *, owned: bool) -> None:
+        """Make the session's storage exist (idempotent). ``owned``: this process may delete it."""
+
+    def delete_session(self, session_id: str) -> None:
+        """Remove every queue of the session and its storage."""
+
+    def session_exists(self, session_id: str) -> bool: ...
+
+    def append(self, session_id: str, queue: str, item: bytes) -> int:
+        """Add one item; return the position just after it."""
+
+    def append_numbered(self, session_id: str, queue: str, make_item: NumberedItem) -> int:
+        """Take the session's next sequence number, build the item from it and append it, atomically.
+
+        Items built this way appear in the queue in sequence-number order, across threads and processes.
+        """
+
+    def read(self, session_id: str, queue: str, limit: int | None = None) -> list[bytes]:
+        """Remove and return up to ``limit`` items (all when None), oldest first."""
+
+    def peek(self, session_id: str, queue: str) -> bytes | None: ...
+
+    def size(self, session_id: str, queue: str) -> int: ...
+
+    def clear(self, session_id: str, queue: str) -> None: ...
+
+    def consumed(self, session_id: str, queue: str) -> int:
+        """The position up to which items have been read."""
+
+    def last_read_at(self, session_id: str) -> float:
+        """``time.time()`` of the session's last ``read`` (empty or not), 0.0 if never."""
+
+    def wait_for_item(self, session_id: str, timeout: float) -> None:
+        """Block up to ``timeout`` seconds or until an item is appended in this process."""
+
+    def watcher(self, session_id: str) -> SessionWatcher:
+        """A waiter woken by appends to any queue of the session, from any process."""
+
+
+class NumberedItem(Protocol):
+    def __call__(self, seq: int) -> bytes: ...
+
+
+class SessionWatcher(Protocol):
+    def wait(self, timeout: float) -> bool:
+        """Block until something was appended to the session (True) or the timeout passed (False)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,399 @@
+"""Chat models over the ``openai`` client: ``OnlineChatModule`` and ``TrainableModule``.
+
+With ``stream=True`` the model's answer deltas go to the session's answer queue as
+they arrive and reasoning deltas to ``lazy_think``. Once a tool-call delta appears in
+a turn, nothing more of that turn goes to the answer queue (the seed's special-token
+rule): users see text the model wrote before the call and the final answer, never
+raw tool-call text. The whole message is still collected and returned.
+
+Retries are ours (the client's own are off): only before the first streamed byte,
+at most ``MODEL_MAX_RETRIES``, each attempt visible as a ``retry`` event in the trace.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..limits import (
+    MODEL_CONNECT_TIMEOUT_S,
+    MODEL_MAX_RETRIES,
+    MODEL_READ_TIMEOUT_S,
+    MODEL_RETRY_AFTER_MAX_S,
+    MODEL_RETRY_BACKOFF_S,
+)
+from . import cancel
+from .module import ModuleBase
+from .queue import answer_queue, think_queue
+from .trace import current_span
+
+#: Known OpenAI-compatible providers: source -> (base URL, default model). ``None`` base: the client's default.
+SOURCES: dict[str, tuple[str | None, str]] = {
+    "openai": (None, "gpt-4o-mini"),
+    "deepseek": ("https://api.deepseek.com/v1", "deepseek-chat"),
+    "qwen": ("https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus"),
+    "glm": ("https://open.bigmodel.cn/api/paas/v4", "glm-4-flash"),
+    "kimi": ("https://api.moonshot.cn/v1", "moonshot-v1-8k"),
+    "siliconflow": ("https://api.siliconflow.cn/v1", "Qwen/Qwen2.5-7B-Instruct"),
+    "local": ("http://127.0.0.1:8000/v1", "default"),
+}
+
+
+class ModelConfigError(ValueError):
+    """The model cannot be reached as configured (missing key, base URL...)."""
+
+
+class ModelError(RuntimeError):
+    """The model request failed (after retries, or mid-stream, which is never retried)."""
+
+
+@dataclass
+class AssistantMessage:
+    """One model turn: text, reasoning, tool calls (arguments as the raw JSON text)."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a trace shows as the llm span's output."""
+        out: dict[str, Any] = {"content": self.content}
+        if self.reasoning:
+            out["reasoning"] = self.reasoning
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
+        return out
+
+    def to_message(self) -> dict[str, Any]:
+        """The message to append to the conversation history."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = self.tool_calls
+        return msg
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+class ChatModuleBase(ModuleBase):
+    """Shared by the online and the locally served model: one OpenAI-compatible endpoint."""
+
+    kind = "llm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        stream: bool = False,
+        return_trace: bool = False,
+        system_prompt: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = MODEL_MAX_RETRIES,
+        name: str | None = None,
+        **request_options: Any,
+    ) -> None:
+        super().__init__(return_trace=return_trace, name=name)
+        self.model = model
+        self.base_url = base_url
+        self._api_key = api_key  # never traced, never in repr
+        self.stream = bool(stream)
+        self.system_prompt = system_prompt
+        self.timeout = timeout if timeout is not None else MODEL_READ_TIMEOUT_S
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        self.max_retries = max_retries
+        self.request_options = request_options
+        self._client_obj = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name or self.model
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model!r} base_url={self.base_url!r} stream={self.stream}>"
+
+    # ---- the client -------------------------------------------------------------
+
+    def _client(self):
+        if self._client_obj is None:
+            with self._client_lock:
+                if self._client_obj is None:
+                    import openai  # imported on first use: importing our package stays fast
+
+                    self._client_obj = openai.OpenAI(
+                        api_key=self._api_key,
+                        base_url=self.base_url,
+                        max_retries=0,  # our policy, visible in the trace
+                        timeout=openai.Timeout(self.timeout, connect=MODEL_CONNECT_TIMEOUT_S),
+                    )
+        return self._client_obj
+
+    # ---- calling ----------------------------------------------------------------
+
+    def forward(self, input: Any, tools: list[dict[str, Any]] | None = None, **kwargs: Any) -> str:
+        """Ask the model; ``input`` is a user message (str) or a list of chat messages."""
+        return self._chat(_as_messages(input, self.system_prompt), tools, **kwargs).content
+
+    def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> AssistantMessage:
+        """One model turn over a message list (what agents call); traced as an llm span."""
+        return self.traced(self._chat, messages, messages, tools, _attrs=self.span_attrs())
+
+    def span_attrs(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"model": self.model, "stream": self.stream}
+        if self.base_url:
+            attrs["base_url"] = self.base_url
+        return attrs
+
+    def _chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, **kw: Any):
+        request: dict[str, Any] = {"model": self.model, "messages": messages, **self.request_options, **kw}
+        if tools:
+            request["tools"] = tools
+        sp = current_span()
+        sp = sp if sp is not None and sp.kind == "llm" and not sp.ended else None
+        t0 = time.perf_counter()
+        if not self.stream:
+            resp = self._with_retries(lambda: self._client().chat.completions.create(**request), sp)
+            msg = _message_from_completion(resp)
+        else:
+            request["stream"] = True
+            request.setdefault("stream_options", {"include_usage": True})
+            stream = self._with_retries(lambda: self._client().chat.completions.create(**request), sp)
+            msg = self._consume_stream(stream, sp, t0)
+        if sp is not None:
+            sp.usage = msg.usage
+            if msg.finish_reason:
+                sp.attrs["finish_reason"] = msg.finish_reason
+        if sp is not None and tools:
+            sp.attrs["tools"] = [t.get("function", {}).get("name") for t in tools if isinstance(t, dict)]
+        if sp is not None and msg.tool_calls:
+            sp.attrs["tool_calls"] = [c["function"]["name"] for c in msg.tool_calls]
+        return msg
+
+    def _with_retries(self, call, sp):
+        import openai
+
+        attempt = 0
+        while True:
+            cancel.check_cancelled()
+            attempt += 1
+            try:
+                return call()
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                status = getattr(exc, "status_code", None)
+                retryable = status is None or status == 429 or status >= 500
+                if sp is not None:
+                    sp.event("retry" if retryable and attempt <= self.max_retries else "attempt_failed",
+                             attempt=attempt, status=status, error=_short_error(exc))
+                if not retryable or attempt > self.max_retries:
+                    raise ModelError(_describe_failure(exc, self, attempt)) from exc
+                cancel.sleep(_retry_delay(exc, attempt))
+
+    def _consume_stream(self, stream, sp, t0: float) -> AssistantMessage:
+        token = cancel.current_token()
+        unregister = token.on_cancel(stream.close) if token is not None else (lambda: None)
+        answer, thinking = answer_queue(), think_queue()
+        msg = AssistantMessage()
+        content: list[str] = []
+        reasoning: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        first = None
+        try:
+            for chunk in stream:
+                if token is not None and token.cancelled:
+                    break
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    msg.usage = _usage_dict(usage)
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                delta = choice.delta
+                if choice.finish_reason:
+                    msg.finish_reason = choice.finish_reason
+                if delta is None:
+                    continue
+                think = _reasoning_of(delta)
+                if think:
+                    first = first or time.perf_counter()
+                    reasoning.append(think)
+                    thinking.enqueue(think)
+                if delta.tool_calls:
+                    _merge_tool_deltas(calls, delta.tool_calls)
+                if delta.content:
+                    first = first or time.perf_counter()
+                    content.append(delta.content)
+                    if not calls:  # the seed's rule: stop pushing once a tool call began
+                        answer.enqueue(delta.content)
+        except Exception as exc:
+            if token is not None and token.cancelled:
+                raise cancel.RunCancelled(token.reason) from None
+            raise ModelError(
+                f"the stream from {self.model!r} broke after {len(content)} chunks: {_short_error(exc)}"
+            ) from exc
+        finally:
+            unregister()
+            if sp is not None and first is not None:
+                sp.attrs["ttft_ms"] = round((first - t0) * 1000, 1)
+        if token is not None and token.cancelled:
+            stream.close()
+            raise cancel.RunCancelled(token.reason)
+        msg.content = "".join(content)
+        msg.reasoning = "".join(reasoning)
+        msg.tool_calls = [calls[i] for i in sorted(calls)]
+        return msg
+
+
+def _as_messages(input: Any, system_prompt: str | None) -> list[dict[str, Any]]:
+    if isinstance(input, list) and all(isinstance(m, dict) and "role" in m for m in input):
+        messages = list(input)
+    elif isinstance(input, str):
+        messages = [{"role": "user", "content": input}]
+    else:
+        raise TypeError(
+            f"a chat model takes a str (the user's message) or a list of messages with a 'role', "
+            f"got {type(input).__name__}"
+        )
+    if system_prompt and not (messages and messages[0].get("role") == "system"):
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    return messages
+
+
+def _reasoning_of(delta: Any) -> str | None:
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if value is None:
+            extra = getattr(delta, "model_extra", None) or {}
+            value = extra.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
+    for d in deltas:
+        index = d.index if d.index is not None else len(calls)
+        call = calls.setdefault(index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+        if d.id:
+            call["id"] = d.id
+        fn = d.function
+        if fn is not None:
+            if fn.name:
+                call["function"]["name"] += fn.name
+            if fn.arguments:
+                call["function"]["arguments"] += fn.arguments
+
+
+def _message_from_completion(resp: Any) -> AssistantMessage:
+    choice = resp.choices[0]
+    m = choice.message
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments or ""}}
+        for c in (m.tool_calls or [])
+    ]
+    return AssistantMessage(
+        content=m.content or "",
+        reasoning=_reasoning_of(m) or "",
+        tool_calls=calls,
+        finish_reason=choice.finish_reason,
+        usage=_usage_dict(resp.usage) if resp.usage is not None else None,
+    )
+
+
+def _usage_dict(usage: Any) -> dict[str, int]:
+    return {
+        k: int(getattr(usage, k))
+        for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+        if getattr(usage, k, None) is not None
+    }
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _retry_delay(exc: Any, attempt: int) -> float:
+    response = getattr(exc, "response", None)
+    if response is not None:
+        after = response.headers.get("retry-after")
+        if after:
+            try:
+                return min(max(float(after), 0.0), MODEL_RETRY_AFTER_MAX_S)
+            except ValueError:
+                pass
+    return MODEL_RETRY_BACKOFF_S * 2 ** (attempt - 1)
+
+
+def _describe_failure(exc: Any, module: ChatModuleBase, attempts: int) -> str:
+    where = module.base_url or "the OpenAI API"
+    status = getattr(exc, "status_code", None)
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    if status is None:
+        return f"cannot reach the model at {where}{tries}: {_short_error(exc)}. Is the server running and the URL right?"
+    if status in (401, 403):
+        return f"the model at {where} refused the API key (HTTP {status}); check the key for this source"
+    if status == 404:
+        return f"the model at {where} answered 404: is the model name {module.model!r} and the base URL right?"
+    return f"the model at {where} failed with HTTP {status}{tries}: {_short_error(exc)}"
+
+
+class OnlineChatModule(ChatModuleBase):
+    """A model behind any OpenAI-compatible endpoint.
+
+    Args:
+        source: provider name (``openai``, ``deepseek``, ``qwen``, ``glm``, ``kimi``, ``siliconflow``,
+            ``local``, or any name of yours); it picks the environment variables
+            ``LAZYSTREAM_<SOURCE>_API_KEY``, ``LAZYSTREAM_<SOURCE>_BASE_URL`` and ``LAZYSTREAM_<SOURCE>_MODEL``,
+            then the client's own ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``.
+        model: model name (default: ``LAZYSTREAM_<SOURCE>_MODEL`` or the source's usual model).
+        base_url, api_key: override the environment.
+        stream: push answer deltas to the answer queue as they arrive.
+        return_trace: write an ``llm`` span per call.
+    """
+
+    def __init__(
+        self,
+        source: str = "openai",
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        stream: bool = False,
+        return_trace: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(source, str) or not source.replace("_", "").replace("-", "").isalnum():
+            raise ModelConfigError(f"source must be a provider name such as 'openai', got {source!r}")
+        prefix = f"LAZYSTREAM_{source.upper().replace('-', '_')}_"
+        known_base, known_model = SOURCES.get(source.lower(), (None, None))
+        base_url = base_url or _env(prefix + "BASE_URL") or _env("OPENAI_BASE_URL") or known_base
+        api_key = api_key or _env(prefix + "API_KEY") or _env("OPENAI_API_KEY")
+        model = model or _env(prefix + "MODEL") or known_model
+        if not model:
+            raise ModelConfigError(f"OnlineChatModule(source={source!r}) needs a model: pass model=... or set {prefix}MODEL")
+        if not api_key:
+            if base_url and _is_loopback(base_url):
+                api_key = "not-needed"  # local servers usually take any key
+            else:
+                raise ModelConfigError(
+                    f"OnlineChatModule(source={source!r}) has no API key: set {prefix}API_KEY (or OPENAI_API_KEY), "
+                    "or pass api_key=...; for a local server pass base_url='http://127.0.0.1:PORT/v1'"
+                )
+        self.source = source
+        super().__init__(model, base_url=base_url, api_key=api_key, stream=stream, return_trace=return_trace, **kwargs)
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = (urlparse(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")

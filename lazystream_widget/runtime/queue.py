@@ -1,0 +1,118 @@
+"""``FileSystemQueue``: the seed's streaming queue, per session.
+
+``FileSystemQueue()`` is the answer stream; ``FileSystemQueue().get_instance(name)``
+another queue of the same session (``'lazy_trace'``, ``'lazy_think'``, ...). Without an
+explicit session, every call resolves the *current* session, so the object can be
+created anywhere (the seed creates one per loop turn) and still reach the right run.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+
+from ..limits import EMPTY_DEQUEUE_WAIT_S
+from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
+from .session import Session, current_session, get_backend
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+#: Set by our executor around a task: (session id, queue) -> position after the task's last item.
+#: Shared (the same dict) with the pool work the task submits, so nested writes count too.
+_written: contextvars.ContextVar[dict[tuple[str, str], int] | None] = contextvars.ContextVar(
+    "lazystream_written", default=None
+)
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name.endswith(".log"):
+        raise ValueError(
+            f"invalid queue name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+            "not starting with '.' or '-' (it becomes a file name)"
+        )
+    return name
+
+
+class FileSystemQueue:
+    """A destructive FIFO of strings, one per (session, name), safe across threads and processes.
+
+    Args:
+        klass: the queue's name within the session (default: the answer stream).
+        session: bind to this session instead of resolving the current one at each call.
+    """
+
+    __slots__ = ("_name", "_session")
+
+    def __init__(self, klass: str = ANSWER_QUEUE, *, session: Session | None = None) -> None:
+        self._name = _check_name(klass)
+        self._session = session
+
+    # LazyLLM names: get_instance / enqueue / dequeue / peek / size / clear
+    def get_instance(self, klass: str) -> FileSystemQueue:
+        """The queue named ``klass`` in the same session (``'lazy_trace'``, ``'lazy_think'``...)."""
+        return FileSystemQueue(klass, session=self._session)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def session(self) -> Session:
+        return self._session or current_session()
+
+    def enqueue(self, message: str) -> None:
+        """Append one item. Items are strings; anything else is refused with a TypeError."""
+        if not isinstance(message, str):
+            raise TypeError(
+                f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
+                "serialize it first (e.g. json.dumps)"
+            )
+        sid = self.session.id
+        end = get_backend().append(sid, self._name, message.encode("utf-8", "surrogatepass"))
+        written = _written.get()
+        if written is not None:
+            written[(sid, self._name)] = end
+
+    def dequeue(self, limit: int | None = None) -> list[str]:
+        """Remove and return up to ``limit`` items (all when None), oldest first.
+
+        On an empty queue it waits a moment (at most a few ms) for an item before
+        returning ``[]``, so a busy-poll loop like the seed's costs little CPU.
+        """
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"dequeue(limit=...) must be a positive int or None, got {limit!r}")
+        backend = get_backend()
+        sid = self.session.id
+        items = backend.read(sid, self._name, limit)
+        if not items:
+            backend.wait_for_item(sid, EMPTY_DEQUEUE_WAIT_S)
+            items = backend.read(sid, self._name, limit)
+        return [b.decode("utf-8", "surrogatepass") for b in items]
+
+    def peek(self) -> str | None:
+        """The oldest item without removing it, or None."""
+        raw = get_backend().peek(self.session.id, self._name)
+        return None if raw is None else raw.decode("utf-8", "surrogatepass")
+
+    def size(self) -> int:
+        """How many items are waiting."""
+        return get_backend().size(self.session.id, self._name)
+
+    def clear(self) -> None:
+        """Drop every waiting item."""
+        get_backend().clear(self.session.id, self._name)
+
+    def __repr__(self) -> str:
+        return f"FileSystemQueue({self._name!r})"
+
+
+def answer_queue(session: Session | None = None) -> FileSystemQueue:
+    return FileSystemQueue(ANSWER_QUEUE, session=session)
+
+
+def think_queue(session: Session | None = None) -> FileSystemQueue:
+    return FileSystemQueue(THINK_QUEUE, session=session)
+
+
+def trace_queue(session: Session | None = None) -> FileSystemQueue:
+    return FileSystemQueue(TRACE_QUEUE, session=session)

@@ -1,0 +1,228 @@
+"""Trace spans: what a trace tree needs, written to the session's ``lazy_trace`` queue.
+
+A span writes a ``start`` entry when it opens and an ``end`` entry when it closes
+(see :class:`~lazystream_widget.protocol.TraceEntry`). The current span rides in a
+``ContextVar``, so spans opened in pool workers (parallel tool calls, flow branches)
+nest under the span that submitted them.
+
+Every field that can be large (input, output, attrs, error detail) is cut at
+``TRACE_FIELD_MAX_BYTES`` with a visible marker; ``run.result`` is never cut.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+import secrets
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..limits import TRACE_FIELD_MAX_BYTES, TRUNCATION_MARKER
+from ..protocol import TRACE_QUEUE, TRACE_VERSION, ErrorInfo, TraceEntry, entry_line
+from .cancel import RunCancelled
+from .queue import _written
+from .session import current_session, get_backend
+
+_current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("lazystream_span", default=None)
+#: Set by runners (the widget) so that every module of the run traces, whatever its return_trace.
+_trace_all: contextvars.ContextVar[bool] = contextvars.ContextVar("lazystream_trace_all", default=False)
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+
+
+def current_span() -> Span | None:
+    return _current_span.get()
+
+
+def trace_everything() -> bool:
+    return _trace_all.get()
+
+
+def set_trace_everything(on: bool) -> contextvars.Token:
+    return _trace_all.set(on)
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def to_jsonable(value: Any, _depth: int = 0) -> Any:
+    """A JSON-ready copy of ``value``; what JSON cannot hold becomes its ``repr``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if _depth > 20:
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, _depth + 1) for v in value]
+    to_dict = getattr(value, "to_dict", None) or getattr(value, "model_dump", None)
+    if callable(to_dict):
+        try:
+            return to_jsonable(to_dict(), _depth + 1)
+        except Exception:
+            pass
+    return repr(value)
+
+
+def truncate_field(value: Any, limit: int = TRACE_FIELD_MAX_BYTES) -> Any:
+    """``value`` as JSON data, or its text cut at ``limit`` UTF-8 bytes with a marker."""
+    data = to_jsonable(value)
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= limit:
+        return data
+    cut = text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+    return cut + TRUNCATION_MARKER.format(size=size)
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """A clean, one-line error for people and models; the traceback goes in ``detail``."""
+    message = strip_ansi(str(exc)).strip().splitlines()
+    detail = strip_ansi("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return {
+        "type": type(exc).__name__,
+        "message": message[0] if message else type(exc).__name__,
+        "detail": truncate_field(detail),
+    }
+
+
+class Span:
+    """An open span. End it once with :meth:`end`; :func:`span` does it for you."""
+
+    __slots__ = ("id", "parent", "name", "kind", "session_id", "started", "_t0", "attrs", "_ended", "_lock", "usage")
+
+    def __init__(self, name: str, kind: str, parent: Span | None, session_id: str) -> None:
+        self.id = secrets.token_hex(8)
+        self.parent = parent.id if parent is not None else None
+        self.name = name
+        self.kind = kind
+        self.session_id = session_id
+        self.started = time.time()
+        self._t0 = time.perf_counter()
+        self.attrs: dict[str, Any] = {}
+        self.usage: dict[str, int] | None = None
+        self._ended = False
+        self._lock = threading.Lock()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def _write(self, entry: TraceEntry) -> None:
+        backend = get_backend()
+
+        def build(seq: int) -> bytes:
+            entry["seq"] = seq
+            return entry_line(entry).encode("utf-8", "surrogatepass")
+
+        try:
+            end = backend.append_numbered(self.session_id, TRACE_QUEUE, build)
+        except Exception:
+            return  # tracing must never break the traced work (e.g. its session was closed)
+        written = _written.get()
+        if written is not None:
+            written[(self.session_id, TRACE_QUEUE)] = end
+
+    def _base(self, event: str) -> TraceEntry:
+        return {
+            "v": TRACE_VERSION,
+            "seq": 0,
+            "ts": time.time(),
+            "event": event,  # type: ignore[typeddict-item]
+            "span": self.id,
+            "parent": self.parent,
+            "name": self.name,
+            "kind": self.kind,  # type: ignore[typeddict-item]
+        }
+
+    def start(self, input: Any = None, attrs: dict[str, Any] | None = None) -> None:
+        entry = self._base("start")
+        entry["ts"] = self.started
+        entry["input"] = truncate_field(input)
+        if attrs:
+            self.attrs.update(attrs)
+        entry["attrs"] = truncate_field(self.attrs) if self.attrs else {}
+        self._write(entry)
+
+    def event(self, name: str, **attrs: Any) -> None:
+        """A point in time inside the span (e.g. a retry attempt)."""
+        entry = self._base("event")
+        entry["name"] = name
+        entry["attrs"] = truncate_field(attrs)
+        self._write(entry)
+
+    def end(
+        self,
+        output: Any = None,
+        *,
+        status: str = "ok",
+        error: BaseException | ErrorInfo | None = None,
+        usage: dict[str, int] | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> bool:
+        """Close the span; only the first call writes (later ones return False)."""
+        with self._lock:
+            if self._ended:
+                return False
+            self._ended = True
+        entry = self._base("end")
+        entry["output"] = truncate_field(output)
+        entry["status"] = status  # type: ignore[typeddict-item]
+        if isinstance(error, BaseException):
+            entry["error"] = error_info(error)
+        else:
+            entry["error"] = error
+        entry["duration_ms"] = round((time.perf_counter() - self._t0) * 1000, 3)
+        entry["usage"] = usage if usage is not None else self.usage
+        if attrs:
+            self.attrs.update(attrs)
+        entry["attrs"] = truncate_field(self.attrs) if self.attrs else {}
+        self._write(entry)
+        return True
+
+
+def start_span(name: str, kind: str, input: Any = None, attrs: dict[str, Any] | None = None) -> Span:
+    """Open a span under the current one, without making it current (see :func:`span`)."""
+    sp = Span(name, kind, _current_span.get(), current_session().id)
+    sp.start(input, attrs)
+    return sp
+
+
+def activate(sp: Span | None) -> contextvars.Token:
+    """Make ``sp`` the current span in this context (its children nest under it)."""
+    return _current_span.set(sp)
+
+
+def deactivate(token: contextvars.Token) -> None:
+    _current_span.reset(token)
+
+
+def end_with_exception(sp: Span, exc: BaseException) -> None:
+    if isinstance(exc, RunCancelled):
+        sp.end(status="cancelled", error={"type": "RunCancelled", "message": str(exc) or "cancelled"})
+    else:
+        sp.end(status="error", error=exc)
+
+
+@contextmanager
+def span(name: str, kind: str, input: Any = None, attrs: dict[str, Any] | None = None) -> Iterator[Span]:
+    """Open a span, make it current for the block, and close it with the block's outcome.
+
+    Set ``sp.output`` semantics by calling ``sp.end(output)`` yourself inside the block;
+    otherwise it ends with no output (or with the exception that left the block).
+    """
+    sp = start_span(name, kind, input, attrs)
+    token = _current_span.set(sp)
+    try:
+        yield sp
+    except BaseException as exc:
+        end_with_exception(sp, exc)
+        raise
+    finally:
+        _current_span.reset(token)
+    sp.end()

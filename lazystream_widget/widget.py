@@ -1,0 +1,155 @@
+"""``StreamView``: the notebook widget (anywidget): traits and messages only.
+
+    view = StreamView(agent)          # shows itself as the cell's output
+    run = view.ask("What's the weather in Tokyo?")   # returns at once; the answer streams in
+
+Live updates travel as custom messages holding only what is new (the runner sends
+at most ``WIDGET_MAX_MESSAGES_PER_S`` per view); the finished run lands in the
+synced ``runs`` trait, sent last, so re-rendered outputs, second displays, saved
+notebooks and static HTML exports all show the final answer and trace.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+import warnings
+from typing import Any, Callable
+
+import anywidget
+import traitlets
+
+from .protocol import DeltaMessage, RunStartMessage
+from .runner import Run
+
+_STATIC = pathlib.Path(__file__).parent / "static"
+_MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.textContent = "lazystream-widget: the JavaScript bundle is missing. "
+    + "Reinstall the package (pip install lazystream-widget) or, from a source checkout, run: npm ci && npm run build";
+} };
+"""
+
+
+def _bundle(name: str, fallback: str) -> pathlib.Path | str:
+    path = _STATIC / name
+    if path.exists():
+        return path
+    if name.endswith(".js"):
+        warnings.warn(f"lazystream-widget: {path} is missing; run `npm ci && npm run build`", stacklevel=3)
+    return fallback
+
+
+class StreamView(anywidget.AnyWidget):
+    """A live view of a module's runs: the streaming answer and the trace tree.
+
+    Args:
+        module: anything callable on a query: a ``FunctionCallAgent``, a chat module, a ``pipeline``,
+            a ``ModuleBase`` subclass or a plain function.
+        display: show the view as the current cell's output right away (inside a notebook).
+        title: an optional heading shown above the runs.
+    """
+
+    _esm = _bundle("widget.js", _MISSING_BUNDLE)
+    _css = _bundle("widget.css", "")
+
+    #: the runs of this view, as :class:`~lazystream_widget.protocol.RunState` dicts (final state once ended)
+    runs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "", **kwargs: Any):
+        if not callable(module):
+            raise TypeError(
+                f"StreamView needs something callable on a query (an agent, a model, a flow or a function), "
+                f"got {type(module).__name__}"
+            )
+        super().__init__(title=title, **kwargs)
+        self.module = module
+        self.history: list[Run] = []
+        self._mseq = 0
+        self._runs_lock = threading.Lock()
+        self.on_msg(self._on_browser_message)
+        if display:
+            _display_in_notebook(self)
+
+    # ---- the API ----------------------------------------------------------------
+
+    def ask(self, query: Any, *, wait: bool = False, timeout: float | None = None) -> Run:
+        """Start a run of the module on ``query`` and return its handle at once.
+
+        With ``wait=True`` block until it ends (still streaming live) and raise its
+        exception if it failed, so a failing notebook fails under nbval.
+        """
+        run = Run(self.module, query)
+        self.history.append(run)
+        run.start(self)
+        if wait:
+            run.wait(timeout)
+        return run
+
+    @property
+    def last_run(self) -> Run | None:
+        return self.history[-1] if self.history else None
+
+    def cancel_all(self) -> None:
+        for run in self.history:
+            run.cancel()
+
+    def __repr__(self) -> str:
+        # stable text form: nbval compares it, and a memory address would differ every run
+        name = getattr(self.module, "name", None) or getattr(self.module, "__name__", type(self.module).__name__)
+        return f"StreamView({name})"
+
+    # ---- the runner's sink (called from the pump thread) ----------------------------
+
+    def run_started(self, run: Run) -> None:
+        msg: RunStartMessage = {"type": "run_start", "mseq": 0, "run": run.state()}
+        self._send_message(msg)
+        self._store_run(run)
+
+    def run_delta(self, run: Run, text: str, thinking: str, entries: list) -> None:
+        msg: DeltaMessage = {"type": "delta", "mseq": 0, "run": run.id, "stats": run.stats()}
+        if text:
+            msg["text"] = text
+        if thinking:
+            msg["thinking"] = thinking
+        if entries:
+            msg["entries"] = entries
+        self._send_message(msg)
+
+    def run_finished(self, run: Run) -> None:
+        self._store_run(run)  # the final state, as a trait: sent last, kept in saved notebooks
+
+    # ---- plumbing -------------------------------------------------------------------
+
+    def _send_message(self, msg: dict) -> None:
+        with self._runs_lock:
+            self._mseq += 1
+            msg["mseq"] = self._mseq
+            self.send(msg)
+
+    def _store_run(self, run: Run) -> None:
+        state = run.state()
+        with self._runs_lock:
+            runs = [r for r in self.runs if r.get("id") != run.id]
+            index = next((i for i, r in enumerate(self.runs) if r.get("id") == run.id), len(runs))
+            runs.insert(index, state)
+            self.runs = runs
+
+    def _on_browser_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "cancel":
+            for run in self.history:
+                if run.id == content.get("run"):
+                    run.cancel("stopped from the widget")
+
+
+def _display_in_notebook(view: StreamView) -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        from IPython.display import display
+
+        display(view)
