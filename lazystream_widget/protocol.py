@@ -111,7 +111,7 @@ class DeltaMessage(TypedDict, total=False):
     text: str  # new answer text since the last message
     thinking: str  # new thinking text since the last message
     entries: list[TraceEntry | str]  # new trace entries since the last message
-    stats: RunStats
+    stats: RunStats  # about once a second, and with the first token; merge into what you have
 
 
 class CancelMessage(TypedDict):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+import time
 import warnings
 from typing import Any, Callable
 
@@ -67,6 +68,8 @@ class StreamView(anywidget.AnyWidget):
         self.module = module
         self.history: list[Run] = []
         self._mseq = 0
+        self._stats_sent_at: dict[str, float] = {}
+        self._ttft_sent: set[str] = set()
         self._runs_lock = threading.Lock()
         self.on_msg(self._on_browser_message)
         if display:
@@ -108,7 +111,15 @@ class StreamView(anywidget.AnyWidget):
         self._store_run(run)
 
     def run_delta(self, run: Run, text: str, thinking: str, entries: list) -> None:
-        msg: DeltaMessage = {"type": "delta", "mseq": 0, "run": run.id, "stats": run.stats()}
+        msg: DeltaMessage = {"type": "delta", "mseq": 0, "run": run.id}
+        # stats ride along about once a second (and when the first token arrives): the browser
+        # ticks the clock itself, and per-message bytes matter more than stats freshness
+        now = time.monotonic()
+        if now - self._stats_sent_at.get(run.id, 0.0) >= 1.0 or (run.ttft_ms is not None and run.id not in self._ttft_sent):
+            msg["stats"] = run.stats()
+            self._stats_sent_at[run.id] = now
+            if run.ttft_ms is not None:
+                self._ttft_sent.add(run.id)
         if text:
             msg["text"] = text
         if thinking:

@@ -1,9 +1,12 @@
 """The seed's two examples, re-indented, with only the import lines changed.
 
-Run it with ``python -m lazystream_widget.demo`` (which points the model at the
-embedded scripted model), or against your own OpenAI-compatible endpoint with
-``LAZYSTREAM_OPENAI_BASE_URL`` / ``LAZYSTREAM_OPENAI_API_KEY`` / ``LAZYSTREAM_OPENAI_MODEL`` set.
+``python -m lazystream_widget.demo`` runs them on the embedded scripted model (no API
+key needed); with ``LAZYSTREAM_OPENAI_BASE_URL`` / ``LAZYSTREAM_OPENAI_API_KEY`` /
+``LAZYSTREAM_OPENAI_MODEL`` (or ``OPENAI_*``) set it uses your endpoint instead.
+``--form trainable`` uses the ``TrainableModule(...).start()`` form; ``--example quick``
+runs only the quick start.
 """
+# ruff: noqa: E501, I001  -- the seed's code, kept as the seed wrote it
 # --- the seed's tools (unchanged but for the import line) ---------------------------
 from typing import Literal
 import json
@@ -101,3 +104,45 @@ def intermediate_log_output(form: str = "online") -> None:
         print(f"ret: {future.result()}")
     if form == "trainable":
         llm.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import os
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m lazystream_widget.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--example", choices=["quick", "trace", "both"], default="both")
+    parser.add_argument("--form", choices=["online", "trainable"], default="online")
+    parser.add_argument("--token-delay", type=float, default=0.03, help="scripted model: seconds between tokens")
+    args = parser.parse_args(argv)
+
+    configured = os.environ.get("LAZYSTREAM_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or os.environ.get(
+        "LAZYSTREAM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+    server = None
+    if args.form == "trainable" and not os.environ.get("LAZYSTREAM_TRAINABLE_CMD"):
+        cmd = f"{sys.executable} -m lazystream_widget.testing serve --port {{port}} --responder weather --token-delay {args.token_delay}"
+        os.environ["LAZYSTREAM_TRAINABLE_CMD"] = cmd
+        print("# TrainableModule form: serving the embedded scripted model as a local server process")
+    elif args.form == "online" and not configured:
+        from lazystream_widget.testing import ScriptedServer, weather_responder
+
+        server = ScriptedServer(responder=weather_responder, token_delay=args.token_delay).start()
+        os.environ["LAZYSTREAM_OPENAI_BASE_URL"] = server.base_url
+        os.environ["LAZYSTREAM_OPENAI_API_KEY"] = "scripted"
+        print(f"# no endpoint configured: using the embedded scripted model at {server.base_url}")
+    try:
+        if args.example in ("quick", "both"):
+            print("# --- Stream Quick Start ---")
+            quick_start(args.form)
+        if args.example in ("trace", "both"):
+            print("# --- Intermediate log output ---")
+            intermediate_log_output(args.form)
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

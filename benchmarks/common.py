@@ -1,0 +1,473 @@
+"""Shared by every benchmark group: paths, child processes, statistics, figures and the table.
+
+Each workload runs in a child process (ours with this interpreter, LazyLLM's with the
+interpreter of its own venv) that prints one ``RESULT <json>`` line with its raw
+samples; this module turns repeats into "median [min–max]" cells and ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "benchmarks"
+OUT = BENCH / "out"
+LOGS = OUT / "logs"
+
+#: System columns of the table, in order.
+SYSTEMS = ("ours", "lazyllm", "openai")
+SYSTEM_TITLES = {"ours": "lazystream-widget", "lazyllm": "LazyLLM 1.4.0", "openai": "openai client alone"}
+
+RESULT_PREFIX = "RESULT "
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass
+class Settings:
+    """What the command line asked for, handed to every group."""
+
+    quick: bool = False
+    repeats: int = 5
+    lazyllm_python: str | None = None  # None: LazyLLM side not run
+    lazyllm_reason: str = ""  # why it is not available
+    base_url: str = ""  # the benchmark model server
+    log: Callable[[str], None] = print
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lazyllm(self) -> bool:
+        return self.lazyllm_python is not None
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+def private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every benchmark child: private homes under benchmarks/out/, no real model."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LAZYSTREAM_", "OPENAI_", "LAZYLLM_")) and k not in ("PYTHONPATH",)
+    }
+    # ours: the queue home (sessions, queue files) of every child
+    env["LAZYSTREAM_HOME"] = str(private_dir(OUT / "home-ours"))
+    # LazyLLM: config['home'] holds its SQLite queue (.lazyllm_filesystem_queue.db), logs and
+    # agent workspace; config['temp_dir'] defaults to ./.temp of the working directory
+    env["LAZYLLM_HOME"] = str(private_dir(OUT / "home-lazyllm"))
+    env["LAZYLLM_TEMP_DIR"] = str(private_dir(OUT / "tmp-lazyllm"))
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = str(REPO)  # `python -m benchmarks.x` from anywhere; harmless for the LazyLLM venv
+    if extra:
+        env.update(extra)
+    return env
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+def run_worker(
+    argv: Sequence[str], spec: dict[str, Any], *, timeout: float = 600, name: str = "worker"
+) -> dict[str, Any]:
+    """Run a benchmark child with ``spec`` as its JSON argument; return its RESULT object."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{name}.log"
+    cmd = [*argv, json.dumps(spec)]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=str(REPO), env=child_env(), capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        _write_log(log_path, cmd, exc.stdout, exc.stderr)
+        raise WorkerError(f"{name}: no result within {timeout:.0f} s (log: {_rel(log_path)})") from None
+    _write_log(log_path, cmd, proc.stdout, proc.stderr)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    tail = (proc.stderr or "").strip().splitlines()[-3:]
+    raise WorkerError(f"{name}: exit {proc.returncode}, no result: {' | '.join(tail)[-300:]} (log: {_rel(log_path)})")
+
+
+def _write_log(path: Path, cmd: Sequence[str], out: Any, err: Any) -> None:
+    def text(x: Any) -> str:
+        return x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+
+    path.write_text(f"$ {shlex.join(cmd)}\n--- stdout\n{text(out)}\n--- stderr\n{text(err)}\n", encoding="utf-8")
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def ours_worker(module: str) -> list[str]:
+    """argv prefix of one of our workers: ``python -m benchmarks.ours_side.<module>``."""
+    return [sys.executable, "-m", f"benchmarks.ours_side.{module}"]
+
+
+def lazyllm_worker(settings: Settings, script: str) -> list[str]:
+    assert settings.lazyllm_python
+    return [settings.lazyllm_python, str(BENCH / "lazyllm_side" / f"{script}.py")]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Linear-interpolated percentile (p in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    xs = sorted(values)
+    k = (len(xs) - 1) * p / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@dataclass
+class Cell:
+    """One system's value of one figure: a value per repeat, or why there is none."""
+
+    values: list[float] = field(default_factory=list)
+    note: str = ""  # shown instead of a number (e.g. "not available (...)"), or after it
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.values) and all(is_number(v) for v in self.values)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.ok else math.nan
+
+    @property
+    def lo(self) -> float:
+        return min(self.values) if self.ok else math.nan
+
+    @property
+    def hi(self) -> float:
+        return max(self.values) if self.ok else math.nan
+
+
+@dataclass
+class Target:
+    text: str
+    check: Callable[[Figure], bool | None] | None = None  # None: report only
+
+
+@dataclass
+class Figure:
+    group: str
+    key: str
+    label: str
+    unit: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+    target: Target | None = None
+    lower_is_better: bool = True
+    pending: str = ""  # a hook not filled yet (not a failure)
+    note: str = ""
+
+    def cell(self, system: str) -> Cell | None:
+        return self.cells.get(system)
+
+    def med(self, system: str) -> float:
+        c = self.cells.get(system)
+        return c.median if c is not None else math.nan
+
+    def ratio(self, other: str) -> float:
+        a, b = self.med("ours"), self.med(other)
+        if not (is_number(a) and is_number(b)) or b == 0:
+            return math.nan
+        return a / b
+
+    def verdict(self) -> str:
+        if self.pending:
+            return "pending"
+        if self.target is None or self.target.check is None:
+            return "report"
+        try:
+            ok = self.target.check(self)
+        except Exception:
+            ok = None
+        if ok is None:
+            return "n/a"
+        return "yes" if ok else "MISSED"
+
+    def missing_ours(self) -> bool:
+        if self.pending:
+            return False
+        c = self.cells.get("ours")
+        return c is None or not c.ok
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "key": self.key,
+            "label": self.label,
+            "unit": self.unit,
+            "target": self.target.text if self.target else None,
+            "verdict": self.verdict(),
+            "pending": self.pending,
+            "note": self.note,
+            "cells": {
+                s: {"values": c.values, "median": _j(c.median), "min": _j(c.lo), "max": _j(c.hi), "note": c.note}
+                for s, c in self.cells.items()
+            },
+            "ratio_vs_lazyllm": _j(self.ratio("lazyllm")),
+            "ratio_vs_openai": _j(self.ratio("openai")),
+        }
+
+
+def _j(x: float) -> float | None:
+    return x if is_number(x) else None
+
+
+def cell_of(values: Iterable[Any], note: str = "") -> Cell:
+    return Cell([float(v) if is_number(v) else math.nan for v in values], note)
+
+
+def unavailable(reason: str) -> Cell:
+    return Cell([], reason)
+
+
+def lazyllm_missing(settings: Settings) -> Cell:
+    return unavailable(f"LazyLLM: not available ({settings.lazyllm_reason})")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt(x: float) -> str:
+    """A number with 3 significant digits, no exponent for the ranges we print."""
+    if not is_number(x):
+        return "NaN"
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    if a >= 0.01:
+        return f"{x:.3f}"
+    return f"{x:.2g}"
+
+
+def fmt_cell(c: Cell | None) -> str:
+    if c is None:
+        return "—"
+    if not c.values:
+        return c.note or "—"
+    if not c.ok:
+        return "NaN" + (f" ({c.note})" if c.note else "")
+    if len(c.values) == 1:
+        s = fmt(c.median)
+    else:
+        s = f"{fmt(c.median)} [{fmt(c.lo)}–{fmt(c.hi)}]"
+    return s + (f" ({c.note})" if c.note else "")
+
+
+def fmt_ratio(x: float) -> str:
+    if not is_number(x):
+        return "—"
+    if x >= 100:
+        return f"{x:,.0f}x"
+    if x >= 10:
+        return f"{x:.1f}x"
+    return f"{x:.2f}x"
+
+
+HEAD = ["figure", "unit", *[SYSTEM_TITLES[s] for s in SYSTEMS], "ours/LazyLLM", "ours/openai", "target", "met?"]
+
+
+def table_rows(figures: Sequence[Figure]) -> list[list[str]]:
+    rows = []
+    for f in figures:
+        if f.pending:
+            rows.append([f.label, f.unit, f.pending, "—", "—", "—", "—", f.target.text if f.target else "", "pending"])
+            continue
+        rows.append(
+            [
+                f.label,
+                f.unit,
+                *[fmt_cell(f.cells.get(s)) for s in SYSTEMS],
+                fmt_ratio(f.ratio("lazyllm")),
+                fmt_ratio(f.ratio("openai")),
+                f.target.text if f.target else "",
+                f.verdict(),
+            ]
+        )
+    return rows
+
+
+def render_text(figures: Sequence[Figure], width_cap: int = 46) -> str:
+    """A plain-text table, one section per group; long cells wrap at ``width_cap``."""
+    out: list[str] = []
+    groups: dict[str, list[Figure]] = {}
+    for f in figures:
+        groups.setdefault(f.group, []).append(f)
+    rows_all = table_rows(figures)
+    widths = [min(width_cap, max(len(h), *(len(r[i]) for r in rows_all))) for i, h in enumerate(HEAD)]
+    sep = "  "
+
+    def line(cols: list[str]) -> list[str]:
+        wrapped = [_wrap(c, w) for c, w in zip(cols, widths, strict=True)]
+        height = max(len(w) for w in wrapped)
+        return [
+            sep.join((w[i] if i < len(w) else "").ljust(widths[j]) for j, w in enumerate(wrapped)).rstrip()
+            for i in range(height)
+        ]
+
+    out.extend(line(HEAD))
+    out.append(sep.join("-" * w for w in widths))
+    for name, figs in groups.items():
+        out.append(f"[{name}]")
+        for row in table_rows(figs):
+            out.extend(line(row))
+    return "\n".join(out)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    words, lines, cur = text.split(" "), [], ""
+    for w in words:
+        while len(w) > width:
+            if cur:
+                lines.append(cur)
+                cur = ""
+            lines.append(w[:width])
+            w = w[width:]
+        if not cur:
+            cur = w
+        elif len(cur) + 1 + len(w) <= width:
+            cur += " " + w
+        else:
+            lines.append(cur)
+            cur = w
+    if cur:
+        lines.append(cur)
+    return lines
+
+
+def render_markdown(figures: Sequence[Figure]) -> str:
+    out = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    current = None
+    for f, row in zip(figures, table_rows(figures), strict=True):
+        if f.group != current:
+            current = f.group
+            out.append(f"| **{f.group}** |" + " |" * (len(HEAD) - 1))
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- the machine
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def dist_version(name: str, python: str | None = None) -> str:
+    """Version of an installed distribution, in this interpreter or another one."""
+    if python is None:
+        from importlib import metadata
+
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+    code = (
+        "import importlib.metadata as m,sys\n"
+        "try: print(m.version(sys.argv[1]))\n"
+        "except m.PackageNotFoundError: print('not installed')"
+    )
+    try:
+        out = subprocess.run([python, "-c", code, name], capture_output=True, text=True, timeout=60)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def machine_info(settings: Settings) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "lazystream_widget": dist_version("lazystream-widget"),
+        "openai": dist_version("openai"),
+        "filelock": dist_version("filelock"),
+    }
+    if settings.lazyllm_python:
+        info["lazyllm"] = dist_version("lazyllm", settings.lazyllm_python)
+        info["lazyllm_venv_openai"] = dist_version("openai", settings.lazyllm_python)
+        info["lazyllm_venv_filelock"] = dist_version("filelock", settings.lazyllm_python)
+        info["lazyllm_venv_requests"] = dist_version("requests", settings.lazyllm_python)
+    else:
+        info["lazyllm"] = f"not available ({settings.lazyllm_reason})"
+    return info
+
+
+def header_text(info: dict[str, Any], command: str) -> str:
+    lines = [
+        f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']} ({info['platform']})",
+        f"load average at start: {info['load_avg_at_start']}   date: {info['date']}",
+        f"versions: lazystream-widget {info['lazystream_widget']}, openai {info['openai']}, "
+        f"filelock {info['filelock']}; LazyLLM {info['lazyllm']}",
+    ]
+    if "lazyllm_venv_openai" in info:
+        lines.append(
+            f"LazyLLM venv: openai {info['lazyllm_venv_openai']}, filelock {info['lazyllm_venv_filelock']}, "
+            f"requests {info['lazyllm_venv_requests']}"
+        )
+    lines.append(f"command: {command}")
+    lines.append("cells: median [min–max] over repeats; ratios are of medians measured in this run")
+    return "\n".join(lines)
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def slug(text: str) -> str:
+    return _SAFE.sub("-", text).strip("-")

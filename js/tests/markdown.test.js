@@ -1,0 +1,272 @@
+import { describe, expect, test, vi } from "vitest";
+import { createMarkdownIt, createMarkdownRenderer, completeBlockCount, topLevelBlocks } from "../markdown.js";
+import { sanitizeToFragment } from "../sanitize.js";
+import { normalizedBlocks, rng } from "./helpers.js";
+
+const mdRef = createMarkdownIt();
+
+/** One-shot reference: markdown-it over the full text, then the sanitizer. */
+function reference(text) {
+  return normalizedBlocks(Array.from(sanitizeToFragment(mdRef.render(text)).childNodes));
+}
+
+function rendered(container) {
+  const [frozen, live] = container.children;
+  return normalizedBlocks([...frozen.childNodes, ...live.childNodes]);
+}
+
+function setup(opts = { highlight: false }) {
+  const el = document.createElement("div");
+  document.body.appendChild(el);
+  const r = createMarkdownRenderer(el, opts);
+  return { el, r };
+}
+
+// Documents chosen for the places where a partial line changes meaning or a
+// block continues after a blank line.
+const CORPUS = [
+  "# Title\n\nFirst paragraph with **bold** and `code`.\n\nSecond one\nwith a lazy line.\n",
+  "para\n#x not a heading\n\npara\n# heading\ntext after\n",
+  "1. one\n2. two\n\n3. three (same list, loose)\n\nafter the list\n",
+  "- a\n\n  continued in item a\n\n- b\n  - nested\n\n    deep\n\nend\n",
+  "- a\n\n* other list\n\n+ third\n\ndone\n",
+  "> quote\nlazy continuation\n\n> second quote\n\nafter\n",
+  "| a | b |\n|---|:-:|\n| 1 | 2 |\n| 3 | 4 |\n\nafter table\n",
+  "text\n| a | b |\n| - | - |\n| x | y |\n",
+  "```python\ndef f(x):\n    return x * 2\n```\nright after the fence\n\n~~~\ntilde fence\n~~~\n",
+  "````\n```\nnested backticks\n```\n````\n\n```js\nunclosed fence at the end\nconst x = 1;\n",
+  "    indented code\n\n    more of it\n\nparagraph\n\n    again\n",
+  "Setext\n===\n\nAnother\n---\n\n***\n\n- - -\n",
+  "Links: https://example.com and [md](https://example.org \"t\") <https://auto.link>\n\n[ref]: https://example.net\n\nuse [ref] later\n",
+  "Line one\r\nline two\r\n\r\n- item\r\n",
+  "para\n\n1\n\n2) other delimiter\n\n10. ten\n",
+  "<div>html is text</div>\n\n<script>alert(1)</script>\n\n**bold\n\nunfinished *emphasis\n",
+];
+
+describe("incremental markdown", () => {
+  test.each(CORPUS.map((d, i) => [i, d]))("doc %i: every prefix renders like a one-shot render", (_i, doc) => {
+    const { el, r } = setup();
+    for (let i = 0; i < doc.length; i++) {
+      r.append(doc[i]);
+      const prefix = doc.slice(0, i + 1);
+      // A "\r" is held back until we know whether "\n" follows; compare with
+      // the text as markdown-it would see it at this point.
+      const visible = prefix.endsWith("\r") ? prefix.slice(0, -1) : prefix;
+      expect(rendered(el), `after ${JSON.stringify(visible)}`).toEqual(reference(visible));
+    }
+    r.finish();
+    expect(rendered(el)).toEqual(reference(doc));
+    r.destroy();
+  });
+
+  test("random chunkings end equal to the one-shot render", () => {
+    const all = CORPUS.join("\n");
+    const rand = rng(42);
+    for (let round = 0; round < 20; round++) {
+      const { el, r } = setup();
+      let i = 0;
+      while (i < all.length) {
+        const n = 1 + Math.floor(rand() * 40);
+        r.append(all.slice(i, i + n));
+        i += n;
+        expect(rendered(el)).toEqual(reference(all.slice(0, i).replace(/\r$/, "")));
+      }
+      r.finish();
+      expect(rendered(el)).toEqual(reference(all));
+    }
+  });
+
+  test("frozen block count grows and frozen DOM nodes are never replaced", () => {
+    const { el, r } = setup({ highlight: true });
+    const frozen = el.querySelector(".lsw-md-frozen");
+    r.append("# Heading\n\nFirst paragraph.\n\n");
+    r.append("Second paragraph.\n\n");
+    const count1 = r.frozenBlockCount;
+    const nodes1 = Array.from(frozen.children);
+    expect(count1).toBeGreaterThanOrEqual(2);
+    expect(nodes1.length).toBeGreaterThanOrEqual(2);
+    r.append("```python\nprint('hi')\n```\n\nThird paragraph.\n\n- a\n- b\n\nfourth");
+    const count2 = r.frozenBlockCount;
+    expect(count2).toBeGreaterThan(count1);
+    const nodes2 = Array.from(frozen.children);
+    nodes1.forEach((node, i) => expect(nodes2[i]).toBe(node));
+    // The list is frozen (a paragraph with a complete first line would follow it
+    // only after "fourth\n"); the paragraph "fourth" is live.
+    expect(el.querySelector(".lsw-md-live").textContent).toContain("fourth");
+    r.append(" more\n\nfifth\n");
+    const nodes3 = Array.from(frozen.children);
+    nodes2.forEach((node, i) => expect(nodes3[i]).toBe(node));
+    expect(r.frozenBlockCount).toBeGreaterThan(count2);
+  });
+
+  test("an unfinished fence renders as a code block while it streams, then highlighted", () => {
+    const { el, r } = setup({ highlight: true });
+    r.append("Intro\n\n```python\ndef f(");
+    const live = el.querySelector(".lsw-md-live");
+    const code = live.querySelector(".lsw-code pre code");
+    expect(code).not.toBeNull();
+    expect(code.textContent).toBe("def f(");
+    expect(code.querySelector("span")).toBeNull(); // plain while streaming
+    r.append("x):\n    return x\n");
+    expect(live.querySelector("code").textContent).toBe("def f(x):\n    return x\n");
+    r.append("```\n");
+    r.finish();
+    const final = el.querySelector(".lsw-md-frozen .lsw-code code");
+    expect(final.textContent).toBe("def f(x):\n    return x\n");
+    expect(final.querySelector(".hljs-keyword")).not.toBeNull();
+    expect(el.querySelector(".lsw-code-lang").textContent).toBe("python");
+  });
+
+  test("unfinished list and table render without throwing", () => {
+    const { el, r } = setup();
+    expect(() => {
+      for (const ch of "- a\n- b\n  - c\n| x | y |\n|--") r.append(ch);
+      for (const ch of "-|---|\n| 1 | 2") r.append(ch);
+    }).not.toThrow();
+    expect(el.querySelector("li")).not.toBeNull();
+  });
+
+  test("a partial line does not freeze the block before it", () => {
+    const md = createMarkdownIt();
+    const blocks = (s) => topLevelBlocks(md.parse(s, {}));
+    const lines = (s) => (s.match(/\n/g) || []).length;
+    // "para\n#" is paragraph + empty heading, but "#x" would merge back.
+    expect(completeBlockCount(blocks("para\n#"), lines("para\n#"))).toBe(0);
+    expect(completeBlockCount(blocks("para\n# h\n"), lines("para\n# h\n"))).toBe(1);
+    // A list stays live while a list follows.
+    expect(completeBlockCount(blocks("- a\n\n1. b\n"), 2)).toBe(0);
+    expect(completeBlockCount(blocks("- a\n\npara\n"), 3)).toBe(1);
+  });
+
+  test("forward reference links are fixed by finish()", () => {
+    const { el, r } = setup();
+    const doc = "see [the docs][d]\n\nmore text\n\n[d]: https://example.com/docs\n";
+    for (const ch of doc) r.append(ch);
+    r.finish();
+    expect(rendered(el)).toEqual(reference(doc));
+    expect(el.querySelector("a").getAttribute("href")).toBe("https://example.com/docs");
+  });
+
+  test("display bound: only maxChars rendered, then 'show more' renders the next slice", () => {
+    const { el, r } = setup({ maxChars: 100, highlight: false });
+    el.after(r.moreButton);
+    const para = "word ".repeat(19) + "\n\n"; // 97 chars
+    r.append(para + para + para);
+    expect(el.textContent.length).toBeLessThanOrEqual(100);
+    expect(r.moreButton.hidden).toBe(false);
+    expect(r.hiddenChars).toBe(3 * 97 - 100);
+    expect(r.moreButton.textContent).toContain("191");
+    r.moreButton.click();
+    expect(r.hiddenChars).toBe(91);
+    r.append(para);
+    expect(r.hiddenChars).toBe(91 + 97);
+    r.showMore();
+    r.showMore();
+    expect(r.hiddenChars).toBe(0);
+    expect(r.moreButton.hidden).toBe(true);
+    r.finish();
+    expect(rendered(el)).toEqual(reference(para.repeat(4)));
+  });
+
+  test("update(full) appends when the text grew and re-renders when it changed", () => {
+    const { el, r } = setup();
+    r.update("# a\n\nb\n\n");
+    const first = el.querySelector(".lsw-md-frozen").firstElementChild;
+    r.update("# a\n\nb\n\nc");
+    expect(el.querySelector(".lsw-md-frozen").firstElementChild).toBe(first);
+    r.update("something else");
+    expect(el.textContent).toBe("something else");
+    expect(r.text()).toBe("something else");
+  });
+
+  test("a \\r\\n split across chunks is one line break", () => {
+    const { el, r } = setup();
+    r.append("a\r");
+    r.append("\n\r");
+    r.append("\nb\r");
+    r.finish();
+    expect(rendered(el)).toEqual(reference("a\n\nb\n"));
+  });
+
+  test("code block copy button copies the code text", async () => {
+    const writeText = vi.fn(() => Promise.resolve());
+    Object.defineProperty(window.navigator, "clipboard", { value: { writeText }, configurable: true });
+    const { el, r } = setup({ highlight: true });
+    r.append("```bash\necho hi\n```\n\nafter\n");
+    el.querySelector(".lsw-code-copy").click();
+    await new Promise((res) => setTimeout(res, 0));
+    expect(writeText).toHaveBeenCalledWith("echo hi\n");
+    expect(el.querySelector(".lsw-code-copy").textContent).toBe("Copied");
+    r.destroy();
+    delete window.navigator.clipboard;
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Linear time: 50,000 tokens as 10-token deltas. A renderer that re-parsed
+// the whole answer on each delta would be ~25x slower per token at the end
+// than at the start; ours only re-parses the unfinished tail.
+
+function syntheticAnswer(tokens) {
+  const rand = rng(7);
+  const words = ["the", "agent", "calls", "a", "tool", "and", "streams", "tokens", "**fast**", "`code`", "into", "markdown"];
+  const out = [];
+  let count = 0;
+  const word = () => words[Math.floor(rand() * words.length)];
+  while (count < tokens) {
+    const kind = Math.floor(rand() * 6);
+    if (kind === 0) {
+      out.push(`## Section ${count}\n\n`);
+      count += 3;
+    } else if (kind === 1) {
+      const lines = [];
+      for (let i = 0; i < 8; i++) lines.push(`    x_${i} = compute(${i}, "${word()}")`);
+      out.push("```python\n" + lines.join("\n") + "\n```\n\n");
+      count += 80;
+    } else if (kind === 2) {
+      for (let i = 0; i < 5; i++) out.push(`- item ${i}: ${word()} ${word()} ${word()}\n`);
+      out.push("\n");
+      count += 30;
+    } else if (kind === 3) {
+      out.push("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n\n");
+      count += 20;
+    } else {
+      const n = 30 + Math.floor(rand() * 40);
+      const ws = [];
+      for (let i = 0; i < n; i++) ws.push(word());
+      out.push(ws.join(" ") + ".\n\n");
+      count += n;
+    }
+  }
+  // Split into ~tokens pieces of ~4 characters.
+  const text = out.join("");
+  const pieces = [];
+  const step = Math.ceil(text.length / tokens);
+  for (let i = 0; i < text.length; i += step) pieces.push(text.slice(i, i + step));
+  return pieces.slice(0, tokens);
+}
+
+test("50k tokens as 10-token deltas: late cost per 1k tokens is not much above early cost", () => {
+  const pieces = syntheticAnswer(50_000);
+  const { el, r } = setup({ highlight: true });
+  const perThousand = [];
+  let t0 = performance.now();
+  for (let i = 0; i < pieces.length; i += 10) {
+    r.append(pieces.slice(i, i + 10).join(""));
+    if ((i + 10) % 1000 === 0) {
+      const t = performance.now();
+      perThousand.push(t - t0);
+      t0 = t;
+    }
+  }
+  r.finish();
+  expect(perThousand.length).toBe(50);
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const early = median(perThousand.slice(2, 12)); // skip JIT warm-up
+  const late = median(perThousand.slice(-10));
+  const ratio = late / early;
+  console.log(`markdown: early ${early.toFixed(1)} ms/1k tokens, late ${late.toFixed(1)} ms/1k tokens, ratio ${ratio.toFixed(2)}`);
+  expect(ratio).toBeLessThan(3);
+  expect(r.frozenBlockCount).toBeGreaterThan(1000);
+  expect(el.querySelector(".lsw-md-live").childNodes.length).toBe(0);
+});

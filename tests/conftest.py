@@ -1,0 +1,110 @@
+"""Shared set-up of the runtime tests: a private queue home per test and a clean environment.
+
+Every test gets its own ``LAZYSTREAM_HOME`` under ``tmp_path`` and a fresh queue backend, and runs with every
+``LAZYSTREAM_*`` / ``OPENAI_*`` variable unset (the contract says the suite unsets them), so no test sees another's
+queues, sessions or keys. The scripted model server fixtures (``scripted_server``, ``scripted_server_factory``) come
+from the package's pytest plugin.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lazystream_widget.runtime import session as session_mod
+
+
+def _plugin_is_installed() -> bool:
+    """True when the package is installed with its ``pytest11`` entry point (then pytest loads the plugin itself)."""
+    return any(ep.value == "lazystream_widget.testing.pytest_plugin"
+               for ep in importlib.metadata.entry_points(group="pytest11"))
+
+
+# Registering the plugin twice (entry point + pytest_plugins) is an error, so only name it when it is not installed.
+pytest_plugins = [] if _plugin_is_installed() else ["lazystream_widget.testing.pytest_plugin"]
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_QUERY = "What's the weather like today in celsius in Tokyo and Paris."
+SEED_ANSWER = "The current weather in Tokyo is 10 degrees Celsius, and in Paris, it is 22 degrees Celsius."
+
+
+def _close_backend() -> None:
+    """Release the descriptors the test's backend holds (its files are under tmp_path, deleted by pytest)."""
+    backend = session_mod._backend
+    if backend is None:
+        return
+    for sid in {key[0] for key in getattr(backend, "_files", {})} | set(getattr(backend, "_seq_fds", {})):
+        try:
+            backend.delete_session(sid)
+        except OSError:
+            pass
+
+
+@pytest.fixture(autouse=True)
+def queue_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private queue home for the test; LAZYSTREAM_* and OPENAI_* unset; a fresh backend before and after."""
+    for name in list(os.environ):
+        if name.startswith(("LAZYSTREAM_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    home = tmp_path / "lazystream-home"
+    monkeypatch.setenv("LAZYSTREAM_HOME", str(home))
+    session_mod.set_backend(None)
+    yield home
+    _close_backend()
+    session_mod.set_backend(None)
+
+
+@pytest.fixture
+def child_env(queue_home: Path) -> Callable[..., dict[str, str]]:
+    """``child_env(session_id=None, **extra)``: the environment for a subprocess sharing this test's queue home."""
+
+    def make(session_id: str | None = None, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["LAZYSTREAM_HOME"] = str(queue_home)
+        if session_id is not None:
+            env["LAZYSTREAM_SESSION"] = session_id
+        env.update(extra)
+        return env
+
+    return make
+
+
+@pytest.fixture
+def read_trace() -> Callable[..., list[dict[str, Any]]]:
+    """``read_trace(session=None)``: dequeue the session's ``lazy_trace`` queue; each item must be one JSON line."""
+    from lazystream_widget.runtime.queue import trace_queue
+
+    def read(sess: Any = None) -> list[dict[str, Any]]:
+        entries = []
+        for item in trace_queue(sess).dequeue():
+            assert item.endswith("\n") and item.count("\n") == 1, f"not one line ending in newline: {item!r}"
+            entry = json.loads(item)
+            assert isinstance(entry, dict), item
+            entries.append(entry)
+        return entries
+
+    return read
+
+
+def spans_of(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{span id: {"start": entry, "end": entry, "events": [...]}} of trace entries (a test helper, no fixture)."""
+    spans: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        s = spans.setdefault(e["span"], {"start": None, "end": None, "events": []})
+        if e["event"] == "event":
+            s["events"].append(e)
+        else:
+            assert s[e["event"]] is None, f"two {e['event']} entries for span {e['span']}"
+            s[e["event"]] = e
+    return spans
+
+
+@pytest.fixture
+def spans() -> Callable[[list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    return spans_of
