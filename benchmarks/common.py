@@ -284,18 +284,38 @@ def fmt(x: float) -> str:
     return f"{x:.2g}"
 
 
-def fmt_cell(c: Cell | None) -> str:
+class Notes:
+    """Footnotes of a table: each distinct note once, numbered in order of use."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def mark(self, note: str) -> str:
+        if not note:
+            return ""
+        if note not in self.items:
+            self.items.append(note)
+        return f" *{self.items.index(note) + 1}"
+
+    def lines(self) -> list[str]:
+        return [f"*{i + 1} {n}" for i, n in enumerate(self.items)]
+
+
+def fmt_cell(c: Cell | None, notes: Notes) -> str:
     if c is None:
         return "—"
     if not c.values:
-        return c.note or "—"
+        if not c.note:
+            return "—"
+        short = "n/a" if c.note.startswith(("LazyLLM: not available", "not run", "skipped")) else "error"
+        return short + notes.mark(c.note)
     if not c.ok:
-        return "NaN" + (f" ({c.note})" if c.note else "")
-    if len(c.values) == 1:
+        return "NaN" + notes.mark(c.note)
+    if len(c.values) == 1 or c.lo == c.hi:
         s = fmt(c.median)
     else:
         s = f"{fmt(c.median)} [{fmt(c.lo)}–{fmt(c.hi)}]"
-    return s + (f" ({c.note})" if c.note else "")
+    return s + notes.mark(c.note)
 
 
 def fmt_ratio(x: float) -> str:
@@ -305,40 +325,50 @@ def fmt_ratio(x: float) -> str:
         return f"{x:,.0f}x"
     if x >= 10:
         return f"{x:.1f}x"
-    return f"{x:.2f}x"
+    if x >= 0.01:
+        return f"{x:.2f}x"
+    return f"{x:.2g}x"
 
 
 HEAD = ["figure", "unit", *[SYSTEM_TITLES[s] for s in SYSTEMS], "ours/LazyLLM", "ours/openai", "target", "met?"]
 
 
-def table_rows(figures: Sequence[Figure]) -> list[list[str]]:
+def table_rows(figures: Sequence[Figure], notes: Notes) -> list[list[str]]:
     rows = []
     for f in figures:
+        label = f.label + notes.mark(f.note)
+        target = f.target.text if f.target else ""
         if f.pending:
-            rows.append([f.label, f.unit, f.pending, "—", "—", "—", "—", f.target.text if f.target else "", "pending"])
+            rows.append([label, f.unit, f.pending, "—", "—", "—", "—", target, "pending"])
             continue
         rows.append(
             [
-                f.label,
+                label,
                 f.unit,
-                *[fmt_cell(f.cells.get(s)) for s in SYSTEMS],
+                *[fmt_cell(f.cells.get(s), notes) for s in SYSTEMS],
                 fmt_ratio(f.ratio("lazyllm")),
                 fmt_ratio(f.ratio("openai")),
-                f.target.text if f.target else "",
+                target,
                 f.verdict(),
             ]
         )
     return rows
 
 
-def render_text(figures: Sequence[Figure], width_cap: int = 46) -> str:
-    """A plain-text table, one section per group; long cells wrap at ``width_cap``."""
-    out: list[str] = []
+#: wrap columns wider than this (figure, unit, 3 systems, 2 ratios, target, verdict)
+CAPS = [44, 10, 28, 28, 22, 12, 11, 22, 7]
+
+
+def render_text(figures: Sequence[Figure]) -> str:
+    """A plain-text table, one section per group; long cells wrap; notes are footnotes."""
+    notes = Notes()
     groups: dict[str, list[Figure]] = {}
     for f in figures:
         groups.setdefault(f.group, []).append(f)
-    rows_all = table_rows(figures)
-    widths = [min(width_cap, max(len(h), *(len(r[i]) for r in rows_all))) for i, h in enumerate(HEAD)]
+    per_group = {name: table_rows(figs, notes) for name, figs in groups.items()}
+    rows_all = [r for rows in per_group.values() for r in rows]
+    widths = [min(cap, max(len(h), *(len(r[i]) for r in rows_all))) for i, (h, cap) in enumerate(zip(HEAD, CAPS,
+                                                                                                        strict=True))]
     sep = "  "
 
     def line(cols: list[str]) -> list[str]:
@@ -349,13 +379,21 @@ def render_text(figures: Sequence[Figure], width_cap: int = 46) -> str:
             for i in range(height)
         ]
 
-    out.extend(line(HEAD))
+    out: list[str] = []
+    out.extend(line([_short_head(h) for h in HEAD]))
     out.append(sep.join("-" * w for w in widths))
-    for name, figs in groups.items():
+    for name, rows in per_group.items():
         out.append(f"[{name}]")
-        for row in table_rows(figs):
+        for row in rows:
             out.extend(line(row))
+    if notes.items:
+        out.append("")
+        out.extend(notes.lines())
     return "\n".join(out)
+
+
+def _short_head(h: str) -> str:
+    return {"openai client alone": "openai alone"}.get(h, h)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -382,13 +420,17 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def render_markdown(figures: Sequence[Figure]) -> str:
+    notes = Notes()
     out = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     current = None
-    for f, row in zip(figures, table_rows(figures), strict=True):
+    for f, row in zip(figures, table_rows(figures, notes), strict=True):
         if f.group != current:
             current = f.group
             out.append(f"| **{f.group}** |" + " |" * (len(HEAD) - 1))
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    if notes.items:
+        out.append("")
+        out.extend(f"{line}  " for line in notes.lines())
     return "\n".join(out)
 
 
@@ -427,6 +469,18 @@ def dist_version(name: str, python: str | None = None) -> str:
         return "unknown"
 
 
+def _our_version() -> str:
+    v = dist_version("lazystream-widget")
+    if v != "not installed":
+        return v
+    try:
+        import lazystream_widget
+
+        return f"{lazystream_widget.__version__} (from {Path(lazystream_widget.__file__).parent.parent})"
+    except Exception as exc:
+        return f"not importable ({exc})"
+
+
 def machine_info(settings: Settings) -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": cpu_model(),
@@ -435,7 +489,7 @@ def machine_info(settings: Settings) -> dict[str, Any]:
         "platform": platform.platform(),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "lazystream_widget": dist_version("lazystream-widget"),
+        "lazystream_widget": _our_version(),
         "openai": dist_version("openai"),
         "filelock": dist_version("filelock"),
     }
@@ -471,3 +525,40 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def slug(text: str) -> str:
     return _SAFE.sub("-", text).strip("-")
+
+
+# --------------------------------------------------------------------------- running workloads
+
+
+def side_argv(settings: Settings, side: str, module: str) -> list[str]:
+    """argv of a worker: our side (and the openai baseline) with this interpreter, LazyLLM's with its venv."""
+    return lazyllm_worker(settings, module) if side == "lazyllm" else ours_worker(module)
+
+
+def collect(settings: Settings, side: str, module: str, spec: dict[str, Any], name: str,
+            timeout: float = 900) -> list[dict[str, Any]] | str:
+    """The worker's per-run results, or an error string for the table."""
+    if side == "lazyllm" and not settings.lazyllm:
+        return f"LazyLLM: not available ({settings.lazyllm_reason})"
+    t0 = time.perf_counter()
+    try:
+        res = run_worker(side_argv(settings, side, module), spec, timeout=timeout, name=name)
+    except WorkerError as exc:
+        settings.log(f"    {name}: FAILED: {exc}")
+        return f"error: {exc}"
+    settings.log(f"    {name}: {time.perf_counter() - t0:.1f} s")
+    settings.extra.setdefault("raw", {})[name] = res
+    return res["runs"]
+
+
+def pick(runs: list[dict[str, Any]] | str, key: str, scale: float = 1.0, note: str = "") -> Cell:
+    """A cell from one field (``a.b`` for nested) of each run; an error string becomes the cell's note."""
+    if isinstance(runs, str):
+        return Cell([], runs)
+    vals = []
+    for r in runs:
+        v: Any = r
+        for part in key.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        vals.append(v * scale if is_number(v) else math.nan)
+    return cell_of(vals, note)

@@ -61,7 +61,12 @@ def bench_responder(request: dict[str, Any]):
 
 
 def main() -> int:
-    from lazystream_widget.testing import ScriptedServer
+    from lazystream_widget.testing import ScriptedServer, server
+
+    # socketserver's default listen backlog is 5: 20 runs connecting at once would overflow it
+    # and wait for a SYN retransmit (1 s). The benchmark's server process raises it.
+    server._HTTPServer.request_queue_size = 128
+    server._HTTPServer6.request_queue_size = 128
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

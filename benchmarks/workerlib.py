@@ -173,31 +173,6 @@ def sample_window(start_s: float, end_s: float, thread_ident: int | None, t0: fl
     return th
 
 
-def weather_tool_source() -> str:
-    """The seed's first tool, as source: both sides register it with their own ``fc_register``."""
-    return '''
-@fc_register("tool")
-def get_current_weather(location: str, unit: Literal["fahrenheit", "celsius"]="fahrenheit"):
-    """
-    Get the current weather in a given location
-
-    Args:
-        location (str): The city and state, e.g. San Francisco, CA.
-        unit (str): The temperature unit to use. Infer this from the users location.
-    """
-    if 'tokyo' in location.lower():
-        return json.dumps({'location': 'Tokyo', 'temperature': '10', 'unit': 'celsius'})
-    return json.dumps({'location': location, 'temperature': 'unknown'})
-'''
-
-
-def register_weather_tool(fc_register: Any) -> None:
-    from typing import Literal  # noqa: F401  (used by the tool's annotations)
-
-    ns: dict[str, Any] = {"fc_register": fc_register, "Literal": Literal, "json": json}
-    exec(weather_tool_source(), ns)
-
-
 def pin_env_home() -> None:
     """Refuse to run without the private homes the parent sets (never touch the user's queues)."""
     for name in ("LAZYSTREAM_HOME", "LAZYLLM_HOME"):

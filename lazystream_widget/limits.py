@@ -14,8 +14,9 @@ TRUNCATION_MARKER = "…[truncated, {size} bytes in all]"
 #: An empty ``dequeue()`` may wait this long for a new item before returning
 #: ``[]``; it keeps the seed's busy-poll loop cheap (spec 1).
 EMPTY_DEQUEUE_WAIT_S = 0.002
-#: A consumer that dequeued within this window counts as *active*: futures of
-#: our executor then wait for their items to be read before reporting done().
+#: A consumer that dequeued from a queue within this window counts as *active* on
+#: it: futures of our executor then wait for their items in that queue to be read
+#: before reporting done().
 ACTIVE_CONSUMER_WINDOW_S = 1.0
 #: ...but never longer than this after the task itself finished.
 DRAIN_GRACE_S = 2.0

@@ -119,9 +119,13 @@ class CancelMessage(TypedDict):
     run: str
 
 
+#: Characters that ``str.splitlines`` (and some editors) treat as line breaks but JSON leaves unescaped.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
 def entry_line(entry: TraceEntry) -> str:
     """Serialize a trace entry to its queue form: one JSON line ending in newline."""
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str).translate(_LINE_BREAKS) + "\n"
 
 
 def parse_entry(line: str) -> TraceEntry | str:

@@ -28,12 +28,19 @@ from .spans import SpanRecord, build_spans, format_tree
 CANCEL_GRACE_S = 2.0
 
 
+class RunDisplayError(RuntimeError):
+    """The run's display (its sink) failed while the run streamed; the run was stopped, its text kept."""
+
+
 class RunSink(Protocol):
     def run_started(self, run: Run) -> None: ...
 
     def run_delta(self, run: Run, text: str, thinking: str, entries: list[TraceEntry | str]) -> None: ...
 
     def run_finished(self, run: Run) -> None: ...
+
+    def run_resync(self, run: Run) -> None:
+        """Send the (final) state again, from the caller's context."""
 
 
 _pool = None
@@ -78,6 +85,8 @@ class Run:
         self._final: concurrent.futures.Future = concurrent.futures.Future()
         self._token = None  # set in start()
         self._session = None
+        self._sink: RunSink | None = None
+        self._resynced = False
 
     # ---- reading ----------------------------------------------------------------
 
@@ -135,6 +144,12 @@ class Run:
             except BaseException:
                 pass
             raise
+        if self._sink is not None and not self._resynced and threading.current_thread() is threading.main_thread():
+            self._resynced = True
+            # Re-send the final state from the waiting cell: notebook executors (nbclient,
+            # nbconvert --execute) keep only messages of the running cell, so a run that
+            # ended after its own cell would otherwise be saved as still running.
+            self._sink.run_resync(self)
         if self._exception is not None:
             raise self._exception
         return self._result
@@ -197,6 +212,7 @@ class Run:
         from .runtime.trace import activate, set_trace_everything
 
         cell_ctx = contextvars.copy_context()
+        self._sink = sink
         self._session = new_session()
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
@@ -205,14 +221,32 @@ class Run:
         run_ctx.run(set_trace_everything, True)
         run_ctx.run(activate, None)
         watcher = self._session.watcher()  # before submitting: no append can be missed
-        if sink is not None:
-            sink.run_started(self)
-        future = run_ctx.run(_run_pool().submit, self.module, self.query)
-        pump = threading.Thread(
-            target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}", daemon=True
-        )
-        pump.start()
+        try:
+            if sink is not None:
+                sink.run_started(self)
+            future = run_ctx.run(_run_pool().submit, self.module, self.query)
+            pump = threading.Thread(
+                target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
+                daemon=True,
+            )
+            pump.start()
+        except BaseException as exc:  # e.g. the pool is shut down: end the run now, never leave it "running"
+            watcher.close()
+            self._token.cancel("the run could not start")
+            self._end_now(exc, sink)
+            raise
         return self
+
+    def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
+        self.ended_at = time.time()
+        self._exception = exc
+        self.status = "error"
+        try:
+            if sink is not None:
+                sink.run_finished(self)
+        finally:
+            self._session.close()
+            self._final.set_result(None)
 
     def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
         from .runtime.session import get_backend
@@ -235,54 +269,88 @@ class Run:
         return text, thinking, entries
 
     def _pump(self, future: concurrent.futures.Future, watcher: Any, sink: RunSink | None) -> None:
+        """Drain the queues into the sink until the run ends; whatever fails, the run ends (never "running")."""
+        failure: BaseException | None = None
+        try:
+            self._pump_loop(future, watcher, sink)
+        except BaseException as exc:  # the display (or reading the queues) failed: stop the run, keep its text
+            failure = exc
+            self._token.cancel(f"the run's display failed: {type(exc).__name__}: {exc}")
+            try:
+                future.result(CANCEL_GRACE_S)  # let the module wind down
+            except BaseException:
+                pass
+            try:
+                self._drain()  # what is left still belongs in run.text (never truncated)
+            except BaseException:
+                pass
+        finally:
+            watcher.close()
+        sink_error: BaseException | None = None
+        try:
+            self._finish(future, failure)
+            if sink is not None:
+                try:
+                    sink.run_finished(self)
+                except BaseException as exc:
+                    sink_error = exc
+        finally:
+            try:
+                self._session.close()
+            finally:
+                self._final.set_result(None)
+        if sink_error is not None:
+            raise sink_error  # the run is over; let threading.excepthook show the broken display
+
+    def _pump_loop(self, future: concurrent.futures.Future, watcher: Any, sink: RunSink | None) -> None:
         interval = 1.0 / WIDGET_MAX_MESSAGES_PER_S
         last_sent = 0.0
         pend_text: list[str] = []
         pend_think: list[str] = []
         pend_entries: list[TraceEntry | str] = []
         cancelled_at: float | None = None
-        try:
-            while True:
-                finished = future.done()
-                text, thinking, entries = self._drain()
-                if text:
-                    pend_text.append(text)
-                if thinking:
-                    pend_think.append(thinking)
-                pend_entries.extend(entries)
-                if finished:
-                    break
-                if cancelled_at is None and self._token.cancelled:
-                    cancelled_at = time.monotonic()
-                if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_S:
-                    break  # the module ignores cancellation: stop waiting for it
-                now = time.monotonic()
-                due = last_sent + interval
-                if (pend_text or pend_think or pend_entries) and now >= due:
-                    if sink is not None:
-                        sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
-                    pend_text, pend_think, pend_entries = [], [], []
-                    last_sent = now
-                    continue
-                # sleep until something arrives, or until the next send is due if data is pending
-                wait = max(0.0, due - now) if (pend_text or pend_think or pend_entries) else 0.25
-                if wait:
-                    watcher.wait(wait)
-        finally:
-            watcher.close()
+        while True:
+            finished = future.done()
+            text, thinking, entries = self._drain()
+            if text:
+                pend_text.append(text)
+            if thinking:
+                pend_think.append(thinking)
+            pend_entries.extend(entries)
+            if finished:
+                break
+            if cancelled_at is None and self._token.cancelled:
+                cancelled_at = time.monotonic()
+            if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_S:
+                break  # the module ignores cancellation: stop waiting for it
+            now = time.monotonic()
+            due = last_sent + interval
+            if (pend_text or pend_think or pend_entries) and now >= due:
+                if sink is not None:
+                    sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
+                pend_text, pend_think, pend_entries = [], [], []
+                last_sent = now
+                continue
+            # sleep until something arrives, or until the next send is due if data is pending
+            wait = max(0.0, due - now) if (pend_text or pend_think or pend_entries) else 0.25
+            if wait:
+                watcher.wait(wait)
         if pend_text or pend_think or pend_entries:
             if sink is not None:
                 sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
-        self._finish(future)
-        if sink is not None:
-            sink.run_finished(self)
-        self._session.close()
-        self._final.set_result(None)
 
-    def _finish(self, future: concurrent.futures.Future) -> None:
+    def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:
         from .runtime.cancel import RunCancelled
 
         self.ended_at = time.time()
+        if failure is not None:
+            self._exception = RunDisplayError(
+                f"run {self.id} was stopped: its display failed while streaming "
+                f"({type(failure).__name__}: {failure}); run.text holds what was streamed"
+            )
+            self._exception.__cause__ = failure
+            self.status = "error"
+            return
         if not future.done():  # abandoned after a cancel the module did not honour
             self._exception = RunCancelled(self._token.reason)
             self.status = "cancelled"

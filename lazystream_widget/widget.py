@@ -131,6 +131,9 @@ class StreamView(anywidget.AnyWidget):
     def run_finished(self, run: Run) -> None:
         self._store_run(run)  # the final state, as a trait: sent last, kept in saved notebooks
 
+    def run_resync(self, run: Run) -> None:
+        self.send_state("runs")
+
     # ---- plumbing -------------------------------------------------------------------
 
     def _send_message(self, msg: dict) -> None:

@@ -29,11 +29,6 @@ def _plugin_is_installed() -> bool:
 # Registering the plugin twice (entry point + pytest_plugins) is an error, so only name it when it is not installed.
 pytest_plugins = [] if _plugin_is_installed() else ["lazystream_widget.testing.pytest_plugin"]
 
-REPO = Path(__file__).resolve().parents[1]
-SEED_QUERY = "What's the weather like today in celsius in Tokyo and Paris."
-SEED_ANSWER = "The current weather in Tokyo is 10 degrees Celsius, and in Paris, it is 22 degrees Celsius."
-
-
 def _close_backend() -> None:
     """Release the descriptors the test's backend holds (its files are under tmp_path, deleted by pytest)."""
     backend = session_mod._backend

@@ -93,7 +93,8 @@ def test_peek_size_and_clear() -> None:
 
 
 def test_unicode_and_empty_strings_round_trip() -> None:
-    items = ["", "héllo", "日本語のテキスト", "emoji 🎉🚀", "line\nbreak\r\n", "nul\x00inside", " ", "\ud800 lone surrogate",
+    items = ["", "héllo", "日本語のテキスト", "emoji 🎉🚀", "line\nbreak\r\n", "nul\x00inside", " ",
+             "\ud800 lone surrogate",
              "x" * 100_000]
     with session():
         q = FileSystemQueue()
@@ -112,7 +113,9 @@ def test_enqueue_refuses_non_strings_with_a_clear_message(value: object) -> None
         assert q.size() == 0
 
 
-@pytest.mark.parametrize("name", ["../x", ".hidden", "a" * 65, "", "a/b", "-dash", "x.log", "sp ace", "/abs"])
+@pytest.mark.parametrize(
+    "name", ["../x", ".hidden", "a" * 65, "", "a/b", "-dash", "x.log", "sp ace", "/abs", "trailing\n"]
+)
 def test_invalid_queue_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="invalid queue name"):
         FileSystemQueue(name)
@@ -192,6 +195,7 @@ def test_many_threads_enqueue_at_once() -> None:
 def test_a_producer_in_another_process_reaches_the_consumer(child_env) -> None:
     n = 2000
     code = f"""
+import lazystream_widget as lazyllm
 q = lazyllm.FileSystemQueue()
 for i in range({n}):
     q.enqueue(f"p{{i}} ünï")
@@ -243,39 +247,48 @@ def test_a_torn_tail_waits_and_is_skipped_once_a_record_follows(queue_home: Path
 
 
 def test_a_writer_killed_mid_stream_leaves_only_intact_items(queue_home: Path, child_env) -> None:
-    # large items, so that SIGKILL can land in the middle of a write()
+    # Large items, so that SIGKILL can land in the middle of a write() and tear a record (it does in about one kill
+    # of five): repeat until the log shows a torn tail; the contract is checked after every kill.
+    filler = "abcdefghij" * 200_000
     code = """
-import sys
+import lazystream_widget as lazyllm
 q = lazyllm.FileSystemQueue()
-filler = "abcdefghij" * 50_000
+filler = "abcdefghij" * 200_000
 i = 0
 while True:
     q.enqueue(f"{i}|{filler}|{i}")
     i += 1
-    if i == 5:
+    if i == 3:
         print("writing", flush=True)
 """
-    with session() as s:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=child_env(s.id), stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "writing"
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        assert proc.returncode == -signal.SIGKILL
-        q = FileSystemQueue()
-        got = q.dequeue()
-        assert len(got) >= 5
-        filler = "abcdefghij" * 50_000
-        for i, item in enumerate(got):
-            assert item == f"{i}|{filler}|{i}", f"item {i} is not intact"
-        # the session goes on: a new item after the (possibly torn) tail arrives, and only it
-        q.enqueue("after the crash")
-        assert drain(q, 1, timeout=2) == ["after the crash"]
+    torn_seen = False
+    for _attempt in range(15):
+        with session() as s:
+            proc = subprocess.Popen([sys.executable, "-c", code], env=child_env(s.id), stdout=subprocess.PIPE,
+                                    text=True)
+            assert proc.stdout.readline().strip() == "writing"
+            time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            assert proc.returncode == -signal.SIGKILL
+            raw = log_path(queue_home, s.id).read_bytes()
+            torn_seen |= filestore.unframe(raw)[1] != len(raw)
+            q = FileSystemQueue()
+            got = q.dequeue()
+            assert len(got) >= 3
+            for i, item in enumerate(got):
+                assert item == f"{i}|{filler}|{i}", f"item {i} is not intact"
+            # the session goes on: a new item after the (possibly torn) tail arrives, and only it
+            q.enqueue("after the crash")
+            assert drain(q, 1, timeout=2) == ["after the crash"]
+        if torn_seen:
+            break
+    print("a torn tail was produced and skipped" if torn_seen else "no kill tore a record this time")
 
 
-def test_a_consumer_lock_holder_killed_with_sigkill_does_not_block_the_next_dequeue(queue_home: Path, child_env) -> None:
+def test_a_lock_holder_killed_with_sigkill_does_not_block_the_next_dequeue(queue_home: Path, child_env) -> None:
     with session() as s:
-        q = FileSystemQueue()
+        q = FileSystemQueue(session=s)  # bound: the reader below is a plain thread
         q.enqueue("x")  # so that dequeue takes the lock (an empty poll does not)
         lock_file = queue_home / "sessions" / s.id / "lazy_answer.lock"
         assert lock_file.exists()
@@ -451,6 +464,8 @@ def test_the_session_watcher_wakes_on_an_append_from_another_thread() -> None:
             assert w.wait(10) is True
             assert time.monotonic() - t0 < 5
             assert FileSystemQueue(session=s).dequeue() == ["x"]
+            time.sleep(0.2)
+            w.wait(0)  # one append may wake it twice (file created, then written): take what is pending
             # a consumer reading an empty queue does not wake the watcher (it would spin)
             for _ in range(3):
                 FileSystemQueue(session=s).dequeue()

@@ -28,7 +28,7 @@ from . import cancel
 from .chat import AssistantMessage, ChatModuleBase
 from .module import ModuleBase
 from .tools import REGISTRY, ToolArgumentError, ToolSpec, validate_arguments
-from .trace import Span, activate, error_info, start_span, strip_ansi
+from .trace import Span, activate, end_with_exception, error_info, start_span, strip_ansi
 
 
 class MaxTurnsExceeded(RuntimeError):
@@ -98,10 +98,16 @@ class FunctionCallAgent(ModuleBase):
     def _run_tools(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run all calls of one turn in parallel; one tool message per call, in call order."""
         pending = [_ToolCall(self, call) for call in calls]
-        for tc in pending:
-            cancel.check_cancelled()  # a cancelled run starts no new tool
-            tc.start()
-        return [tc.finish() for tc in pending]
+        try:
+            for tc in pending:
+                cancel.check_cancelled()  # a cancelled run starts no new tool
+                tc.start()
+            return [tc.finish() for tc in pending]
+        except BaseException as exc:  # a cancel while waiting: close the spans of calls not awaited yet
+            for tc in pending:
+                if tc.span is not None:
+                    end_with_exception(tc.span, exc)  # no-op for spans already ended
+            raise
 
 
 class _ToolCall:

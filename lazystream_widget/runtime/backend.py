@@ -46,8 +46,8 @@ class QueueBackend(Protocol):
     def consumed(self, session_id: str, queue: str) -> int:
         """The position up to which items have been read."""
 
-    def last_read_at(self, session_id: str) -> float:
-        """``time.time()`` of the session's last ``read`` (empty or not), 0.0 if never."""
+    def last_read_at(self, session_id: str, queue: str) -> float:
+        """``time.time()`` of the last ``read`` of this queue (empty or not), by any process; 0.0 if never."""
 
     def wait_for_item(self, session_id: str, timeout: float) -> None:
         """Block up to ``timeout`` seconds or until an item is appended in this process."""

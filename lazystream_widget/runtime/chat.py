@@ -13,6 +13,7 @@ at most ``MODEL_MAX_RETRIES``, each attempt visible as a ``retry`` event in the 
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -200,7 +201,7 @@ class ChatModuleBase(ModuleBase):
 
     def _consume_stream(self, stream, sp, t0: float) -> AssistantMessage:
         token = cancel.current_token()
-        unregister = token.on_cancel(stream.close) if token is not None else (lambda: None)
+        unregister = token.on_cancel(lambda: _abort_stream(stream)) if token is not None else (lambda: None)
         answer, thinking = answer_queue(), think_queue()
         msg = AssistantMessage()
         content: list[str] = []
@@ -236,6 +237,7 @@ class ChatModuleBase(ModuleBase):
                         answer.enqueue(delta.content)
         except Exception as exc:
             if token is not None and token.cancelled:
+                stream.close()
                 raise cancel.RunCancelled(token.reason) from None
             raise ModelError(
                 f"the stream from {self.model!r} broke after {len(content)} chunks: {_short_error(exc)}"
@@ -251,6 +253,23 @@ class ChatModuleBase(ModuleBase):
         msg.reasoning = "".join(reasoning)
         msg.tool_calls = [calls[i] for i in sorted(calls)]
         return msg
+
+
+def _abort_stream(stream: Any) -> None:
+    """Close a stream from another thread (a cancel), waking the thread blocked reading it.
+
+    Closing the socket alone does not wake a ``recv`` blocked in another thread (a
+    silent, stalled model would hold the run until the read timeout); shutting it
+    down does, and the server sees the connection end at once.
+    """
+    try:
+        net = stream.response.extensions.get("network_stream")
+        sock = net.get_extra_info("socket") if net is not None else None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except Exception:
+        pass  # no socket to reach (another transport): closing below still ends the stream
+    stream.close()
 
 
 def _as_messages(input: Any, system_prompt: str | None) -> list[dict[str, Any]]:
@@ -339,7 +358,8 @@ def _describe_failure(exc: Any, module: ChatModuleBase, attempts: int) -> str:
     status = getattr(exc, "status_code", None)
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     if status is None:
-        return f"cannot reach the model at {where}{tries}: {_short_error(exc)}. Is the server running and the URL right?"
+        return (f"cannot reach the model at {where}{tries}: {_short_error(exc)}. "
+                "Is the server running and the URL right?")
     if status in (401, 403):
         return f"the model at {where} refused the API key (HTTP {status}); check the key for this source"
     if status == 404:
@@ -379,7 +399,9 @@ class OnlineChatModule(ChatModuleBase):
         api_key = api_key or _env(prefix + "API_KEY") or _env("OPENAI_API_KEY")
         model = model or _env(prefix + "MODEL") or known_model
         if not model:
-            raise ModelConfigError(f"OnlineChatModule(source={source!r}) needs a model: pass model=... or set {prefix}MODEL")
+            raise ModelConfigError(
+                f"OnlineChatModule(source={source!r}) needs a model: pass model=... or set {prefix}MODEL"
+            )
         if not api_key:
             if base_url and _is_loopback(base_url):
                 api_key = "not-needed"  # local servers usually take any key

@@ -5,6 +5,7 @@ else ``~/.cache/lazystream``), every directory 0700 and every file 0600::
 
     sessions/<session id>/owner           pid + process start time of the owner (for the sweep)
     sessions/<session id>/seq             the session's trace sequence counter (8 bytes)
+    sessions/<session id>/<queue>.reader  touched by the consumer's reads (an active consumer, for the executor)
     sessions/<session id>/<queue>.off     the consumer's read position (8 bytes)
     sessions/<session id>/<queue>.lock    serializes consumers (flock)
     sessions/<session id>/q/<queue>.log   the items, framed (the only files a watcher watches)
@@ -90,7 +91,13 @@ def unframe(buf: bytes, limit: int | None = None) -> tuple[list[bytes], int]:
             pos = _resync(buf, pos + 1)
             continue
         if end - pos - HEADER_SIZE < length:
-            break  # incomplete: in progress, or torn with nothing after it yet
+            # Incomplete. Appends are atomic, so nothing can follow a write still in progress:
+            # an intact record after it means this one is torn and will never complete.
+            nxt = _next_intact_record(buf, pos + HEADER_SIZE)
+            if nxt < 0:
+                break  # in progress, or torn with nothing intact after it yet
+            pos = nxt
+            continue
         payload = bytes(view[pos + HEADER_SIZE : pos + HEADER_SIZE + length])
         if zlib.crc32(payload) != crc:
             pos = _resync(buf, pos + 1)  # a torn record followed by later ones
@@ -106,6 +113,41 @@ def _resync(buf: bytes, start: int) -> int:
         # keep the last bytes: a record may be starting there
         return max(start, len(buf) - len(_MAGIC) + 1)
     return found
+
+
+def _next_intact_record(buf: bytes, start: int) -> int:
+    """Offset of the first complete record with intact checksums at or after ``start``, or -1."""
+    view = memoryview(buf)
+    found = buf.find(_MAGIC, start)
+    while found >= 0:
+        size = _declared_record_size(view[found : found + HEADER_SIZE])
+        if size and found + size <= len(buf):
+            if zlib.crc32(view[found + HEADER_SIZE : found + size]) == _HEAD.unpack_from(buf, found)[2]:
+                return found
+        found = buf.find(_MAGIC, found + 1)
+    return -1
+
+
+def _next_intact_record_in_file(fd: int, start: int, size: int) -> int:
+    """Offset of the first intact record after ``start`` in the first ``size`` bytes of the log, or -1.
+
+    Reads a chunk at a time; chunks overlap by a header so a record starting across a boundary is seen.
+    """
+    pos = start + 1
+    while pos < size:
+        buf = os.pread(fd, min(size - pos, DEQUEUE_READ_CHUNK), pos)
+        found = buf.find(_MAGIC)
+        while found >= 0:
+            need = _declared_record_size(buf[found : found + HEADER_SIZE])
+            if need and pos + found + need <= size:
+                payload = os.pread(fd, need - HEADER_SIZE, pos + found + HEADER_SIZE)
+                if zlib.crc32(payload) == _HEAD.unpack_from(buf, found)[2]:
+                    return pos + found
+            found = buf.find(_MAGIC, found + 1)
+        if pos + len(buf) >= size:
+            break
+        pos += max(1, len(buf) - HEADER_SIZE)
+    return -1
 
 
 def _declared_record_size(buf: bytes) -> int:
@@ -189,8 +231,8 @@ class FileBackend:
         self._files: dict[tuple[str, str], _QueueFiles] = {}
         self._seq_fds: dict[str, tuple[int, threading.Lock]] = {}
         self._signals: dict[str, _Signal] = {}
-        self._last_read: dict[str, float] = {}
-        self._heartbeat_at: dict[str, float] = {}
+        self._last_read: dict[tuple[str, str], float] = {}
+        self._heartbeat_at: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         self._prepared = False
 
@@ -213,7 +255,11 @@ class FileBackend:
     def create_session(self, session_id: str, *, owned: bool) -> None:
         self._prepare()
         sdir = self._session_dir(session_id)
-        os.makedirs(os.path.join(sdir, "q"), mode=0o700, exist_ok=True)
+        for d in (sdir, os.path.join(sdir, "q")):  # not makedirs: its mode applies to the leaf only
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                pass
         if owned:
             owner = {"pid": os.getpid(), "start": _process_start_time(os.getpid()), "created": time.time()}
             _write_private(os.path.join(sdir, "owner"), json.dumps(owner).encode())
@@ -229,8 +275,9 @@ class FileBackend:
             if seq is not None:
                 os.close(seq[0])
             self._signals.pop(session_id, None)
-            self._last_read.pop(session_id, None)
-            self._heartbeat_at.pop(session_id, None)
+            for activity in (self._last_read, self._heartbeat_at):
+                for key in [k for k in activity if k[0] == session_id]:
+                    del activity[key]
         shutil.rmtree(self._session_dir(session_id), ignore_errors=True)
 
     def sweep(self, older_than: float = STALE_SESSION_AFTER_S) -> list[str]:
@@ -332,7 +379,7 @@ class FileBackend:
     # ---- reading --------------------------------------------------------------
 
     def read(self, session_id: str, queue: str, limit: int | None = None) -> list[bytes]:
-        self._note_read(session_id)
+        self._note_read(session_id, queue)
         files = self._queue_files(session_id, queue)
         # the cheap change check first: no lock, one fstat and one pread of 8 bytes
         if os.fstat(files.log_fd).st_size <= _read_u64(files.off_fd):
@@ -357,6 +404,12 @@ class FileBackend:
                     items.extend(got)
                     off += used
                     if used == 0:
+                        # stuck on an incomplete record: if the file holds more than this chunk, the record
+                        # may be a torn one followed by intact records beyond the chunk (a large item cut by
+                        # a kill); skip to the next of them. Nothing can follow a write still in progress.
+                        if size - off > len(buf) and (nxt := _next_intact_record_in_file(files.log_fd, off, size)) > 0:
+                            off = nxt
+                            continue
                         break
                 if destructive and off != start:
                     os.pwrite(files.off_fd, _U64.pack(off), 0)
@@ -390,26 +443,36 @@ class FileBackend:
 
     # ---- consumer activity and waiting ------------------------------------------
 
-    def _note_read(self, session_id: str) -> None:
+    def _note_read(self, session_id: str, queue: str) -> None:
+        key = (session_id, queue)
         now = time.time()
-        self._last_read[session_id] = now
-        # a consumer in another process is seen through this file's mtime; touch it
-        # at most twice a second so that polling stays a cheap path
-        if now - self._heartbeat_at.get(session_id, 0.0) > 0.5:
-            self._heartbeat_at[session_id] = now
+        self._last_read[key] = now
+        # a consumer in another process is seen through the mtime of the queue's ``.reader``
+        # file; touch it at most twice a second so that polling stays a cheap path
+        if now - self._heartbeat_at.get(key, 0.0) > 0.5:
+            self._heartbeat_at[key] = now
+            path = self._reader_path(session_id, queue)
             try:
-                os.utime(os.path.join(self._session_dir(session_id), "q"), None)
+                os.utime(path, None)
+            except FileNotFoundError:
+                try:
+                    _write_private(path, b"")
+                except OSError:
+                    pass
             except OSError:
                 pass
 
-    def last_read_at(self, session_id: str) -> float:
-        local = self._last_read.get(session_id, 0.0)
+    def _reader_path(self, session_id: str, queue: str) -> str:
+        # a file of its own, made by the first read: writers opening the queue do not move it,
+        # and it is outside q/, so touching it wakes no watcher
+        return os.path.join(self._session_dir(session_id), queue + ".reader")
+
+    def last_read_at(self, session_id: str, queue: str) -> float:
+        local = self._last_read.get((session_id, queue), 0.0)
         try:
-            remote = os.stat(os.path.join(self._session_dir(session_id), "q")).st_mtime
+            remote = os.stat(self._reader_path(session_id, queue)).st_mtime
         except OSError:
             remote = 0.0
-        # the q/ directory's mtime also moves when a queue file is created; that only
-        # makes a consumer look active a little longer, which errs on the side of waiting
         return max(local, remote)
 
     def wait_for_item(self, session_id: str, timeout: float) -> None:
@@ -465,7 +528,9 @@ def _private_dir(path: str) -> None:
             raise
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
-        raise QueueHomeError(f"queue home {path} is not a directory (a symlink or a file?); remove it or set LAZYSTREAM_HOME")
+        raise QueueHomeError(
+            f"queue home {path} is not a directory (a symlink or a file?); remove it or set LAZYSTREAM_HOME"
+        )
     if st.st_uid != os.geteuid():
         raise QueueHomeError(
             f"queue home {path} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()}); "

@@ -77,7 +77,7 @@ class _Flow(ModuleBase):
         return out
 
 
-class pipeline(_Flow):  # noqa: N801 - LazyLLM's name
+class pipeline(_Flow):
     """Stages called in order, each with the previous one's result (a tuple result is spread)."""
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -89,14 +89,23 @@ class pipeline(_Flow):  # noqa: N801 - LazyLLM's name
         return out
 
 
-class parallel(_Flow):  # noqa: N801 - LazyLLM's name
+class parallel(_Flow):
     """Every branch called with the same input at once; returns their results as a tuple."""
 
     def forward(self, *args: Any, **kwargs: Any) -> tuple:
         if not self._stages:
             raise ValueError("parallel has no branches; pass callables: parallel(f, g)")
         from .pool import ThreadPoolExecutor
+        from .queue import _written
 
-        with ThreadPoolExecutor(len(self._stages), thread_name_prefix="lazystream-parallel") as pool:
-            futures = [pool.submit(self._run_stage, i, *args, **kwargs) for i in range(len(self._stages))]
-            return tuple(f.result() for f in futures)
+        # The branches are parts of this call, not top-level tasks: their futures must not wait
+        # for a consumer to read what they wrote (the consumer may be this very thread, blocked
+        # here). Outside a pool task, a throwaway record of writes makes them nested.
+        token = _written.set({}) if _written.get() is None else None
+        try:
+            with ThreadPoolExecutor(len(self._stages), thread_name_prefix="lazystream-parallel") as pool:
+                futures = [pool.submit(self._run_stage, i, *args, **kwargs) for i in range(len(self._stages))]
+                return tuple(f.result() for f in futures)
+        finally:
+            if token is not None:
+                _written.reset(token)

@@ -11,7 +11,9 @@ Two things the seed relies on:
   when the session has an active consumer (one that read within
   ``ACTIVE_CONSUMER_WINDOW_S``), a top-level task's future reports done only once
   everything the task enqueued has been read, bounded by ``DRAIN_GRACE_S``. With no
-  active consumer it completes at once.
+  active consumer it completes at once. Activity is per queue: a consumer that reads
+  only the answer queue does not hold the future for trace or thinking items it
+  never reads.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Callable, TypeVar
 
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
 from .queue import _written
+from .filestore import SessionClosedError
 from .session import get_backend
 
 T = TypeVar("T")
@@ -65,12 +68,19 @@ def wait_until_read(written: dict[tuple[str, str], int], grace: float = DRAIN_GR
     deadline = time.monotonic() + grace
     pause = 0.0002
     while True:
-        pending = [(sid, q, end) for (sid, q), end in written.items() if backend.consumed(sid, q) < end]
+        pending = [(sid, q, end) for (sid, q), end in written.items() if _unread(backend, sid, q, end)]
         if not pending:
             return True
         now = time.time()
-        active = any(now - backend.last_read_at(sid) <= ACTIVE_CONSUMER_WINDOW_S for sid, _, _ in pending)
+        active = any(now - backend.last_read_at(sid, q) <= ACTIVE_CONSUMER_WINDOW_S for sid, q, _ in pending)
         if not active or time.monotonic() >= deadline:
             return False
         time.sleep(pause)
         pause = min(pause * 2, 0.005)
+
+
+def _unread(backend, session_id: str, queue: str, end: int) -> bool:
+    try:
+        return backend.consumed(session_id, queue) < end
+    except SessionClosedError:
+        return False  # the task closed its own session: nothing is left to read there

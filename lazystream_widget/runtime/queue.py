@@ -15,7 +15,7 @@ from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
 from .session import Session, current_session, get_backend
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 #: Set by our executor around a task: (session id, queue) -> position after the task's last item.
 #: Shared (the same dict) with the pool work the task submits, so nested writes count too.
@@ -25,7 +25,7 @@ _written: contextvars.ContextVar[dict[tuple[str, str], int] | None] = contextvar
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name.endswith(".log"):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.endswith(".log"):
         raise ValueError(
             f"invalid queue name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
             "not starting with '.' or '-' (it becomes a file name)"

@@ -30,7 +30,7 @@ from typing import Iterator
 from .backend import QueueBackend
 
 SESSION_ENV = "LAZYSTREAM_SESSION"
-_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 _backend: QueueBackend | None = None
 _backend_lock = threading.Lock()
@@ -70,7 +70,7 @@ class Session:
             self.id = secrets.token_hex(16)  # 128 random bits: unguessable
             self.owned = True
         else:
-            if not isinstance(session_id, str) or not _ID_RE.match(session_id):
+            if not isinstance(session_id, str) or not _ID_RE.fullmatch(session_id):
                 raise ValueError(
                     f"invalid session id {session_id!r}: expected 32 lowercase hex characters, "
                     "as given by lazystream_widget.session().id"

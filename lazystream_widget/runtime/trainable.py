@@ -144,7 +144,9 @@ class TrainableModule(ChatModuleBase):
                 pass
             time.sleep(0.05)
         self.stop()
-        raise ServerStartError(f"the model server for {self.model!r} did not answer {url} within {self.start_timeout:g} s")
+        raise ServerStartError(
+            f"the model server for {self.model!r} did not answer {url} within {self.start_timeout:g} s"
+        )
 
     @property
     def running(self) -> bool:

@@ -8,6 +8,9 @@ It speaks real HTTP (streaming SSE and plain JSON) on loopback, so the real
     with scripted_server(["Hello there.", Reply(tool_calls=[ToolCall("f", {"x": 1})])]) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="test")
 
+Trace assertions for tests and notebook cells (``assert_tool_called``, ``assert_no_errors``,
+``assert_order``, ``assert_within``, ``find_spans``, ``tool_calls``) live in :mod:`.assertions`.
+
 Importing this package is cheap: standard library only, no ``openai`` import.
 """
 
@@ -16,6 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from .assertions import (
+    TimingBudgetWarning,
+    assert_no_errors,
+    assert_order,
+    assert_tool_called,
+    assert_within,
+    find_spans,
+    tool_calls,
+)
 from .script import HTTPError, Reply, ScriptItem, ToolCall, as_reply, split_tokens
 from .server import EXHAUSTED_MESSAGE, MODEL_NAME, Responder, ScriptedServer, is_loopback
 from .weather import echo_responder, weather_responder
@@ -28,12 +40,19 @@ __all__ = [
     "Responder",
     "ScriptItem",
     "ScriptedServer",
+    "TimingBudgetWarning",
     "ToolCall",
     "as_reply",
+    "assert_no_errors",
+    "assert_order",
+    "assert_tool_called",
+    "assert_within",
     "echo_responder",
+    "find_spans",
     "is_loopback",
     "scripted_server",
     "split_tokens",
+    "tool_calls",
     "weather_responder",
 ]
 

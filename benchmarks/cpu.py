@@ -1,0 +1,57 @@
+"""Group ``cpu``: CPU of the consumer's process, as process CPU time / wall time, in % of one core.
+
+* Idle: the model is silent (its reply has a long ``first_delay``); the window starts 1 s after
+  the query, so only waiting is measured. The seed loop busy-polls by design (reported, not a
+  target); the widget runner waits on inotify (target < 2 %); the openai client blocks in recv.
+* Streaming: 50 tokens/s; the window covers the stream (the process holds the agent too: HTTP,
+  SSE parsing, queue writes; the "consumer thread" figure is the reading thread alone).
+
+The process runs nothing else; the model server is another process.
+"""
+
+from __future__ import annotations
+
+from .common import Figure, Settings, Target, collect, is_number, pick
+
+
+def _lt2(f: Figure) -> bool | None:
+    v = f.med("ours")
+    return None if not is_number(v) else v < 2.0
+
+
+def run(settings: Settings) -> list[Figure]:
+    q = settings.quick
+    reps = 1 if q else 3
+    idle, window = (3.0, [0.5, 2.5]) if q else (8.0, [1.0, 7.0])
+    figs: list[Figure] = []
+    systems = [("ours", "seed"), ("ours", "runner"), ("openai", "openai")] + ([] if q else [("lazyllm", "seed")])
+
+    res = {}
+    for col, system in systems:
+        side = "lazyllm" if col == "lazyllm" else "ours"
+        spec = {"base_url": settings.base_url, "system": system, "n": 5, "delay": 0.0, "first_delay": idle,
+                "cpu_window": window, "repeats": reps}
+        res[(col, system)] = collect(settings, side, "e2e", spec, f"cpu-idle-{col}-{system}")
+    figs.append(Figure("cpu", "idle_seed", "idle consumer (silent model) — seed loop", "% core",
+                       {c: pick(r, "cpu.process_cpu_pct") for (c, s), r in res.items() if s != "runner"},
+                       Target("report (busy-polls by design)")))
+    figs.append(Figure("cpu", "idle_runner", "idle consumer (silent model) — widget runner", "% core",
+                       {"ours": pick(res[("ours", "runner")], "cpu.process_cpu_pct"),
+                        "openai": pick(res[("openai", "openai")], "cpu.process_cpu_pct")},
+                       Target("< 2 %", _lt2)))
+
+    n, delay = (100, 0.02) if q else (250, 0.02)
+    span = n * delay
+    res = {}
+    for col, system in systems:
+        side = "lazyllm" if col == "lazyllm" else "ours"
+        spec = {"base_url": settings.base_url, "system": system, "n": n, "delay": delay,
+                "cpu_window": [0.3, span - 0.2], "repeats": reps}
+        res[(col, system)] = collect(settings, side, "e2e", spec, f"cpu-stream-{col}-{system}")
+    for key, what in (("cpu.process_cpu_pct", "process"), ("cpu.thread_cpu_pct", "consumer thread")):
+        figs.append(Figure("cpu", f"stream_seed_{what}", f"streaming at 50 tokens/s, {what} — seed loop", "% core",
+                           {c: pick(r, key) for (c, s), r in res.items() if s != "runner"}, Target("report")))
+        figs.append(Figure("cpu", f"stream_runner_{what}", f"streaming at 50 tokens/s, {what} — widget runner",
+                           "% core", {"ours": pick(res[("ours", "runner")], key),
+                                      "openai": pick(res[("openai", "openai")], key)}, Target("report")))
+    return figs

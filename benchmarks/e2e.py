@@ -1,0 +1,146 @@
+"""Group ``e2e``: agent + queue + consumer against the scripted model over real HTTP.
+
+Systems, each in its own fresh process after one unmeasured warm-up run:
+
+* ours, seed loop: the seed's quick start (``FunctionCallAgent`` + ``OnlineChatModule(stream=True)``,
+  ``ThreadPoolExecutor(1)``, ``if dequeue(): ... elif future.done(): break``), imports changed only;
+* ours, widget runner: ``lazystream_widget.runner.Run`` (what ``StreamView.ask`` starts): a fresh
+  session per run, a pump thread woken by inotify, deltas handed to the widget at most 30 times a
+  second. Timed twice: when the pump takes tokens off the queue, and when the sink gets them;
+* LazyLLM 1.4.0, seed loop: the same code with ``import lazyllm``, ``stream=True`` on the agent;
+* openai client alone: ``chat.completions.create(stream=True)`` and a for loop.
+
+Times are from just before the query is submitted to when the consumer sees the token;
+lag is the consumer's ``time.time_ns()`` minus the stamp the server took when it wrote the token.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .common import Cell, Figure, Settings, Target, collect, is_number, pick
+
+SEED_SYSTEMS = (("ours", "seed"), ("lazyllm", "seed"), ("openai", "openai"))
+
+
+def _spec(settings: Settings, system: str, n: int, delay: float, repeats: int, **kw) -> dict:
+    return {"base_url": settings.base_url, "system": system, "n": n, "delay": delay, "repeats": repeats, **kw}
+
+
+def _side(column: str) -> str:
+    return "lazyllm" if column == "lazyllm" else "ours"
+
+
+def ratio_le(limit: float, other: str = "openai"):
+    def check(f: Figure) -> bool | None:
+        r = f.ratio(other)
+        return None if not is_number(r) else r <= limit
+
+    return check
+
+
+def abs_le(limit: float):
+    def check(f: Figure) -> bool | None:
+        v = f.med("ours")
+        return None if not is_number(v) else v <= limit
+
+    return check
+
+
+def _all_zero(f: Figure) -> bool | None:
+    c = f.cells.get("ours")
+    return None if c is None or not c.ok else max(c.values) == 0
+
+
+def run(settings: Settings) -> list[Figure]:
+    q = settings.quick
+    reps = 2 if q else settings.repeats
+    figs: list[Figure] = []
+    runners = not settings.extra.get("no_runner")
+
+    # ---- time to first / last token, no delay ----------------------------------------------
+    for n in (500, 2000):
+        res = {}
+        for col, system in SEED_SYSTEMS:
+            if col == "lazyllm" and q:
+                continue
+            res[col] = collect(settings, _side(col), "e2e", _spec(settings, system, n, 0.0, reps),
+                               f"e2e-{n}-{col}", timeout=1200)
+        res_runner = collect(settings, "ours", "e2e", _spec(settings, "runner", n, 0.0, reps),
+                             f"e2e-{n}-runner") if runners else "skipped"
+        for what, key in (("first", "ttft_ms"), ("last", "ttlt_ms")):
+            target = None
+            if n == 2000 and what == "last":
+                target = Target("<= 1.2x openai alone", ratio_le(1.2))
+            elif n == 500:
+                target = Target("report")
+            cells = {col: pick(r, key) for col, r in res.items()}
+            figs.append(Figure("e2e", f"t{what}_{n}_seed", f"{n} tokens, no delay: time to {what} token — seed loop",
+                               "ms", cells, target))
+            figs.append(Figure("e2e", f"t{what}_{n}_runner",
+                               f"{n} tokens, no delay: time to {what} token — widget runner (at its sink)", "ms",
+                               {"ours": pick(res_runner, f"sink_{key}"), "openai": cells.get("openai", Cell())},
+                               target))
+
+    # ---- per-token lag at 50 tokens/s ----------------------------------------------------------
+    n_lag = 100 if q else 250
+    reps_lag = 1 if q else max(3, settings.repeats - 2)
+    lag = {}
+    for col, system in SEED_SYSTEMS:
+        if col == "lazyllm" and q:
+            continue
+        lag[col] = collect(settings, _side(col), "e2e",
+                           _spec(settings, system, n_lag, 0.02, reps_lag, keep_lags=True),
+                           f"lag-{col}", timeout=1200)
+    lag_runner = collect(settings, "ours", "e2e", _spec(settings, "runner", n_lag, 0.02, reps_lag, keep_lags=True),
+                         "lag-runner") if runners else "skipped"
+    settings.extra["lags"] = {
+        col: [x for r in runs for x in r.get("lags_ms", [])] for col, runs in lag.items() if not isinstance(runs, str)
+    }
+    if not isinstance(lag_runner, str):
+        settings.extra["lags"]["runner"] = [x for r in lag_runner for x in r.get("lags_ms", [])]
+        settings.extra["lags"]["runner_sink"] = [x for r in lag_runner for x in r.get("sink_lags_ms", [])]
+    for stat in ("p95", "p50", "max"):
+        key = f"lag_{stat}_ms"
+        tgt = Target("<= 10 ms", abs_le(10.0)) if stat == "p95" else None
+        figs.append(Figure("e2e", f"lag_{stat}_seed", f"per-token lag {stat} at 50 tokens/s — seed loop", "ms",
+                           {col: pick(r, key) for col, r in lag.items()}, tgt))
+        figs.append(Figure("e2e", f"lag_{stat}_runner_drain",
+                           f"per-token lag {stat} at 50 tokens/s — widget runner, queue to pump", "ms",
+                           {"ours": pick(lag_runner, key), "openai": pick(lag.get("openai", "n/a"), key)}, tgt))
+    figs.append(Figure("e2e", "lag_p95_runner_sink",
+                       "per-token lag p95 at 50 tokens/s — widget runner, at its sink (after the 30 msg/s batching)",
+                       "ms", {"ours": pick(lag_runner, "sink_lag_p95_ms"),
+                              "openai": pick(lag.get("openai", "n/a"), "lag_p95_ms")},
+                       Target("<= 10 ms", abs_le(10.0))))
+
+    # ---- tokens lost at the end of the stream with the seed's exact loop ----------------------
+    n_loss, runs_loss = 800, (5 if q else 20)
+    for col, system in SEED_SYSTEMS[:2]:
+        if col == "lazyllm" and q:
+            continue
+        runs = collect(settings, _side(col), "e2e", _spec(settings, system, n_loss, 0.0, runs_loss),
+                       f"loss-{col}", timeout=1800)
+        settings.extra.setdefault("loss", {})[col] = runs
+    loss = settings.extra.get("loss", {})
+
+    def loss_cell(col: str, key: str) -> Cell:
+        runs = loss.get(col)
+        if runs is None:
+            return Cell([], "not run")
+        c = pick(runs, key)
+        if c.ok:
+            c.note = f"{sum(1 for v in c.values if v > 0)} of {len(c.values)} runs, {int(sum(c.values))} in all"
+        return c
+
+    figs.append(Figure("e2e", "lost_tokens", f"tokens lost at the end, seed's exact loop ({n_loss} tokens per run)",
+                       "tokens/run", {c: loss_cell(c, "lost") for c in ("ours", "lazyllm")},
+                       Target("0", _all_zero)))
+    figs.append(Figure("e2e", "leftover_tokens", "  ... of which left in the queue for the next call", "tokens/run",
+                       {c: loss_cell(c, "leftover") for c in ("ours", "lazyllm")},
+                       Target("0", _all_zero)))
+    return figs
+
+
+def lag_samples(settings: Settings) -> dict[str, list[float]]:
+    return {k: [x for x in v if not math.isnan(x)] for k, v in settings.extra.get("lags", {}).items()}

@@ -1,0 +1,1 @@
+"""Real-browser tests (JupyterLab 4, Notebook 7, static HTML export) through Playwright and chromium."""

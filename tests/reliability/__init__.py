@@ -1,0 +1,1 @@
+"""Reliability and security tests: faults the way reality makes them (see docs/reliability.md)."""
