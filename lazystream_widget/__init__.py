@@ -40,7 +40,30 @@ _LAZY = {
     "Run": "lazystream_widget.runner",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = [
+    "FileSystemQueue",
+    "FunctionCallAgent",
+    "MaxTurnsExceeded",
+    "ModelConfigError",
+    "ModelError",
+    "ModuleBase",
+    "OnlineChatModule",
+    "Run",
+    "RunCancelled",
+    "ServerStartError",
+    "Session",
+    "StreamView",
+    "ThreadPoolExecutor",
+    "TrainableModule",
+    "current_session",
+    "fc_register",
+    "new_session",
+    "parallel",
+    "pipeline",
+    "session",
+    "__version__",
+]
+assert set(__all__) == set(_LAZY) | {"__version__"}  # one list, kept in step
 
 
 def __getattr__(name: str) -> Any:

@@ -115,7 +115,8 @@ class StreamView(anywidget.AnyWidget):
         # stats ride along about once a second (and when the first token arrives): the browser
         # ticks the clock itself, and per-message bytes matter more than stats freshness
         now = time.monotonic()
-        if now - self._stats_sent_at.get(run.id, 0.0) >= 1.0 or (run.ttft_ms is not None and run.id not in self._ttft_sent):
+        first_token = run.ttft_ms is not None and run.id not in self._ttft_sent
+        if first_token or now - self._stats_sent_at.get(run.id, 0.0) >= 1.0:
             msg["stats"] = run.stats()
             self._stats_sent_at[run.id] = now
             if run.ttft_ms is not None:

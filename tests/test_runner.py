@@ -30,7 +30,7 @@ class TappedView(lsw.StreamView):
         self.sent_at: list[float] = []
         super().__init__(*args, display=False, **kwargs)
 
-    def send(self, content, buffers=None):  # noqa: D102 - the tap
+    def send(self, content, buffers=None):
         self.sent.append(json.loads(json.dumps(content)))  # what would go over the wire
         self.sent_at.append(time.monotonic())
 
@@ -98,10 +98,10 @@ def test_messages_are_coalesced_under_the_rate_limit(scripted_server_factory):
     run1 = view.ask("fast", wait=True, timeout=30)
     run2 = view.ask("steady", wait=True, timeout=30)
     for run in (run1, run2):
-        times = [t for m, t in zip(view.sent, view.sent_at) if m["type"] == "delta" and m["run"] == run.id]
+        times = [t for m, t in zip(view.sent, view.sent_at, strict=True) if m["type"] == "delta" and m["run"] == run.id]
         assert _text_from_messages(view, run.id) == run.text
         # at most ~30 per second: consecutive deltas at least ~1/30 s apart (some slack for timer jitter)
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert all(g >= 0.8 / WIDGET_MAX_MESSAGES_PER_S for g in gaps), gaps
     assert len(run1.text) == len("tok " * 600) and run2.text == "x " * 300
 
@@ -128,7 +128,7 @@ def test_concurrent_views_never_mix(scripted_server_factory):
     llm = lsw.OnlineChatModule(base_url=server.base_url, api_key="t", stream=True)
     views = [TappedView(llm) for _ in range(6)]
     runs = [v.ask(f"q{i}") for i, v in enumerate(views)]
-    for i, (view, run) in enumerate(zip(views, runs)):
+    for i, (view, run) in enumerate(zip(views, runs, strict=True)):
         expected = " ".join(f"q{i}-{k}" for k in range(40))
         assert run.wait(30) == expected
         assert run.text == expected and _text_from_messages(view, run.id) == expected
@@ -222,7 +222,7 @@ def test_a_failing_run_ends_in_error_and_raises(scripted_server_factory):
     run = view.last_run
     assert run.status == "error"
     with pytest.raises(lsw.ModelError):
-        run.result
+        _ = run.result
     [state] = view.runs
     assert state["status"] == "error" and "400" in state["error"]["message"]
     [llm_span] = run.trace

@@ -21,6 +21,7 @@ import time
 from typing import Literal
 
 import lazystream_widget as lsw
+from benchmarks.ours_side.sinks import RecordingSink
 from benchmarks.workerlib import TAG_RE, bench_query, emit, pin_env_home, spec_from_argv
 from lazystream_widget.tools import FunctionCallAgent, fc_register
 
@@ -96,22 +97,11 @@ def once_runner(agent, spec: dict) -> dict:
     tally = Tally(runs)
     errors: list[str] = []
 
-    class Sink:
-        def __init__(self, k: int) -> None:
-            self.k = k
-
-        def run_started(self, run) -> None:
-            pass
-
-        def run_delta(self, run, text, thinking, entries) -> None:
-            if text:
-                tally.add(self.k, [text])
-
-        def run_finished(self, run) -> None:
-            pass
+    def sink(k: int) -> RecordingSink:
+        return RecordingSink(lambda text: tally.add(k, [text]))
 
     t0 = time.perf_counter()
-    started = [Run(agent, bench_query(n, delay, tag=f"r{k}")).start(Sink(k)) for k in range(runs)]
+    started = [Run(agent, bench_query(n, delay, tag=f"r{k}")).start(sink(k)) for k in range(runs)]
     for run in started:
         try:
             run.wait(timeout=600)

@@ -23,6 +23,7 @@ import time
 from typing import Literal
 
 import lazystream_widget as lazyllm
+from benchmarks.ours_side.sinks import RecordingSink
 from benchmarks.workerlib import StampCollector, bench_query, emit, pin_env_home, sample_window, spec_from_argv
 from lazystream_widget.tools import FunctionCallAgent, fc_register
 
@@ -96,19 +97,7 @@ def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict
                 at_drain.see([got[0]])
             return got
 
-    class Sink:
-        def run_started(self, run) -> None:
-            pass
-
-        def run_delta(self, run, text, thinking, entries) -> None:
-            if text:
-                at_sink.see([text])
-            self.deltas = getattr(self, "deltas", 0) + 1
-
-        def run_finished(self, run) -> None:
-            pass
-
-    sink = Sink()
+    sink = RecordingSink(lambda text: at_sink.see([text]))
     box: dict = {}
     run = TimedRun(agent, query)
     run.start(sink)
@@ -123,7 +112,7 @@ def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict
     sink_summary = at_sink.summary(n)
     out.update({f"sink_{k}": v for k, v in sink_summary.items()})
     out.update(loop_ms=loop_s * 1000, leftover=0, result_tokens=count_stamps([ret]),
-               sink_messages=getattr(sink, "deltas", 0))
+               sink_messages=sink.messages)
     if sampler is not None:
         sampler.join()
         out["cpu"] = box

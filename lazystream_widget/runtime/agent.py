@@ -176,7 +176,7 @@ class _ToolCall:
             content = self.message
         else:
             content = self._wait()
-        return {"role": "tool", "tool_call_id": self.call_id, "name": self.name, "content": content}
+        return {"role": "tool", "tool_call_id": self.call_id, "name": self.name, "content": _sendable(content)}
 
     def _wait(self) -> str:
         timeout = self.spec.timeout if self.spec and self.spec.timeout is not None else TOOL_TIMEOUT_S
@@ -211,5 +211,17 @@ def _result_text(result: Any) -> str:
         return result
     try:
         return json.dumps(result, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return str(result)
+    except Exception:  # circular, or an object whose str() raises: a tool's mistake must not crash the run
+        try:
+            return str(result)
+        except Exception:
+            return f"<unprintable {type(result).__name__} result>"
+
+
+def _sendable(text: str) -> str:
+    """``text`` without lone surrogates, which would make the next model request fail to encode."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")

@@ -16,6 +16,10 @@ from __future__ import annotations
 from typing import Protocol
 
 
+class SessionClosedError(RuntimeError):
+    """A queue operation on a session whose storage is gone (closed, or never created)."""
+
+
 class QueueBackend(Protocol):
     def create_session(self, session_id: str, *, owned: bool) -> None:
         """Make the session's storage exist (idempotent). ``owned``: this process may delete it."""

@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,10 +195,24 @@ class ChatModuleBase(ModuleBase):
                 retryable = status is None or status == 429 or status >= 500
                 if sp is not None:
                     sp.event("retry" if retryable and attempt <= self.max_retries else "attempt_failed",
-                             attempt=attempt, status=status, error=_short_error(exc))
+                             attempt=attempt, status=status, error=self._redact(_short_error(exc)))
                 if not retryable or attempt > self.max_retries:
-                    raise ModelError(_describe_failure(exc, self, attempt)) from exc
+                    raise ModelError(self._redact(_describe_failure(exc, self, attempt))) from self._safe_cause(exc)
                 cancel.sleep(_retry_delay(exc, attempt))
+
+    def _redact(self, text: str) -> str:
+        """``text`` with this module's API key masked (some servers echo the key in their error messages)."""
+        key = self._api_key
+        if key and len(key) >= 8 and key in text:
+            return text.replace(key, f"{key[:3]}…{key[-4:]}")
+        return text
+
+    def _safe_cause(self, cause: BaseException) -> BaseException | None:
+        """``cause``, or None (no chain) if its printed traceback would quote the API key."""
+        key = self._api_key
+        if key and len(key) >= 8 and key in "".join(traceback.format_exception(cause)):
+            return None
+        return cause
 
     def _consume_stream(self, stream, sp, t0: float) -> AssistantMessage:
         token = cancel.current_token()
@@ -239,9 +254,9 @@ class ChatModuleBase(ModuleBase):
             if token is not None and token.cancelled:
                 stream.close()
                 raise cancel.RunCancelled(token.reason) from None
-            raise ModelError(
+            raise ModelError(self._redact(
                 f"the stream from {self.model!r} broke after {len(content)} chunks: {_short_error(exc)}"
-            ) from exc
+            )) from self._safe_cause(exc)
         finally:
             unregister()
             if sp is not None and first is not None:

@@ -41,6 +41,7 @@ from typing import Callable
 import filelock
 
 from ..limits import DEQUEUE_READ_CHUNK, STALE_SESSION_AFTER_S
+from .backend import SessionClosedError
 from .watch import watch_directory
 
 _MAGIC = b"LSQ\x01"
@@ -487,10 +488,6 @@ class FileBackend:
     def watcher(self, session_id: str):
         self._prepare()
         return watch_directory(os.path.join(self._session_dir(session_id), "q"))
-
-
-class SessionClosedError(RuntimeError):
-    """A queue operation on a session whose files are gone."""
 
 
 def _read_u64(fd: int) -> int:

@@ -24,8 +24,8 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
+from .backend import SessionClosedError
 from .queue import _written
-from .filestore import SessionClosedError
 from .session import get_backend
 
 T = TypeVar("T")

@@ -54,7 +54,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _SUPPORTED = "use str, int, float, bool, Literal[...], Optional[...], list[...] or dict[str, ...]"
 # OpenAI (and most OpenAI-compatible servers) reject other function names.
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 # --- errors -----------------------------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class ToolSpec:
 
     def __post_init__(self) -> None:
         owner = _qualname(self.fn)
-        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+        if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
             raise ToolSchemaError(f"{owner}(): tool name {self.name!r} is not valid; a tool name is 1-64 letters, "
                                   f"digits, '_' or '-' (pass name='...' to fc_register)")
         t = self.timeout

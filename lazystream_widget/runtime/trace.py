@@ -55,7 +55,7 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if _depth > 20:
-        return repr(value)
+        return _safe_repr(value)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -66,7 +66,14 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
             return to_jsonable(to_dict(), _depth + 1)
         except Exception:
             pass
-    return repr(value)
+    return _safe_repr(value)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a broken __repr__ must not break the traced work
+        return f"<unprintable {type(value).__name__}>"
 
 
 def truncate_field(value: Any, limit: int = TRACE_FIELD_MAX_BYTES) -> Any:
@@ -82,11 +89,15 @@ def truncate_field(value: Any, limit: int = TRACE_FIELD_MAX_BYTES) -> Any:
 
 def error_info(exc: BaseException) -> ErrorInfo:
     """A clean, one-line error for people and models; the traceback goes in ``detail``."""
-    message = strip_ansi(str(exc)).strip().splitlines()
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose __str__ raises still gets reported
+        text = f"<unprintable {type(exc).__name__}>"
+    message = strip_ansi(text).strip().splitlines()
     detail = strip_ansi("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     return {
         "type": type(exc).__name__,
-        "message": message[0] if message else type(exc).__name__,
+        "message": truncate_field(message[0]) if message else type(exc).__name__,  # bounded like any field
         "detail": truncate_field(detail),
     }
 

@@ -156,6 +156,7 @@ class RecordingSink:
         self.entries: list[Any] = []
         self.finished = threading.Event()
         self.started = threading.Event()
+        self.resyncs = 0
 
     def run_started(self, run: Any) -> None:
         self.started.set()
@@ -166,6 +167,9 @@ class RecordingSink:
 
     def run_finished(self, run: Any) -> None:
         self.finished.set()
+
+    def run_resync(self, run: Any) -> None:
+        self.resyncs += 1
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.005) -> Any:

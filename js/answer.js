@@ -1,0 +1,335 @@
+// The answer box of one run: status line, Stop / Copy buttons, the thinking
+// block, the streamed markdown answer (auto-scrolling), the error, and a
+// polite live region that announces the end of the run once.
+
+import { copyText, flashCopied } from "./clipboard.js";
+import { createMarkdownRenderer } from "./markdown.js";
+import { cancelMessage, isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+
+/** @typedef {import("./store.js").Run} Run */
+
+// ---------------------------------------------------------------- formatting
+
+/**
+ * @param {number|null|undefined} ms
+ * @param {{whole?: boolean}} [opts] whole: whole seconds (a ticking clock)
+ * @returns {string}
+ */
+export function formatDuration(ms, opts = {}) {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return "";
+  if (ms < 1000 && !opts.whole) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return opts.whole ? `${Math.floor(s)} s` : `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/**
+ * Elapsed time of a run in ms. While running, extrapolates from the last
+ * kernel-reported elapsed_ms with the local clock (no kernel/browser clock skew).
+ * @param {Run} run
+ * @param {number} nowMs local clock (Date.now())
+ * @returns {number|null}
+ */
+export function elapsedMs(run, nowMs) {
+  const s = run.stats || {};
+  if (run.status !== "running") {
+    if (typeof s.elapsed_ms === "number") return s.elapsed_ms;
+    if (typeof run.ended_at === "number" && typeof run.started_at === "number") return (run.ended_at - run.started_at) * 1000;
+    return null;
+  }
+  if (typeof s.elapsed_ms === "number") return s.elapsed_ms + Math.max(0, nowMs - run.statsAt);
+  if (typeof run.started_at === "number") {
+    const d = nowMs - run.started_at * 1000;
+    if (d >= 0 && d < 86_400_000) return d; // plausible: same clock
+  }
+  return Math.max(0, nowMs - run.seenAt);
+}
+
+const STATUS_LABEL = { running: "Running", done: "Done", error: "Error", cancelled: "Cancelled" };
+
+/**
+ * The status line text: "Running · 12 s · first token 820 ms · 345 tokens · 28.1 tok/s".
+ * @param {Run} run
+ * @param {number} nowMs
+ * @returns {string}
+ */
+export function statusText(run, nowMs) {
+  const running = run.status === "running";
+  const parts = [STATUS_LABEL[run.status] ?? run.status];
+  const elapsed = elapsedMs(run, nowMs);
+  if (elapsed !== null) parts.push(formatDuration(elapsed, { whole: running }));
+  const s = run.stats || {};
+  if (typeof s.ttft_ms === "number") parts.push(`first token ${formatDuration(s.ttft_ms)}`);
+  if (typeof s.tokens === "number" && s.tokens > 0) {
+    parts.push(`${s.tokens.toLocaleString("en-US")} tokens`);
+    if (elapsed !== null) {
+      // Generation rate: time after the first token, when known.
+      const gen = typeof s.ttft_ms === "number" && elapsed - s.ttft_ms > 250 ? elapsed - s.ttft_ms : elapsed;
+      if (gen > 250) parts.push(`${(s.tokens / (gen / 1000)).toFixed(1)} tok/s`);
+    }
+  }
+  return parts.join(" · ");
+}
+
+/** @param {any} error @returns {string} "ValueError: bad input" */
+export function errorText(error) {
+  if (!error) return "";
+  if (typeof error === "string") return error;
+  const msg = error.message || "";
+  return error.type && error.type !== msg ? `${error.type}: ${msg}` : msg || String(error.type || "error");
+}
+
+/** @param {Run} run @returns {string} what the live region says at the end */
+export function endAnnouncement(run) {
+  if (run.status === "done") return "Answer complete";
+  if (run.status === "cancelled") return "Run cancelled";
+  if (run.status === "error") return `Run failed: ${errorText(run.error) || "unknown error"}`;
+  return "";
+}
+
+// ---------------------------------------------------------------- auto-scroll
+
+/**
+ * @param {{scrollTop: number, scrollHeight: number, clientHeight: number}} m
+ * @param {number} [threshold] px from the bottom that still counts as "at the bottom"
+ * @returns {boolean}
+ */
+export function isNearBottom(m, threshold = 24) {
+  return m.scrollHeight - m.scrollTop - m.clientHeight <= threshold;
+}
+
+/**
+ * Follows the stream while the user is at the bottom; a user scroll away from
+ * the bottom stops following, scrolling back to the bottom resumes it.
+ * Our own scrolls land at the bottom, so their scroll events keep following on.
+ */
+export class AutoScroller {
+  /** @param {HTMLElement} el the scrolling element */
+  constructor(el) {
+    this.el = el;
+    this.following = true;
+    this.onScroll = () => {
+      this.following = isNearBottom(this.el);
+    };
+    el.addEventListener("scroll", this.onScroll, { passive: true });
+  }
+
+  /** Call after content was added. */
+  contentChanged() {
+    if (this.following) this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  destroy() {
+    this.el.removeEventListener("scroll", this.onScroll);
+  }
+}
+
+// ---------------------------------------------------------------- the box
+
+function h(doc, tag, className, attrs = {}) {
+  const el = doc.createElement(tag);
+  if (className) el.className = className;
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+/**
+ * @typedef {{
+ *   el: HTMLElement,
+ *   sync(run: Run): boolean,
+ *   tick(): void,
+ *   destroy(): void,
+ * }} AnswerBox
+ */
+
+/**
+ * @param {{
+ *   run: Run,
+ *   model: {send(content: any): void},
+ *   doc?: Document,
+ *   now?: () => number,
+ *   maxChars?: number,
+ *   highlight?: boolean,
+ * }} opts
+ * @returns {AnswerBox}
+ */
+export function createAnswerBox(opts) {
+  const doc = opts.doc ?? document;
+  const now = opts.now ?? (() => Date.now());
+  const win = doc.defaultView ?? globalThis;
+  const maxChars = opts.maxChars ?? WIDGET_MAX_ANSWER_CHARS;
+  let run = opts.run;
+
+  const root = h(doc, "div", "lsw-answer-box");
+  const bar = h(doc, "div", "lsw-toolbar");
+  const status = h(doc, "span", "lsw-status");
+  const spinner = h(doc, "span", "lsw-spinner", { "aria-hidden": "true" });
+  const statusLabel = h(doc, "span", "lsw-status-text");
+  status.append(spinner, statusLabel);
+  const stop = h(doc, "button", "lsw-btn lsw-stop", { type: "button", "aria-label": "Stop this run" });
+  stop.textContent = "Stop";
+  const copy = h(doc, "button", "lsw-btn lsw-copy", { type: "button", "aria-label": "Copy the answer as markdown" });
+  copy.textContent = "Copy answer";
+  bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy);
+
+  const thinking = /** @type {HTMLDetailsElement} */ (h(doc, "details", "lsw-thinking"));
+  const thinkingSummary = h(doc, "summary", "lsw-thinking-summary");
+  thinkingSummary.textContent = "Thinking";
+  const thinkingPre = h(doc, "pre", "lsw-thinking-text");
+  const thinkingText = doc.createTextNode("");
+  thinkingPre.append(thinkingText);
+  thinking.append(thinkingSummary, thinkingPre);
+  thinking.hidden = true;
+
+  const scroll = h(doc, "div", "lsw-scroll", { tabindex: "0", role: "region", "aria-label": "Answer" });
+  const answer = h(doc, "div", "lsw-answer");
+  scroll.append(answer);
+  const renderer = createMarkdownRenderer(answer, { maxChars, highlight: opts.highlight });
+  scroll.append(renderer.moreButton);
+
+  const resync = h(doc, "div", "lsw-resync");
+  resync.textContent = "Some live updates were missed; the complete answer will appear when the run ends.";
+  resync.hidden = true;
+  const error = h(doc, "div", "lsw-error");
+  error.hidden = true;
+  const errorMsg = h(doc, "div", "lsw-error-message");
+  const errorDetail = /** @type {HTMLDetailsElement} */ (h(doc, "details", "lsw-error-detail"));
+  const errorDetailSummary = h(doc, "summary");
+  errorDetailSummary.textContent = "Details";
+  const errorDetailPre = h(doc, "pre");
+  errorDetail.append(errorDetailSummary, errorDetailPre);
+  error.append(errorMsg, errorDetail);
+
+  const live = h(doc, "div", "lsw-live lsw-visually-hidden", { "aria-live": "polite", "aria-atomic": "true" });
+  root.append(bar, thinking, scroll, resync, error, live);
+
+  const scroller = new AutoScroller(scroll);
+  const timers = new Set();
+  let ticker = null;
+  // What this box has consumed of the run (see store.js: generations).
+  let textGen = -1;
+  let textLen = 0;
+  let thinkingGen = -1;
+  let thinkingLen = 0;
+  let showingResult = false;
+  let finished = false;
+  let sawRunning = run.status === "running";
+  let announced = false;
+  let stopping = false;
+
+  stop.addEventListener("click", () => {
+    if (run.status !== "running" || stopping) return;
+    stopping = true;
+    opts.model.send(cancelMessage(run.id));
+    stop.disabled = true;
+    stop.textContent = "Stopping…";
+  });
+  copy.addEventListener("click", async () => {
+    const ok = await copyText(showingResult ? run.result ?? "" : run.text, doc);
+    timers.add(flashCopied(copy, ok, "Copy answer"));
+  });
+
+  function tick() {
+    statusLabel.textContent = statusText(run, now());
+  }
+
+  function syncTicker() {
+    const running = run.status === "running";
+    if (running && ticker === null) ticker = win.setInterval(tick, 1000);
+    if (!running && ticker !== null) {
+      win.clearInterval(ticker);
+      ticker = null;
+    }
+  }
+
+  /**
+   * Bring the box up to date with the run. Returns whether content grew.
+   * @param {Run} next
+   */
+  function sync(next) {
+    run = next;
+    let grew = false;
+    // Answer text: append what is new, start over when the store replaced it.
+    if (showingResult ? run.text.length > 0 : run.textGen !== textGen) {
+      renderer.reset(run.text);
+      showingResult = false;
+      finished = false;
+      textGen = run.textGen;
+      textLen = run.text.length;
+      grew = true;
+    } else if (!showingResult && run.text.length > textLen) {
+      renderer.append(run.text.slice(textLen));
+      textLen = run.text.length;
+      grew = true;
+    }
+    const final = isFinalStatus(run.status);
+    if (final && !run.text && run.result && !showingResult) {
+      // Nothing streamed: show the module's return value instead.
+      renderer.reset(run.result);
+      showingResult = true;
+      finished = false;
+      grew = true;
+    }
+    if (final && !finished) {
+      renderer.finish();
+      finished = true;
+      grew = true;
+    } else if (!final) finished = false;
+    // Thinking.
+    if (run.thinkingGen !== thinkingGen) {
+      thinkingText.data = run.thinking.slice(0, maxChars);
+      thinkingGen = run.thinkingGen;
+      thinkingLen = run.thinking.length;
+    } else if (run.thinking.length > thinkingLen) {
+      if (thinkingLen < maxChars) thinkingText.appendData(run.thinking.slice(thinkingLen, maxChars));
+      thinkingLen = run.thinking.length;
+      grew = true;
+    }
+    thinking.hidden = run.thinking.length === 0;
+    // Status, buttons, error.
+    root.dataset.status = run.status;
+    status.dataset.status = run.status;
+    spinner.hidden = run.status !== "running";
+    tick();
+    stop.hidden = run.status !== "running";
+    if (run.status !== "running") stopping = false;
+    if (!stopping) {
+      stop.disabled = false;
+      stop.textContent = "Stop";
+    }
+    const errText = run.status === "error" || run.error ? errorText(run.error) : "";
+    error.hidden = !(run.status === "error" || (run.error && run.status !== "done"));
+    errorMsg.textContent = errText || (run.status === "error" ? "The run failed." : "");
+    const detail = run.error && typeof run.error === "object" ? run.error.detail : "";
+    errorDetail.hidden = !detail;
+    errorDetailPre.textContent = detail || "";
+    resync.hidden = !run.stale;
+    // Announce the end once, and only an end this box saw happen.
+    if (run.status === "running") sawRunning = true;
+    else if (sawRunning && !announced) {
+      live.textContent = endAnnouncement(run);
+      announced = true;
+    }
+    syncTicker();
+    if (grew) scroller.contentChanged();
+    return grew;
+  }
+
+  sync(run);
+
+  return {
+    el: root,
+    sync,
+    tick,
+    destroy() {
+      if (ticker !== null) win.clearInterval(ticker);
+      ticker = null;
+      for (const t of timers) win.clearTimeout(t);
+      timers.clear();
+      scroller.destroy();
+      renderer.destroy();
+    },
+  };
+}
