@@ -469,6 +469,27 @@ def dist_version(name: str, python: str | None = None) -> str:
         return "unknown"
 
 
+def fsync_latency_ms(samples: int = 30) -> float | None:
+    """Median fsync time of a small write under benchmarks/out/: LazyLLM's SQLite queue commits pay it."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / ".fsync-probe"
+    xs = []
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        try:
+            for _ in range(samples):
+                os.write(fd, b"x" * 64)
+                t0 = time.perf_counter()
+                os.fsync(fd)
+                xs.append((time.perf_counter() - t0) * 1000)
+        finally:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+    except OSError:
+        return None
+    return round(statistics.median(xs), 2)
+
+
 def _our_version() -> str:
     v = dist_version("lazystream-widget")
     if v != "not installed":
@@ -488,6 +509,7 @@ def machine_info(settings: Settings) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "fsync_ms": fsync_latency_ms(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "lazystream_widget": _our_version(),
         "openai": dist_version("openai"),
@@ -506,7 +528,8 @@ def machine_info(settings: Settings) -> dict[str, Any]:
 def header_text(info: dict[str, Any], command: str) -> str:
     lines = [
         f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']} ({info['platform']})",
-        f"load average at start: {info['load_avg_at_start']}   date: {info['date']}",
+        f"load average at start: {info['load_avg_at_start']}   date: {info['date']}   "
+        f"fsync in benchmarks/out: median {info['fsync_ms']} ms",
         f"versions: lazystream-widget {info['lazystream_widget']}, openai {info['openai']}, "
         f"filelock {info['filelock']}; LazyLLM {info['lazyllm']}",
     ]
@@ -562,3 +585,24 @@ def pick(runs: list[dict[str, Any]] | str, key: str, scale: float = 1.0, note: s
             v = v.get(part) if isinstance(v, dict) else None
         vals.append(v * scale if is_number(v) else math.nan)
     return cell_of(vals, note)
+
+
+def collect_rounds(settings: Settings, jobs: list[tuple[str, str, str, dict[str, Any]]], rounds: int,
+                   timeout: float = 900) -> dict[str, list[dict[str, Any]] | str]:
+    """Run each job ``rounds`` times, one fresh process per job per round, interleaved
+    (A B C A B C ...), so that load drifting on a shared machine hits every system alike.
+
+    ``jobs``: (name, side, worker module, spec); each process does its warm-up then one run.
+    Returns name -> all runs, or the first error string.
+    """
+    out: dict[str, list[dict[str, Any]] | str] = {name: [] for name, *_ in jobs}
+    for i in range(rounds):
+        for name, side, module, spec in jobs:
+            if isinstance(out[name], str):
+                continue
+            runs = collect(settings, side, module, {**spec, "repeats": 1}, f"{name}-r{i + 1}", timeout=timeout)
+            if isinstance(runs, str):
+                out[name] = runs
+            else:
+                out[name].extend(runs)  # type: ignore[union-attr]
+    return out

@@ -11,12 +11,24 @@ The process runs nothing else; the model server is another process.
 
 from __future__ import annotations
 
-from .common import Figure, Settings, Target, collect, is_number, pick
+from .common import Figure, Settings, Target, collect, collect_rounds, is_number, pick
 
 
 def _lt2(f: Figure) -> bool | None:
     v = f.med("ours")
     return None if not is_number(v) else v < 2.0
+
+
+def _measure(settings: Settings, systems, reps: int, what: str, spec: dict) -> dict:
+    """Our processes interleaved round by round (load drifts); LazyLLM's in one process."""
+    jobs = [(f"cpu-{what}-{col}-{system}", "ours", "e2e", {"base_url": settings.base_url, "system": system, **spec})
+            for col, system in systems if col != "lazyllm"]
+    got = collect_rounds(settings, jobs, reps)
+    res = {(col, system): got[f"cpu-{what}-{col}-{system}"] for col, system in systems if col != "lazyllm"}
+    if any(col == "lazyllm" for col, _ in systems):
+        res[("lazyllm", "seed")] = collect(settings, "lazyllm", "e2e", {"base_url": settings.base_url,
+                                           "system": "seed", "repeats": reps, **spec}, f"cpu-{what}-lazyllm-seed")
+    return res
 
 
 def run(settings: Settings) -> list[Figure]:
@@ -26,12 +38,8 @@ def run(settings: Settings) -> list[Figure]:
     figs: list[Figure] = []
     systems = [("ours", "seed"), ("ours", "runner"), ("openai", "openai")] + ([] if q else [("lazyllm", "seed")])
 
-    res = {}
-    for col, system in systems:
-        side = "lazyllm" if col == "lazyllm" else "ours"
-        spec = {"base_url": settings.base_url, "system": system, "n": 5, "delay": 0.0, "first_delay": idle,
-                "cpu_window": window, "repeats": reps}
-        res[(col, system)] = collect(settings, side, "e2e", spec, f"cpu-idle-{col}-{system}")
+    res = _measure(settings, systems, reps, "idle",
+                   {"n": 5, "delay": 0.0, "first_delay": idle, "cpu_window": window})
     figs.append(Figure("cpu", "idle_seed", "idle consumer (silent model) — seed loop", "% core",
                        {c: pick(r, "cpu.process_cpu_pct") for (c, s), r in res.items() if s != "runner"},
                        Target("report (busy-polls by design)")))
@@ -42,12 +50,7 @@ def run(settings: Settings) -> list[Figure]:
 
     n, delay = (100, 0.02) if q else (250, 0.02)
     span = n * delay
-    res = {}
-    for col, system in systems:
-        side = "lazyllm" if col == "lazyllm" else "ours"
-        spec = {"base_url": settings.base_url, "system": system, "n": n, "delay": delay,
-                "cpu_window": [0.3, span - 0.2], "repeats": reps}
-        res[(col, system)] = collect(settings, side, "e2e", spec, f"cpu-stream-{col}-{system}")
+    res = _measure(settings, systems, reps, "stream", {"n": n, "delay": delay, "cpu_window": [0.3, span - 0.2]})
     for key, what in (("cpu.process_cpu_pct", "process"), ("cpu.thread_cpu_pct", "consumer thread")):
         figs.append(Figure("cpu", f"stream_seed_{what}", f"streaming at 50 tokens/s, {what} — seed loop", "% core",
                            {c: pick(r, key) for (c, s), r in res.items() if s != "runner"}, Target("report")))

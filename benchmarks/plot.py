@@ -24,7 +24,7 @@ def write_lag_plot(lags: dict[str, list[float]], path: str, subtitle: str = "") 
         import matplotlib.pyplot as plt
     except ImportError:
         return "plot skipped: matplotlib is not installed (pip install matplotlib, or the [bench] extra)"
-    fig, (ax_cdf, ax_box) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax_cdf, ax_box) = plt.subplots(1, 2, figsize=(12, 5.6), gridspec_kw={"width_ratios": [3, 2]})
     shown = []
     for key, label, color in SERIES:
         xs = sorted(x for x in lags.get(key, []) if x == x)
@@ -38,9 +38,8 @@ def write_lag_plot(lags: dict[str, list[float]], path: str, subtitle: str = "") 
     ax_cdf.set_xlabel("per-token lag: seen by the consumer − written by the model (ms, log)")
     ax_cdf.set_ylabel("fraction of tokens")
     ax_cdf.axvline(10, color="grey", linestyle="--", linewidth=1)
-    ax_cdf.text(10, 0.02, " 10 ms target", color="grey", fontsize=8)
+    ax_cdf.text(10, 0.5, " 10 ms target", color="grey", fontsize=8)
     ax_cdf.grid(True, which="both", alpha=0.3)
-    ax_cdf.legend(fontsize=8, loc="lower right")
     ax_cdf.set_title("Cumulative distribution")
     bp = ax_box.boxplot([xs for _, xs, _ in shown], vert=False, whis=(5, 95), showfliers=False, patch_artist=True)
     for patch, (_, _, color) in zip(bp["boxes"], shown, strict=True):
@@ -53,7 +52,8 @@ def write_lag_plot(lags: dict[str, list[float]], path: str, subtitle: str = "") 
     ax_box.set_title("Spread")
     title = "Per-token lag at 50 tokens/s, scripted model over HTTP on loopback"
     fig.suptitle(title + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
-    fig.tight_layout()
+    fig.legend(*ax_cdf.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

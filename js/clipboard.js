@@ -34,6 +34,7 @@ export function copyWithTextarea(text, doc) {
   ta.style.opacity = "0";
   const active = doc.activeElement;
   doc.body.appendChild(ta);
+  ta.focus();
   ta.select();
   let ok = false;
   try {

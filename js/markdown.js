@@ -246,7 +246,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     const tokens = md.parse(tail, env);
     const blocks = topLevelBlocks(tokens);
     const lineStarts = newlineOffsets(tail);
-    const n = final ? blocks.length : completeBlockCount(blocks, lineStarts.length);
+    const n = final ? blocks.length : 0;
     let liveTokens = tokens;
     if (n > 0) {
       const endTok = blocks[n - 1].end;

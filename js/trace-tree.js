@@ -302,10 +302,15 @@ export class TraceTree {
       this.pending.delete(node.id);
       this.pendingCount -= waiting.length;
       for (const child of waiting) {
-        if (this._isAncestor(child, node)) continue; // cycle: stays where it is
         if (child.container) this._detach(child);
-        child.orphan = false;
-        this._attach(node, child);
+        if (this._isAncestor(child, node)) {
+          // A parent cycle in the data: break it by showing the child at the top.
+          child.orphan = true;
+          this._attach(this.root, child);
+        } else {
+          child.orphan = false;
+          this._attach(node, child);
+        }
         this._touch(child);
       }
     }
@@ -327,7 +332,6 @@ export class TraceTree {
     if (i < parent.renderedUpTo) parent.needsFull = true;
     else parent.needsAppend = true;
     this.kidsDirty.add(parent);
-    if (parent.dom) this.dirty.add(parent); // child count in the more button
   }
 
   _detach(item) {
@@ -485,15 +489,23 @@ export class TraceTree {
       this._renderMore(node);
     }
     this.dirty.clear();
-    for (const parent of [...this.kidsDirty]) {
-      if (!parent.isRoot && (!parent.dom || !parent.kidsBuilt)) {
-        this.kidsDirty.delete(parent);
-        continue;
+    // Building an open node queues its children: loop until done or out of budget.
+    while (budget > 0 && this.kidsDirty.size) {
+      let progressed = false;
+      for (const parent of [...this.kidsDirty]) {
+        if (!parent.isRoot && (!parent.dom || !parent.kidsBuilt)) {
+          this.kidsDirty.delete(parent);
+          continue;
+        }
+        const r = this._reconcile(parent, budget);
+        budget = r.budget;
+        if (r.done) {
+          this.kidsDirty.delete(parent);
+          progressed = true;
+        }
+        if (budget <= 0) break;
       }
-      const r = this._reconcile(parent, budget);
-      budget = r.budget;
-      if (r.done) this.kidsDirty.delete(parent);
-      if (budget <= 0) break;
+      if (!progressed) break;
     }
     this.summaryEl.textContent = `${this.nodes.size.toLocaleString("en-US")} span${this.nodes.size === 1 ? "" : "s"}`;
     return this.kidsDirty.size > 0 || orphansWaiting;

@@ -149,7 +149,15 @@ class Run:
             # Re-send the final state from the waiting cell: notebook executors (nbclient,
             # nbconvert --execute) keep only messages of the running cell, so a run that
             # ended after its own cell would otherwise be saved as still running.
-            self._sink.run_resync(self)
+            resync = getattr(self._sink, "run_resync", None)  # optional for sinks other than the widget
+            if resync is not None:
+                try:
+                    resync(self)
+                except Exception as exc:  # the display failing to resend must not replace the run's own outcome
+                    import warnings
+
+                    warnings.warn(f"run {self.id}: resending the final state failed: {exc!r}", RuntimeWarning,
+                                  stacklevel=2)
         if self._exception is not None:
             raise self._exception
         return self._result

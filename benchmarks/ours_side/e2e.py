@@ -90,11 +90,16 @@ def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict
     at_drain = StampCollector(t0)  # when the runner's pump took the tokens off the queue
     at_sink = StampCollector(t0)  # when the runner handed them to its sink (the widget), after throttling
 
+    instrumented = [hasattr(Run, "_drain")]
+
     class TimedRun(Run):
-        def _drain(self):  # instrumentation only: time what the pump drained
+        def _drain(self):  # instrumentation only: time what the pump drained (text is its first item)
             got = super()._drain()
-            if got[0]:
-                at_drain.see([got[0]])
+            if isinstance(got, tuple) and got and isinstance(got[0], str):
+                if got[0]:
+                    at_drain.see([got[0]])
+            else:
+                instrumented[0] = False
             return got
 
     sink = RecordingSink(lambda text: at_sink.see([text]))
@@ -112,7 +117,7 @@ def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict
     sink_summary = at_sink.summary(n)
     out.update({f"sink_{k}": v for k, v in sink_summary.items()})
     out.update(loop_ms=loop_s * 1000, leftover=0, result_tokens=count_stamps([ret]),
-               sink_messages=sink.messages)
+               sink_messages=sink.messages, drain_instrumented=instrumented[0])
     if sampler is not None:
         sampler.join()
         out["cpu"] = box

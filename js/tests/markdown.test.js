@@ -246,6 +246,7 @@ function syntheticAnswer(tokens) {
 }
 
 test("50k tokens as 10-token deltas: late cost per 1k tokens is not much above early cost", () => {
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const pieces = syntheticAnswer(50_000);
   const { el, r } = setup({ highlight: true });
   const perThousand = [];
@@ -256,11 +257,19 @@ test("50k tokens as 10-token deltas: late cost per 1k tokens is not much above e
       const t = performance.now();
       perThousand.push(t - t0);
       t0 = t;
+      // Fail fast when it is clearly superlinear (a quadratic renderer would
+      // otherwise take minutes and run out of memory before the end).
+      if (perThousand.length > 12) {
+        const early = median(perThousand.slice(2, 12));
+        const last = perThousand[perThousand.length - 1];
+        if (last > 10 * early && last > 500) {
+          expect.fail(`1k tokens at ${perThousand.length}k took ${last.toFixed(0)} ms vs ${early.toFixed(0)} ms early`);
+        }
+      }
     }
   }
   r.finish();
   expect(perThousand.length).toBe(50);
-  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const early = median(perThousand.slice(2, 12)); // skip JIT warm-up
   const late = median(perThousand.slice(-10));
   const ratio = late / early;

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ def widget_bundle() -> Path:
     js = STATIC / "widget.js"
     if not js.exists():
         pytest.fail(f"{js} is missing: build the front end first (npm ci && npm run build)", pytrace=False)
+    sources = [p for p in (STATIC.parents[1] / "js").glob("*.*") if p.suffix in (".js", ".mjs", ".css")]
+    newer = [p.name for p in sources if p.stat().st_mtime > js.stat().st_mtime]
+    if newer:
+        warnings.warn(f"the bundle {js} is older than js/{', js/'.join(sorted(newer))}: the browser tests run the "
+                      "old front end (npm run build)", stacklevel=1)
     return js
 
 

@@ -97,7 +97,6 @@ def clean_env(home: Path) -> dict[str, str]:
     env.update(
         JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
         IPYTHONDIR=str(home / "ipython"),
         LAZYSTREAM_HOME=str(home / "lazystream"),
         PYTHONUNBUFFERED="1",
@@ -367,12 +366,6 @@ class NotebookPage:
             """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
                       .map(e => e.textContent.trim())""")
 
-    def code_cell_count(self) -> int:
-        return self.js("let n = 0; for (const c of nb.widgets) if (c.model.type === 'code') n++; return n;")
-
-    def _execution_counts(self) -> list[Any]:
-        return self.js("return nb.widgets.filter(c => c.model.type === 'code').map(c => c.model.executionCount);")
-
     def run_all(self, attempts: int = 3) -> None:
         """Run all cells; retried if execution visibly did not start (the UI can ignore a request right
         after the kernel became idle)."""
@@ -470,9 +463,11 @@ def normalize_ws(text: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- our widget
-# DOM contract (js/): .lsw-root, .lsw-run[data-run-id][data-status], .lsw-answer, .lsw-status, .lsw-stop,
-# .lsw-copy, .lsw-thinking, .lsw-tree, .lsw-node[data-span][data-kind][data-status][data-depth], .lsw-node-name,
-# .lsw-toggle, .lsw-expand-all, .lsw-collapse-all, .lsw-live.
+# DOM contract (documented at the top of js/widget.js): .lsw-root, .lsw-run[data-run-id][data-status],
+# .lsw-answer, .lsw-status, .lsw-stop, .lsw-copy, .lsw-thinking, .lsw-error, .lsw-trace (a <details> holding
+# the tree; open for the newest run), .lsw-tree, .lsw-node[data-span][data-kind][data-status][data-depth]
+# (nested: li > ul.lsw-children > li), .lsw-node-name, .lsw-toggle[aria-expanded], .lsw-node-body,
+# .lsw-expand-all, .lsw-collapse-all, .lsw-live.
 
 SEED_QUERY = "What's the weather like today in celsius in Tokyo and Paris."
 #: What the scripted weather model answers to SEED_QUERY once the seed's tools ran (Tokyo 10 °C, Paris 22 °C).
@@ -506,7 +501,7 @@ def weather_setup(token_delay: float = 0.05, extra: str = EXTRA) -> str:
             return Reply(text=reply.text + EXTRA, delay={token_delay!r})
 
         server = ScriptedServer(responder=responder).start()
-        llm = OnlineChatModule(base_url=server.base_url, api_key="scripted", model="scripted", stream=True)
+        llm = OnlineChatModule(base_url=server.base_url, model="scripted", stream=True)
         agent = FunctionCallAgent(llm, ["get_current_weather", "get_n_day_weather_forecast"])
         QUERY = {SEED_QUERY!r}
         print("scripted model at", server.base_url)
@@ -542,3 +537,13 @@ def nested_dom(nodes: list[dict[str, Any]]) -> bool:
 
 def words(text: str | None) -> list[str]:
     return re.findall(r"\w+", text or "")
+
+
+def open_trace(run: Any, expand_all: bool = True) -> None:
+    """Open a run's trace (``run``: a Playwright locator of one ``.lsw-run``), then click "Expand all"."""
+    for summary in run.locator(".lsw-trace:not([open]) > summary").all():
+        summary.click()
+    if expand_all:
+        button = run.locator(".lsw-expand-all")
+        if button.count():
+            button.first.click()

@@ -20,6 +20,7 @@ from .jupyter import (
     NotebookPage,
     nested_dom,
     normalize_ws,
+    open_trace,
     tree,
     wait_for,
     weather_setup,
@@ -143,9 +144,7 @@ def test_answer_streams_live_in_every_cell_situation(lab, open_page) -> None:
 
     # the trace tree of the first run: agent -> llm, tool, tool, llm
     run_id = runs[1]["id"]
-    expand = bp.page.locator(f'.lsw-run[data-run-id="{run_id}"] .lsw-expand-all')
-    if expand.count():
-        expand.first.click()
+    open_trace(bp.page.locator(f'.lsw-run[data-run-id="{run_id}"]'))
     nodes = tree(bp.page, run_id)
     assert [n["kind"] for n in nodes] == ["agent", "llm", "tool", "tool", "llm"], nodes
     assert [n["depth"] for n in nodes] == [0, 1, 1, 1, 1], nodes
@@ -161,6 +160,13 @@ def test_answer_streams_live_in_every_cell_situation(lab, open_page) -> None:
     assert tools[0]["depth"] == tools[1]["depth"] and tools[0]["domParent"] == tools[1]["domParent"]
     assert tools[0]["parentEl"] == tools[1]["parentEl"], f"tool nodes are not DOM siblings: {tools}"
     assert all(n["visible"] for n in nodes), f"after expand-all every node should be visible: {nodes}"
+
+    # an aria-live region announces progress to screen readers; "Copy answer" copies the raw answer
+    assert bp.page.locator(".lsw-root .lsw-live[aria-live]").count() == 3
+    bp.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    bp.page.locator(f'.lsw-run[data-run-id="{run_id}"] .lsw-copy').first.click()
+    wait_for(lambda: bp.page.evaluate("() => navigator.clipboard.readText()") == LONG_ANSWER, 5,
+             "the copy button to put the answer on the clipboard")
 
     collapse = bp.page.locator(f'.lsw-run[data-run-id="{run_id}"] .lsw-collapse-all')
     if collapse.count():
@@ -275,7 +281,7 @@ XSS_CELLS = [
         ]),
         Reply(text=ANSWER, reasoning="more thinking " + SVG, delay=0.01),
     ]).start()
-    llm = OnlineChatModule(base_url=server.base_url, api_key="scripted", model="scripted", stream=True)
+    llm = OnlineChatModule(base_url=server.base_url, model="scripted", stream=True)
     agent = FunctionCallAgent(llm, ["lookup_note"], name=SVG)   # the agent's span name is a payload too
     ''',
     "view = StreamView(agent)\nrun = view.ask('question ' + IMG + SCRIPT)",
@@ -319,16 +325,19 @@ def test_model_output_cannot_run_script(lab, open_page) -> None:
     assert page.evaluate("() => window.__xss") is None, "a payload ran while streaming"
 
     run = page.locator(".lsw-run").first
-    # open everything: expand-all, then every toggle that is still collapsed
-    if run.locator(".lsw-expand-all").count():
-        run.locator(".lsw-expand-all").first.click()
-    for toggle in run.locator(".lsw-toggle").all():
-        if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+    # open everything: the trace, expand-all, then every toggle that is still collapsed
+    open_trace(run)
+    for _ in range(3):  # expanding a node may reveal more collapsed ones
+        closed = [t for t in run.locator(".lsw-toggle").all()
+                  if t.is_visible() and t.get_attribute("aria-expanded") == "false"]
+        for toggle in closed:
             toggle.click()
-    for node_name in run.locator(".lsw-node-name").all():  # a click on a name may open the span's details
-        if node_name.is_visible():
-            node_name.click()
+        if not closed:
+            break
     page.wait_for_timeout(300)
+    bodies = run.locator(".lsw-node-body")
+    assert bodies.count() >= 3, "expanded nodes should show their details (inputs, outputs)"
+    assert "note: <img src=x onerror=" in run.inner_text(), "the tool's result should be shown as text"
     assert page.evaluate(JS_DANGEROUS) == [], "dangerous elements or attributes in the widget"
 
     # the payloads are visible as text: the tool named by the model, and the agent
@@ -376,11 +385,11 @@ def test_model_errors_end_in_a_clear_error_state(lab, open_page) -> None:
         def responder(request):
             question = request["messages"][-1]["content"]
             if "refuse" in question:
-                return HTTPError(400, message="scripted-failure-7431: the model is unavailable")
+                return HTTPError(400, message="failure-marker-7431: the model is unavailable")
             return Reply(text="one two three four five six seven eight nine ten", drop_after=5, delay=0.05)
 
         server = ScriptedServer(responder=responder).start()
-        llm = OnlineChatModule(base_url=server.base_url, api_key="scripted", model="scripted", stream=True)
+        llm = OnlineChatModule(base_url=server.base_url, model="scripted", stream=True)
         agent = FunctionCallAgent(llm, ["get_current_weather"])
         ''',
         "view_refused = StreamView(agent)\nrun_refused = view_refused.ask('please refuse')",
@@ -397,10 +406,13 @@ def test_model_errors_end_in_a_clear_error_state(lab, open_page) -> None:
     assert runs[1]["status"] == "error" and runs[2]["status"] == "error", nbp.runs()
 
     refused = bp.page.locator(f'.lsw-run[data-run-id="{runs[1]["id"]}"]')
-    assert "scripted-failure-7431" in refused.inner_text(), f"the error message is not shown: {refused.inner_text()}"
+    error = refused.locator(".lsw-error").first
+    assert error.is_visible(), f"no visible error message: {refused.inner_text()}"
+    assert "failure-marker-7431" in error.inner_text(), f"the error message is not shown: {refused.inner_text()}"
     broken = bp.page.locator(f'.lsw-run[data-run-id="{runs[2]["id"]}"]')
-    text = broken.inner_text()
-    assert "broke after 5 chunks" in text, f"the broken stream's error is not shown: {text}"
+    error = broken.locator(".lsw-error").first
+    assert error.is_visible() and "broke after 5 chunks" in error.inner_text(), (
+        f"the broken stream's error is not shown: {broken.inner_text()}")
     assert normalize_ws(runs[2]["answer"]) == "one two three four five", "the partial answer must be kept"
     for run in (refused, broken):
         assert not run.locator(".lsw-stop").is_visible(), "no stop button once the run ended"

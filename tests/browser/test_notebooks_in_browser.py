@@ -99,16 +99,26 @@ def _widget_cell(page: Any) -> Any:
     return page.locator(".jp-Cell", has=page.locator(".lsw-root")).first
 
 
-def _shoot(page: Any, target: Any, path: Path) -> None:
+def _shoot(nbp: NotebookPage, cell: Any, path: Path, *, whole_page: bool = False) -> None:
+    """Photograph the widget's cell (or, with ``whole_page``, the viewport scrolled to it) with every run's
+    trace and top-level span open (by default only the newest run's are)."""
+    page = nbp.page
     path.parent.mkdir(parents=True, exist_ok=True)
     root = page.locator(".lsw-root").first
-    expand = root.locator(".lsw-expand-all")
-    if expand.count() and expand.first.is_visible():
-        expand.first.click()
-    target.scroll_into_view_if_needed()
+    for summary in root.locator(".lsw-trace:not([open]) > summary").all():
+        summary.click()
+    top_closed = '.lsw-node[data-depth="0"] > .lsw-node-header > .lsw-toggle[aria-expanded="false"]'
+    for toggle in root.locator(top_closed).all():
+        toggle.click()
+    # make the last cell the active one, so the photographed cell has no selection marker
+    nbp.js("nb.activeCellIndex = nb.widgets.length - 1; nb.deselectAll();")
+    cell.scroll_into_view_if_needed()
     page.mouse.move(0, 0)  # no hover effects in the picture
     page.wait_for_timeout(400)
-    target.screenshot(path=str(path), animations="disabled")
+    if whole_page:
+        page.screenshot(path=str(path), animations="disabled")
+    else:
+        cell.screenshot(path=str(path), animations="disabled")
     print(f"[screenshots] wrote {path}")
 
 
@@ -127,10 +137,10 @@ def test_notebook_in_jupyterlab(name: str, lab: JupyterServer, open_page) -> Non
     nbp = _run_notebook(lab, bp.page, name)
     if TAKE_SCREENSHOTS and name.startswith("01-"):
         cell = _widget_cell(bp.page)
-        _shoot(bp.page, cell, SCREENSHOTS / "quick-start-light.png")
+        _shoot(nbp, cell, SCREENSHOTS / "quick-start-light.png")
         try:
             _set_theme(nbp, "JupyterLab Dark")
-            _shoot(bp.page, cell, SCREENSHOTS / "quick-start-dark.png")
+            _shoot(nbp, cell, SCREENSHOTS / "quick-start-dark.png")
         finally:
             _set_theme(nbp, "JupyterLab Light")
     bp.assert_no_bundle_errors()
@@ -139,10 +149,8 @@ def test_notebook_in_jupyterlab(name: str, lab: JupyterServer, open_page) -> Non
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_in_notebook7(name: str, nb7: JupyterServer, open_page) -> None:
     """Runs in Notebook 7 with no error output; the widget shows the kernel's final answer."""
-    bp = open_page(viewport={"width": 1200, "height": 900})
-    _run_notebook(nb7, bp.page, name)
+    bp = open_page(viewport={"width": 1200, "height": 1000})
+    nbp = _run_notebook(nb7, bp.page, name)
     if TAKE_SCREENSHOTS and name.startswith("01-"):
-        cell = _widget_cell(bp.page)
-        cell.scroll_into_view_if_needed()
-        _shoot(bp.page, bp.page.locator("body"), SCREENSHOTS / "notebook7.png")
+        _shoot(nbp, _widget_cell(bp.page), SCREENSHOTS / "notebook7.png", whole_page=True)
     bp.assert_no_bundle_errors()

@@ -35,6 +35,7 @@ from .jupyter import (
     SEED_QUERY,
     clean_env,
     normalize_ws,
+    open_trace,
     tree,
     wait_for,
     weather_setup,
@@ -177,15 +178,21 @@ def test_exported_html_renders_offline(exported_html: Path, node_modules: Path, 
         run = bp.page.locator(".lsw-run").first
         assert normalize_ws(run.locator(".lsw-answer").inner_text()) == SEED_ANSWER
         run_id = run.get_attribute("data-run-id")
-        expand = run.locator(".lsw-expand-all")
-        if expand.count():
-            expand.first.click()
+        open_trace(run)
         nodes = tree(bp.page, run_id)
         assert [n["kind"] for n in nodes] == ["agent", "llm", "tool", "tool", "llm"], nodes
         assert [n["depth"] for n in nodes] == [0, 1, 1, 1, 1], nodes
         assert all(n["visible"] for n in nodes), nodes
         # a finished run in a static page offers no stop button
         assert not run.locator(".lsw-stop").is_visible()
-    assert any("anywidget@" in u for u in served), f"the anywidget module was not requested from a CDN: {served}"
+    asked = [u for u in served if "/anywidget@" in u]
+    assert asked, f"the anywidget module was not requested from a CDN: {served}"
+    # the module folder the page asks for (e.g. anywidget@~0.11.*) must match the npm copy we serve
+    wanted = re.search(r"/anywidget@~?\^?(\d+)\.(\d+)", asked[0])
+    have = json.loads((node_modules / "anywidget" / "package.json").read_text())["version"]
+    if wanted:
+        assert have.split(".")[:2] == [wanted.group(1), wanted.group(2)], (
+            f"the page asks for {asked[0]} but node_modules has anywidget {have}: align the npm devDependency "
+            "with the Python anywidget")
     assert not [u for u in blocked if "anywidget" in u or "html-manager" in u or "require" in u], blocked
     bp.assert_no_bundle_errors()

@@ -39,6 +39,18 @@ def spawn(code: str, env: dict[str, str], *args: str, **kwargs: Any) -> subproce
     )
 
 
+def rest_of_output(proc: subprocess.Popen, timeout: float = 10) -> tuple[str, str]:
+    """Everything ``proc`` printed that was not read yet, once it has ended.
+
+    Not ``communicate()``: after a ``readline()`` the text wrapper may hold lines already read from the pipe, which
+    ``communicate()`` (reading the raw descriptors) would silently skip.
+    """
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    proc.wait(timeout)
+    return out, err
+
+
 def run_child(code: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
@@ -140,11 +152,15 @@ def tagged_responder(request: dict[str, Any]) -> Any:
 
 
 def all_bytes(root: Path) -> bytes:
-    """Every byte of every regular file under ``root`` (for greps)."""
+    """Every byte of every regular file under ``root`` (for greps); files that vanish meanwhile are skipped."""
     data = bytearray()
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            data += path.read_bytes()
+    for top, _dirs, files in os.walk(root):
+        for name in sorted(files):
+            try:
+                with open(os.path.join(top, name), "rb") as f:
+                    data += f.read()
+            except OSError:  # removed (a run ending) or not a regular file
+                continue
     return bytes(data)
 
 

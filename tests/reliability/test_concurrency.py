@@ -53,7 +53,7 @@ N_RUNS = 20
 @pytest.mark.slow
 def test_twenty_runs_streaming_at_once_each_get_exactly_their_own_tokens(scripted_server_factory, figures) -> None:
     """20 threads, each in its own session(), each submitting to our executor and reading with the seed's loop."""
-    n_tokens = 150
+    n_tokens = 300
     server = scripted_server_factory(responder=tagged_responder, token_delay=0.0005)
     llm = lsw.OnlineChatModule(base_url=server.base_url, api_key="test", stream=True, return_trace=True)
     barrier = threading.Barrier(N_RUNS)
@@ -106,7 +106,7 @@ def _agent_responder(request: dict) -> Reply:
 @pytest.mark.slow
 def test_twenty_widget_runs_at_once_never_mix_text_tools_or_traces(scripted_server_factory, figures) -> None:
     """20 runner runs (what StreamView.ask starts) of one shared agent at once: own text, tool results, trace."""
-    n_tokens = 100
+    n_tokens = 200
     server = scripted_server_factory(responder=_agent_responder, token_delay=0.0005)
     agent = FunctionCallAgent(lsw.OnlineChatModule(base_url=server.base_url, api_key="t", stream=True),
                               ["rel_echo_tag"])
@@ -187,7 +187,7 @@ def _check_own_items(items: list[str], tag: str, n_items: int) -> None:
 def test_processes_sharing_one_queue_home_never_mix(queue_home: Path, figures) -> None:
     """4 processes x 5 sessions each (producer and seed loop inside each process), plus 4 producer processes writing
     into 4 sessions owned by this process, all in one queue home at once."""
-    n_procs, n_sessions, n_items = 4, 5, 400
+    n_procs, n_sessions, n_items = 4, 5, 1000
     with lsw.session():  # make the home, so the children find it ready
         pass
     attached_sessions = [lsw.new_session() for _ in range(n_procs)]
@@ -340,10 +340,10 @@ class QueueModel(RuleBasedStateMachine):
 def test_queue_operations_in_random_interleavings_match_a_model(figures) -> None:
     QueueModel.total_ops = 0
     runner = QueueModel.TestCase
-    runner.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
+    runner.settings = settings(max_examples=100, stateful_step_count=40, deadline=None,
                                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     runner().runTest()
-    figures.add("property.queue_vs_model", examples=60, operations_checked=QueueModel.total_ops, mismatches=0)
+    figures.add("property.queue_vs_model", examples=100, operations_checked=QueueModel.total_ops, mismatches=0)
 
 
 _PLAN = st.lists(
@@ -354,7 +354,7 @@ _PLAN = st.lists(
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans=st.lists(_PLAN, min_size=3, max_size=3))
 def test_concurrent_random_interleavings_lose_and_mix_nothing(plans: list[list[tuple]]) -> None:
     """Three threads run random plans at once (enqueue bursts, dequeues with random limits, new sessions); each

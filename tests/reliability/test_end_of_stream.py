@@ -60,10 +60,10 @@ def _producer(run: int, n_tokens: int, n_spans: int, rnd: random.Random):
 
 @pytest.mark.slow
 def test_the_seed_loop_sees_every_token_and_trace_entry_however_the_run_ends(figures) -> None:
-    """300 consecutive runs in ONE session (the seed: one thread, one session), each ending at a random moment
+    """500 consecutive runs in ONE session (the seed: one thread, one session), each ending at a random moment
     between two polls: every token and trace entry arrives, and nothing of a run shows up in the next."""
     rnd = random.Random(20240501)
-    runs, tokens, entries_checked = 300, 0, 0
+    runs, tokens, entries_checked = 500, 0, 0
     with lazyllm.session():
         for run in range(runs):
             n_tokens = rnd.choice([0, 1, 2, 5, 20, 60])
@@ -88,14 +88,14 @@ def test_the_seed_loop_sees_every_token_and_trace_entry_however_the_run_ends(fig
 
 @pytest.mark.slow
 def test_the_seeds_example_end_to_end_many_times(scripted_server_factory, figures) -> None:
-    """The seed's weather agent (parallel tool calls, two model turns) with the seed's loop, 25 times in one session,
-    the model streaming as fast as it can: the full answer every time, every trace entry, nothing left over."""
+    """The seed's traced weather agent (parallel tool calls, two model turns) with the seed's loop, 40 times in one
+    session, the model streaming as fast as it can: the full answer every time, every trace entry, nothing left over."""
     import lazystream_widget.demo  # noqa: F401 - registers the seed's two tools
 
     server = scripted_server_factory(responder=weather_responder)
-    llm = lazyllm.OnlineChatModule(base_url=server.base_url, api_key="t", stream=True)
+    llm = lazyllm.OnlineChatModule(base_url=server.base_url, api_key="t", stream=True, return_trace=True)
     agent = FunctionCallAgent(llm, ["get_current_weather", "get_n_day_weather_forecast"], return_trace=True)
-    reps = 25
+    reps = 40
     with lazyllm.session():
         for rep in range(reps):
             with lazyllm.ThreadPoolExecutor(1) as executor:
@@ -105,8 +105,9 @@ def test_the_seeds_example_end_to_end_many_times(scripted_server_factory, figure
             entries = trace_entries(trace)
             seqs = [e["seq"] for e in entries]
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a trace entry was lost"
-            spans = {e["span"] for e in entries}
-            assert len(spans) == 3 and len(entries) == 6, "agent + two tool spans, each started and ended"
+            kinds = sorted(e["kind"] for e in entries if e["event"] == "start")
+            assert kinds == ["agent", "llm", "llm", "tool", "tool"], kinds
+            assert len(entries) == 10, "every span started and ended"
         assert lazyllm.FileSystemQueue().dequeue() == []
     figures.add("end_of_stream.seed_example_repeated", runs=reps, tokens_checked=reps * len(SEED_ANSWER.split()),
                 tokens_lost=0)
@@ -129,6 +130,31 @@ def test_a_finished_runs_queue_files_are_gone(queue_home: Path, scripted_server_
         lazyllm.FileSystemQueue().enqueue("x")
         assert (sessions_dir / s.id).is_dir()
     assert sorted(p.name for p in sessions_dir.iterdir()) == [], "finished sessions must leave no files"
+
+
+def test_a_process_that_exits_normally_leaves_no_session_files(queue_home: Path) -> None:
+    code = """
+import lazystream_widget as lazyllm
+from lazystream_widget.runtime.trace import span
+lazyllm.FileSystemQueue().enqueue("never read")          # the process default session
+with span("x", "module"):
+    pass
+s = lazyllm.new_session()                                # and one it forgets to close
+lazyllm.FileSystemQueue(session=s).enqueue("never read either")
+with lazyllm.session():
+    lazyllm.FileSystemQueue().enqueue("closed by the with block")
+print(lazyllm.current_session().id, s.id)
+"""
+    default_sid, forgotten_sid = run_child(code, child_env(queue_home)).stdout.split()
+    left = sorted(p.name for p in (queue_home / "sessions").iterdir())
+    assert default_sid not in left, "the process default session must be deleted at exit"
+    # a session the program forgot to close stays until its owner is gone and the bound passed, then is swept
+    assert left in ([], [forgotten_sid])
+    if left:
+        _backdate(queue_home / "sessions" / forgotten_sid, STALE_SESSION_AFTER_S + 1)
+        with lazyllm.session():
+            pass
+        assert FileBackend(str(queue_home)).sweep() == [] and not (queue_home / "sessions" / forgotten_sid).exists()
 
 
 _CRASHER = """

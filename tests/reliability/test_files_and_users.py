@@ -94,7 +94,8 @@ def test_every_directory_is_0700_and_every_file_0600_during_and_after_runs(queue
     kinds = {re.sub(r"[0-9a-f]{32}", "<sid>", p) for p in seen_files}
     for expected in ("sessions/<sid>/owner", "sessions/<sid>/seq", "sessions/<sid>/q/lazy_answer.log",
                      "sessions/<sid>/q/lazy_trace.log", "sessions/<sid>/q/lazy_think.log",
-                     "sessions/<sid>/lazy_answer.off", "sessions/<sid>/lazy_answer.lock"):
+                     "sessions/<sid>/lazy_answer.off", "sessions/<sid>/lazy_answer.lock",
+                     "sessions/<sid>/lazy_answer.reader"):
         assert expected in kinds, f"{expected} never seen: the check did not look at it"
     figures.add("files.modes", runs=1, files_checked=len(seen_files), dirs_checked=len(seen_dirs), loose=0)
 

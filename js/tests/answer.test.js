@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { AutoScroller, createAnswerBox, elapsedMs, endAnnouncement, formatDuration, isNearBottom, statusText } from "../answer.js";
+import { RunStore } from "../store.js";
+import { createFakeModel } from "./helpers.js";
+
+function makeRun(extra = {}) {
+  const store = new RunStore({ now: () => 0 });
+  store.applyRuns([{ id: "r1", query: "q", status: "running", text: "", thinking: "", entries: [], started_at: null, stats: {}, ...extra }]);
+  return { store, run: store.get("r1") };
+}
+
+function setStatus(store, state) {
+  store.applyRuns([{ id: "r1", query: "q", text: store.get("r1").text, entries: [], ...state }]);
+  return store.get("r1");
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+  document.body.replaceChildren();
+});
+
+describe("formatting", () => {
+  test("durations", () => {
+    expect(formatDuration(850)).toBe("850 ms");
+    expect(formatDuration(1234)).toBe("1.23 s");
+    expect(formatDuration(12_345)).toBe("12.3 s");
+    expect(formatDuration(12_999, { whole: true })).toBe("12 s");
+    expect(formatDuration(125_000)).toBe("2 min 05 s");
+    expect(formatDuration(3_720_000)).toBe("1 h 02 min");
+    expect(formatDuration(null)).toBe("");
+  });
+
+  test("status line: elapsed, first token, tokens, tokens/s", () => {
+    const { run } = makeRun({ stats: { tokens: 100, ttft_ms: 1000, elapsed_ms: 5000 } });
+    expect(statusText(run, 0)).toBe("Running · 5 s · first token 1.00 s · 100 tokens · 25.0 tok/s");
+    run.status = "done";
+    expect(statusText(run, 99_999)).toBe("Done · 5.00 s · first token 1.00 s · 100 tokens · 25.0 tok/s");
+  });
+
+  test("elapsed extrapolates from the last kernel stats with the local clock", () => {
+    const { run } = makeRun({ stats: { elapsed_ms: 2000 } });
+    expect(elapsedMs(run, 1500)).toBe(3500); // statsAt = 0
+    run.stats = {};
+    run.status = "done";
+    run.started_at = 10;
+    run.ended_at = 12.5;
+    expect(elapsedMs(run, 0)).toBe(2500);
+  });
+
+  test("end announcements", () => {
+    expect(endAnnouncement({ status: "done" })).toBe("Answer complete");
+    expect(endAnnouncement({ status: "cancelled" })).toBe("Run cancelled");
+    expect(endAnnouncement({ status: "error", error: { type: "ValueError", message: "bad" } })).toBe("Run failed: ValueError: bad");
+  });
+});
+
+describe("answer box", () => {
+  test("running -> done: spinner, stop button, announcement once", () => {
+    const { store, run } = makeRun();
+    const model = createFakeModel();
+    const box = createAnswerBox({ run, model, now: () => 0 });
+    document.body.append(box.el);
+    const q = (s) => box.el.querySelector(s);
+    expect(q(".lsw-status").dataset.status).toBe("running");
+    expect(q(".lsw-spinner").hidden).toBe(false);
+    expect(q(".lsw-stop").hidden).toBe(false);
+    expect(q(".lsw-live").getAttribute("aria-live")).toBe("polite");
+    expect(q(".lsw-live").textContent).toBe("");
+    store.applyMessage({ type: "delta", mseq: 1, run: "r1", text: "# Hi\n\nthere" });
+    box.sync(store.get("r1"));
+    expect(q(".lsw-answer").textContent).toContain("there");
+    const done = setStatus(store, { status: "done", text: "# Hi\n\nthere", stats: { tokens: 3, elapsed_ms: 1500 } });
+    box.sync(done);
+    expect(q(".lsw-status").dataset.status).toBe("done");
+    expect(q(".lsw-status").textContent).toContain("Done · 1.50 s");
+    expect(q(".lsw-spinner").hidden).toBe(true);
+    expect(q(".lsw-stop").hidden).toBe(true);
+    expect(q(".lsw-live").textContent).toBe("Answer complete");
+    q(".lsw-live").textContent = "";
+    box.sync(done);
+    box.sync(setStatus(store, { status: "done", text: "# Hi\n\nthere!" }));
+    expect(q(".lsw-live").textContent).toBe(""); // not announced again
+    box.destroy();
+  });
+
+  test("running -> cancelled and running -> error (message in red)", () => {
+    for (const [state, live] of [
+      [{ status: "cancelled" }, "Run cancelled"],
+      [{ status: "error", error: { type: "ValueError", message: "bad input", detail: "Traceback (most recent call last)..." } }, "Run failed: ValueError: bad input"],
+    ]) {
+      const { store, run } = makeRun();
+      const box = createAnswerBox({ run, model: createFakeModel() });
+      box.sync(setStatus(store, state));
+      expect(box.el.querySelector(".lsw-status").dataset.status).toBe(state.status);
+      expect(box.el.querySelector(".lsw-live").textContent).toBe(live);
+      const err = box.el.querySelector(".lsw-error");
+      if (state.status === "error") {
+        expect(err.hidden).toBe(false);
+        expect(err.querySelector(".lsw-error-message").textContent).toBe("ValueError: bad input");
+        expect(err.querySelector("pre").textContent).toContain("Traceback");
+      } else expect(err.hidden).toBe(true);
+      box.destroy();
+    }
+  });
+
+  test("a run that was already finished is not announced", () => {
+    const { run } = makeRun({ status: "done", text: "old answer" });
+    const box = createAnswerBox({ run, model: createFakeModel() });
+    expect(box.el.querySelector(".lsw-live").textContent).toBe("");
+    expect(box.el.querySelector(".lsw-answer").textContent).toContain("old answer");
+    box.destroy();
+  });
+
+  test("Stop sends {type: cancel, run} to the model once", () => {
+    const { run } = makeRun();
+    const model = createFakeModel();
+    const box = createAnswerBox({ run, model });
+    const stop = box.el.querySelector(".lsw-stop");
+    expect(stop.tagName).toBe("BUTTON");
+    expect(stop.getAttribute("aria-label")).toBeTruthy();
+    stop.click();
+    stop.click();
+    expect(model.sent).toEqual([{ type: "cancel", run: "r1" }]);
+    expect(stop.disabled).toBe(true);
+    box.destroy();
+  });
+
+  test("Copy answer copies the raw markdown (clipboard API, then textarea fallback)", async () => {
+    const { store, run } = makeRun();
+    store.applyMessage({ type: "delta", mseq: 1, run: "r1", text: "**raw** _md_" });
+    const box = createAnswerBox({ run: store.get("r1"), model: createFakeModel() });
+    document.body.append(box.el);
+    const writeText = vi.fn(() => Promise.resolve());
+    Object.defineProperty(window.navigator, "clipboard", { value: { writeText }, configurable: true });
+    box.el.querySelector(".lsw-copy").click();
+    await vi.waitFor(() => expect(writeText).toHaveBeenCalledWith("**raw** _md_"));
+    // No clipboard permission: falls back to execCommand on a textarea.
+    writeText.mockImplementation(() => Promise.reject(new Error("denied")));
+    let copied = null;
+    document.execCommand = vi.fn(() => {
+      copied = document.activeElement?.value ?? null;
+      return true;
+    });
+    box.el.querySelector(".lsw-copy").click();
+    await vi.waitFor(() => expect(document.execCommand).toHaveBeenCalledWith("copy"));
+    expect(copied).toBe("**raw** _md_");
+    expect(document.querySelector("textarea")).toBeNull();
+    delete window.navigator.clipboard;
+    delete document.execCommand;
+    box.destroy();
+  });
+
+  test("thinking: a collapsed <details> labelled Thinking, streaming plain text", () => {
+    const { store, run } = makeRun();
+    const box = createAnswerBox({ run, model: createFakeModel() });
+    const th = box.el.querySelector(".lsw-thinking");
+    expect(th.tagName).toBe("DETAILS");
+    expect(th.hidden).toBe(true);
+    store.applyMessage({ type: "delta", mseq: 1, run: "r1", thinking: "Let me <b>think</b>" });
+    box.sync(store.get("r1"));
+    store.applyMessage({ type: "delta", mseq: 2, run: "r1", thinking: "..." });
+    box.sync(store.get("r1"));
+    expect(th.hidden).toBe(false);
+    expect(th.open).toBe(false);
+    expect(th.querySelector("summary").textContent).toBe("Thinking");
+    expect(th.querySelector(".lsw-thinking-text").textContent).toBe("Let me <b>think</b>...");
+    expect(th.querySelector("b")).toBeNull();
+    box.destroy();
+  });
+
+  test("elapsed time ticks once per second while running, timer stops after", () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const { store, run } = makeRun({ stats: { elapsed_ms: 1000 } });
+    const box = createAnswerBox({ run, model: createFakeModel(), now: () => now });
+    const label = () => box.el.querySelector(".lsw-status-text").textContent;
+    expect(label()).toBe("Running · 1 s");
+    now = 2000;
+    vi.advanceTimersByTime(1000);
+    expect(label()).toBe("Running · 3 s");
+    expect(vi.getTimerCount()).toBe(1);
+    box.sync(setStatus(store, { status: "done", stats: { elapsed_ms: 3200 } }));
+    expect(vi.getTimerCount()).toBe(0);
+    expect(label()).toBe("Done · 3.20 s");
+    box.destroy();
+  });
+
+  test("a finished run with no streamed text shows its result", () => {
+    const { run } = makeRun({ status: "done", text: "", result: "**42**" });
+    const box = createAnswerBox({ run, model: createFakeModel() });
+    expect(box.el.querySelector(".lsw-answer strong").textContent).toBe("42");
+    box.destroy();
+  });
+});
+
+describe("auto-scroll", () => {
+  test("isNearBottom", () => {
+    expect(isNearBottom({ scrollTop: 600, scrollHeight: 1000, clientHeight: 400 })).toBe(true);
+    expect(isNearBottom({ scrollTop: 580, scrollHeight: 1000, clientHeight: 400 })).toBe(true);
+    expect(isNearBottom({ scrollTop: 500, scrollHeight: 1000, clientHeight: 400 })).toBe(false);
+  });
+
+  test("follows the stream, stops when the user scrolls up, resumes at the bottom", () => {
+    const el = document.createElement("div");
+    let scrollHeight = 1000;
+    let scrollTop = 0;
+    Object.defineProperty(el, "scrollHeight", { get: () => scrollHeight });
+    Object.defineProperty(el, "clientHeight", { get: () => 400 });
+    Object.defineProperty(el, "scrollTop", {
+      get: () => scrollTop,
+      set: (v) => {
+        scrollTop = Math.max(0, Math.min(v, scrollHeight - 400));
+      },
+    });
+    const s = new AutoScroller(el);
+    s.contentChanged();
+    expect(scrollTop).toBe(600);
+    el.dispatchEvent(new Event("scroll"));
+    expect(s.following).toBe(true);
+    // The user scrolls up.
+    scrollTop = 200;
+    el.dispatchEvent(new Event("scroll"));
+    expect(s.following).toBe(false);
+    scrollHeight = 1500;
+    s.contentChanged();
+    expect(scrollTop).toBe(200); // left alone
+    // Back at the bottom: following again.
+    scrollTop = 1100;
+    el.dispatchEvent(new Event("scroll"));
+    expect(s.following).toBe(true);
+    scrollHeight = 2000;
+    s.contentChanged();
+    expect(scrollTop).toBe(1600);
+    s.destroy();
+  });
+});

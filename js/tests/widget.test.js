@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, test, vi } from "vitest";
+import widget, { attachStore, createView, findStore } from "../widget.js";
+import { createFakeModel, createManualFrames } from "./helpers.js";
+
+const runState = (id, extra = {}) => ({ id, query: `question ${id}`, status: "running", text: "", thinking: "", entries: [], started_at: null, stats: {}, ...extra });
+const traceEntries = [
+  { v: 1, seq: 1, ts: 10, event: "start", span: "a1", parent: null, name: "agent", kind: "agent", input: "q" },
+  { v: 1, seq: 2, ts: 10.1, event: "start", span: "t1", parent: "a1", name: "search", kind: "tool", input: { q: 1 } },
+  { v: 1, seq: 3, ts: 10.4, event: "end", span: "t1", parent: "a1", name: "search", kind: "tool", status: "ok", duration_ms: 300 },
+  { v: 1, seq: 4, ts: 11, event: "end", span: "a1", parent: null, name: "agent", kind: "agent", status: "ok", duration_ms: 1000 },
+];
+
+afterEach(() => {
+  document.body.replaceChildren();
+  vi.useRealTimers();
+});
+
+function mount(model, frames) {
+  const el = document.createElement("div");
+  document.body.append(el);
+  const store = findStore(model);
+  const view = createView({ store, model, el, raf: frames.raf, caf: frames.caf, answerOptions: { highlight: false } });
+  return { el, view };
+}
+
+describe("widget", () => {
+  test("messages sent before any view exists are not lost (initialize and render get different proxies)", () => {
+    const model = createFakeModel();
+    const cleanupInit = widget.initialize({ model: model.proxy() });
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    model.emitCustom({ type: "delta", mseq: 2, run: "r1", text: "early **bird**" });
+    const el = document.createElement("div");
+    document.body.append(el);
+    const cleanupView = widget.render({ model: model.proxy(), el });
+    expect(el.querySelector(".lsw-root .lsw-run[data-run-id='r1']").dataset.status).toBe("running");
+    expect(el.querySelector(".lsw-answer strong").textContent).toBe("bird");
+    expect(el.querySelector(".lsw-query").textContent).toBe("question r1");
+    cleanupView();
+    expect(el.querySelector(".lsw-root")).toBeNull();
+    cleanupInit();
+    expect(model.listenerCount("msg:custom")).toBe(0);
+    expect(model.listenerCount("change:runs")).toBe(0);
+  });
+
+  test("without a layout model the store is found through the runs trait", () => {
+    const model = createFakeModel({ layout: undefined });
+    const { store, cleanup } = attachStore(model.proxy());
+    expect(findStore(model.proxy())).toBe(store);
+    model.setRuns([runState("r1", { status: "done", text: "x" })]);
+    expect(findStore(model.proxy())).toBe(store);
+    cleanup();
+  });
+
+  test("a burst of messages causes one DOM update per frame", () => {
+    const model = createFakeModel();
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    const { el } = mount(model.proxy(), frames);
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    for (let i = 0; i < 50; i++) model.emitCustom({ type: "delta", mseq: i + 2, run: "r1", text: `w${i} ` });
+    expect(frames.pending).toBe(1);
+    expect(el.querySelector(".lsw-run")).toBeNull(); // nothing until the frame
+    frames.run(1);
+    expect(el.querySelector(".lsw-answer").textContent.trim()).toBe(Array.from({ length: 50 }, (_, i) => `w${i}`).join(" "));
+    expect(frames.pending).toBe(0);
+    cleanup();
+  });
+
+  test("a second view of the same model shows and follows the same state", () => {
+    const model = createFakeModel();
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    model.emitCustom({ type: "delta", mseq: 2, run: "r1", text: "one", entries: traceEntries.slice(0, 2) });
+    const a = mount(model.proxy(), frames);
+    const b = mount(model.proxy(), frames);
+    for (const v of [a, b]) expect(v.el.querySelector(".lsw-answer").textContent.trim()).toBe("one");
+    model.emitCustom({ type: "delta", mseq: 3, run: "r1", text: " two", entries: traceEntries.slice(2) });
+    frames.run();
+    for (const v of [a, b]) {
+      expect(v.el.querySelector(".lsw-answer").textContent.trim()).toBe("one two");
+      expect(v.el.querySelector('.lsw-node[data-span="t1"]').dataset.status).toBe("ok");
+    }
+    a.view.destroy();
+    model.emitCustom({ type: "delta", mseq: 4, run: "r1", text: " three" });
+    frames.run();
+    expect(b.el.querySelector(".lsw-answer").textContent.trim()).toBe("one two three");
+    b.view.destroy();
+    cleanup();
+  });
+
+  test("saved notebook / static export: the runs trait alone shows the final result", () => {
+    const model = createFakeModel({
+      runs: [
+        runState("old", { status: "done", text: "first answer", entries: traceEntries }),
+        runState("new", { status: "error", text: "partial", error: { type: "RuntimeError", message: "boom" }, entries: traceEntries }),
+      ],
+    });
+    const cleanupInit = widget.initialize({ model: model.proxy() });
+    const el = document.createElement("div");
+    document.body.append(el);
+    const cleanupView = widget.render({ model: model.proxy(), el });
+    const runs = Array.from(el.querySelectorAll(".lsw-run"));
+    expect(runs.map((r) => [r.dataset.runId, r.dataset.status])).toEqual([["old", "done"], ["new", "error"]]);
+    expect(runs[0].querySelector(".lsw-answer").textContent.trim()).toBe("first answer");
+    expect(runs[1].querySelector(".lsw-error").textContent).toContain("RuntimeError: boom");
+    expect(runs[1].querySelector(".lsw-stop").hidden).toBe(true);
+    // Newest run at the bottom with its trace open; the older run's trace folded.
+    expect(runs[0].querySelector(".lsw-trace").open).toBe(false);
+    expect(runs[1].querySelector(".lsw-trace").open).toBe(true);
+    expect(runs[1].querySelector('.lsw-node[data-span="a1"] .lsw-node-name').textContent).toBe("agent");
+    cleanupView();
+    cleanupInit();
+  });
+
+  test("the final trait replaces a streamed run in place; Stop sends cancel", () => {
+    const model = createFakeModel();
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    const { el, view } = mount(model.proxy(), frames);
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    model.emitCustom({ type: "delta", mseq: 2, run: "r1", text: "Para one.\n\nPara two\n" });
+    frames.run();
+    const firstBlock = el.querySelector(".lsw-md-frozen p");
+    el.querySelector(".lsw-stop").click();
+    expect(model.sent).toEqual([{ type: "cancel", run: "r1" }]);
+    model.setRuns([runState("r1", { status: "cancelled", text: "Para one.\n\nPara two\n\nPara three" })]);
+    frames.run();
+    const run = el.querySelector(".lsw-run");
+    expect(run.dataset.status).toBe("cancelled");
+    expect(el.querySelector(".lsw-md-frozen p")).toBe(firstBlock); // appended, not rebuilt
+    expect(el.querySelector(".lsw-answer").textContent).toContain("Para three");
+    expect(el.querySelector(".lsw-live").textContent).toBe("Run cancelled");
+    view.destroy();
+    cleanup();
+  });
+
+  test("a lost message shows the resync notice until the trait replaces the run", () => {
+    const model = createFakeModel();
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    const { el } = mount(model.proxy(), frames);
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    model.emitCustom({ type: "delta", mseq: 3, run: "r1", text: "b" });
+    frames.run();
+    expect(el.querySelector(".lsw-resync").hidden).toBe(false);
+    expect(el.querySelector(".lsw-root").dataset.resync).toBe("true");
+    model.setRuns([runState("r1", { status: "done", text: "ab" })]);
+    frames.run();
+    expect(el.querySelector(".lsw-resync").hidden).toBe(true);
+    expect(el.querySelector(".lsw-answer").textContent.trim()).toBe("ab");
+    cleanup();
+  });
+
+  test("cleanup unsubscribes from the store and clears timers", () => {
+    vi.useFakeTimers();
+    const model = createFakeModel();
+    const { store, cleanup } = attachStore(model.proxy());
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    const el = document.createElement("div");
+    const dispose = widget.render({ model: model.proxy(), el });
+    expect(store.listeners.size).toBe(1);
+    expect(vi.getTimerCount()).toBeGreaterThan(0); // elapsed ticker
+    dispose();
+    expect(store.listeners.size).toBe(0);
+    // jsdom queues <details> toggle events on timers: let those run out.
+    vi.advanceTimersByTime(5000);
+    expect(vi.getTimerCount()).toBe(0);
+    cleanup();
+  });
+});

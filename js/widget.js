@@ -1,0 +1,228 @@
+// lazystream-widget front end: the anywidget entry point.
+//
+// Data flow: kernel messages (msg:custom: run_start, delta) and the synced
+// `runs` trait feed ONE RunStore per model, set up in initialize() so nothing
+// sent before the first view is lost. Every view renders from that store,
+// batching DOM work to one update per animation frame.
+//
+// DOM / class contract (browser tests rely on it; keep it stable):
+//   .lsw-root                         the widget root (one per view)
+//   .lsw-run[data-run-id][data-status] one run; status running|done|error|cancelled
+//   .lsw-query                        the run's query (header)
+//   .lsw-status[data-status]          status line (spinner, elapsed, ttft, tokens, tok/s)
+//   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run}
+//   .lsw-copy                         "Copy answer" (raw markdown)
+//   .lsw-thinking                     <details> thinking block (collapsed by default)
+//   .lsw-answer                       rendered markdown container
+//     .lsw-md-frozen / .lsw-md-live   completed blocks / re-rendered tail
+//     .lsw-code > .lsw-code-bar > .lsw-code-copy, pre > code   code blocks
+//   .lsw-more                         "Show more" of a long answer
+//   .lsw-error                        error message of a failed run
+//   .lsw-resync                       "live updates were missed" notice
+//   .lsw-live                         aria-live="polite" region (visually hidden)
+//   .lsw-trace                        <details> holding the trace tree
+//   .lsw-tree                         the trace tree
+//   .lsw-expand-all / .lsw-collapse-all
+//   .lsw-node[data-span][data-kind][data-status][data-depth]  one span
+//     (data-status running|ok|error|cancelled; data-orphan="true" when its
+//     parent never arrived; foreign text lines: .lsw-node.lsw-text-node[data-kind="text"])
+//   .lsw-node-name, .lsw-kind, .lsw-toggle[aria-expanded], .lsw-node-status,
+//   .lsw-duration, .lsw-node-meta, .lsw-events-badge, .lsw-node-body,
+//   .lsw-children, .lsw-more-children, .lsw-bar > .lsw-bar-fill
+
+import { createFrameScheduler } from "./frame.js";
+import { createRunView } from "./run-view.js";
+import { RunStore } from "./store.js";
+
+/**
+ * @typedef {{
+ *   get(name: string): any, set(name: string, value: any): void, save_changes(): void,
+ *   on(name: string, cb: (...args: any[]) => void): void, off(name?: string|null, cb?: Function|null): void,
+ *   send(content: any, callbacks?: any, buffers?: any[]): void,
+ * }} AnyModel
+ */
+
+// anywidget hands initialize() and each render() a different proxy object of
+// the same model, so the store cannot be keyed on the model object. It is
+// keyed on the model's `layout` (a LayoutModel instance, unique per widget
+// and shared by the proxies), and as a fallback on the current `runs` trait
+// value (also shared: the listener below records every new value).
+/** @type {WeakMap<object, RunStore>} */
+const BY_LAYOUT = new WeakMap();
+/** @type {WeakMap<object, RunStore>} */
+const BY_RUNS = new WeakMap();
+
+function layoutKey(model) {
+  try {
+    const layout = model.get("layout");
+    return layout && typeof layout === "object" ? layout : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Create the model's store and feed it from the model.
+ * @param {AnyModel} model
+ * @returns {{store: RunStore, cleanup: () => void}}
+ */
+export function attachStore(model) {
+  const store = new RunStore();
+  const onMessage = (msg) => {
+    try {
+      store.applyMessage(msg);
+    } catch (err) {
+      console.error("[lazystream-widget] bad message", err, msg);
+    }
+  };
+  const onRuns = () => {
+    const runs = model.get("runs");
+    if (runs && typeof runs === "object") BY_RUNS.set(runs, store);
+    try {
+      store.applyRuns(runs);
+    } catch (err) {
+      console.error("[lazystream-widget] bad runs state", err);
+    }
+  };
+  model.on("msg:custom", onMessage);
+  model.on("change:runs", onRuns);
+  const key = layoutKey(model);
+  if (key) BY_LAYOUT.set(key, store);
+  onRuns();
+  return {
+    store,
+    cleanup() {
+      model.off("msg:custom", onMessage);
+      model.off("change:runs", onRuns);
+      if (key && BY_LAYOUT.get(key) === store) BY_LAYOUT.delete(key);
+    },
+  };
+}
+
+/** @param {AnyModel} model @returns {RunStore|undefined} */
+export function findStore(model) {
+  const key = layoutKey(model);
+  const runs = model.get("runs");
+  return (key && BY_LAYOUT.get(key)) || (runs && typeof runs === "object" ? BY_RUNS.get(runs) : undefined);
+}
+
+/**
+ * Build a view of `store` into `el`.
+ * @param {{store: RunStore, model: AnyModel, el: HTMLElement,
+ *   raf?: (fn: FrameRequestCallback) => any, caf?: (h: any) => void,
+ *   now?: () => number, treeOptions?: any, answerOptions?: any}} opts
+ * @returns {{root: HTMLElement, frame(): void, destroy(): void}}
+ */
+export function createView(opts) {
+  const { store, model, el } = opts;
+  const doc = el.ownerDocument;
+  const root = doc.createElement("div");
+  root.className = "lsw-root";
+  const runsEl = doc.createElement("div");
+  runsEl.className = "lsw-runs";
+  const empty = doc.createElement("div");
+  empty.className = "lsw-empty";
+  empty.textContent = "No runs yet.";
+  root.append(runsEl, empty);
+  el.append(root);
+
+  /** @type {Map<string, import("./run-view.js").RunView>} */
+  const views = new Map();
+  const dirty = new Set();
+  let orderDirty = true;
+  let destroyed = false;
+
+  const scheduler = createFrameScheduler(() => frame(), { raf: opts.raf, caf: opts.caf });
+  const request = () => {
+    if (!destroyed) scheduler.request();
+  };
+
+  function reconcileOrder() {
+    const ids = store.order;
+    for (const [id, view] of views) {
+      if (!store.runs.has(id)) {
+        view.destroy();
+        view.el.remove();
+        views.delete(id);
+      }
+    }
+    let cursor = runsEl.firstChild;
+    ids.forEach((id, i) => {
+      let view = views.get(id);
+      if (!view) {
+        const run = /** @type {import("./store.js").Run} */ (store.get(id));
+        view = createRunView({
+          run, model, doc, onNeedsFlush: request, now: opts.now,
+          treeOptions: opts.treeOptions, answerOptions: opts.answerOptions,
+        });
+        views.set(id, view);
+        dirty.delete(id);
+      }
+      view.setNewest(i === ids.length - 1);
+      if (cursor === view.el) cursor = cursor.nextSibling;
+      else runsEl.insertBefore(view.el, cursor);
+    });
+    empty.hidden = ids.length > 0;
+  }
+
+  function frame() {
+    if (destroyed) return;
+    if (orderDirty) {
+      orderDirty = false;
+      reconcileOrder();
+    }
+    for (const id of dirty) {
+      const run = store.get(id);
+      if (run) views.get(id)?.sync(run);
+    }
+    dirty.clear();
+    let more = false;
+    for (const view of views.values()) if (view.flush()) more = true;
+    root.dataset.resync = String(store.resyncNeeded);
+    if (more) request();
+  }
+
+  const unsubscribe = store.subscribe((event) => {
+    if (event.type === "run") dirty.add(event.id);
+    else orderDirty = true;
+    request();
+  });
+
+  frame(); // what the store already has shows at once (saved state, second view)
+
+  return {
+    root,
+    frame,
+    destroy() {
+      destroyed = true;
+      unsubscribe();
+      scheduler.cancel();
+      for (const view of views.values()) view.destroy();
+      views.clear();
+      root.remove();
+    },
+  };
+}
+
+export default {
+  /** @param {{model: AnyModel}} ctx */
+  initialize({ model }) {
+    return attachStore(model).cleanup;
+  },
+
+  /** @param {{model: AnyModel, el: HTMLElement}} ctx */
+  render({ model, el }) {
+    let own = null;
+    let store = findStore(model);
+    if (!store) {
+      // No initialize() ran for this model (another host): a view-owned store.
+      own = attachStore(model);
+      store = own.store;
+    }
+    const view = createView({ store, model, el });
+    return () => {
+      view.destroy();
+      own?.cleanup();
+    };
+  },
+};
