@@ -3,27 +3,15 @@
 // polite live region that announces the end of the run once.
 
 import { copyText, flashCopied } from "./clipboard.js";
+import { errorText, formatDuration } from "./format.js";
 import { createMarkdownRenderer } from "./markdown.js";
 import { cancelMessage, isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
-// ---------------------------------------------------------------- formatting
+export { errorText, formatDuration };
 
-/**
- * @param {number|null|undefined} ms
- * @param {{whole?: boolean}} [opts] whole: whole seconds (a ticking clock)
- * @returns {string}
- */
-export function formatDuration(ms, opts = {}) {
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return "";
-  if (ms < 1000 && !opts.whole) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return opts.whole ? `${Math.floor(s)} s` : `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
-}
+// ---------------------------------------------------------------- formatting
 
 /**
  * Elapsed time of a run in ms. While running, extrapolates from the last
@@ -71,14 +59,6 @@ export function statusText(run, nowMs) {
     }
   }
   return parts.join(" · ");
-}
-
-/** @param {any} error @returns {string} "ValueError: bad input" */
-export function errorText(error) {
-  if (!error) return "";
-  if (typeof error === "string") return error;
-  const msg = error.message || "";
-  return error.type && error.type !== msg ? `${error.type}: ${msg}` : msg || String(error.type || "error");
 }
 
 /** @param {Run} run @returns {string} what the live region says at the end */

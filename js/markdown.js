@@ -246,7 +246,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     const tokens = md.parse(tail, env);
     const blocks = topLevelBlocks(tokens);
     const lineStarts = newlineOffsets(tail);
-    const n = final ? blocks.length : 0;
+    const n = final ? blocks.length : completeBlockCount(blocks, lineStarts.length);
     let liveTokens = tokens;
     if (n > 0) {
       const endTok = blocks[n - 1].end;
@@ -302,8 +302,10 @@ export function createMarkdownRenderer(container, opts = {}) {
   function append(delta) {
     if (!delta) return;
     if (finished) {
-      // More text after finish(): keep going as a stream.
-      finished = false;
+      // finish() froze the last block even if it was cut short: start over
+      // (rare: the final state normally carries the whole text).
+      rebuild(fullText() + delta, limit, false);
+      return;
     }
     const before = fedLen;
     feed(normalizeChunk(delta));
@@ -312,6 +314,17 @@ export function createMarkdownRenderer(container, opts = {}) {
 
   function fullText() {
     return frozenChunks.join("") + tail + overflow.join("") + (pendingCR ? "\n" : "");
+  }
+
+  /** Render `text` from scratch with display limit `newLimit`. */
+  function rebuild(text, newLimit, andFinish) {
+    reset();
+    limit = newLimit;
+    if (text) {
+      feed(normalizeChunk(text));
+      render(false);
+    }
+    if (andFinish) finish();
   }
 
   function reset(text = "") {
@@ -349,6 +362,11 @@ export function createMarkdownRenderer(container, opts = {}) {
 
   function showMore() {
     if (overflowLen === 0) return;
+    if (finished) {
+      // The block cut at the limit was frozen by finish(): re-render with room.
+      rebuild(fullText(), limit + maxChars, true);
+      return;
+    }
     const rest = overflow.join("");
     overflow = [];
     overflowLen = 0;

@@ -16,7 +16,7 @@
 // Untrusted text (names, inputs, outputs, errors) only ever goes through
 // textContent.
 
-import { errorText, formatDuration } from "./answer.js";
+import { errorText, formatDuration } from "./format.js";
 import { isTraceEntry } from "./protocol.js";
 
 /** @typedef {import("./protocol.js").TraceEntry} TraceEntry */
@@ -36,7 +36,7 @@ import { isTraceEntry } from "./protocol.js";
 
 export const DEFAULT_PAGE_SIZE = 200;
 export const DEFAULT_MAX_CHARS = 2000;
-export const DEFAULT_BUDGET = 1500;
+export const DEFAULT_BUDGET = 500;
 /** An entry whose parent has not arrived waits this long before showing at the top level. */
 export const ORPHAN_GRACE_MS = 1000;
 
@@ -94,6 +94,14 @@ function usageText(usage) {
   if (typeof p === "number" && typeof c === "number") return `${p.toLocaleString("en-US")} → ${c.toLocaleString("en-US")} tok`;
   if (typeof usage.total_tokens === "number") return `${usage.total_tokens.toLocaleString("en-US")} tok`;
   return "";
+}
+
+/** Merge an entry's attrs into the node's; a too-large attrs arrives cut, as a string. */
+function mergeAttrs(node, attrs) {
+  if (typeof attrs === "string") node.attrs = attrs;
+  else if (attrs && typeof attrs === "object" && !Array.isArray(attrs) && Object.keys(attrs).length) {
+    node.attrs = typeof node.attrs === "object" ? Object.assign(node.attrs, attrs) : { ...attrs };
+  }
 }
 
 const isEmpty = (v) => v === undefined || v === null || (typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0);
@@ -240,7 +248,7 @@ export class TraceTree {
       node.hasStart = true;
       node.startTs = ts;
       node.input = e.input;
-      if (e.attrs && typeof e.attrs === "object") Object.assign(node.attrs, e.attrs);
+      mergeAttrs(node, e.attrs);
       if (ts !== null && (node.k1 !== ts || node.k2 !== arrival)) {
         node.k1 = ts;
         node.k2 = arrival;
@@ -254,7 +262,7 @@ export class TraceTree {
       node.error = e.error ?? null;
       node.usage = e.usage ?? node.usage;
       if (typeof e.duration_ms === "number") node.durationMs = e.duration_ms;
-      if (e.attrs && typeof e.attrs === "object") Object.assign(node.attrs, e.attrs);
+      mergeAttrs(node, e.attrs);
       if (!node.hasStart && ts !== null && node.durationMs !== null) {
         // Start not seen (yet): place it where it must have started.
         node.startTs = ts - node.durationMs / 1000;
@@ -332,6 +340,8 @@ export class TraceTree {
     if (i < parent.renderedUpTo) parent.needsFull = true;
     else parent.needsAppend = true;
     this.kidsDirty.add(parent);
+    // The first child can change the default expansion (see isExpanded).
+    if (parent.dom && !parent.isRoot) this.dirty.add(parent);
   }
 
   _detach(item) {
@@ -384,7 +394,8 @@ export class TraceTree {
     if (node.expanded !== null) return node.expanded;
     if (this.mode === "all") return true;
     if (this.mode === "none") return false;
-    return node.depth < 1;
+    // Top-level spans with children start open; leaves (and deeper spans) closed.
+    return node.depth < 1 && node.children.length > 0;
   }
 
   /** Expand every node (rendering proceeds page by page, budget by budget). */
@@ -416,6 +427,7 @@ export class TraceTree {
   _applyExpansion(node) {
     const open = this.isExpanded(node);
     const dom = node.dom;
+    dom.open = open;
     dom.toggle.setAttribute("aria-expanded", String(open));
     dom.li.classList.toggle("lsw-open", open);
     if (open) {
@@ -485,7 +497,8 @@ export class TraceTree {
     for (const node of this.dirty) {
       if (!node.dom) continue;
       this._renderHeader(node);
-      if (node.dom.body) this._renderBody(node);
+      if (this.isExpanded(node) !== node.dom.open) this._applyExpansion(node);
+      else if (node.dom.body) this._renderBody(node);
       this._renderMore(node);
     }
     this.dirty.clear();
@@ -649,7 +662,7 @@ export class TraceTree {
     d.toggle.setAttribute("aria-label", `${node.kind || "span"} ${name}`);
     d.spinner.hidden = node.status !== "running";
     // Kind-specific facts.
-    const a = node.attrs || {};
+    const a = node.attrs && typeof node.attrs === "object" ? node.attrs : {};
     const parts = [];
     if (node.kind === "llm") {
       if (a.model) parts.push(String(a.model));

@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
+  // keep vite's cache in the repo root's node_modules, not in js/
+  cacheDir: fileURLToPath(new URL("../node_modules/.vite", import.meta.url)),
   test: {
     environment: "jsdom",
     include: ["tests/**/*.test.js"],

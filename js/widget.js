@@ -7,6 +7,7 @@
 //
 // DOM / class contract (browser tests rely on it; keep it stable):
 //   .lsw-root                         the widget root (one per view)
+//   .lsw-title                        the view's `title` trait (hidden when empty)
 //   .lsw-run[data-run-id][data-status] one run; status running|done|error|cancelled
 //   .lsw-query                        the run's query (header)
 //   .lsw-status[data-status]          status line (spinner, elapsed, ttft, tokens, tok/s)
@@ -118,13 +119,22 @@ export function createView(opts) {
   const doc = el.ownerDocument;
   const root = doc.createElement("div");
   root.className = "lsw-root";
+  const title = doc.createElement("div");
+  title.className = "lsw-title";
   const runsEl = doc.createElement("div");
   runsEl.className = "lsw-runs";
   const empty = doc.createElement("div");
   empty.className = "lsw-empty";
   empty.textContent = "No runs yet.";
-  root.append(runsEl, empty);
+  root.append(title, runsEl, empty);
   el.append(root);
+  const onTitle = () => {
+    const text = model.get("title");
+    title.textContent = typeof text === "string" ? text : "";
+    title.hidden = !title.textContent;
+  };
+  model.on("change:title", onTitle);
+  onTitle();
 
   /** @type {Map<string, import("./run-view.js").RunView>} */
   const views = new Map();
@@ -196,6 +206,7 @@ export function createView(opts) {
     destroy() {
       destroyed = true;
       unsubscribe();
+      model.off("change:title", onTitle);
       scheduler.cancel();
       for (const view of views.values()) view.destroy();
       views.clear();

@@ -185,6 +185,19 @@ describe("trace tree", () => {
     expect(lines).toEqual(['+190 ms retry {"attempt":1}', '+390 ms retry {"attempt":2}']);
   });
 
+  test("a top-level leaf starts closed and opens when it gets a child", () => {
+    const { tree, flushAll } = makeTree();
+    tree.addEntries([start("a", null, "agent", "agent", 0, { input: "hi" })]);
+    flushAll();
+    const a = node(tree.el, "a");
+    expect(a.querySelector(".lsw-toggle").getAttribute("aria-expanded")).toBe("false");
+    expect(a.querySelector(".lsw-node-body")).toBeNull();
+    tree.addEntries([start("c", "a", "child", "tool", 1)]);
+    flushAll();
+    expect(a.querySelector(".lsw-toggle").getAttribute("aria-expanded")).toBe("true");
+    expect(childSpans(tree.el, "a")).toEqual(["c"]);
+  });
+
   test("collapsed by default past the first level; body built only when expanded", () => {
     const { tree, flushAll } = makeTree();
     tree.addEntries(agentRun());
@@ -276,10 +289,20 @@ describe("trace tree", () => {
     expect(leaves[0].dataset.kind).toBe("text");
   });
 
+  test("attrs cut by the kernel (a string) are shown as text", () => {
+    const { tree, flushAll } = makeTree();
+    tree.addEntries([start("a", null, "agent", "agent", 0, { attrs: "{\"big\": \"xx…[truncated, 9000 bytes in all]" })]);
+    tree.addEntries([end("a", null, "agent", "agent", 1)]);
+    flushAll();
+    node(tree.el, "a").querySelector(".lsw-toggle").click();
+    expect(node(tree.el, "a").querySelector(".lsw-node-body").textContent).toContain("truncated, 9000 bytes");
+  });
+
   test("long values are cut with 'show all'", () => {
     const { tree, flushAll } = makeTree({ maxChars: 2000 });
     tree.addEntries([start("a", null, "agent", "agent", 0, { input: "x".repeat(5000) })]);
     flushAll();
+    node(tree.el, "a").querySelector(".lsw-toggle").click();
     const pre = node(tree.el, "a").querySelector(".lsw-value");
     expect(pre.textContent.length).toBe(2001);
     node(tree.el, "a").querySelector(".lsw-show-all").click();

@@ -152,6 +152,19 @@ describe("widget", () => {
     cleanup();
   });
 
+  test("the title trait is shown above the runs and follows changes", () => {
+    const model = createFakeModel({ title: "My agent" });
+    const { cleanup } = attachStore(model.proxy());
+    const { el, view } = mount(model.proxy(), createManualFrames());
+    const title = el.querySelector(".lsw-title");
+    expect(title.textContent).toBe("My agent");
+    model.set("title", "");
+    expect(title.hidden).toBe(true);
+    view.destroy();
+    expect(model.listenerCount("change:title")).toBe(0);
+    cleanup();
+  });
+
   test("cleanup unsubscribes from the store and clears timers", () => {
     vi.useFakeTimers();
     const model = createFakeModel();

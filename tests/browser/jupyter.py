@@ -539,10 +539,20 @@ def words(text: str | None) -> list[str]:
     return re.findall(r"\w+", text or "")
 
 
+def click_until_none(locator: Any, limit: int = 100) -> int:
+    """Click the first element matching ``locator`` until none matches (a click must make its element stop
+    matching, e.g. ``[aria-expanded="false"]``). Never iterates a stale ``.all()`` snapshot: clicking
+    re-renders, and positions shift. Returns the number of clicks; fails if elements keep matching."""
+    for clicks in range(limit):
+        if locator.count() == 0:
+            return clicks
+        locator.first.click()
+    raise AssertionError(f"{locator} still matches after {limit} clicks")
+
+
 def open_trace(run: Any, expand_all: bool = True) -> None:
     """Open a run's trace (``run``: a Playwright locator of one ``.lsw-run``), then click "Expand all"."""
-    for summary in run.locator(".lsw-trace:not([open]) > summary").all():
-        summary.click()
+    click_until_none(run.locator(".lsw-trace:not([open]) > summary"))
     if expand_all:
         button = run.locator(".lsw-expand-all")
         if button.count():

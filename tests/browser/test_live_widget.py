@@ -18,6 +18,7 @@ from .jupyter import (
     LONG_ANSWER,
     SEED_ANSWER,
     NotebookPage,
+    click_until_none,
     nested_dom,
     normalize_ws,
     open_trace,
@@ -327,13 +328,7 @@ def test_model_output_cannot_run_script(lab, open_page) -> None:
     run = page.locator(".lsw-run").first
     # open everything: the trace, expand-all, then every toggle that is still collapsed
     open_trace(run)
-    for _ in range(3):  # expanding a node may reveal more collapsed ones
-        closed = [t for t in run.locator(".lsw-toggle").all()
-                  if t.is_visible() and t.get_attribute("aria-expanded") == "false"]
-        for toggle in closed:
-            toggle.click()
-        if not closed:
-            break
+    click_until_none(run.locator('.lsw-toggle[aria-expanded="false"]'))  # expand-all missed nothing, normally
     page.wait_for_timeout(300)
     bodies = run.locator(".lsw-node-body")
     assert bodies.count() >= 3, "expanded nodes should show their details (inputs, outputs)"

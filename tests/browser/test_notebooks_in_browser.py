@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .jupyter import REPO, JupyterServer, NotebookPage, copy_notebook, wait_for
+from .jupyter import REPO, JupyterServer, NotebookPage, click_until_none, copy_notebook, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -105,11 +105,8 @@ def _shoot(nbp: NotebookPage, cell: Any, path: Path, *, whole_page: bool = False
     page = nbp.page
     path.parent.mkdir(parents=True, exist_ok=True)
     root = page.locator(".lsw-root").first
-    for summary in root.locator(".lsw-trace:not([open]) > summary").all():
-        summary.click()
-    top_closed = '.lsw-node[data-depth="0"] > .lsw-node-header > .lsw-toggle[aria-expanded="false"]'
-    for toggle in root.locator(top_closed).all():
-        toggle.click()
+    click_until_none(root.locator(".lsw-trace:not([open]) > summary"))
+    click_until_none(root.locator('.lsw-node[data-depth="0"] > .lsw-node-header > .lsw-toggle[aria-expanded="false"]'))
     # make the last cell the active one, so the photographed cell has no selection marker
     nbp.js("nb.activeCellIndex = nb.widgets.length - 1; nb.deselectAll();")
     cell.scroll_into_view_if_needed()
