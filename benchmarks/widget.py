@@ -1,16 +1,13 @@
-"""Group ``widget``: HOOK, to be filled by the lead (spec section 7's widget and browser figures).
+"""Group ``widget``: spec section 7's widget and browser figures (ours only: no peer has a widget).
 
-``run(settings)`` returns one pending row per figure below. While ``lazystream_widget.widget``
-cannot be imported they say "pending: widget"; once it imports, "pending: hook not filled".
-To fill the hook, replace ``measure()`` below so that it returns ``{key: Cell}`` for the keys
-of ``WIDGET_FIGURES`` (ours only: no peer), e.g. with ``StreamView(module, display=False)`` and
-its comm's ``send`` wrapped to count messages and bytes, and Playwright for the browser rows.
-Rows whose key is missing from the result stay pending (they do not fail ``--quick``).
+Comm figures come from a real ``StreamView`` with its outgoing channel tapped, in a child
+process (``ours_side/widget_comm.py``); browser figures from headless chromium
+(``widget_browser.py``). Rows whose key is missing stay pending (they do not fail ``--quick``).
 """
 
 from __future__ import annotations
 
-from .common import Cell, Figure, Settings, Target
+from .common import Cell, Figure, Settings, Target, WorkerError, cell_of, ours_worker, run_worker
 
 #: key, label, unit, target text (spec 7)
 WIDGET_FIGURES = [
@@ -24,8 +21,36 @@ WIDGET_FIGURES = [
 
 
 def measure(settings: Settings) -> dict[str, Cell]:
-    """THE HOOK: measure the widget figures and return them by key. Not filled yet."""
-    return {}
+    """Kernel-side comm figures (a tapped StreamView in a child process) and the browser rows."""
+    cells: dict[str, Cell] = {}
+    spec = {
+        "base_url": settings.base_url,
+        "rate_tokens": 1000 if settings.quick else 3000,
+        "delay": 0.0005,  # ~1,000 tokens/s from the scripted model (its timer adds ~0.5 ms)
+        "big_tokens": 5000 if settings.quick else 50000,
+    }
+    rates, ratios = [], []
+    for i in range(1 if settings.quick else max(1, settings.repeats // 2)):
+        try:
+            res = run_worker(ours_worker("widget_comm"), spec, name=f"widget-comm-{i}")
+        except WorkerError as exc:
+            settings.log(f"  widget comm: {exc}")
+            break
+        rates.append(res["msgs_per_s"])
+        ratios.append(res["payload_ratio"])
+        settings.log(f"  widget comm: {res['msgs_per_s']:.1f} msg/s at {res['tokens_per_s']:.0f} tokens/s; "
+                     f"payload {res['payload_ratio']:.2f}x of {res['answer_bytes']} answer bytes")
+    if rates:
+        cells["comm_msgs_per_s"] = cell_of(rates)
+        note = "5,000 tokens (quick)" if settings.quick else ""
+        cells["comm_payload_ratio"] = cell_of(ratios, note)
+    try:
+        from .widget_browser import measure_browser
+    except ImportError as exc:
+        settings.log(f"  widget browser figures: not available ({exc})")
+    else:
+        cells.update(measure_browser(settings))
+    return cells
 
 
 def run(settings: Settings) -> list[Figure]:

@@ -92,7 +92,7 @@ class RunState(TypedDict, total=False):
     thinking: str
     entries: list[TraceEntry | str]  # str: a non-JSON trace line from a foreign module
     error: ErrorInfo | None
-    result: str | None  # str() of the module's return value, when done
+    result: str | None  # str() of the module's return value when done, if it differs from ``text``
     started_at: float  # unix seconds
     ended_at: float | None
     stats: RunStats

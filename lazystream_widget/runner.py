@@ -32,6 +32,16 @@ class RunDisplayError(RuntimeError):
     """The run's display (its sink) failed while the run streamed; the run was stopped, its text kept."""
 
 
+def _cell_number() -> int | None:
+    """The notebook cell running now (IPython's execution count), None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return getattr(shell, "execution_count", None) if shell is not None else None
+
+
 class RunSink(Protocol):
     def run_started(self, run: Run) -> None: ...
 
@@ -87,6 +97,7 @@ class Run:
         self._session = None
         self._sink: RunSink | None = None
         self._resynced = False
+        self._cell: int | None = None
 
     # ---- reading ----------------------------------------------------------------
 
@@ -144,11 +155,12 @@ class Run:
             except BaseException:
                 pass
             raise
-        if self._sink is not None and not self._resynced and threading.current_thread() is threading.main_thread():
+        if self._sink is not None and not self._resynced and _cell_number() != self._cell:
             self._resynced = True
             # Re-send the final state from the waiting cell: notebook executors (nbclient,
             # nbconvert --execute) keep only messages of the running cell, so a run that
-            # ended after its own cell would otherwise be saved as still running.
+            # ended after its own cell would otherwise be saved as still running. Only
+            # from another cell: in the asking cell the final state was already sent.
             resync = getattr(self._sink, "run_resync", None)  # optional for sinks other than the widget
             if resync is not None:
                 try:
@@ -194,7 +206,8 @@ class Run:
             "thinking": thinking,
             "entries": entries,
             "error": error,
-            "result": None if self._result is None else str(self._result),
+            # the result only where it says more than the streamed text (no second copy of the answer)
+            "result": None if self._result is None or str(self._result) == text else str(self._result),
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "stats": self.stats(),
@@ -221,6 +234,7 @@ class Run:
 
         cell_ctx = contextvars.copy_context()
         self._sink = sink
+        self._cell = _cell_number()
         self._session = new_session()
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()

@@ -71,7 +71,7 @@ def test_final_state_is_in_the_trait(weather_agent):
     run = view.ask(QUERY, wait=True, timeout=30)
     [state] = view.runs
     assert state["id"] == run.id and state["status"] == "done"
-    assert state["text"] == ANSWER and state["result"] == ANSWER
+    assert state["text"] == ANSWER and state["result"] is None  # the result is the text: not stored twice
     kinds = [e["kind"] for e in state["entries"] if isinstance(e, dict) and e["event"] == "start"]
     assert kinds.count("llm") == 2 and kinds.count("tool") == 2 and kinds[0] == "agent"
     assert state["stats"]["tokens"] >= 10 and state["stats"]["ttft_ms"] > 0

@@ -113,7 +113,8 @@ def test_a_command_that_exits_at_once_reports_its_output() -> None:
     for _ in range(3):
         with pytest.raises(ServerStartError):
             llm.start()
-    assert len(os.listdir("/proc/self/fd")) == fds
+    # other tests' objects may be collected meanwhile (fewer fds), but a leak would add 3 or more
+    assert len(os.listdir("/proc/self/fd")) <= fds
 
 
 def test_a_missing_program_is_a_server_start_error() -> None:
