@@ -5,10 +5,11 @@
   live there), settings overrides that hide the news pop-up and turn windowing off. Started on first use,
   stopped (kernels first) at the end of the session.
 * ``browser`` (session): the system chromium (``/usr/bin/chromium``); Playwright never downloads a browser.
+* ``lab`` / ``nb7`` (function): the servers for one test; its kernels are shut down when it ends.
 * ``open_page`` (function): ``open_page()`` gives a fresh context and page that can reach loopback only,
   records console and uncaught page errors, and fails the test on an uncaught error from our bundle.
-  At teardown every kernel of the servers used is shut down, and on failure a screenshot and the server
-  log are saved (paths printed with the failure).
+  On failure a screenshot is saved (to ``$LSW_BROWSER_ARTIFACTS`` or the session's temp dir) and the page's
+  errors and the server's log tail are printed.
 
 The scripted model server runs inside each notebook's kernel, started by the notebook's own code.
 """
@@ -173,8 +174,8 @@ def open_page(
     rep = getattr(request.node, "rep_call", None)
     failed = rep is not None and rep.failed
     if failed:
-        out = browser_home / "failures"
-        out.mkdir(exist_ok=True)
+        out = Path(os.environ.get("LSW_BROWSER_ARTIFACTS") or browser_home / "failures")
+        out.mkdir(parents=True, exist_ok=True)
         stamp = f"{request.node.name}-{int(time.time())}".replace("/", "_").replace("[", "-").replace("]", "")
         for i, bp in enumerate(pages):
             with contextlib.suppress(Exception):

@@ -65,8 +65,11 @@ def _check_runs(nbp: NotebookPage, report_cell: int) -> list[dict[str, Any]]:
     assert "LSW-RUNS " in out, f"the report cell printed nothing useful: {out!r}"
     kernel_runs = {r["id"]: r for r in json.loads(out.split("LSW-RUNS ", 1)[1].splitlines()[0])}
     assert kernel_runs, "the notebook made no StreamView run"
-    wait_for(lambda: nbp.runs() and all(r["status"] != "running" for r in nbp.runs()), 60,
-             "every run shown to end")
+    try:
+        wait_for(lambda: nbp.runs() and all(r["status"] != "running" for r in nbp.runs()), 60,
+                 "every run shown to end")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n page: {nbp.runs()}\n kernel: {list(kernel_runs.values())}") from None
     shown = nbp.runs()
     assert shown, "no .lsw-run in the page"
     for r in shown:
