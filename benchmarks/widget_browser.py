@@ -57,8 +57,11 @@ CHROMIUM_ARGS = [
 # --------------------------------------------------------------------------- sizes
 
 
-def _sizes(quick: bool) -> dict[str, Any]:
+def _sizes(quick: bool, text: str = "mixed") -> dict[str, Any]:
     return {
+        # "mixed": markdown as generated (lists and quotes may follow each other directly);
+        # "separated": a paragraph between any two lists / quotes (diagnostic only)
+        "text": text,
         # render_ratio: 10-token deltas, per-1,000-token cost of the first vs the last `segment` tokens
         "render_tokens": 50_000,
         "render_segment": 5_000,
@@ -216,7 +219,7 @@ def run_render(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> fl
     deltas, seg_d = n // per, seg // per
     with b.page() as p:
         p.call("warmup", 3000)
-        p.call("streamPrepare", {"deltas": deltas, "perDelta": per, "seed": 1})
+        p.call("streamPrepare", {"deltas": deltas, "perDelta": per, "seed": 1, "text": sz["text"]})
         bounds = [0, seg_d, deltas - seg_d, deltas]
         parts = []
         for lo, hi in zip(bounds, bounds[1:], strict=False):
@@ -243,7 +246,8 @@ def run_render(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> fl
 def run_big(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> float:
     """Longest main-thread task (ms) while streaming a big answer and loading its final state."""
     with b.page() as p:
-        r = p.call("bigAnswer", {"chars": sz["big_chars"], "messages": sz["big_messages"], "rate": 30})
+        r = p.call("bigAnswer", {"chars": sz["big_chars"], "messages": sz["big_messages"], "rate": 30,
+                                   "text": sz["text"]})
     s, f = r["stream"], r["final"]
     worst = max(s["longTaskMax"], s["feedMax"], s["frameMax"], f["longTaskMax"], f["feedMax"], f["frameMax"])
     log(f"    big answer: {r['chars'] / 1e6:.1f} MB in {r['messages']} deltas: stream longest task "
@@ -271,7 +275,7 @@ def run_busy(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> floa
     per = sz["busy_per_delta"]
     deltas = -(-sz["busy_tokens"] // per)
     with b.page() as p:
-        p.call("streamPrepare", {"deltas": deltas, "perDelta": per, "seed": 3})
+        p.call("streamPrepare", {"deltas": deltas, "perDelta": per, "seed": 3, "text": sz["text"]})
         m0 = p.metrics()
         p.call("idle", 1000)
         m1 = p.metrics()
@@ -305,7 +309,8 @@ def measure_browser(settings: Settings) -> dict[str, Cell]:
         settings.log(f"  widget browser figures: skipped ({reason})")
         return {}
     quick = settings.quick
-    sz = _sizes(quick)
+    sz = _sizes(quick, settings.extra.get("widget_text", "mixed"))
+    only = settings.extra.get("widget_only") or ["render_ratio", "longest_task", "markdown_busy"]
     reps = 1 if quick else max(1, settings.repeats)
     log = settings.log
     load0 = os.getloadavg()[0]
@@ -320,7 +325,7 @@ def measure_browser(settings: Settings) -> dict[str, Cell]:
                     log(f"  widget browser: repeat {i + 1} of {reps}")
                     for key, fns in (("render_ratio", [run_render]), ("longest_task", [run_big, run_trace]),
                                      ("markdown_busy", [run_busy])):
-                        if key in errors:
+                        if key in errors or key not in only:
                             continue
                         try:
                             values[key].append(max(fn(b, sz, log) for fn in fns))
@@ -361,9 +366,9 @@ def _unminified_bundle(out: Path) -> Path:
     return out / "widget.js"
 
 
-def profile(scenario: str, quick: bool, top: int = 25) -> None:
+def profile(scenario: str, quick: bool, text: str = "mixed", top: int = 25) -> None:
     """Run one scenario under the CDP sampling profiler (unminified bundle); print self time by function."""
-    sz = _sizes(quick)
+    sz = _sizes(quick, text)
     tmp = Path(tempfile.mkdtemp(prefix="lsw-prof-"))
     try:
         _unminified_bundle(tmp)
@@ -376,7 +381,7 @@ def profile(scenario: str, quick: bool, top: int = 25) -> None:
                 def profiled(self: Browser) -> Iterator[Page]:
                     with orig(self) as p:
                         p.cdp.send("Profiler.enable")
-                        p.cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+                        p.cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
                         p.cdp.send("Profiler.start")
                         try:
                             yield p
@@ -447,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 repeat, smaller sizes (< ~40 s)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--profile", choices=sorted(SCENARIOS), help="profile one scenario (unminified bundle)")
+    ap.add_argument("--text", choices=["mixed", "separated"], default="mixed",
+                    help="diagnostic: 'separated' puts a paragraph between two lists / quotes (figures: mixed)")
+    ap.add_argument("--only", default="", help="comma-separated figure keys (render_ratio,longest_task,markdown_busy)")
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -457,11 +465,14 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             log(f"cannot profile: {reason}")
             return 1
-        profile(args.profile, args.quick)
+        profile(args.profile, args.quick, args.text)
         return 0
     from .widget import WIDGET_FIGURES
 
     settings = Settings(quick=args.quick, repeats=max(1, args.repeats), log=log)
+    settings.extra["widget_text"] = args.text
+    if args.only:
+        settings.extra["widget_only"] = [k.strip() for k in args.only.split(",") if k.strip()]
     cells = measure_browser(settings)
     if not cells:
         print("no browser figures (see the log above)")

@@ -36,6 +36,9 @@ MODEL_RETRY_AFTER_MAX_S = 10.0
 #: Connect timeout and stall timeout (no byte for this long) of a model stream.
 MODEL_CONNECT_TIMEOUT_S = 10.0
 MODEL_READ_TIMEOUT_S = 60.0
+#: API keys at least this long are masked wherever a server echoes them (real keys are 20+
+#: characters; masking short placeholders such as "scripted" would mangle ordinary words).
+REDACT_MIN_KEY_CHARS = 16
 #: How long ``TrainableModule.start()`` waits for its server to become healthy.
 TRAINABLE_START_TIMEOUT_S = 120.0
 

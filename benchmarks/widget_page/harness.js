@@ -180,11 +180,18 @@ const WORDS = (
 
 /** Markdown-ish text (headings, paragraphs, lists, code fences, quotes, tables) cut into ~4-character tokens. */
 class TokenSource {
-  constructor(seed = 1) {
+  /**
+   * @param {number} seed
+   * @param {"mixed"|"separated"} text "separated": a paragraph between two lists or two quotes
+   *   that would otherwise be adjacent (a diagnostic variant; the figures use "mixed")
+   */
+  constructor(seed = 1, text = "mixed") {
     this.rand = mulberry32(seed);
     this.buf = [];
     this.pos = 0;
     this.blocks = 0;
+    this.separated = text === "separated";
+    this.lastFamily = "";
   }
   int(lo, hi) {
     return lo + Math.floor(this.rand() * (hi - lo + 1));
@@ -250,9 +257,16 @@ class TokenSource {
     for (let i = 0; i < rows; i++) out += `| ${this.word()} | ${this.int(0, 999)} | ${this.words(1, 3)} |\n`;
     return out + "\n";
   }
+  familyBlock() {
+    let b = this.block();
+    const fam = /^(- |\d+\. )/.test(b) ? "list" : b.startsWith("> ") ? "quote" : "";
+    if (this.separated && fam && fam === this.lastFamily) b = `${this.sentence()}\n\n${b}`;
+    this.lastFamily = fam;
+    return b;
+  }
   next() {
     while (this.pos >= this.buf.length) {
-      this.buf = this.block().match(/\n+|[ \t]*[^\s]{1,5}|[ \t]+/g) || [];
+      this.buf = this.familyBlock().match(/\n+|[ \t]*[^\s]{1,5}|[ \t]+/g) || [];
       this.pos = 0;
     }
     return this.buf[this.pos++];
@@ -386,9 +400,9 @@ async function warmup(tokens = 3000) {
 let stream = null;
 
 /** Mount a view, start a run, and pre-generate `deltas` deltas of `perDelta` tokens. */
-async function streamPrepare({ deltas, perDelta = 10, seed = 1, query = "benchmark" }) {
+async function streamPrepare({ deltas, perDelta = 10, seed = 1, query = "benchmark", text = "mixed" }) {
   const { model } = await mount();
-  const src = new TokenSource(seed);
+  const src = new TokenSource(seed, text);
   const texts = new Array(deltas);
   for (let i = 0; i < deltas; i++) texts[i] = src.take(perDelta);
   const kernel = new FakeKernel(model, query);
@@ -442,9 +456,9 @@ async function streamFinish() {
 }
 
 /** A big answer (`chars` characters in `messages` deltas at `rate` msg/s), then its final state. */
-async function bigAnswer({ chars, messages, rate = 30, seed = 7 }) {
+async function bigAnswer({ chars, messages, rate = 30, seed = 7, text = "mixed" }) {
   const { model } = await mount();
-  const src = new TokenSource(seed);
+  const src = new TokenSource(seed, text);
   const per = Math.ceil(chars / messages);
   const texts = [];
   const counts = [];

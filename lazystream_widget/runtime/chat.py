@@ -26,6 +26,7 @@ from ..limits import (
     MODEL_READ_TIMEOUT_S,
     MODEL_RETRY_AFTER_MAX_S,
     MODEL_RETRY_BACKOFF_S,
+    REDACT_MIN_KEY_CHARS,
 )
 from . import cancel
 from .module import ModuleBase
@@ -203,14 +204,14 @@ class ChatModuleBase(ModuleBase):
     def _redact(self, text: str) -> str:
         """``text`` with this module's API key masked (some servers echo the key in their error messages)."""
         key = self._api_key
-        if key and len(key) >= 8 and key in text:
+        if key and len(key) >= REDACT_MIN_KEY_CHARS and key in text:
             return text.replace(key, f"{key[:3]}…{key[-4:]}")
         return text
 
     def _safe_cause(self, cause: BaseException) -> BaseException | None:
         """``cause``, or None (no chain) if its printed traceback would quote the API key."""
         key = self._api_key
-        if key and len(key) >= 8 and key in "".join(traceback.format_exception(cause)):
+        if key and len(key) >= REDACT_MIN_KEY_CHARS and key in "".join(traceback.format_exception(cause)):
             return None
         return cause
 
