@@ -414,3 +414,38 @@ def test_model_errors_end_in_a_clear_error_state(lab, open_page) -> None:
         nodes = tree(bp.page, run.get_attribute("data-run-id"))
         assert nodes and nodes[0]["kind"] == "agent" and nodes[0]["status"] == "error", nodes
     bp.assert_no_bundle_errors()
+
+
+def test_nothing_is_lost_at_full_speed(lab, open_page) -> None:
+    """20,000 tokens sent as fast as the model can: the browser ends with the complete answer, in order.
+
+    The usual notebook recipes lose up to half their messages here (Jupyter drops IOPub messages
+    silently past its buffers); coalesced deltas and the final state as a trait lose nothing.
+    """
+    name = "flood.ipynb"
+    write_notebook(lab.root / name, [
+        '''
+        from lazystream_widget import OnlineChatModule, StreamView
+        from lazystream_widget.testing import Reply, ScriptedServer
+
+        words = [f"w{i:05d}" for i in range(20000)]
+        # a paragraph every 50 words: markdown blocks as a real long answer has them
+        chunks = [(" " if i % 50 else ("\\n\\n" if i else "")) + w for i, w in enumerate(words)]
+        server = ScriptedServer([Reply(chunks=chunks, delay=0)]).start()
+        llm = OnlineChatModule(base_url=server.base_url, model="scripted", stream=True)
+        view = StreamView(llm)
+        run = view.ask("flood", wait=True, timeout=300)
+        print(run.status, len(run.text.split()))
+        ''',
+    ])  # fmt: skip
+    bp = open_page()
+    nbp = NotebookPage(bp.page, lab, name).open()
+    nbp.run_all()
+    nbp.wait_cells_done(timeout=300)
+    assert not nbp.error_outputs(), nbp.error_outputs()
+    wait_for(lambda: nbp.runs() and nbp.runs()[0]["status"] == "done", 120, "the flooded run to end in the page")
+    shown = (nbp.runs()[0]["answer"] or "").split()
+    expected = [f"w{i:05d}" for i in range(20000)]
+    missing = len(set(expected) - set(shown))
+    assert shown == expected, f"{missing} of 20000 tokens missing or out of order in the browser"
+    bp.assert_no_bundle_errors()
