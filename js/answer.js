@@ -279,12 +279,20 @@ export function createAnswerBox(opts) {
       stop.disabled = false;
       stop.textContent = "Stop";
     }
-    const errText = run.status === "error" || run.error ? errorText(run.error) : "";
-    error.hidden = !(run.status === "error" || (run.error && run.status !== "done"));
-    errorMsg.textContent = errText || (run.status === "error" ? "The run failed." : "");
-    const detail = run.error && typeof run.error === "object" ? run.error.detail : "";
+    // The red error box is for failures only. A cancelled run (the user's own
+    // Stop, run.cancel(), an interrupt) gets a neutral status line, with the
+    // reason as its tooltip.
+    const failed = run.status === "error";
+    error.hidden = !failed;
+    errorMsg.textContent = failed ? errorText(run.error) || "The run failed." : "";
+    const detail = failed && run.error && typeof run.error === "object" ? run.error.detail : "";
     errorDetail.hidden = !detail;
     errorDetailPre.textContent = detail || "";
+    const reason = run.status === "cancelled" ? errorText(run.error) : "";
+    if (reason) status.title = `Cancelled: ${reason}`;
+    else status.removeAttribute("title");
+    // Copy only what there is to copy (the text, or the result shown instead).
+    copy.hidden = !(showingResult ? run.result : run.text);
     resync.hidden = !run.stale;
     // Announce the end once, and only an end this box saw happen.
     if (run.status === "running") sawRunning = true;

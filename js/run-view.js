@@ -74,7 +74,6 @@ export function createRunView(opts) {
     answer.sync(run);
     if (run.entriesGen !== entriesGen) {
       tree.reset();
-      if (!newest) tree.collapseAll();
       entriesGen = run.entriesGen;
       entriesLen = 0;
     }
@@ -99,9 +98,10 @@ export function createRunView(opts) {
     },
     setNewest(isNewest) {
       if (newest && !isNewest) {
-        // An older run: fold its trace away (the user can reopen it).
+        // An older run: fold its trace section away. Its nodes keep their
+        // default expansion (top-level spans with children open), so reopening
+        // the section shows the same tree as the newest run's.
         trace.open = false;
-        tree.collapseAll();
       }
       newest = isNewest;
     },

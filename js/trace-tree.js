@@ -659,6 +659,7 @@ export class TraceTree {
     const name = node.name || node.id.slice(0, 8);
     d.badge.textContent = node.kind || "span";
     d.name.textContent = name;
+    d.name.title = name; // the name may be ellipsized in a narrow cell
     d.toggle.setAttribute("aria-label", `${node.kind || "span"} ${name}`);
     d.spinner.hidden = node.status !== "running";
     // Kind-specific facts.
@@ -674,6 +675,7 @@ export class TraceTree {
       if (args) parts.push(args);
     }
     d.meta.textContent = parts.join(" · ");
+    d.meta.title = d.meta.textContent; // the first part to ellipsize (see widget.css)
     d.meta.hidden = parts.length === 0;
     const ne = node.events.length;
     d.events.hidden = ne === 0;
@@ -682,10 +684,14 @@ export class TraceTree {
       d.events.textContent = names.length === 1 ? `${names[0]} ×${ne}` : `${ne} events`;
       d.events.title = names.join(", ");
     }
-    if (node.status === "error") d.status.textContent = `error: ${errorText(node.error) || "failed"}`;
-    else if (node.status === "ok") d.status.textContent = "OK";
+    // A short badge: the full message is in the body (and the badge's tooltip),
+    // so a long error never squeezes the node's name.
+    if (node.status === "ok") d.status.textContent = "OK";
     else if (node.status === "running") d.status.textContent = "";
     else d.status.textContent = node.status;
+    const reason = node.status === "error" ? errorText(node.error) || "failed" : node.status === "cancelled" ? errorText(node.error) : "";
+    if (reason) d.status.title = reason;
+    else d.status.removeAttribute("title");
     d.status.hidden = node.status === "running";
     const ms = node.durationMs ?? (node.hasEnd && node.startTs !== null && node.endTs !== null ? (node.endTs - node.startTs) * 1000 : null);
     d.dur.textContent = node.hasEnd && ms !== null ? formatDuration(ms) : "";
@@ -711,7 +717,10 @@ export class TraceTree {
       this._valueBlock(sec, prettyValue(value));
       body.append(sec);
     };
-    if (node.error) {
+    if (node.error && node.status === "cancelled") {
+      // A stop is not a failure: its reason, in neutral colours.
+      section("Cancelled", errorText(node.error) || "cancelled", "lsw-section-cancelled");
+    } else if (node.error) {
       section("Error", errorText(node.error), "lsw-section-error");
       if (node.error.detail) section("Traceback", node.error.detail, "lsw-section-error");
     }

@@ -12,13 +12,14 @@
 //   .lsw-query                        the run's query (header)
 //   .lsw-status[data-status]          status line (spinner, elapsed, ttft, tokens, tok/s)
 //   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run}
-//   .lsw-copy                         "Copy answer" (raw markdown)
+//   .lsw-copy                         "Copy answer" (raw markdown; hidden while there is nothing to copy)
 //   .lsw-thinking                     <details> thinking block (collapsed by default)
 //   .lsw-answer                       rendered markdown container
 //     .lsw-md-frozen / .lsw-md-live   completed blocks / re-rendered tail
 //     .lsw-code > .lsw-code-bar > .lsw-code-copy, pre > code   code blocks
 //   .lsw-more                         "Show more" of a long answer
-//   .lsw-error                        error message of a failed run
+//   .lsw-error                        error message of a failed run (status error only; a
+//                                     cancelled run's reason is the .lsw-status title)
 //   .lsw-resync                       "live updates were missed" notice
 //   .lsw-live                         aria-live="polite" region (visually hidden)
 //   .lsw-trace                        <details> holding the trace tree
@@ -28,6 +29,7 @@
 //     (data-status running|ok|error|cancelled; data-orphan="true" when its
 //     parent never arrived; foreign text lines: .lsw-node.lsw-text-node[data-kind="text"])
 //   .lsw-node-name, .lsw-kind, .lsw-toggle[aria-expanded], .lsw-node-status,
+//     (.lsw-node-status text: OK | error | cancelled; the message is its title and in the body)
 //   .lsw-duration, .lsw-node-meta, .lsw-events-badge, .lsw-node-body,
 //   .lsw-children, .lsw-more-children, .lsw-bar > .lsw-bar-fill
 

@@ -103,6 +103,51 @@ describe("answer box", () => {
     }
   });
 
+  test("a stopped run: calm 'Cancelled · elapsed' status, no red error box", () => {
+    const { store, run } = makeRun({ stats: { elapsed_ms: 1000 } });
+    const box = createAnswerBox({ run, model: createFakeModel(), now: () => 0 });
+    box.el.querySelector(".lsw-stop").click();
+    box.sync(setStatus(store, {
+      status: "cancelled", text: "partial", stats: { elapsed_ms: 2400 },
+      error: { type: "RunCancelled", message: "stopped from the widget", detail: "Traceback..." },
+    }));
+    const q = (s) => box.el.querySelector(s);
+    expect(q(".lsw-status").dataset.status).toBe("cancelled");
+    expect(q(".lsw-status-text").textContent).toBe("Cancelled · 2.40 s");
+    expect(q(".lsw-status").title).toBe("Cancelled: RunCancelled: stopped from the widget");
+    expect(q(".lsw-error").hidden).toBe(true);
+    expect(q(".lsw-error").textContent).not.toContain("RunCancelled");
+    expect(q(".lsw-stop").hidden).toBe(true);
+    expect(q(".lsw-live").textContent).toBe("Run cancelled");
+    // A failure still gets the red box (and no cancel tooltip).
+    box.sync(setStatus(store, { status: "error", error: { type: "ModelError", message: "no answer" } }));
+    expect(q(".lsw-error").hidden).toBe(false);
+    expect(q(".lsw-error-message").textContent).toBe("ModelError: no answer");
+    expect(q(".lsw-status").hasAttribute("title")).toBe(false);
+    box.destroy();
+  });
+
+  test("Copy answer only shows when there is something to copy", () => {
+    const { store, run } = makeRun();
+    const box = createAnswerBox({ run, model: createFakeModel() });
+    const copy = box.el.querySelector(".lsw-copy");
+    expect(copy.hidden).toBe(true); // running, no text yet
+    store.applyMessage({ type: "delta", mseq: 1, run: "r1", text: "Hello" });
+    box.sync(store.get("r1"));
+    expect(copy.hidden).toBe(false);
+    box.destroy();
+    // Failed before producing any text: nothing to copy.
+    const failed = makeRun({ status: "error", text: "", error: { type: "ModelError", message: "down" } });
+    const box2 = createAnswerBox({ run: failed.run, model: createFakeModel() });
+    expect(box2.el.querySelector(".lsw-copy").hidden).toBe(true);
+    box2.destroy();
+    // No streamed text but a result: the result is shown, and can be copied.
+    const result = makeRun({ status: "done", text: "", result: "42" });
+    const box3 = createAnswerBox({ run: result.run, model: createFakeModel() });
+    expect(box3.el.querySelector(".lsw-copy").hidden).toBe(false);
+    box3.destroy();
+  });
+
   test("a run that was already finished is not announced", () => {
     const { run } = makeRun({ status: "done", text: "old answer" });
     const box = createAnswerBox({ run, model: createFakeModel() });

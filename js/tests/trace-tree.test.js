@@ -158,7 +158,9 @@ describe("trace tree", () => {
     flushAll();
     expect(t1.dataset.status).toBe("error");
     expect(t1.querySelector(".lsw-spinner").hidden).toBe(true);
-    expect(t1.querySelector(".lsw-node-status").textContent).toBe("error: TimeoutError: took too long");
+    // A short badge in the header; the message as its tooltip and in the body.
+    expect(t1.querySelector(".lsw-node-status").textContent).toBe("error");
+    expect(t1.querySelector(".lsw-node-status").title).toBe("TimeoutError: took too long");
     expect(node(tree.el, "t2").querySelector(".lsw-node-status").textContent).toBe("OK");
     expect(node(tree.el, "t2").querySelector(".lsw-duration").textContent).toBe("100 ms");
     expect(node(tree.el, "k").dataset.status).toBe("cancelled");
@@ -167,6 +169,61 @@ describe("trace tree", () => {
     const body = t1.querySelector(".lsw-node-body");
     expect(body.querySelector(".lsw-section-error").textContent).toContain("took too long");
     expect(body.textContent).toContain("Traceback...");
+  });
+
+  test("a long error never fills the header: 'error' badge, message in the body only", () => {
+    const { tree, flushAll } = makeTree();
+    const message = `the model at http://localhost:11434/v1 did not answer: ${"x".repeat(300)}`;
+    tree.addEntries([
+      start("f", null, "FunctionCallAgent", "agent", 0, { input: "q" }),
+      start("l", "f", "scripted", "llm", 0.1),
+      end("l", "f", "scripted", "llm", 0.5, { status: "error", error: { type: "ModelError", message, detail: "Traceback...\nModelError" } }),
+      end("f", null, "FunctionCallAgent", "agent", 0.6, { status: "error", error: { type: "ModelError", message } }),
+    ]);
+    flushAll();
+    const f = node(tree.el, "f");
+    const status = f.querySelector(":scope > .lsw-node-header > .lsw-node-status");
+    expect(status.textContent).toBe("error");
+    expect(status.title).toBe(`ModelError: ${message}`);
+    const header = f.querySelector(":scope > .lsw-node-header");
+    expect(header.textContent).not.toContain("ModelError");
+    expect(header.querySelector(".lsw-node-name").textContent).toBe("FunctionCallAgent");
+    expect(header.querySelector(".lsw-node-name").title).toBe("FunctionCallAgent");
+    // The top-level node is open: its body carries the full message.
+    const body = f.querySelector(":scope > .lsw-node-body");
+    expect(body.querySelector(".lsw-section-error").textContent).toContain(message);
+    // An OK node has no tooltip on its status.
+    tree.addEntries([start("ok", "f", "fine", "tool", 0.2), end("ok", "f", "fine", "tool", 0.3)]);
+    flushAll();
+    expect(node(tree.el, "ok").querySelector(".lsw-node-status").hasAttribute("title")).toBe(false);
+  });
+
+  test("a cancelled span: neutral 'cancelled' status with its reason, no error section", () => {
+    const { tree, flushAll } = makeTree();
+    tree.addEntries([
+      start("a", null, "agent", "agent", 0),
+      start("k", "a", "slow", "tool", 0.1),
+      end("k", "a", "slow", "tool", 0.3, { status: "cancelled", error: { type: "RunCancelled", message: "stopped from the widget" } }),
+    ]);
+    flushAll();
+    const k = node(tree.el, "k");
+    const status = k.querySelector(".lsw-node-status");
+    expect(status.textContent).toBe("cancelled");
+    expect(status.title).toBe("RunCancelled: stopped from the widget");
+    k.querySelector(".lsw-toggle").click();
+    const body = k.querySelector(".lsw-node-body");
+    expect(body.querySelector(".lsw-section-error")).toBeNull();
+    expect(body.querySelector(".lsw-section-cancelled").textContent).toContain("stopped from the widget");
+  });
+
+  test("tool arguments: the header's meta carries the summary as a tooltip", () => {
+    const { tree, flushAll } = makeTree();
+    const args = { location: "Tokyo, Japan", num_days: 3, unit: "celsius" };
+    tree.addEntries([start("a", null, "agent", "agent", 0), start("t", "a", "get_n_day_weather_forecast", "tool", 0.1, { attrs: { arguments: args } })]);
+    flushAll();
+    const meta = node(tree.el, "t").querySelector(".lsw-node-meta");
+    expect(meta.textContent).toBe(JSON.stringify(args));
+    expect(meta.title).toBe(JSON.stringify(args));
   });
 
   test("llm and tool headers: model, usage, ttft, arguments; events as badge and lines", () => {

@@ -113,6 +113,54 @@ describe("widget", () => {
     cleanupInit();
   });
 
+  test("an older run's trace, when reopened, shows its top-level node open like the newest run's", () => {
+    const model = createFakeModel();
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    const { el, view } = mount(model.proxy(), frames);
+    const agentOpen = (run) => run.querySelector('.lsw-node[data-span="a1"] > .lsw-node-header .lsw-toggle').getAttribute("aria-expanded");
+    // Streamed: r1 is the newest run while it runs, then r2 starts.
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    model.emitCustom({ type: "delta", mseq: 2, run: "r1", entries: traceEntries });
+    frames.run();
+    const r1 = el.querySelector('.lsw-run[data-run-id="r1"]');
+    expect(agentOpen(r1)).toBe("true");
+    model.setRuns([runState("r1", { status: "done", text: "one", entries: traceEntries })]);
+    model.emitCustom({ type: "run_start", mseq: 3, run: runState("r2") });
+    model.emitCustom({ type: "delta", mseq: 4, run: "r2", entries: traceEntries });
+    frames.run();
+    expect(r1.querySelector(".lsw-trace").open).toBe(false); // the section folds away
+    r1.querySelector(".lsw-trace").open = true;
+    view.frame();
+    expect(agentOpen(r1)).toBe("true");
+    expect(r1.querySelector('.lsw-node[data-span="t1"]')).not.toBeNull();
+    expect(agentOpen(el.querySelector('.lsw-run[data-run-id="r2"]'))).toBe("true");
+    view.destroy();
+    cleanup();
+  });
+
+  test("saved notebook: an older run's reopened trace has its top-level node open", () => {
+    const model = createFakeModel({
+      runs: [
+        runState("old", { status: "done", text: "first", entries: traceEntries }),
+        runState("new", { status: "done", text: "second", entries: traceEntries }),
+      ],
+    });
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    const { el, view } = mount(model.proxy(), frames);
+    const old = el.querySelector('.lsw-run[data-run-id="old"]');
+    expect(old.querySelector(".lsw-trace").open).toBe(false);
+    old.querySelector(".lsw-trace").open = true;
+    view.frame();
+    const toggle = old.querySelector('.lsw-node[data-span="a1"] .lsw-toggle');
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    expect(old.querySelector('.lsw-node[data-span="a1"] .lsw-node-body')).not.toBeNull();
+    expect(old.querySelector('.lsw-node[data-span="t1"]')).not.toBeNull();
+    view.destroy();
+    cleanup();
+  });
+
   test("the final trait replaces a streamed run in place; Stop sends cancel", () => {
     const model = createFakeModel();
     const { cleanup } = attachStore(model.proxy());
