@@ -95,7 +95,10 @@ export function completeBlockCount(blocks, completeLines) {
     if (!b.map || !next.map) break;
     if (next.map[0] >= completeLines) break; // next block's first line still partial
     const fam = FAMILY[b.type];
-    if (fam && FAMILY[next.type] === fam) break;
+    // Two adjacent lists (or quotes): hold the pair while the second is the last, still growing
+    // block, to be safe; once another block follows, both are final. (Holding any longer made the
+    // live tail, and so every frame's work, grow with the whole answer: quadratic time.)
+    if (fam && FAMILY[next.type] === fam && i + 2 >= blocks.length) break;
     n = i + 1;
   }
   return n;

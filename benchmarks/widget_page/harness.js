@@ -18,13 +18,22 @@ const BUNDLE = params.get("bundle") || "/static/widget.js";
 // ------------------------------------------------------------------ timing
 
 const stats = { feedMs: 0, feedMax: 0, feedCount: 0, frameMs: 0, frameMax: 0, frameCount: 0 };
+/** Widget frames over 50 ms: [ms, deliveries since the previous widget frame]. */
+let slowFrames = [];
+let deliveredSinceFrame = 0;
 function resetStats() {
   for (const k of Object.keys(stats)) stats[k] = 0;
+  slowFrames = [];
 }
 function record(kind, ms) {
   stats[`${kind}Ms`] += ms;
   stats[`${kind}Count`] += 1;
   if (ms > stats[`${kind}Max`]) stats[`${kind}Max`] = ms;
+  if (kind === "feed") deliveredSinceFrame++;
+  else {
+    if (ms > 50) slowFrames.push([Math.round(ms), deliveredSinceFrame]);
+    deliveredSinceFrame = 0;
+  }
 }
 
 /** @type {{start: number, duration: number}[]} */
@@ -318,8 +327,12 @@ class FakeKernel {
     }
     this.model.kernelMessage(msg);
   }
-  finish() {
-    this.model.kernelState("runs", [this.state("done")]);
+  /** The final `runs` trait value, built outside the timed delivery (that is the kernel's work). */
+  finalRuns() {
+    return [this.state("done")];
+  }
+  finish(runs = this.finalRuns()) {
+    this.model.kernelState("runs", runs);
   }
 }
 
@@ -360,6 +373,7 @@ function snapshot(since) {
     longTaskMax: lt.reduce((m, t) => Math.max(m, t.duration), 0),
     longTaskCount: lt.length,
     longTaskMs: lt.reduce((s, t) => s + t.duration, 0),
+    slowFrames: slowFrames.slice(0, 50),
     heapMB: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : null,
   };
 }
@@ -450,7 +464,8 @@ async function streamPaced({ from, to, intervalMs }) {
 async function streamFinish() {
   const since = performance.now();
   resetStats();
-  await inTask(() => stream.kernel.finish());
+  const runs = stream.kernel.finalRuns();
+  await inTask(() => stream.kernel.finish(runs));
   await settle();
   return { ...snapshot(since), wallMs: performance.now() - since, info: answerInfo() };
 }
@@ -490,9 +505,10 @@ async function bigAnswer({ chars, messages, rate = 30, seed = 7, text = "mixed" 
   await settle();
   const streamed = snapshot(since);
   const streamInfo = answerInfo();
+  const runs = kernel.finalRuns();
   const since2 = performance.now();
   resetStats();
-  await inTask(() => kernel.finish());
+  await inTask(() => kernel.finish(runs));
   await settle();
   const final = snapshot(since2);
   return {

@@ -300,3 +300,29 @@ test("50k tokens as 10-token deltas: late cost per 1k tokens is not much above e
   expect(r.frozenBlockCount).toBeGreaterThan(1000);
   expect(el.querySelector(".lsw-md-live").childNodes.length).toBe(0);
 });
+
+describe("adjacent lists do not stop freezing", () => {
+  test("a bullet list then a numbered list are frozen once a later block follows", () => {
+    const blocks = topLevelBlocks(mdRef.parse("- a\n- b\n\n1. one\n2. two\n\nafter\n\nmore\n", {}));
+    // bullet list, ordered list, two paragraphs: the first three are certainly complete
+    expect(completeBlockCount(blocks, 9)).toBe(3);
+  });
+
+  test("while the second list is the last block, the pair stays live", () => {
+    const blocks = topLevelBlocks(mdRef.parse("- a\n\n1. one\n", {}));
+    expect(completeBlockCount(blocks, 3)).toBe(0);
+  });
+
+  test("the live tail stays small over a long answer made of list pairs", () => {
+    const { el, r } = setup();
+    const unit = "- item\n- item\n\n1. first\n2. second\n\n> quote\n\n> another\n\nA paragraph.\n\n";
+    for (let i = 0; i < 200; i++) {
+      for (const piece of unit.match(/.{1,7}/gs)) r.append(piece);
+      r.flush?.();
+    }
+    const live = el.children[1];
+    // without the fix the live tail held everything after the first list pair (~12,000 chars)
+    expect(live.textContent.length).toBeLessThan(400);
+    expect(r.frozenBlockCount).toBeGreaterThan(900);
+  });
+});
