@@ -331,6 +331,7 @@ class Run:
         pend_think: list[str] = []
         pend_entries: list[TraceEntry | str] = []
         cancelled_at: float | None = None
+        text_sent = False
         while True:
             finished = future.done()
             text, thinking, entries = self._drain()
@@ -347,16 +348,21 @@ class Run:
                 break  # the module ignores cancellation: stop waiting for it
             now = time.monotonic()
             due = last_sent + interval
-            if (pend_text or pend_think or pend_entries) and now >= due:
+            pending = bool(pend_text or pend_think or pend_entries)
+            # the first answer text goes at once: time to first token is what users feel most
+            if pending and (now >= due or (pend_text and not text_sent)):
                 if sink is not None:
                     sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
+                text_sent = text_sent or bool(pend_text)
                 pend_text, pend_think, pend_entries = [], [], []
                 last_sent = now
                 continue
-            # sleep until something arrives, or until the next send is due if data is pending
-            wait = max(0.0, due - now) if (pend_text or pend_think or pend_entries) else 0.25
-            if wait:
-                watcher.wait(wait)
+            if pending:
+                # something waits for its send slot: sleep until then rather than waking (and
+                # draining) on every token, which costs the producer CPU for nothing
+                time.sleep(due - now)
+            else:
+                watcher.wait(0.25)  # nothing pending: sleep until something arrives
         if pend_text or pend_think or pend_entries:
             if sink is not None:
                 sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
