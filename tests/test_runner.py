@@ -106,7 +106,9 @@ def test_messages_are_coalesced_under_the_rate_limit(scripted_server_factory):
         first_text = next(i for i, (m, _) in enumerate(deltas) if m.get("text"))
         times = [t for _, t in deltas[first_text:]]
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-        assert len(gaps) >= 2 and all(g >= 0.8 / WIDGET_MAX_MESSAGES_PER_S for g in gaps), gaps
+        assert all(g >= 0.8 / WIDGET_MAX_MESSAGES_PER_S for g in gaps), gaps
+        if run is run2:  # 1.5 s of steady tokens: coalesced into many messages, not one per token
+            assert 10 <= len(gaps) < 150, len(gaps)
         assert first_text <= 1, "at most one message (trace entries) before the first text"
     assert len(run1.text) == len("tok " * 600) and run2.text == "x " * 300
 
