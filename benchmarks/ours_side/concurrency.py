@@ -78,14 +78,7 @@ def once_seed(agent, spec: dict) -> dict:
         except Exception as exc:  # reported, not hidden
             errors.append(f"{type(exc).__name__}: {exc}"[:200])
 
-    threads = [threading.Thread(target=consumer, args=(k,)) for k in range(runs)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = _run_consumers(consumer, runs, barrier)
     pool.shutdown()
     return summary(tally, runs, n, wall, errors)
 
@@ -130,6 +123,13 @@ def once_openai(client, spec: dict) -> dict:
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}"[:200])
 
+    wall = _run_consumers(consumer, runs, barrier)
+    return summary(tally, runs, n, wall, errors)
+
+
+
+def _run_consumers(consumer, runs: int, barrier: threading.Barrier) -> float:
+    """Start one consumer thread per run, release them together, and return the wall time until all ended."""
     threads = [threading.Thread(target=consumer, args=(k,)) for k in range(runs)]
     for t in threads:
         t.start()
@@ -137,8 +137,7 @@ def once_openai(client, spec: dict) -> dict:
     t0 = time.perf_counter()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
-    return summary(tally, runs, n, wall, errors)
+    return time.perf_counter() - t0
 
 
 def summary(tally: Tally, runs: int, n: int, wall: float, errors: list[str]) -> dict:
