@@ -38,6 +38,7 @@ _LAZY = {
     "RunCancelled": "lazystream_widget.runtime.cancel",
     "StreamView": "lazystream_widget.widget",
     "Run": "lazystream_widget.runner",
+    "configure": "lazystream_widget.settings",
 }
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "StreamView",
     "ThreadPoolExecutor",
     "TrainableModule",
+    "configure",
     "current_session",
     "fc_register",
     "new_session",
@@ -91,4 +93,5 @@ if TYPE_CHECKING:  # for editors and type checkers only
     from .runtime.session import Session, current_session, new_session, session
     from .runtime.tools import fc_register
     from .runtime.trainable import ServerStartError, TrainableModule
+    from .settings import configure
     from .widget import StreamView

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from lazystream_widget import settings
 from lazystream_widget.runtime import session as session_mod
 
 
@@ -50,9 +51,11 @@ def queue_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     home = tmp_path / "lazystream-home"
     monkeypatch.setenv("LAZYSTREAM_HOME", str(home))
     session_mod.set_backend(None)
+    settings.reset()
     yield home
     _close_backend()
     session_mod.set_backend(None)
+    settings.reset()
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""``configure(**settings)``: the one place for settings given in code.
+
+Every setting has a name, an environment variable (where one makes sense), a default and a
+parser that validates a value and says what was wrong. A value given to :func:`configure`
+wins over its environment variable; ``configure(name=None)`` forgets it again, so the
+environment (or the default) applies. Runs read their settings once, when they start
+(:func:`snapshot`), so a change never reaches a run already going.
+
+Each feature adds its row to ``_SETTINGS`` below; nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str | None  # environment variable read when the setting was not configured in code
+    default: Any
+    parse: Callable[[Any], Any]  # value (from code, or the env string) -> validated value; raises ValueError
+    doc: str
+
+
+def _optional_str(name: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+        return os.fspath(value)
+
+    return parse
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[Any], Any]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return text
+
+    return parse
+
+
+def _prices(value: Any) -> dict[str, tuple[float, float]]:
+    if value is None:
+        return {}
+    if isinstance(value, str):  # from the environment: JSON {"model": [input, output]}
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f'prices from the environment must be JSON like {{"gpt-4o": [2.5, 10]}}: {exc}') from None
+    if not isinstance(value, dict):
+        raise ValueError(f"prices must be a dict {{model: (input, output)}} per 1M tokens, got {type(value).__name__}")
+    out: dict[str, tuple[float, float]] = {}
+    for model, pair in value.items():
+        try:
+            inp, outp = (float(x) for x in pair)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"prices[{model!r}] must be a pair (input, output) of prices per 1M tokens, got {pair!r}"
+            ) from None
+        if inp < 0 or outp < 0:
+            raise ValueError(f"prices[{model!r}] must not be negative, got {pair!r}")
+        out[str(model)] = (inp, outp)
+    return out
+
+
+def _positive_float(name: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if number < 0:
+            raise ValueError(f"{name} must not be negative, got {value!r}")
+        return number
+
+    return parse
+
+
+_SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("queue", "LAZYSTREAM_QUEUE", None, _optional_str("queue"),
+                "Queue backend URL: unset for the file backend under LAZYSTREAM_HOME, or redis://host:port/db."),
+        Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", None, _optional_str("otlp_endpoint"),
+                "OTLP/HTTP endpoint that every run's spans are sent to (e.g. http://127.0.0.1:4318); unset: none."),
+        Setting("prices", "LAZYSTREAM_PRICES", {}, _prices,
+                "Price per 1M tokens per model, {model: (input, output)}, for the cost roll-ups."),
+        Setting("cassette", "LAZYSTREAM_CASSETTE", None, _optional_str("cassette"),
+                "A cassette file that every run records to or replays from (see lazystream_widget.cassette)."),
+        Setting("cassette_mode", "LAZYSTREAM_CASSETTE_MODE", "auto", _choice("cassette_mode",
+                ("auto", "record", "replay", "off")),
+                "auto (replay if the cassette exists, else record), record, replay or off."),
+        Setting("cassette_speed", "LAZYSTREAM_CASSETTE_SPEED", 1.0, _positive_float("cassette_speed"),
+                "Replay speed: 1.0 keeps the recorded timing, 0 replays at once."),
+    )
+}  # fmt: skip
+
+_configured: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+class Settings(dict):
+    """All settings as ``{name: value}``; its repr hides passwords in URLs."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: {_mask(v)!r}" for k, v in self.items()) + "}"
+
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@]*):(?P<pw>[^@/]*)@", re.I)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for errors, traces and reprs)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+
+
+def _mask(value: Any) -> Any:
+    return mask_url(value) if isinstance(value, str) else value
+
+
+def configure(**settings: Any) -> Settings:
+    """Set settings for runs started from now on; return all settings in force.
+
+    Keyword-only. ``configure()`` with no arguments just returns them. A setting given here
+    wins over its environment variable; ``configure(name=None)`` drops it again. Unknown
+    names and invalid values raise a clear error and change nothing.
+    """
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(
+            f"configure() got unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"known settings: {', '.join(sorted(_SETTINGS))}"
+        )
+    parsed = {}
+    for name, value in settings.items():
+        if value is None:
+            parsed[name] = _UNSET
+            continue
+        try:
+            parsed[name] = _SETTINGS[name].parse(value)
+        except ValueError as exc:
+            raise ValueError(f"configure({name}=...): {exc}") from None
+    with _lock:
+        for name, value in parsed.items():
+            if value is _UNSET:
+                _configured.pop(name, None)
+            else:
+                _configured[name] = value
+    return snapshot()
+
+
+def get(name: str) -> Any:
+    """The value of one setting: configured in code, else from its environment variable, else the default."""
+    setting = _SETTINGS[name]
+    with _lock:
+        if name in _configured:
+            return _configured[name]
+    if setting.env:
+        raw = os.environ.get(setting.env)
+        if raw not in (None, ""):
+            try:
+                return setting.parse(raw)
+            except ValueError as exc:
+                raise ValueError(f"environment variable {setting.env}: {exc}") from None
+    return setting.default
+
+
+def snapshot() -> Settings:
+    """Every setting's current value (what a run takes when it starts)."""
+    return Settings((name, get(name)) for name in _SETTINGS)
+
+
+def describe() -> list[Setting]:
+    """The settings table, for the docs."""
+    return list(_SETTINGS.values())
+
+
+def reset() -> None:
+    """Forget every setting given in code (tests)."""
+    with _lock:
+        _configured.clear()
