@@ -235,9 +235,13 @@ class Run:
         cell_ctx = contextvars.copy_context()
         self._sink = sink
         self._cell = _cell_number()
+        from . import settings
+
+        self.settings = settings.snapshot()  # a later configure() never reaches this run
         self._session = new_session()
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
+        run_ctx.run(settings.use, self.settings)
         run_ctx.run(use_session, self._session)
         run_ctx.run(set_token, self._token)
         run_ctx.run(set_trace_everything, True)

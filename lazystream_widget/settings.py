@@ -11,6 +11,7 @@ Each feature adds its row to ``_SETTINGS`` below; nothing else needs to change.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import threading
@@ -181,6 +182,20 @@ def get(name: str) -> Any:
 def snapshot() -> Settings:
     """Every setting's current value (what a run takes when it starts)."""
     return Settings((name, get(name)) for name in _SETTINGS)
+
+
+#: The settings of the run the current code belongs to (set by the runner in the run's context).
+_run_settings: contextvars.ContextVar[Settings | None] = contextvars.ContextVar("lazystream_settings", default=None)
+
+
+def current() -> Settings:
+    """The settings in force for the current code: its run's snapshot inside a run, else :func:`snapshot`."""
+    return _run_settings.get() or snapshot()
+
+
+def use(snap: Settings) -> contextvars.Token:
+    """Make ``snap`` the settings of the current context (runners call it in the run's context)."""
+    return _run_settings.set(snap)
 
 
 def describe() -> list[Setting]:

@@ -62,3 +62,26 @@ def test_repr_hides_url_passwords() -> None:
     assert current["queue"] == "redis://user:s3cret@127.0.0.1:6379/0"  # the value itself is intact
     assert "s3cret" not in repr(current)
     assert settings.mask_url("rediss://:pw@h:1/0") == "rediss://:***@h:1/0"
+
+
+def test_a_run_keeps_the_settings_it_started_with() -> None:
+    import threading
+
+    from lazystream_widget.runner import Run
+
+    release = threading.Event()
+    seen: list[str] = []
+
+    def module(_query: str) -> str:
+        release.wait(10)
+        seen.append(settings.current()["cassette_mode"])
+        return "ok"
+
+    lsw.configure(cassette_mode="replay")
+    run = Run(module, "q").start()
+    lsw.configure(cassette_mode="off")  # after the start: must not reach the run
+    release.set()
+    assert run.wait(10) == "ok"
+    assert seen == ["replay"]
+    assert run.settings["cassette_mode"] == "replay"
+    assert settings.current()["cassette_mode"] == "off"  # outside a run: what is in force now
