@@ -41,11 +41,11 @@ export const WIDGET_MAX_MESSAGES_PER_S = 30;
  *   id: string, query?: string, status?: "running"|"done"|"error"|"cancelled",
  *   text?: string, thinking?: string, entries?: Array<TraceEntry|string>,
  *   error?: ErrorInfo|null, result?: string|null, started_at?: number,
- *   ended_at?: number|null, stats?: RunStats
+ *   ended_at?: number|null, stats?: RunStats, notices?: string[]
  * }} RunState
  * @typedef {{type: "run_start", mseq: number, run: RunState}} RunStartMessage
  * @typedef {{type: "delta", mseq: number, run: string, text?: string, thinking?: string,
- *   entries?: Array<TraceEntry|string>, stats?: RunStats}} DeltaMessage
+ *   entries?: Array<TraceEntry|string>, stats?: RunStats, notices?: string[]}} DeltaMessage
  * @typedef {{type: "cancel", run: string}} CancelMessage
  */
 

@@ -43,6 +43,11 @@ export function createRunView(opts) {
   const query = doc.createElement("div");
   query.className = "lsw-query";
   header.append(query);
+  // One-line remarks about the run (e.g. why nothing streamed), from the kernel.
+  const notices = doc.createElement("ul");
+  notices.className = "lsw-notices";
+  notices.hidden = true;
+  let noticesShown = "";
 
   const answer = createAnswerBox({ run, model: opts.model, doc, now: opts.now, ...opts.answerOptions });
 
@@ -60,7 +65,7 @@ export function createRunView(opts) {
   };
   trace.addEventListener("toggle", onToggle);
 
-  el.append(header, answer.el, trace);
+  el.append(header, notices, answer.el, trace);
 
   let entriesGen = -1;
   let entriesLen = 0;
@@ -71,6 +76,19 @@ export function createRunView(opts) {
     el.dataset.status = run.status;
     query.textContent = run.query || "(no query)";
     query.title = run.query || "";
+    const key = run.notices.join("\n");
+    if (key !== noticesShown) {
+      noticesShown = key;
+      notices.replaceChildren(
+        ...run.notices.map((text) => {
+          const li = doc.createElement("li");
+          li.className = "lsw-notice";
+          li.textContent = text;
+          return li;
+        }),
+      );
+      notices.hidden = run.notices.length === 0;
+    }
     answer.sync(run);
     if (run.entriesGen !== entriesGen) {
       tree.reset();

@@ -15,7 +15,7 @@ import { dispatch, isFinalStatus, isRunState } from "./protocol.js";
  * @typedef {{
  *   id: string, query: string, status: string, text: string, thinking: string,
  *   entries: Array<TraceEntry|string>, error: any, result: string|null,
- *   started_at: number|null, ended_at: number|null, stats: Record<string, any>,
+ *   started_at: number|null, ended_at: number|null, stats: Record<string, any>, notices: string[],
  *   statsAt: number, seenAt: number,
  *   textGen: number, thinkingGen: number, entriesGen: number,
  *   stale: boolean, inTrait: boolean
@@ -24,6 +24,8 @@ import { dispatch, isFinalStatus, isRunState } from "./protocol.js";
  */
 
 const str = (x) => (typeof x === "string" ? x : "");
+/** @param {unknown} x @returns {string[]} the strings of an array (anything else: none) */
+const strings = (x) => (Array.isArray(x) ? x.filter((s) => typeof s === "string") : []);
 
 /** Shallow check that two trace entries (or strings) are the same item. */
 function sameEntry(a, b) {
@@ -133,6 +135,7 @@ export class RunStore {
       started_at: state.started_at ?? null,
       ended_at: state.ended_at ?? null,
       stats: { ...(state.stats || {}) },
+      notices: strings(state.notices),
       statsAt: now,
       seenAt: now,
       textGen: 0,
@@ -181,6 +184,7 @@ export class RunStore {
     if (typeof msg.text === "string") run.text += msg.text;
     if (typeof msg.thinking === "string") run.thinking += msg.thinking;
     if (Array.isArray(msg.entries)) for (const e of msg.entries) run.entries.push(e);
+    for (const n of strings(msg.notices)) if (!run.notices.includes(n)) run.notices.push(n);
     if (msg.stats && typeof msg.stats === "object") {
       Object.assign(run.stats, msg.stats);
       run.statsAt = this.now();
@@ -210,6 +214,7 @@ export class RunStore {
     if (state.status) run.status = state.status;
     run.error = state.error ?? null;
     run.result = state.result ?? null;
+    if (Array.isArray(state.notices)) run.notices = strings(state.notices);
     if (state.started_at != null) run.started_at = state.started_at;
     run.ended_at = state.ended_at ?? null;
     if (state.stats) {

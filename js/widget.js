@@ -20,6 +20,7 @@
 //   .lsw-more                         "Show more" of a long answer
 //   .lsw-error                        error message of a failed run (status error only; a
 //                                     cancelled run's reason is the .lsw-status title)
+//   .lsw-notices > .lsw-notice        one-line remarks about a run from the kernel (run.add_notice)
 //   .lsw-resync                       "live updates were missed" notice
 //   .lsw-live                         aria-live="polite" region (visually hidden)
 //   .lsw-trace                        <details> holding the trace tree

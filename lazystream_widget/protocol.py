@@ -96,6 +96,7 @@ class RunState(TypedDict, total=False):
     started_at: float  # unix seconds
     ended_at: float | None
     stats: RunStats
+    notices: list[str]  # one-line remarks about the run shown above the answer (e.g. "nothing was streamed: ...")
 
 
 class RunStartMessage(TypedDict):
@@ -112,6 +113,7 @@ class DeltaMessage(TypedDict, total=False):
     thinking: str  # new thinking text since the last message
     entries: list[TraceEntry | str]  # new trace entries since the last message
     stats: RunStats  # about once a second, and with the first token; merge into what you have
+    notices: list[str]  # notices added since the last message
 
 
 class CancelMessage(TypedDict):

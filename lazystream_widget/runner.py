@@ -45,7 +45,8 @@ def _cell_number() -> int | None:
 class RunSink(Protocol):
     def run_started(self, run: Run) -> None: ...
 
-    def run_delta(self, run: Run, text: str, thinking: str, entries: list[TraceEntry | str]) -> None: ...
+    def run_delta(self, run: Run, text: str, thinking: str, entries: list[TraceEntry | str]) -> None:
+        """What is new since the last call; a sink that shows notices takes them with ``run.take_new_notices()``."""
 
     def run_finished(self, run: Run) -> None: ...
 
@@ -89,6 +90,8 @@ class Run:
         self._text: list[str] = []
         self._thinking: list[str] = []
         self._entries: list[TraceEntry | str] = []
+        self._notices: list[str] = []
+        self._notices_sent = 0  # how many notices the sink has been handed
         self._lock = threading.Lock()
         self._result: Any = None
         self._exception: BaseException | None = None
@@ -122,6 +125,32 @@ class Run:
     def trace(self) -> list[SpanRecord]:
         """The run's spans as Python objects, in start order (see :mod:`lazystream_widget.spans`)."""
         return build_spans(self.entries)
+
+    @property
+    def notices(self) -> list[str]:
+        """One-line remarks about the run that the display shows above the answer (e.g. why nothing streamed)."""
+        with self._lock:
+            return list(self._notices)
+
+    def add_notice(self, text: str) -> None:
+        """Add a one-line remark for the display (thread-safe; repeated text is kept once)."""
+        line = " ".join(str(text).split())
+        if not line:
+            return
+        with self._lock:
+            if line not in self._notices:
+                self._notices.append(line)
+
+    def take_new_notices(self) -> list[str]:
+        """The notices added since the last call (what a display has not been sent yet)."""
+        with self._lock:
+            new = self._notices[self._notices_sent :]
+            self._notices_sent = len(self._notices)
+            return new
+
+    def _has_new_notices(self) -> bool:
+        with self._lock:
+            return len(self._notices) > self._notices_sent
 
     def trace_tree(self) -> str:
         """The spans as an indented text tree."""
@@ -211,6 +240,7 @@ class Run:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "stats": self.stats(),
+            "notices": self.notices,
         }
 
     def stats(self) -> dict[str, Any]:
@@ -352,11 +382,13 @@ class Run:
                 break  # the module ignores cancellation: stop waiting for it
             now = time.monotonic()
             due = last_sent + interval
-            pending = bool(pend_text or pend_think or pend_entries)
+            pending = bool(pend_text or pend_think or pend_entries) or self._has_new_notices()
             # the first answer text goes at once: time to first token is what users feel most
             if pending and (now >= due or (pend_text and not text_sent)):
-                if sink is not None:
+                if sink is not None:  # the sink takes new notices itself (take_new_notices)
                     sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
+                else:
+                    self.take_new_notices()
                 text_sent = text_sent or bool(pend_text)
                 pend_text, pend_think, pend_entries = [], [], []
                 last_sent = now

@@ -127,6 +127,9 @@ class StreamView(anywidget.AnyWidget):
             msg["thinking"] = thinking
         if entries:
             msg["entries"] = entries
+        notices = run.take_new_notices()
+        if notices:
+            msg["notices"] = notices
         self._send_message(msg)
 
     def run_finished(self, run: Run) -> None:

@@ -288,3 +288,26 @@ def test_bad_module_is_refused_with_a_clear_error():
 def test_repr_is_stable_for_nbval(weather_agent):
     agent, _ = weather_agent
     assert repr(TappedView(agent)) == "StreamView(FunctionCallAgent)"
+
+
+def test_notices_reach_the_browser_once_and_stay_in_the_final_state():
+    release = threading.Event()
+
+    def module(query):
+        run = view.last_run
+        run.add_notice("nothing was   streamed:\n pass stream=True")  # whitespace folds to one line
+        run.add_notice("nothing was streamed: pass stream=True")  # the same notice again is kept once
+        release.wait(5)
+        return "done"
+
+    view = TappedView(module)
+    run = view.ask("q")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any("notices" in m for m in view.sent):
+        time.sleep(0.01)  # the notice goes out while the run is still going, not only with the final state
+    release.set()
+    run.wait(5)
+    sent = [n for m in view.sent if m.get("type") == "delta" for n in m.get("notices", [])]
+    assert sent == ["nothing was streamed: pass stream=True"]
+    assert run.notices == sent
+    assert view.runs[-1]["notices"] == sent

@@ -47,6 +47,16 @@ describe("run store", () => {
     expect(events).toEqual([{ type: "order" }, { type: "run", id: "r1" }, { type: "run", id: "r1" }]);
   });
 
+  test("notices append from deltas once each and the trait replaces them", () => {
+    const store = new RunStore();
+    store.applyMessage(runStart(1, "r1"));
+    store.applyMessage(delta(2, "r1", { notices: ["no stream: pass stream=True", 7] }));
+    store.applyMessage(delta(3, "r1", { notices: ["no stream: pass stream=True"] }));
+    expect(store.get("r1").notices).toEqual(["no stream: pass stream=True"]);
+    store.applyRuns([{ id: "r1", status: "done", text: "", entries: [], notices: ["final notice"] }]);
+    expect(store.get("r1").notices).toEqual(["final notice"]);
+  });
+
   test("a gap in mseq marks a resync; the final trait replaces the run and clears it", () => {
     const store = new RunStore();
     store.applyMessage(runStart(1, "r1"));

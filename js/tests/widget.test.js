@@ -113,6 +113,24 @@ describe("widget", () => {
     cleanupInit();
   });
 
+  test("a run's notices show above its answer as text, never as HTML", () => {
+    const model = createFakeModel({
+      runs: [runState("r", { status: "done", text: "answer", notices: ["nothing streamed: pass <b>stream=True</b>"] })],
+    });
+    const cleanupInit = widget.initialize({ model: model.proxy() });
+    const el = document.createElement("div");
+    document.body.append(el);
+    const cleanupView = widget.render({ model: model.proxy(), el });
+    const notices = el.querySelector(".lsw-notices");
+    expect(notices.hidden).toBe(false);
+    expect([...notices.querySelectorAll(".lsw-notice")].map((n) => n.textContent)).toEqual([
+      "nothing streamed: pass <b>stream=True</b>",
+    ]);
+    expect(notices.querySelector("b")).toBeNull();
+    cleanupView();
+    cleanupInit();
+  });
+
   test("an older run's trace, when reopened, shows its top-level node open like the newest run's", () => {
     const model = createFakeModel();
     const { cleanup } = attachStore(model.proxy());
