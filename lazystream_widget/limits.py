@@ -14,6 +14,11 @@ TRUNCATION_MARKER = "…[truncated, {size} bytes in all]"
 #: An empty ``dequeue()`` may wait this long for a new item before returning
 #: ``[]``; it keeps the seed's busy-poll loop cheap (spec 1).
 EMPTY_DEQUEUE_WAIT_S = 0.002
+#: During a burst (a read returned items less than this long ago) an empty ``dequeue()``
+#: sleeps out the rest of this interval instead of waking once per item: the consumer
+#: takes items in batches and leaves the producer the GIL. The first item after a quiet
+#: spell still wakes it at once.
+DEQUEUE_COALESCE_S = 0.001
 #: A consumer that dequeued from a queue within this window counts as *active* on
 #: it: futures of our executor then wait for their items in that queue to be read
 #: before reporting done().
@@ -53,7 +58,14 @@ TOOL_RESULT_MAX_CHARS = 64 * 1024
 AGENT_MAX_TURNS = 10
 
 # --- widget -------------------------------------------------------------------
-#: At most this many comm messages per second per view while streaming.
-WIDGET_MAX_MESSAGES_PER_S = 30
+#: At most this many comm messages per second per view while streaming: one per display
+#: frame. A view quiet for a frame sends its next delta at once (see ``pacing.py``).
+WIDGET_MAX_MESSAGES_PER_S = 60
+#: All views of a kernel together send at most this many messages per second (a token
+#: bucket), well under Jupyter's ``iopub_msg_rate_limit`` of 1,000 messages/s over 3 s, past
+#: which the server drops messages. Many busy views share it: each message carries more.
+KERNEL_MAX_MESSAGES_PER_S = 500
+#: ...with bursts of up to this many messages (e.g. many runs starting at once).
+KERNEL_MESSAGE_BURST = 50
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000

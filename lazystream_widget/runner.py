@@ -1,10 +1,10 @@
-"""Runs a module on a query in the pool and drains its queues for a display.
+"""Runs a module on a query in the pool and hands what it streams to a display.
 
 Each run gets a fresh session (so concurrent runs never mix), a cancel token, and
-tracing of everything in it. A pump thread waits on the session's queues (an
-inotify wake-up, no polling), gathers what arrived, and hands it to a
-:class:`RunSink` at most ``WIDGET_MAX_MESSAGES_PER_S`` times a second, each time
-only what is new. When the run ends, the sink gets the final state once, last.
+tracing of everything in it. The process's one pump thread (:mod:`.pump`) drains the
+run's queues as they fill and hands a :class:`RunSink` only what is new, at most once
+per display frame per view and within one message budget per kernel (:mod:`.pacing`);
+when the run ends, the sink gets the last delta, then the final state, last.
 
 The runner knows nothing of widgets: the StreamView is one sink; tests and
 benchmarks use others.
@@ -20,12 +20,12 @@ import threading
 import time
 from typing import Any, Callable, Protocol
 
-from .limits import WIDGET_MAX_MESSAGES_PER_S
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
+from .pump import CANCEL_GRACE_S, Feed, get_pump
 from .spans import SpanRecord, build_spans, format_tree
 
-#: After a cancel, how long the run may take to wind down before we call it cancelled anyway.
-CANCEL_GRACE_S = 2.0
+#: At most this many runs do their work at once (more wait for a worker).
+RUN_WORKERS_MAX = 1024
 
 
 class RunDisplayError(RuntimeError):
@@ -65,7 +65,9 @@ def _run_pool():
             if _pool is None:
                 from .runtime.pool import ThreadPoolExecutor
 
-                _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lazystream-run")
+                # a worker per concurrent run (threads are made only when all are busy): runs never queue
+                # behind each other (100 views asked at once all stream at once)
+                _pool = ThreadPoolExecutor(max_workers=RUN_WORKERS_MAX, thread_name_prefix="lazystream-run")
     return _pool
 
 
@@ -101,6 +103,8 @@ class Run:
         self._sink: RunSink | None = None
         self._resynced = False
         self._cell: int | None = None
+        self._feed: Feed | None = None  # the run's link to the pump, once started
+        self._backend: Any = None
 
     # ---- reading ----------------------------------------------------------------
 
@@ -138,8 +142,12 @@ class Run:
         if not line:
             return
         with self._lock:
-            if line not in self._notices:
-                self._notices.append(line)
+            if line in self._notices:
+                return
+            self._notices.append(line)
+        feed = self._feed
+        if feed is not None and not self._final.done():
+            get_pump(self._backend).poke(feed)  # a notice appends nothing to the queues: wake the pump
 
     def take_new_notices(self) -> list[str]:
         """The notices added since the last call (what a display has not been sent yet)."""
@@ -253,13 +261,14 @@ class Run:
     # ---- running ----------------------------------------------------------------
 
     def start(self, sink: RunSink | None = None) -> Run:
-        """Submit the module to the pool under a fresh session and start the pump thread.
+        """Submit the module to the pool under a fresh session and hand the run to the pump.
 
-        Call it from the thread whose context should reach the pump (the notebook cell):
-        on ipykernel 7.0.x a thread that touches a widget must run in a copy of the cell's context.
+        Call it from the thread whose context should reach the sink (the notebook cell):
+        ipykernel routes a widget's messages by the context they are sent from, so the
+        pump calls the sink in a copy of this context.
         """
         from .runtime.cancel import CancelToken, set_token
-        from .runtime.session import new_session, use_session
+        from .runtime.session import get_backend, new_session, use_session
         from .runtime.trace import activate, set_trace_everything
 
         cell_ctx = contextvars.copy_context()
@@ -268,6 +277,7 @@ class Run:
         from . import settings
 
         self.settings = settings.snapshot()  # a later configure() never reaches this run
+        self._backend = get_backend()
         self._session = new_session()
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
@@ -276,22 +286,35 @@ class Run:
         run_ctx.run(set_token, self._token)
         run_ctx.run(set_trace_everything, True)
         run_ctx.run(activate, None)
-        watcher = self._session.watcher()  # before submitting: no append can be missed
+        pump = get_pump(self._backend)
+        feed = self._feed = Feed(self, sink, cell_ctx)
         try:
             if sink is not None:
                 sink.run_started(self)
-            future = run_ctx.run(_run_pool().submit, self.module, self.query)
-            pump = threading.Thread(
-                target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
-                daemon=True,
-            )
-            pump.start()
+            pump.add(feed)  # its session is watched before anything can be appended to it
+            try:
+                future = run_ctx.run(_run_pool().submit, self._work, self.module, feed)
+            except BaseException:
+                pump.forget(feed)
+                raise
         except BaseException as exc:  # e.g. the pool is shut down: end the run now, never leave it "running"
-            watcher.close()
             self._token.cancel("the run could not start")
             self._end_now(exc, sink)
             raise
+        feed.future = future
+        future.add_done_callback(lambda _f: pump.poke(feed))
+        self._token.on_cancel(lambda: pump.poke(feed))
         return self
+
+    def _work(self, module: Callable[[Any], Any], feed: Feed) -> Any:
+        """The run's work, in a pool worker: the module on the query, then tell the pump at once."""
+        try:
+            return module(self.query)
+        finally:
+            # the last tokens go out now, not at the next display frame (the pump reads them,
+            # which also lets our pool's future, waiting for them to be read, complete)
+            feed.work_ended = True
+            get_pump(self._backend).poke(feed)
 
     def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
         self.ended_at = time.time()
@@ -305,9 +328,8 @@ class Run:
             self._final.set_result(None)
 
     def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
-        from .runtime.session import get_backend
-
-        backend, sid = get_backend(), self._session.id
+        """Take what the run's queues hold (the pump calls it); returns (text, thinking, trace entries)."""
+        backend, sid = self._backend, self._session.id
         deltas = backend.read(sid, ANSWER_QUEUE)
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
         thinking = "".join(b.decode("utf-8", "surrogatepass") for b in backend.read(sid, THINK_QUEUE))
@@ -323,85 +345,6 @@ class Run:
                     self._thinking.append(thinking)
                 self._entries.extend(entries)
         return text, thinking, entries
-
-    def _pump(self, future: concurrent.futures.Future, watcher: Any, sink: RunSink | None) -> None:
-        """Drain the queues into the sink until the run ends; whatever fails, the run ends (never "running")."""
-        failure: BaseException | None = None
-        try:
-            self._pump_loop(future, watcher, sink)
-        except BaseException as exc:  # the display (or reading the queues) failed: stop the run, keep its text
-            failure = exc
-            self._token.cancel(f"the run's display failed: {type(exc).__name__}: {exc}")
-            try:
-                future.result(CANCEL_GRACE_S)  # let the module wind down
-            except BaseException:
-                pass
-            try:
-                self._drain()  # what is left still belongs in run.text (never truncated)
-            except BaseException:
-                pass
-        finally:
-            watcher.close()
-        sink_error: BaseException | None = None
-        try:
-            self._finish(future, failure)
-            if sink is not None:
-                try:
-                    sink.run_finished(self)
-                except BaseException as exc:
-                    sink_error = exc
-        finally:
-            try:
-                self._session.close()
-            finally:
-                self._final.set_result(None)
-        if sink_error is not None:
-            raise sink_error  # the run is over; let threading.excepthook show the broken display
-
-    def _pump_loop(self, future: concurrent.futures.Future, watcher: Any, sink: RunSink | None) -> None:
-        interval = 1.0 / WIDGET_MAX_MESSAGES_PER_S
-        last_sent = 0.0
-        pend_text: list[str] = []
-        pend_think: list[str] = []
-        pend_entries: list[TraceEntry | str] = []
-        cancelled_at: float | None = None
-        text_sent = False
-        while True:
-            finished = future.done()
-            text, thinking, entries = self._drain()
-            if text:
-                pend_text.append(text)
-            if thinking:
-                pend_think.append(thinking)
-            pend_entries.extend(entries)
-            if finished:
-                break
-            if cancelled_at is None and self._token.cancelled:
-                cancelled_at = time.monotonic()
-            if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_S:
-                break  # the module ignores cancellation: stop waiting for it
-            now = time.monotonic()
-            due = last_sent + interval
-            pending = bool(pend_text or pend_think or pend_entries) or self._has_new_notices()
-            # the first answer text goes at once: time to first token is what users feel most
-            if pending and (now >= due or (pend_text and not text_sent)):
-                if sink is not None:  # the sink takes new notices itself (take_new_notices)
-                    sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
-                else:
-                    self.take_new_notices()
-                text_sent = text_sent or bool(pend_text)
-                pend_text, pend_think, pend_entries = [], [], []
-                last_sent = now
-                continue
-            if pending:
-                # something waits for its send slot: sleep until then rather than waking (and
-                # draining) on every token, which costs the producer CPU for nothing
-                time.sleep(due - now)
-            else:
-                watcher.wait(0.25)  # nothing pending: sleep until something arrives
-        if pend_text or pend_think or pend_entries:
-            if sink is not None:
-                sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
 
     def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:
         from .runtime.cancel import RunCancelled

@@ -44,9 +44,11 @@ def get_current_weather(location: str, unit: Literal["fahrenheit", "celsius"]="f
     return json.dumps({'location': location, 'temperature': 'unknown'})
 
 
-def make_agent(base_url: str) -> FunctionCallAgent:
+def make_module(base_url: str, workload: str = "module"):
+    """``module``: ``OnlineChatModule(stream=True)`` itself (the e2e figure's workload);
+    ``agent``: the seed's ``FunctionCallAgent`` over it (one model turn: the model answers directly)."""
     llm = lazyllm.OnlineChatModule(source="openai", model="scripted", base_url=base_url, api_key="bench", stream=True)
-    return FunctionCallAgent(llm, ["get_current_weather"])
+    return llm if workload == "module" else FunctionCallAgent(llm, ["get_current_weather"])
 
 
 def count_stamps(items: list[str]) -> int:
@@ -55,7 +57,7 @@ def count_stamps(items: list[str]) -> int:
     return len(c.seen)
 
 
-def run_seed(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict:
+def run_seed(agent, query: str, n: int, spec: dict) -> dict:
     box: dict = {}
     col = StampCollector()
     if spec.get("cpu_window"):
@@ -83,7 +85,7 @@ def run_seed(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict:
     return out
 
 
-def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict:
+def run_runner(agent, query: str, n: int, spec: dict) -> dict:
     from lazystream_widget.runner import Run
 
     t0 = time.perf_counter()
@@ -164,7 +166,7 @@ def main() -> None:
         target = openai.OpenAI(base_url=spec["base_url"], api_key="bench", max_retries=0)
         fn = run_openai
     else:
-        target = make_agent(spec["base_url"])
+        target = make_module(spec["base_url"], spec.get("workload", "module"))
         fn = run_seed if system == "seed" else run_runner
     for _ in range(int(spec.get("warmup", 1))):
         fn(target, warm_query, 20, {})

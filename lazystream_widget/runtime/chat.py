@@ -303,14 +303,39 @@ def _as_messages(input: Any, system_prompt: str | None) -> list[dict[str, Any]]:
     return messages
 
 
+_REASONING_NAMES = ("reasoning_content", "reasoning")
+#: per class: which of _REASONING_NAMES are real attributes of its instances (cached: looked up per delta)
+_REASONING_ATTRS: dict[type, tuple[str, ...]] = {}
+
+
+def _reasoning_attrs(cls: type) -> tuple[str, ...]:
+    fields = getattr(cls, "model_fields", None)
+    if isinstance(fields, dict):  # a pydantic model (the openai client's delta): only declared fields
+        return tuple(n for n in _REASONING_NAMES if n in fields)
+    return _REASONING_NAMES  # any other object: plain getattr is cheap
+
+
 def _reasoning_of(delta: Any) -> str | None:
-    for name in ("reasoning_content", "reasoning"):
+    """The reasoning text of a delta or message (``reasoning_content`` / ``reasoning``), or None.
+
+    Called once per streamed delta, so it stays cheap: the openai client's delta declares
+    neither field, and ``getattr`` of an undeclared name on a pydantic model costs an
+    exception inside pydantic; such fields arrive in ``model_extra`` (a dict, usually empty).
+    """
+    cls = type(delta)
+    names = _REASONING_ATTRS.get(cls)
+    if names is None:
+        names = _REASONING_ATTRS[cls] = _reasoning_attrs(cls)
+    for name in names:
         value = getattr(delta, name, None)
-        if value is None:
-            extra = getattr(delta, "model_extra", None) or {}
-            value = extra.get(name)
         if isinstance(value, str) and value:
             return value
+    extra = getattr(delta, "__pydantic_extra__", None)
+    if extra:
+        for name in _REASONING_NAMES:
+            value = extra.get(name)
+            if isinstance(value, str) and value:
+                return value
     return None
 
 

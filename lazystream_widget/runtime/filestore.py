@@ -40,7 +40,7 @@ from typing import Callable
 
 import filelock
 
-from ..limits import DEQUEUE_READ_CHUNK, STALE_SESSION_AFTER_S
+from ..limits import DEQUEUE_COALESCE_S, DEQUEUE_READ_CHUNK, STALE_SESSION_AFTER_S
 from .backend import SessionClosedError
 from .watch import watch_directory
 
@@ -48,9 +48,13 @@ _MAGIC = b"LSQ\x01"
 _HEAD = struct.Struct("<4sII")  # magic, payload length, payload crc32
 _HEAD_CRC = struct.Struct("<I")  # crc32 of the 12 header bytes
 HEADER_SIZE = _HEAD.size + _HEAD_CRC.size
+_RECORD_HEAD = struct.Struct("<4sIII")  # the whole header in one pack (the append hot path)
 #: The largest item accepted, a bound on what a corrupt length could make a reader wait for.
 MAX_ITEM_BYTES = 64 * 1024 * 1024
 _U64 = struct.Struct("<Q")
+#: At most this many inotify watchers for waits on attached sessions (each is a descriptor and an
+#: inotify instance, of which a user has 128 by default); the oldest is closed past it.
+ATTACHED_WATCHERS_MAX = 16
 
 
 class QueueHomeError(PermissionError):
@@ -66,13 +70,14 @@ def default_home() -> str:
 
 
 def frame(payload: bytes) -> bytes:
-    if len(payload) > MAX_ITEM_BYTES:
+    size = len(payload)
+    if size > MAX_ITEM_BYTES:
         raise ValueError(
-            f"queue item of {len(payload)} bytes is over the {MAX_ITEM_BYTES}-byte limit; "
+            f"queue item of {size} bytes is over the {MAX_ITEM_BYTES}-byte limit; "
             "send large data by reference (a file path) instead"
         )
-    head = _HEAD.pack(_MAGIC, len(payload), zlib.crc32(payload))
-    return head + _HEAD_CRC.pack(zlib.crc32(head)) + payload
+    crc = zlib.crc32(payload)
+    return _RECORD_HEAD.pack(_MAGIC, size, crc, zlib.crc32(_HEAD.pack(_MAGIC, size, crc))) + payload
 
 
 def unframe(buf: bytes, limit: int | None = None) -> tuple[list[bytes], int]:
@@ -188,39 +193,110 @@ def _pid_alive(pid: int, start: str | None) -> bool:
 
 
 class _QueueFiles:
-    """Open descriptors of one queue, cached per process."""
+    """Open descriptors of one queue, cached per process, and its appender (the streaming hot path)."""
 
-    __slots__ = ("log_fd", "off_fd", "lock_fd", "mutex")
+    __slots__ = ("log_fd", "off_fd", "lock_fd", "mutex", "appender")
 
     def __init__(self, log_fd: int, off_fd: int, lock_fd: int) -> None:
         self.log_fd = log_fd
         self.off_fd = off_fd
         self.lock_fd = lock_fd
         self.mutex = threading.Lock()  # in-process consumers queue here, not on flock's poll sleep
+        self.appender: Callable[[bytes], None] | None = None
 
     def close(self) -> None:
-        for fd in (self.log_fd, self.off_fd, self.lock_fd):
+        fds = (self.log_fd, self.off_fd, self.lock_fd)
+        self.log_fd = self.off_fd = self.lock_fd = -1  # a cached appender sees the queue closed
+        for fd in fds:
             try:
                 os.close(fd)
             except OSError:
                 pass
 
 
-class _Signal:
-    """In-process wake-up for empty ``dequeue()`` waits: set by every append."""
+def _make_appender(files: _QueueFiles, signals: dict[str, _Signal], session_id: str, queue: str):
+    """Appends items to one queue with everything bound once: the streaming hot path.
 
-    __slots__ = ("cond", "waiters", "gen")
+    ``append(item)`` is one frame and one ``write`` (about 2x a bare ``os.write`` loop of the
+    same bytes); ``append.end()`` is the "read up to here" mark of what was appended through
+    this process's descriptor so far (our pool waits for it; see ``runtime/pool.py``). Once
+    the session is closed both raise :class:`SessionClosedError`. A closure, not a class: a
+    call is cheaper, and this runs once per streamed token.
+    """
+    crc32, head12, head16, magic, write, lseek = zlib.crc32, _HEAD.pack, _RECORD_HEAD.pack, _MAGIC, os.write, os.lseek
+
+    def closed() -> SessionClosedError:
+        return SessionClosedError(f"session {session_id[:8]}… was closed: queue {queue!r} takes no more items")
+
+    def append(item: bytes) -> None:
+        fd = files.log_fd
+        if fd < 0:
+            raise closed()
+        size = len(item)
+        if size > MAX_ITEM_BYTES:
+            frame(item)  # raises the error that says what to do
+        crc = crc32(item)
+        data = head16(magic, size, crc, crc32(head12(magic, size, crc))) + item
+        written = write(fd, data)  # one write: all of it, for any item of a normal size
+        if written != len(data):
+            _write_all(fd, data[written:])  # a short write (a signal, a full disk): the rest
+        sig = signals.get(session_id)  # made by the first waiter: none, no one to wake
+        if sig is not None and sig.waiters:
+            sig.bump()
+
+    def end() -> int:
+        # the descriptor's offset is at the end of our last record, or past it when another
+        # thread appended since: either way a safe "wait until read up to here" mark
+        fd = files.log_fd
+        if fd < 0:
+            raise closed()
+        return lseek(fd, 0, os.SEEK_CUR)
+
+    append.end = end  # type: ignore[attr-defined]
+    return append
+
+
+class _Signal:
+    """Wakes an empty ``dequeue()`` of this process when an item is appended to its session.
+
+    A lock used as a binary semaphore: a waiter blocks in C (``acquire(timeout)``) and a
+    producer's :meth:`bump` is one ``release()`` when someone waits, so the producer's hot
+    path runs no Python-level ``Condition`` machinery. A wake-up that nobody consumed
+    (the waiter timed out at the same moment) leaves the lock released: the next wait
+    returns at once, reads nothing and waits again (harmless).
+
+    ``last_data`` (set by reads that returned items) lets waiters coalesce wake-ups during
+    a burst: see :meth:`FileBackend.wait_for_item`.
+    """
+
+    __slots__ = ("_sem", "_count_lock", "waiters", "last_data")
 
     def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
+        self._sem = threading.Lock()
+        self._sem.acquire()  # held = nothing to report
+        self._count_lock = threading.Lock()
         self.waiters = 0
-        self.gen = 0
+        self.last_data = 0.0
 
     def bump(self) -> None:
-        if self.waiters:  # unlocked read is fine: a waiter re-checks the queue before sleeping
-            with self.cond:
-                self.gen += 1
-                self.cond.notify_all()
+        if self.waiters:  # an unlocked read: a waiter that registers just after waits out its timeout at worst
+            try:
+                self._sem.release()
+            except RuntimeError:
+                pass  # already released: the waiter has a wake-up pending
+
+    def wait(self, timeout: float) -> bool:
+        with self._count_lock:
+            self.waiters += 1
+        try:
+            woken = self._sem.acquire(timeout=max(0.0, timeout))
+        finally:
+            with self._count_lock:
+                self.waiters -= 1
+                others = self.waiters
+        if woken and others:
+            self.bump()  # pass the wake-up on to the next waiter
+        return woken
 
 
 class FileBackend:
@@ -232,6 +308,8 @@ class FileBackend:
         self._files: dict[tuple[str, str], _QueueFiles] = {}
         self._seq_fds: dict[str, tuple[int, threading.Lock]] = {}
         self._signals: dict[str, _Signal] = {}
+        #: sessions opened by id (not created here), with their inotify watcher once one waited
+        self._attached: dict[str, object] = {}
         self._last_read: dict[tuple[str, str], float] = {}
         self._heartbeat_at: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
@@ -261,6 +339,8 @@ class FileBackend:
                 os.mkdir(d, 0o700)
             except FileExistsError:
                 pass
+        if not owned:
+            self._attached.setdefault(session_id, None)
         if owned:
             owner = {"pid": os.getpid(), "start": _process_start_time(os.getpid()), "created": time.time()}
             _write_private(os.path.join(sdir, "owner"), json.dumps(owner).encode())
@@ -276,6 +356,9 @@ class FileBackend:
             if seq is not None:
                 os.close(seq[0])
             self._signals.pop(session_id, None)
+            watcher = self._attached.pop(session_id, None)
+            if watcher is not None:
+                watcher.close()
             for activity in (self._last_read, self._heartbeat_at):
                 for key in [k for k in activity if k[0] == session_id]:
                     del activity[key]
@@ -345,14 +428,20 @@ class FileBackend:
     # ---- writing --------------------------------------------------------------
 
     def append(self, session_id: str, queue: str, item: bytes) -> int:
-        files = self._queue_files(session_id, queue)
-        data = frame(item)
-        _write_all(files.log_fd, data)
-        # the descriptor's offset is at the end of our record, or past it when another
-        # thread appended meanwhile: either way a safe "wait until read up to here" mark
-        end = os.lseek(files.log_fd, 0, os.SEEK_CUR)
-        self._signal(session_id).bump()
-        return end
+        appender = self.appender(session_id, queue)
+        appender(item)
+        return appender.end()  # type: ignore[attr-defined]
+
+    def appender(self, session_id: str, queue: str) -> Callable[[bytes], None]:
+        """What ``append`` does, bound to one queue: ``appender(item)``, then ``appender.end()`` for the mark.
+
+        ``FileSystemQueue`` keeps it between calls (the per-token path of a stream).
+        """
+        files = self._files.get((session_id, queue)) or self._queue_files(session_id, queue)
+        appender = files.appender
+        if appender is None:
+            appender = files.appender = _make_appender(files, self._signals, session_id, queue)
+        return appender
 
     def append_numbered(self, session_id: str, queue: str, make_item: Callable[[int], bytes]) -> int:
         fd, mutex = self._seq_fd(session_id)
@@ -385,7 +474,12 @@ class FileBackend:
         # the cheap change check first: no lock, one fstat and one pread of 8 bytes
         if os.fstat(files.log_fd).st_size <= _read_u64(files.off_fd):
             return []
-        return self._consume(files, limit, destructive=True)
+        items = self._consume(files, limit, destructive=True)
+        if items:
+            sig = self._signals.get(session_id)
+            if sig is not None:
+                sig.last_data = time.monotonic()
+        return items
 
     def _consume(self, files: _QueueFiles, limit: int | None, *, destructive: bool) -> list[bytes]:
         with files.mutex:
@@ -477,17 +571,46 @@ class FileBackend:
         return max(local, remote)
 
     def wait_for_item(self, session_id: str, timeout: float) -> None:
+        """Block up to ``timeout`` s, or until an item is appended to the session.
+
+        Wake-ups are coalesced during a burst: if a read returned items less than
+        ``DEQUEUE_COALESCE_S`` ago, the waiter sleeps out the rest of that interval
+        and the next read takes what gathered meanwhile, instead of waking (and taking
+        the GIL from the producer) once per item. After a quiet spell the first item
+        wakes the waiter at once. Sessions opened by id (attached: the producer is
+        probably another process) are waited on through inotify, which sees appends from
+        any process; sessions this process created use the in-process signal.
+        """
         sig = self._signal(session_id)
-        with sig.cond:
-            sig.waiters += 1
-            try:
-                sig.cond.wait(timeout)
-            finally:
-                sig.waiters -= 1
+        gather = sig.last_data + DEQUEUE_COALESCE_S - time.monotonic()
+        if gather > 0:
+            time.sleep(min(gather, timeout))
+            return
+        if session_id in self._attached:
+            self._attached_watcher(session_id).wait(timeout)
+        else:
+            sig.wait(timeout)
+
+    def _attached_watcher(self, session_id: str):
+        watcher = self._attached.get(session_id)
+        if watcher is None:
+            with self._lock:
+                live = [k for k, w in self._attached.items() if w is not None]
+                for old in live[: max(0, len(live) - ATTACHED_WATCHERS_MAX + 1)]:  # oldest first (dict order)
+                    self._attached.pop(old).close()  # re-made on its next wait if still used
+                watcher = self._attached[session_id] = self.watcher(session_id)
+        return watcher
 
     def watcher(self, session_id: str):
         self._prepare()
         return watch_directory(os.path.join(self._session_dir(session_id), "q"))
+
+    def watch_set(self):
+        """One waiter for appends to many sessions (the runner's pump): see ``runtime/watchset.py``."""
+        from .watchset import InotifyWatchSet
+
+        self._prepare()
+        return InotifyWatchSet(lambda session_id: os.path.join(self._session_dir(session_id), "q"))
 
 
 def _read_u64(fd: int) -> int:

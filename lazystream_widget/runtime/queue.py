@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import contextvars
 import re
+from typing import Any, Callable
 
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
+from .backend import SessionClosedError
 from .session import Session, current_session, get_backend
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
-#: Set by our executor around a task: (session id, queue) -> position after the task's last item.
+#: Set by our executor around a task: (session id, queue) -> position after the task's last item, or a
+#: callable giving it (an appender's ``end``: resolved once, when the task ends, instead of once per item).
 #: Shared (the same dict) with the pool work the task submits, so nested writes count too.
-_written: contextvars.ContextVar[dict[tuple[str, str], int] | None] = contextvars.ContextVar(
+_written: contextvars.ContextVar[dict[tuple[str, str], int | Callable[[], int]] | None] = contextvars.ContextVar(
     "lazystream_written", default=None
 )
 
@@ -41,11 +44,14 @@ class FileSystemQueue:
         session: bind to this session instead of resolving the current one at each call.
     """
 
-    __slots__ = ("_name", "_session")
+    __slots__ = ("_name", "_session", "_appender")
 
     def __init__(self, klass: str = ANSWER_QUEUE, *, session: Session | None = None) -> None:
         self._name = _check_name(klass)
         self._session = session
+        #: (session, backend, the backend's appender or None, (session id, name)): enqueue()'s fast path
+        #: while the session and backend stay the same
+        self._appender: tuple[Any, ...] | None = None
 
     # LazyLLM names: get_instance / enqueue / dequeue / peek / size / clear
     def get_instance(self, klass: str) -> FileSystemQueue:
@@ -67,11 +73,35 @@ class FileSystemQueue:
                 f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
                 "serialize it first (e.g. json.dumps)"
             )
-        sid = self.session.id
-        end = get_backend().append(sid, self._name, message.encode("utf-8", "surrogatepass"))
+        sess = self._session or current_session()
+        backend = get_backend()
+        cached = self._appender
+        if cached is None or cached[0] is not sess or cached[1] is not backend:
+            cached = self._bind(backend, sess)
+        try:
+            data = message.encode()
+        except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)
+            data = message.encode("utf-8", "surrogatepass")
+        append, key = cached[2], cached[3]
         written = _written.get()
-        if written is not None:
-            written[(sid, self._name)] = end
+        if append is None:  # a backend without appenders: one call, which returns the mark
+            end = backend.append(key[0], key[1], data)
+            if written is not None:
+                written[key] = end
+            return
+        try:
+            append(data)
+        except SessionClosedError:
+            self._appender = None
+            raise
+        if written is not None and key not in written:
+            written[key] = append.end  # resolved once, when the task ends (runtime/pool.py)
+
+    def _bind(self, backend: Any, sess: Session) -> tuple[Any, ...]:
+        make = getattr(backend, "appender", None)  # optional: a backend without it appends call by call
+        self._appender = (sess, backend, make(sess.id, self._name) if make is not None else None,
+                          (sess.id, self._name))
+        return self._appender
 
     def dequeue(self, limit: int | None = None) -> list[str]:
         """Remove and return up to ``limit`` items (all when None), oldest first.
