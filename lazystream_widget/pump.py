@@ -72,8 +72,12 @@ class Feed:
 
     # ---- what the pump calls (pump thread) ----------------------------------------
 
-    def drain(self) -> None:
-        text, thinking, entries = self.run._drain()
+    def drain(self, files: set[str] | None = None) -> None:
+        """Take what the run's queues hold; ``files``: only the queues whose log files changed (None: all)."""
+        queues = None if files is None else [name[:-4] for name in files if name.endswith(".log")]
+        if queues is not None and not queues:
+            return  # something else in the directory changed
+        text, thinking, entries = self.run._drain(queues)
         if text:
             self.text.append(text)
         if thinking:
@@ -186,9 +190,9 @@ class Pump:
         for feed in poked:
             if feed in self._feeds:
                 self._serve(feed, urgent=True)
-        for feed in changed:
+        for feed, files in changed.items():
             if feed in self._feeds and feed not in poked and feed not in incoming:
-                self._serve(feed, urgent=False)
+                self._serve(feed, urgent=False, files=files)
         while self._timers and self._timers[0][0] <= now:
             _, seq, feed = heapq.heappop(self._timers)
             if feed.timer == seq and feed in self._feeds:
@@ -207,8 +211,11 @@ class Pump:
         feed.timer = seq
         heapq.heappush(self._timers, (at, seq, feed))
 
-    def _serve(self, feed: Feed, urgent: bool) -> None:
-        """Drain ``feed`` and send, park or end it. ``urgent``: a poke or a timer (else an append event)."""
+    def _serve(self, feed: Feed, urgent: bool, files: set[str] | None = None) -> None:
+        """Drain ``feed`` and send, park or end it.
+
+        ``urgent``: a poke or a timer, else an append event; ``files``: the queue files the event named.
+        """
         now = time.monotonic()  # not the turn's start: other feeds may have been served since
         if feed.parked and not urgent:
             return  # an event queued before it was parked: its slot will come
@@ -216,7 +223,7 @@ class Pump:
             feed.parked = False
             self._watch.unpark(feed)  # before draining: nothing appended from now on is missed
         try:
-            feed.drain()
+            feed.drain(None if urgent else files)
         except BaseException as exc:  # reading the queues failed: end the run with that error
             feed.failure = feed.failure or exc
             feed.run._token.cancel(f"reading the run's queues failed: {type(exc).__name__}: {exc}")

@@ -16,12 +16,14 @@ import asyncio
 import concurrent.futures
 import contextvars
 import secrets
+import sys
 import threading
 import time
 from typing import Any, Callable, Protocol
 
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
 from .pump import CANCEL_GRACE_S, Feed, get_pump
+from .runtime.textparts import TextParts
 from .spans import SpanRecord, build_spans, format_tree
 
 #: At most this many runs do their work at once (more wait for a worker).
@@ -34,11 +36,10 @@ class RunDisplayError(RuntimeError):
 
 def _cell_number() -> int | None:
     """The notebook cell running now (IPython's execution count), None outside IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
+    ipython = sys.modules.get("IPython")  # not imported: not in IPython (importing it would cost ~0.3 s)
+    if ipython is None:
         return None
-    shell = get_ipython()
+    shell = ipython.get_ipython()
     return getattr(shell, "execution_count", None) if shell is not None else None
 
 
@@ -89,8 +90,8 @@ class Run:
         self.ttft_ms: float | None = None
         self.tokens = 0
         self._t0 = time.perf_counter()
-        self._text: list[str] = []
-        self._thinking: list[str] = []
+        self._text = TextParts()  # compact: a long answer is a few big strings, not one per drain
+        self._thinking = TextParts()
         self._entries: list[TraceEntry | str] = []
         self._notices: list[str] = []
         self._notices_sent = 0  # how many notices the sink has been handed
@@ -112,12 +113,12 @@ class Run:
     def text(self) -> str:
         """Everything streamed to the answer queue so far (never truncated)."""
         with self._lock:
-            return "".join(self._text)
+            return self._text.text()
 
     @property
     def thinking(self) -> str:
         with self._lock:
-            return "".join(self._thinking)
+            return self._thinking.text()
 
     @property
     def entries(self) -> list[TraceEntry | str]:
@@ -229,7 +230,7 @@ class Run:
     def state(self) -> RunState:
         """The run as the widget's ``runs`` trait stores it."""
         with self._lock:
-            text, thinking, entries = "".join(self._text), "".join(self._thinking), list(self._entries)
+            text, thinking, entries = self._text.text(), self._thinking.text(), list(self._entries)
         error: ErrorInfo | None = None
         if self._exception is not None:
             from .runtime.trace import error_info
@@ -327,22 +328,27 @@ class Run:
             self._session.close()
             self._final.set_result(None)
 
-    def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
-        """Take what the run's queues hold (the pump calls it); returns (text, thinking, trace entries)."""
+    def _drain(self, queues: list[str] | None = None) -> tuple[str, str, list[TraceEntry | str]]:
+        """Take what the run's queues hold (the pump calls it); returns (text, thinking, trace entries).
+
+        ``queues``: read only these (the ones an append event named); None: all three.
+        """
         backend, sid = self._backend, self._session.id
-        deltas = backend.read(sid, ANSWER_QUEUE)
+        deltas = backend.read(sid, ANSWER_QUEUE) if queues is None or ANSWER_QUEUE in queues else []
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
-        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in backend.read(sid, THINK_QUEUE))
-        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in backend.read(sid, TRACE_QUEUE)]
+        raw = backend.read(sid, THINK_QUEUE) if queues is None or THINK_QUEUE in queues else []
+        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in raw)
+        raw = backend.read(sid, TRACE_QUEUE) if queues is None or TRACE_QUEUE in queues else []
+        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in raw]
         if text or thinking or entries:
             with self._lock:
                 if (text or thinking) and self.ttft_ms is None:
                     self.ttft_ms = round((time.perf_counter() - self._t0) * 1000, 1)
                 if text:
-                    self._text.append(text)
+                    self._text.add(text)
                     self.tokens += len(deltas)  # one delta is one token for the models we know
                 if thinking:
-                    self._thinking.append(thinking)
+                    self._thinking.add(thinking)
                 self._entries.extend(entries)
         return text, thinking, entries
 
@@ -366,6 +372,9 @@ class Run:
         if exc is None:
             self._result = future.result()
             self.status = "done"
+            with self._lock:
+                if isinstance(self._result, str) and self._text.equals(self._result):
+                    self._text = TextParts(self._result)  # one copy of a long answer, not two
         else:
             self._exception = exc
             self.status = "cancelled" if isinstance(exc, RunCancelled) else "error"

@@ -242,7 +242,7 @@ def test_a_session_whose_watch_cannot_be_added_is_polled(tmp_path):
     try:
         ws.add("k", "missing")
         keys, woken = ws.wait(1.0)
-        assert keys == {"k"} and not woken, "reported on every poll tick instead of never"
+        assert keys == {"k": None} and not woken, "reported (all its files) on every poll tick instead of never"
         ws.wake()
         assert ws.wait(1.0)[1] is True
     finally:
@@ -254,13 +254,13 @@ def test_a_parked_session_is_not_reported_until_unparked(tmp_path):
     ws = InotifyWatchSet(lambda sid: str(tmp_path / sid))
     try:
         ws.add("k", "s")
-        (tmp_path / "s" / "f").write_text("x")
-        assert ws.wait(2.0)[0] == {"k"}
+        (tmp_path / "s" / "f.log").write_text("x")
+        assert ws.wait(2.0)[0] == {"k": {"f.log"}}, "the key, with the files that changed"
         ws.park("k")
-        (tmp_path / "s" / "f").write_text("y")
-        assert ws.wait(0.2)[0] == set(), "parked: appends are not reported (the caller reads at its slot)"
+        (tmp_path / "s" / "f.log").write_text("y")
+        assert ws.wait(0.2)[0] == {}, "parked: appends are not reported (the caller reads at its slot)"
         ws.unpark("k")
-        (tmp_path / "s" / "f").write_text("z")
-        assert ws.wait(2.0)[0] == {"k"}
+        (tmp_path / "s" / "g.log").write_text("z")
+        assert ws.wait(2.0)[0] == {"k": {"g.log"}}
     finally:
         ws.close()

@@ -12,29 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
+from benchmarks.ours_side.sinks import tapped_view
 from benchmarks.workerlib import bench_query, emit
-
-
-def _tapped_view(module):
-    import lazystream_widget as lsw
-
-    class TappedView(lsw.StreamView):
-        def __init__(self, *a, **k):
-            self.custom: list[tuple[float, int, dict]] = []
-            self.state_bytes = 0
-            super().__init__(*a, display=False, **k)
-
-        def send(self, content, buffers=None):
-            self.custom.append((time.monotonic(), len(json.dumps(content, ensure_ascii=False)), content))
-
-        def send_state(self, key=None):
-            keys = [key] if isinstance(key, str) else (key or ["runs", "title"])
-            state = {k: getattr(self, k) for k in keys if hasattr(self, k)}
-            self.state_bytes += len(json.dumps(state, ensure_ascii=False))
-
-    return TappedView(module)
 
 
 def main(spec: dict) -> dict:
@@ -42,7 +22,7 @@ def main(spec: dict) -> dict:
 
     llm = lsw.OnlineChatModule(base_url=spec["base_url"], api_key="bench", stream=True)
     # 1. message rate at ~1,000 tokens/s
-    view = _tapped_view(llm)
+    view = tapped_view(llm)
     query = bench_query(spec["rate_tokens"], spec["delay"])
     run = view.ask(query, wait=True, timeout=300)
     deltas = [(t, m) for t, _, m in view.custom if m.get("type") == "delta"]
@@ -50,7 +30,7 @@ def main(spec: dict) -> dict:
     tokens_per_s = run.tokens / (run.stats()["elapsed_ms"] / 1000)
     rate = (len(deltas) - 1) / span if span > 0 else float("nan")
     # 2. payload bytes for a big answer, as fast as the model sends it
-    view = _tapped_view(llm)
+    view = tapped_view(llm)
     view.state_bytes = 0
     query = bench_query(spec["big_tokens"], 0.0)
     run = view.ask(query, wait=True, timeout=600)

@@ -31,6 +31,7 @@ from ..limits import (
 from . import cancel
 from .module import ModuleBase
 from .queue import answer_queue, think_queue
+from .textparts import TextParts
 from .trace import current_span
 
 #: Known OpenAI-compatible providers: source -> (base URL, default model). ``None`` base: the client's default.
@@ -220,8 +221,7 @@ class ChatModuleBase(ModuleBase):
         unregister = token.on_cancel(lambda: _abort_stream(stream)) if token is not None else (lambda: None)
         answer, thinking = answer_queue(), think_queue()
         msg = AssistantMessage()
-        content: list[str] = []
-        reasoning: list[str] = []
+        content, reasoning = TextParts(), TextParts()
         calls: dict[int, dict[str, Any]] = {}
         first = None
         try:
@@ -242,13 +242,13 @@ class ChatModuleBase(ModuleBase):
                 think = _reasoning_of(delta)
                 if think:
                     first = first or time.perf_counter()
-                    reasoning.append(think)
+                    reasoning.add(think)
                     thinking.enqueue(think)
                 if delta.tool_calls:
                     _merge_tool_deltas(calls, delta.tool_calls)
                 if delta.content:
                     first = first or time.perf_counter()
-                    content.append(delta.content)
+                    content.add(delta.content)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
                         answer.enqueue(delta.content)
         except Exception as exc:
@@ -256,7 +256,7 @@ class ChatModuleBase(ModuleBase):
                 stream.close()
                 raise cancel.RunCancelled(token.reason) from None
             raise ModelError(self._redact(
-                f"the stream from {self.model!r} broke after {len(content)} chunks: {_short_error(exc)}"
+                f"the stream from {self.model!r} broke after {content.count} chunks: {_short_error(exc)}"
             )) from self._safe_cause(exc)
         finally:
             unregister()
@@ -265,8 +265,8 @@ class ChatModuleBase(ModuleBase):
         if token is not None and token.cancelled:
             stream.close()
             raise cancel.RunCancelled(token.reason)
-        msg.content = "".join(content)
-        msg.reasoning = "".join(reasoning)
+        msg.content = content.text()
+        msg.reasoning = reasoning.text()
         msg.tool_calls = [calls[i] for i in sorted(calls)]
         return msg
 

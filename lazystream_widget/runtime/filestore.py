@@ -180,6 +180,18 @@ def _process_start_time(pid: int) -> str | None:
     return fields[19].decode() if len(fields) > 19 else None
 
 
+_own_start: tuple[int, str | None] | None = None
+
+
+def _own_start_time() -> str | None:
+    """This process's start time, read once per process (every new session records it)."""
+    global _own_start
+    pid = os.getpid()
+    if _own_start is None or _own_start[0] != pid:  # a forked child has its own
+        _own_start = (pid, _process_start_time(pid))
+    return _own_start[1]
+
+
 def _pid_alive(pid: int, start: str | None) -> bool:
     try:
         os.kill(pid, 0)
@@ -195,7 +207,7 @@ def _pid_alive(pid: int, start: str | None) -> bool:
 class _QueueFiles:
     """Open descriptors of one queue, cached per process, and its appender (the streaming hot path)."""
 
-    __slots__ = ("log_fd", "off_fd", "lock_fd", "mutex", "appender")
+    __slots__ = ("log_fd", "off_fd", "lock_fd", "mutex", "appender", "read_size")
 
     def __init__(self, log_fd: int, off_fd: int, lock_fd: int) -> None:
         self.log_fd = log_fd
@@ -203,6 +215,7 @@ class _QueueFiles:
         self.lock_fd = lock_fd
         self.mutex = threading.Lock()  # in-process consumers queue here, not on flock's poll sleep
         self.appender: Callable[[bytes], None] | None = None
+        self.read_size = -1  # a log size up to which every item has been read (by anyone)
 
     def close(self) -> None:
         fds = (self.log_fd, self.off_fd, self.lock_fd)
@@ -342,7 +355,7 @@ class FileBackend:
         if not owned:
             self._attached.setdefault(session_id, None)
         if owned:
-            owner = {"pid": os.getpid(), "start": _process_start_time(os.getpid()), "created": time.time()}
+            owner = {"pid": os.getpid(), "start": _own_start_time(), "created": time.time()}
             _write_private(os.path.join(sdir, "owner"), json.dumps(owner).encode())
 
     def session_exists(self, session_id: str) -> bool:
@@ -470,9 +483,12 @@ class FileBackend:
 
     def read(self, session_id: str, queue: str, limit: int | None = None) -> list[bytes]:
         self._note_read(session_id, queue)
-        files = self._queue_files(session_id, queue)
-        # the cheap change check first: no lock, one fstat and one pread of 8 bytes
-        if os.fstat(files.log_fd).st_size <= _read_u64(files.off_fd):
+        files = self._files.get((session_id, queue)) or self._queue_files(session_id, queue)
+        # the cheap change check first, no lock: the log only grows, so a size we already read up
+        # to means nothing new (one fstat); else compare with the shared read position (one pread)
+        size = os.fstat(files.log_fd).st_size
+        if size == files.read_size or size <= _read_u64(files.off_fd):
+            files.read_size = size
             return []
         items = self._consume(files, limit, destructive=True)
         if items:
@@ -508,6 +524,8 @@ class FileBackend:
                         break
                 if destructive and off != start:
                     os.pwrite(files.off_fd, _U64.pack(off), 0)
+                if destructive and off == size:
+                    files.read_size = size  # read up to the end: the next empty check is one fstat
                 return items
             finally:
                 filelock.unlock_descriptor(files.lock_fd)

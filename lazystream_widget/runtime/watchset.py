@@ -117,10 +117,11 @@ class InotifyWatchSet:
 
     # ---- waiting (the pump thread) -------------------------------------------------
 
-    def wait(self, timeout: float | None) -> tuple[set[Hashable], bool]:
+    def wait(self, timeout: float | None) -> tuple[dict[Hashable, set[str] | None], bool]:
         """Block until a watched session changes, :meth:`wake` is called, or ``timeout`` s pass.
 
-        Returns the keys whose sessions changed (polled ones: every call) and whether a wake-up came.
+        Returns the keys whose sessions changed, each with the names of the files that changed
+        (None: unknown, e.g. a polled session), and whether a wake-up came.
         """
         if self._polled:
             timeout = POLL_FALLBACK_S if timeout is None else min(timeout, POLL_FALLBACK_S)
@@ -129,7 +130,7 @@ class InotifyWatchSet:
             ready = self._poll.poll(ms)
         except InterruptedError:
             ready = []
-        keys: set[Hashable] = set()
+        keys: dict[Hashable, set[str] | None] = {}
         woken = False
         for fd, _ in ready:
             if fd == self._wake_r:
@@ -139,10 +140,10 @@ class InotifyWatchSet:
                 self._read_events(keys)
         if self._polled:
             with self._lock:
-                keys.update(self._polled)
+                keys.update(dict.fromkeys(self._polled))
         return keys, woken
 
-    def _read_events(self, keys: set[Hashable]) -> None:
+    def _read_events(self, keys: dict[Hashable, set[str] | None]) -> None:
         try:
             buf = os.read(self._fd, 65536)
         except BlockingIOError:
@@ -151,10 +152,20 @@ class InotifyWatchSet:
         off, end = 0, len(buf)
         while off + 16 <= end:
             wd, mask, _cookie, length = _EVENT.unpack_from(buf, off)
+            name = buf[off + 16 : off + 16 + length].rstrip(b"\0").decode("utf-8", "replace") if length else ""
             off += 16 + length
             key = key_of.get(wd)
-            if key is not None and not mask & _IN_IGNORED:
-                keys.add(key)
+            if key is None or mask & _IN_IGNORED:
+                continue
+            names = keys.get(key, ())
+            if names is None:
+                continue  # already "everything"
+            if not name or mask & _IN_DELETE_SELF:
+                keys[key] = None
+            elif names == ():
+                keys[key] = {name}
+            else:
+                names.add(name)
 
     def close(self) -> None:
         for fd in (self._fd, self._wake_r, self._wake_w):
@@ -225,7 +236,7 @@ class ThreadedWatchSet:
             self._woken = True
             self._cond.notify()
 
-    def wait(self, timeout: float | None) -> tuple[set[Hashable], bool]:
+    def wait(self, timeout: float | None) -> tuple[dict[Hashable, set[str] | None], bool]:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not self._changed and not self._woken:
@@ -235,7 +246,7 @@ class ThreadedWatchSet:
                 self._cond.wait(left)
             keys, woken = self._changed, self._woken
             self._changed, self._woken = set(), False
-        return keys, woken
+        return dict.fromkeys(keys), woken  # which files changed is not known here: all of them
 
     def close(self) -> None:
         with self._cond:
