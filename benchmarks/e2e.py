@@ -18,8 +18,6 @@ lag is the consumer's ``time.time_ns()`` minus the stamp the server took when it
 
 from __future__ import annotations
 
-import math
-
 from .common import Cell, Figure, Settings, Target, collect, collect_rounds, is_number, pick
 
 SEED_SYSTEMS = (("ours", "seed"), ("lazyllm", "seed"), ("openai", "openai"))
@@ -163,7 +161,3 @@ def run(settings: Settings) -> list[Figure]:
                        {c: loss_cell(c, "leftover") for c in ("ours", "lazyllm")},
                        Target("0", _all_zero)))
     return figs
-
-
-def lag_samples(settings: Settings) -> dict[str, list[float]]:
-    return {k: [x for x in v if not math.isnan(x)] for k, v in settings.extra.get("lags", {}).items()}
