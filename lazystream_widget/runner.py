@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
 from .pump import CANCEL_GRACE_S, Feed, get_pump
-from .runtime.textparts import TextParts
+from .run_text import StreamedText
 from .spans import SpanRecord, build_spans, format_tree
 
 #: At most this many runs do their work at once (more wait for a worker).
@@ -90,8 +90,10 @@ class Run:
         self.ttft_ms: float | None = None
         self.tokens = 0
         self._t0 = time.perf_counter()
-        self._text = TextParts()  # compact: a long answer is a few big strings, not one per drain
-        self._thinking = TextParts()
+        # what was streamed to the answer / thinking queues: read from the queue's log while the run
+        # goes on (no second copy of a long answer in memory), in memory once it ended (run_text.py)
+        self._text: StreamedText | None = None
+        self._thinking: StreamedText | None = None
         self._entries: list[TraceEntry | str] = []
         self._notices: list[str] = []
         self._notices_sent = 0  # how many notices the sink has been handed
@@ -112,13 +114,11 @@ class Run:
     @property
     def text(self) -> str:
         """Everything streamed to the answer queue so far (never truncated)."""
-        with self._lock:
-            return self._text.text()
+        return self._text.value() if self._text is not None else ""
 
     @property
     def thinking(self) -> str:
-        with self._lock:
-            return self._thinking.text()
+        return self._thinking.value() if self._thinking is not None else ""
 
     @property
     def entries(self) -> list[TraceEntry | str]:
@@ -229,8 +229,9 @@ class Run:
 
     def state(self) -> RunState:
         """The run as the widget's ``runs`` trait stores it."""
+        text, thinking = self.text, self.thinking
         with self._lock:
-            text, thinking, entries = self._text.text(), self._thinking.text(), list(self._entries)
+            entries = list(self._entries)
         error: ErrorInfo | None = None
         if self._exception is not None:
             from .runtime.trace import error_info
@@ -280,6 +281,8 @@ class Run:
         self.settings = settings.snapshot()  # a later configure() never reaches this run
         self._backend = get_backend()
         self._session = new_session()
+        self._text = StreamedText(self._backend, self._session.id, ANSWER_QUEUE)
+        self._thinking = StreamedText(self._backend, self._session.id, THINK_QUEUE)
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
         run_ctx.run(settings.use, self.settings)
@@ -325,6 +328,9 @@ class Run:
             if sink is not None:
                 sink.run_finished(self)
         finally:
+            for streamed in (self._text, self._thinking):
+                if streamed is not None:
+                    streamed.finish()
             self._session.close()
             self._final.set_result(None)
 
@@ -345,14 +351,24 @@ class Run:
                 if (text or thinking) and self.ttft_ms is None:
                     self.ttft_ms = round((time.perf_counter() - self._t0) * 1000, 1)
                 if text:
-                    self._text.add(text)
                     self.tokens += len(deltas)  # one delta is one token for the models we know
-                if thinking:
-                    self._thinking.add(thinking)
                 self._entries.extend(entries)
+            if text:
+                self._text.drained(text)
+            if thinking:
+                self._thinking.drained(thinking)
         return text, thinking, entries
 
     def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:
+        try:
+            self._settle(future, failure)
+        finally:  # whatever the outcome, before the session's files go: the streamed text moves into memory
+            if self._text is not None:
+                self._text.finish(self._result)
+            if self._thinking is not None:
+                self._thinking.finish()
+
+    def _settle(self, future: concurrent.futures.Future, failure: BaseException | None) -> None:
         from .runtime.cancel import RunCancelled
 
         self.ended_at = time.time()
@@ -372,9 +388,6 @@ class Run:
         if exc is None:
             self._result = future.result()
             self.status = "done"
-            with self._lock:
-                if isinstance(self._result, str) and self._text.equals(self._result):
-                    self._text = TextParts(self._result)  # one copy of a long answer, not two
         else:
             self._exception = exc
             self.status = "cancelled" if isinstance(exc, RunCancelled) else "error"

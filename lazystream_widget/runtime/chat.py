@@ -31,7 +31,7 @@ from ..limits import (
 from . import cancel
 from .module import ModuleBase
 from .queue import answer_queue, think_queue
-from .textparts import TextParts
+from .textbuffer import TextBuffer
 from .trace import current_span
 
 #: Known OpenAI-compatible providers: source -> (base URL, default model). ``None`` base: the client's default.
@@ -221,7 +221,7 @@ class ChatModuleBase(ModuleBase):
         unregister = token.on_cancel(lambda: _abort_stream(stream)) if token is not None else (lambda: None)
         answer, thinking = answer_queue(), think_queue()
         msg = AssistantMessage()
-        content, reasoning = TextParts(), TextParts()
+        content, reasoning = TextBuffer(), TextBuffer()
         calls: dict[int, dict[str, Any]] = {}
         first = None
         try:
@@ -265,8 +265,8 @@ class ChatModuleBase(ModuleBase):
         if token is not None and token.cancelled:
             stream.close()
             raise cancel.RunCancelled(token.reason)
-        msg.content = content.text()
-        msg.reasoning = reasoning.text()
+        msg.content = content.take()  # the string is then the only copy of a long answer
+        msg.reasoning = reasoning.take()
         msg.tool_calls = [calls[i] for i in sorted(calls)]
         return msg
 

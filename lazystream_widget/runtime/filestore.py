@@ -36,7 +36,7 @@ import struct
 import threading
 import time
 import zlib
-from typing import Callable
+from typing import Callable, Iterator
 
 import filelock
 
@@ -55,6 +55,9 @@ _U64 = struct.Struct("<Q")
 #: At most this many inotify watchers for waits on attached sessions (each is a descriptor and an
 #: inotify instance, of which a user has 128 by default); the oldest is closed past it.
 ATTACHED_WATCHERS_MAX = 16
+#: Bytes of log read at a time when a range is read back: small, so reading a long text back
+#: costs little memory beside the text itself.
+RANGE_READ_CHUNK = 256 * 1024
 
 
 class QueueHomeError(PermissionError):
@@ -529,6 +532,32 @@ class FileBackend:
                 return items
             finally:
                 filelock.unlock_descriptor(files.lock_fd)
+
+    def iter_range(self, session_id: str, queue: str, start: int, stop: int,
+                   chunk: int = RANGE_READ_CHUNK) -> Iterator[list[bytes]]:
+        """The items between log positions ``start`` and ``stop``, ``chunk`` bytes of log at a time, not consumed.
+
+        Positions are those :meth:`consumed` reports. The runner keeps a run's text in the log this
+        way instead of a second copy in memory (``run_text.py``); torn records are skipped as in reads.
+        """
+        files = self._queue_files(session_id, queue)
+        off = start
+        while off < stop:
+            buf = os.pread(files.log_fd, min(stop - off, chunk), off)
+            if not buf:
+                return
+            need = _declared_record_size(buf)
+            if need > len(buf) and stop - off >= need:  # one record larger than a chunk
+                buf = os.pread(files.log_fd, need, off)
+            items, used = unframe(buf)
+            if items:
+                yield items
+            off += used
+            if used == 0:
+                nxt = _next_intact_record_in_file(files.log_fd, off, stop)
+                if nxt <= 0:
+                    return
+                off = nxt
 
     def peek(self, session_id: str, queue: str) -> bytes | None:
         files = self._queue_files(session_id, queue)
