@@ -101,6 +101,8 @@ class Run:
         self._sink: RunSink | None = None
         self._resynced = False
         self._cell: int | None = None
+        self._work_ended_at: float | None = None  # when the module's call returned or raised
+        self.settings: Any = None  # the settings snapshot taken at start()
 
     # ---- reading ----------------------------------------------------------------
 
@@ -241,7 +243,15 @@ class Run:
             "ended_at": self.ended_at,
             "stats": self.stats(),
             "notices": self.notices,
+            **self._price_state(),
         }
+
+    def _price_state(self) -> dict[str, Any]:
+        """The run's prices and currency (from its settings snapshot), for the widget's cost roll-ups."""
+        snap = self.settings
+        if not snap or not snap.get("prices"):
+            return {}
+        return {"prices": {m: list(p) for m, p in snap["prices"].items()}, "currency": snap.get("currency", "$")}
 
     def stats(self) -> dict[str, Any]:
         end = self.ended_at if self.ended_at is not None else time.time()
@@ -281,6 +291,7 @@ class Run:
             if sink is not None:
                 sink.run_started(self)
             future = run_ctx.run(_run_pool().submit, self.module, self.query)
+            future.add_done_callback(self._note_work_ended)
             pump = threading.Thread(
                 target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
                 daemon=True,
@@ -292,6 +303,11 @@ class Run:
             self._end_now(exc, sink)
             raise
         return self
+
+    def _note_work_ended(self, _future: concurrent.futures.Future) -> None:
+        # the run's end is when its work ended, not when the pump next looked (up to its wait later),
+        # so a run's elapsed time and its top span's duration tell the same story
+        self._work_ended_at = time.time()
 
     def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
         self.ended_at = time.time()
@@ -406,7 +422,7 @@ class Run:
     def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:
         from .runtime.cancel import RunCancelled
 
-        self.ended_at = time.time()
+        self.ended_at = self._work_ended_at if future.done() and self._work_ended_at is not None else time.time()
         if failure is not None:
             self._exception = RunDisplayError(
                 f"run {self.id} was stopped: its display failed while streaming "

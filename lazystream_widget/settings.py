@@ -77,6 +77,14 @@ def _prices(value: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _currency(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"currency must be a short string such as '$' or 'EUR ', got {type(value).__name__}")
+    if len(value) > 8 or any(ch in value for ch in "\n\r\t"):
+        raise ValueError(f"currency must be a short one-line symbol (8 characters at most), got {value!r}")
+    return value
+
+
 def _positive_float(name: str) -> Callable[[Any], Any]:
     def parse(value: Any) -> float:
         try:
@@ -99,6 +107,8 @@ _SETTINGS: dict[str, Setting] = {
                 "OTLP/HTTP endpoint that every run's spans are sent to (e.g. http://127.0.0.1:4318); unset: none."),
         Setting("prices", "LAZYSTREAM_PRICES", {}, _prices,
                 "Price per 1M tokens per model, {model: (input, output)}, for the cost roll-ups."),
+        Setting("currency", "LAZYSTREAM_CURRENCY", "$", _currency,
+                "The symbol shown before costs computed from `prices` (e.g. '$', '€', 'CNY ')."),
         Setting("cassette", "LAZYSTREAM_CASSETTE", None, _optional_str("cassette"),
                 "A cassette file that every run records to or replays from (see lazystream_widget.cassette)."),
         Setting("cassette_mode", "LAZYSTREAM_CASSETTE_MODE", "auto", _choice("cassette_mode",
