@@ -1,11 +1,14 @@
-// The answer box of one run: status line, Stop / Copy buttons, the thinking
-// block, the streamed markdown answer (auto-scrolling), the error, and a
-// polite live region that announces the end of the run once.
+// The answer box of one run: status line, Stop / Copy / export buttons, the thinking block, the
+// streamed markdown answer (auto-scrolling, aria-busy while it streams), the run's result where it
+// says more than the streamed text ("Final answer"), and the error. Milestones (started, done,
+// failed) go to the view's one polite status region (announcer.js), never each token.
 
 import { copyText, flashCopied } from "./clipboard.js";
+import { downloadRunHtml } from "./export.js";
 import { errorText, formatDuration } from "./format.js";
-import { createMarkdownRenderer } from "./markdown.js";
+import { createMarkdownRenderer, normalizeNewlines, renderMarkdown } from "./markdown.js";
 import { cancelMessage, isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+import { runToMarkdown } from "./span-markdown.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
@@ -59,6 +62,17 @@ export function statusText(run, nowMs) {
     }
   }
   return parts.join(" · ");
+}
+
+/**
+ * Should the run's result show below the streamed text as the final answer? When it differs from
+ * the text and is not already part of it (a pipeline's last stage changed it).
+ * @param {Run} run
+ */
+export function resultDiffers(run) {
+  if (typeof run.result !== "string" || !run.result.trim() || !run.text) return false;
+  const squash = (t) => normalizeNewlines(t).replace(/\s+/g, " ").trim();
+  return !squash(run.text).includes(squash(run.result));
 }
 
 /** @param {Run} run @returns {string} what the live region says at the end */
@@ -132,6 +146,7 @@ function h(doc, tag, className, attrs = {}) {
  *   now?: () => number,
  *   maxChars?: number,
  *   highlight?: boolean,
+ *   announce?: (text: string) => void,
  * }} opts
  * @returns {AnswerBox}
  */
@@ -152,7 +167,15 @@ export function createAnswerBox(opts) {
   stop.textContent = "Stop";
   const copy = h(doc, "button", "lsw-btn lsw-copy", { type: "button", "aria-label": "Copy the answer as markdown" });
   copy.textContent = "Copy answer";
-  bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy);
+  const copyMd = h(doc, "button", "lsw-btn lsw-copy-md", {
+    type: "button", "aria-label": "Copy the question, the answer and a readable trace as Markdown",
+  });
+  copyMd.textContent = "Copy as Markdown";
+  const save = h(doc, "button", "lsw-btn lsw-save-html", {
+    type: "button", "aria-label": "Save the answer and its interactive trace as one HTML file",
+  });
+  save.textContent = "Save as HTML";
+  bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy, copyMd, save);
 
   const thinking = /** @type {HTMLDetailsElement} */ (h(doc, "details", "lsw-thinking"));
   const thinkingSummary = h(doc, "summary", "lsw-thinking-summary");
@@ -168,6 +191,15 @@ export function createAnswerBox(opts) {
   scroll.append(answer);
   const renderer = createMarkdownRenderer(answer, { maxChars, highlight: opts.highlight });
   scroll.append(renderer.moreButton);
+  // the run's result, where it says more than the streamed text
+  const result = h(doc, "section", "lsw-result", { "aria-label": "Final answer" });
+  const resultLabel = h(doc, "div", "lsw-result-label");
+  resultLabel.textContent = "Final answer";
+  const resultBody = h(doc, "div", "lsw-answer lsw-result-body");
+  result.append(resultLabel, resultBody);
+  result.hidden = true;
+  let resultShown = null;
+  const announce = opts.announce ?? (() => {});
 
   const resync = h(doc, "div", "lsw-resync");
   resync.textContent = "Some live updates were missed; the complete answer will appear when the run ends.";
@@ -182,8 +214,7 @@ export function createAnswerBox(opts) {
   errorDetail.append(errorDetailSummary, errorDetailPre);
   error.append(errorMsg, errorDetail);
 
-  const live = h(doc, "div", "lsw-live lsw-visually-hidden", { "aria-live": "polite", "aria-atomic": "true" });
-  root.append(bar, thinking, scroll, resync, error, live);
+  root.append(bar, thinking, scroll, result, resync, error);
 
   const scroller = new AutoScroller(scroll);
   const timers = new Set();
@@ -195,7 +226,7 @@ export function createAnswerBox(opts) {
   let thinkingLen = 0;
   let showingResult = false;
   let finished = false;
-  let sawRunning = run.status === "running";
+  let sawRunning = false;
   let announced = false;
   let stopping = false;
 
@@ -207,8 +238,21 @@ export function createAnswerBox(opts) {
     stop.textContent = "Stopping…";
   });
   copy.addEventListener("click", async () => {
-    const ok = await copyText(showingResult ? run.result ?? "" : run.text, doc);
+    // the answer is the run's result where there is one (it may differ from the streamed text)
+    const ok = await copyText(typeof run.result === "string" && run.result ? run.result : run.text, doc);
     timers.add(flashCopied(copy, ok, "Copy answer"));
+  });
+  copyMd.addEventListener("click", async () => {
+    const ok = await copyText(runToMarkdown(run), doc);
+    timers.add(flashCopied(copyMd, ok, "Copy as Markdown"));
+  });
+  save.addEventListener("click", async () => {
+    try {
+      await downloadRunHtml(opts.model, run, doc);
+    } catch (err) {
+      console.error("[lazystream-widget] saving the run as HTML failed", err);
+      timers.add(flashCopied(save, false, "Save as HTML"));
+    }
   });
 
   function tick() {
@@ -257,6 +301,14 @@ export function createAnswerBox(opts) {
       finished = true;
       grew = true;
     } else if (!final) finished = false;
+    // the result as the final answer, below the streamed text, where it differs
+    const showResult = final && !showingResult && resultDiffers(run);
+    if (showResult && resultShown !== run.result) {
+      resultBody.replaceChildren(renderMarkdown(/** @type {string} */ (run.result), { highlight: opts.highlight }));
+      resultShown = run.result;
+      grew = true;
+    }
+    result.hidden = !showResult;
     // Thinking.
     if (run.thinkingGen !== thinkingGen) {
       thinkingText.data = run.thinking.slice(0, maxChars);
@@ -292,12 +344,17 @@ export function createAnswerBox(opts) {
     if (reason) status.title = `Cancelled: ${reason}`;
     else status.removeAttribute("title");
     // Copy only what there is to copy (the text, or the result shown instead).
-    copy.hidden = !(showingResult ? run.result : run.text);
+    copy.hidden = !(run.result || run.text);
+    copyMd.hidden = !final;
+    save.hidden = !final;
+    scroll.setAttribute("aria-busy", String(run.status === "running"));
     resync.hidden = !run.stale;
-    // Announce the end once, and only an end this box saw happen.
-    if (run.status === "running") sawRunning = true;
-    else if (sawRunning && !announced) {
-      live.textContent = endAnnouncement(run);
+    // Announce the start and the end once, and only those this box saw happen (not saved state).
+    if (run.status === "running") {
+      if (!sawRunning) announce(`Run started${run.query ? `: ${run.query.slice(0, 80)}` : ""}`);
+      sawRunning = true;
+    } else if (sawRunning && !announced) {
+      announce(endAnnouncement(run));
       announced = true;
     }
     syncTicker();
@@ -311,6 +368,13 @@ export function createAnswerBox(opts) {
     el: root,
     sync,
     tick,
+    renderer,
+    scrollEl: scroll,
+    answerEl: answer,
+    thinking: { details: thinking, textNode: thinkingText },
+    get sawRunning() {
+      return sawRunning;
+    },
     destroy() {
       if (ticker !== null) win.clearInterval(ticker);
       ticker = null;
