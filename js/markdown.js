@@ -182,14 +182,15 @@ export function createMarkdownRenderer(container, opts = {}) {
    * @param {Element} into @param {{el: Element, start: number, end: number}[]} ranges
    * @param {boolean} hl highlight code
    */
-  function renderBlocks(tokens, blocks, env, lineStarts, base, srcEnd, into, ranges, hl) {
+  function renderBlocks(tokens, blocks, env, lineStarts, base, srcEnd, into, ranges, hl, src) {
     const at = (line) => (line === 0 ? 0 : lineStarts[line - 1] ?? srcEnd);
     let prev = 0;
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i];
       const start = b.map ? at(b.map[0]) : prev;
       const next = blocks[i + 1];
-      const end = next && next.map ? at(next.map[0]) : srcEnd;
+      let end = next && next.map ? at(next.map[0]) : srcEnd;
+      while (end > start && /\s/.test(src[end - 1])) end--; // the blank lines between blocks belong to none
       const frag = renderTokens(tokens.slice(b.start, b.end), env, hl);
       for (const el of Array.from(frag.children)) ranges.push({ el, start: base + start, end: base + end });
       into.append(frag);
@@ -206,7 +207,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     const n = final ? blocks.length : completeBlockCount(blocks, lineStarts.length);
     if (n > 0) {
       const cut = n < blocks.length ? lineStarts[/** @type {number[]} */ (blocks[n].map)[0] - 1] : tail.length;
-      renderBlocks(tokens, blocks.slice(0, n), env, lineStarts, frozenLen, cut, frozenEl, frozenRanges, highlight);
+      renderBlocks(tokens, blocks.slice(0, n), env, lineStarts, frozenLen, cut, frozenEl, frozenRanges, highlight, tail);
       frozenBlockCount += n;
       const chunk = tail.slice(0, cut);
       // Definitions carry over to later parses (cheap pre-check: they need "]:").
@@ -231,19 +232,21 @@ export function createMarkdownRenderer(container, opts = {}) {
     if (pending) {
       const head = tail.slice(0, pending.start);
       const headTokens = md.parse(head, env);
-      renderBlocks(headTokens, topLevelBlocks(headTokens), env, newlineOffsets(head), frozenLen, head.length, live, liveRanges, false);
+      renderBlocks(headTokens, topLevelBlocks(headTokens), env, newlineOffsets(head), frozenLen, head.length, live, liveRanges, false, head);
       const el = doc.createElement(pending.display ? "div" : "span");
       el.className = pending.display ? "lsw-math-pending lsw-math-display" : "lsw-math-pending";
       el.textContent = tail.slice(pending.start);
       el.title = "Formula still streaming";
       const host = pending.display ? null : lastTextBlock(live);
+      // markdown drops a paragraph's trailing space: give it back before the formula
+      if (host && /[ \t]$/.test(head)) host.append(" ");
       if (host) host.append(el);
       else {
         live.append(el);
         liveRanges.push({ el, start: frozenLen + pending.start, end: frozenLen + tail.length });
       }
     } else if (blocks.length) {
-      renderBlocks(tokens, blocks, env, lineStarts, frozenLen, tail.length, live, liveRanges, highlight && final);
+      renderBlocks(tokens, blocks, env, lineStarts, frozenLen, tail.length, live, liveRanges, highlight && final, tail);
     }
     liveEl.replaceChildren(live);
   }
@@ -382,7 +385,7 @@ export function createMarkdownRenderer(container, opts = {}) {
       const blocks = topLevelBlocks(tokens);
       const frag = doc.createDocumentFragment();
       frozenRanges = [];
-      renderBlocks(tokens, blocks, env, newlineOffsets(shown), 0, shown.length, frag, frozenRanges, highlight);
+      renderBlocks(tokens, blocks, env, newlineOffsets(shown), 0, shown.length, frag, frozenRanges, highlight, shown);
       frozenEl.replaceChildren(frag);
       frozenChunks = [shown];
       frozenBlockCount = blocks.length;

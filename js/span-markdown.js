@@ -102,7 +102,9 @@ export function runToMarkdown(run) {
   if (run.result && !text.includes(String(run.result).trim())) out.push("**Final answer:**", "", String(run.result), "");
   if (run.status === "error" && run.error) out.push(`**Error:** ${errorLine(run.error)}`, "");
   if (run.status === "cancelled") out.push("**Cancelled.**", "");
-  if (model.root.children.length) {
+  const spans = model.root.children.filter((n) => !n.isText && !n.isCall);
+  const textLines = (Array.isArray(run.entries) ? run.entries : []).filter((e) => typeof e === "string");
+  if (spans.length || textLines.length) {
     out.push("### Trace", "");
     const t = model.totals;
     const head = [`${t.spans.toLocaleString("en-US")} span${t.spans === 1 ? "" : "s"}`];
@@ -110,7 +112,11 @@ export function runToMarkdown(run) {
     if (roll) head.push(roll);
     if (t.errors) head.push(`${t.errors} error${t.errors === 1 ? "" : "s"}`);
     out.push(head.join(" · "), "");
-    for (const node of model.root.children) out.push(...spanLines(node, { currency }));
+    for (const node of spans) out.push(...spanLines(node, { currency }));
+    if (textLines.length) {
+      out.push("", "Other trace lines:", "");
+      for (const line of textLines) out.push(`- ${summarize(line, VALUE_CHARS)}`);
+    }
     out.push("");
   }
   return `${out.join("\n").replace(/\n+$/, "")}\n`;

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import os
+import pathlib
 import secrets
 import threading
 import time
@@ -157,6 +159,37 @@ class Run:
     def trace_tree(self) -> str:
         """The spans as an indented text tree."""
         return format_tree(self.trace)
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Tokens of the run's model calls: ``{"prompt_tokens": ..., "completion_tokens": ...}`` summed."""
+        from .rollups import run_totals
+        from .spans import roots
+
+        t = run_totals(roots(self.trace), None)
+        return {"prompt_tokens": int(t.in_tokens), "completion_tokens": int(t.out_tokens)}
+
+    @property
+    def cost(self) -> float | None:
+        """The run's cost from ``configure(prices=...)`` (per 1M tokens), or None if no call was priced."""
+        from .rollups import run_totals
+        from .spans import roots
+
+        prices = (self.settings or {}).get("prices") if self.settings is not None else None
+        t = run_totals(roots(self.trace), prices)
+        return t.cost if t.priced else None
+
+    def to_markdown(self) -> str:
+        """The question, the answer and a readable trace as Markdown (what the widget's "Copy as Markdown" gives)."""
+        from .export import to_markdown
+
+        return to_markdown(self.state())
+
+    def to_html(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the answer and its interactive trace tree as one self-contained HTML file (no server, no network)."""
+        from .export import to_html
+
+        return to_html(self.state(), path)
 
     def done(self) -> bool:
         return self._final.done()
