@@ -106,8 +106,8 @@ def test_the_seed_loop_prints_a_few_readable_lines_per_tool_call(scripted_server
 
 def test_llm_spans_record_where_their_text_sits_in_run_text() -> None:
     replies = [
-        Reply(text="Let me look. ", reasoning="Think about Paris. ", tool_calls=[ToolCall("look_up", {"city": "Paris"})],
-              delay=0.0),
+        Reply(text="Let me look. ", reasoning="Think about Paris. ",
+              tool_calls=[ToolCall("look_up", {"city": "Paris"})], delay=0.0),
         Reply(text="Paris is sunny, 😀 as always.", reasoning="Now answer.", delay=0.0),
     ]
     with ScriptedServer(replies) as server:
