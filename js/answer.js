@@ -12,6 +12,11 @@ import { runToMarkdown } from "./span-markdown.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
+/** New answer text is rendered in pieces of this many characters... */
+export const ANSWER_CHARS_PER_PIECE = 4_000;
+/** ...while a frame has spent less than this (ms) on it; the rest follows in the next frames. */
+export const ANSWER_FRAME_BUDGET_MS = 12;
+
 export { errorText, formatDuration };
 
 // ---------------------------------------------------------------- formatting
@@ -147,6 +152,7 @@ function h(doc, tag, className, attrs = {}) {
  *   maxChars?: number,
  *   highlight?: boolean,
  *   announce?: (text: string) => void,
+ *   charsPerPiece?: number,
  * }} opts
  * @returns {AnswerBox}
  */
@@ -226,6 +232,9 @@ export function createAnswerBox(opts) {
   let thinkingLen = 0;
   let showingResult = false;
   let finished = false;
+  let behind = false; // more text waits for the next frame
+  const charsPerPiece = opts.charsPerPiece ?? ANSWER_CHARS_PER_PIECE;
+  const clock = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
   let sawRunning = false;
   let announced = false;
   let stopping = false;
@@ -277,18 +286,28 @@ export function createAnswerBox(opts) {
     let grew = false;
     // Answer text: append what is new, start over when the store replaced it.
     if (showingResult ? run.text.length > 0 : run.textGen !== textGen) {
-      renderer.reset(run.text);
+      renderer.reset("");
       showingResult = false;
       finished = false;
       textGen = run.textGen;
-      textLen = run.text.length;
-      grew = true;
-    } else if (!showingResult && run.text.length > textLen) {
-      renderer.append(run.text.slice(textLen));
-      textLen = run.text.length;
+      textLen = 0;
       grew = true;
     }
-    const final = isFinalStatus(run.status);
+    if (!showingResult && run.text.length > textLen) {
+      // At most a frame's worth of new text is rendered per frame (a saved 10 MB answer or a burst of
+      // deltas after a busy spell never blocks the page); past the display bound the rest only waits
+      // behind "Show more", which costs nothing to hand over.
+      const t0 = clock();
+      do {
+        let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + charsPerPiece);
+        if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
+        renderer.append(run.text.slice(textLen, upto));
+        textLen = upto;
+      } while (textLen < run.text.length && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
+      grew = true;
+    }
+    behind = !showingResult && textLen < run.text.length;
+    const final = isFinalStatus(run.status) && !behind;
     if (final && !run.text && run.result && !showingResult) {
       // Nothing streamed: show the module's return value instead.
       renderer.reset(run.result);
@@ -369,6 +388,10 @@ export function createAnswerBox(opts) {
     sync,
     tick,
     renderer,
+    /** Whether text received is still waiting to be rendered (call sync again next frame). */
+    get behind() {
+      return behind;
+    },
     scrollEl: scroll,
     answerEl: answer,
     thinking: { details: thinking, textNode: thinkingText },

@@ -33,7 +33,7 @@
 
 import { copyText, flashCopied } from "./clipboard.js";
 import { pendingMathStart } from "./math.js";
-import { md, normalizeNewlines, renderTokens } from "./md-render.js";
+import { md, normalizeNewlines, renderBlockList } from "./md-render.js";
 import { WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
 
 export { createMarkdownIt, decorateCodeBlocks, normalizeNewlines, renderMarkdown } from "./md-render.js";
@@ -183,7 +183,9 @@ export function createMarkdownRenderer(container, opts = {}) {
    * @param {boolean} hl highlight code
    */
   function renderBlocks(tokens, blocks, env, lineStarts, base, srcEnd, into, ranges, hl, src) {
+    if (!blocks.length) return;
     const at = (line) => (line === 0 ? 0 : lineStarts[line - 1] ?? srcEnd);
+    const { frag, elements } = renderBlockList(tokens, blocks, env, hl);
     let prev = 0;
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i];
@@ -191,11 +193,10 @@ export function createMarkdownRenderer(container, opts = {}) {
       const next = blocks[i + 1];
       let end = next && next.map ? at(next.map[0]) : srcEnd;
       while (end > start && /\s/.test(src[end - 1])) end--; // the blank lines between blocks belong to none
-      const frag = renderTokens(tokens.slice(b.start, b.end), env, hl);
-      for (const el of Array.from(frag.children)) ranges.push({ el, start: base + start, end: base + end });
-      into.append(frag);
+      for (const el of elements[i] ?? []) ranges.push({ el, start: base + start, end: base + end });
       prev = end;
     }
+    into.append(frag);
   }
 
   /** Re-render the live tail, freezing whatever became complete. */

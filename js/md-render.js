@@ -42,6 +42,33 @@ export function renderTokens(tokens, env, highlight) {
   return frag;
 }
 
+/** Separates blocks rendered in one pass (markdown-it has html off, so text can never make one). */
+const SEPARATOR = '<hr class="lsw-sep">';
+
+/**
+ * Render several top-level blocks in one pass (one sanitizer call: it dominates the cost of small
+ * blocks) and return the elements of each block.
+ * @param {any[]} tokens
+ * @param {{start: number, end: number}[]} blocks
+ * @param {Record<string, any>} env
+ * @param {boolean} highlight
+ * @returns {{frag: DocumentFragment, elements: Element[][]}}
+ */
+export function renderBlockList(tokens, blocks, env, highlight) {
+  const parts = blocks.map((b) => md.renderer.render(tokens.slice(b.start, b.end), md.options, env));
+  const frag = sanitizeToFragment(parts.join(SEPARATOR));
+  decorateCodeBlocks(frag, highlight);
+  hydrateMath(frag, env);
+  const elements = [[]];
+  for (const el of Array.from(frag.children)) {
+    if (el.tagName === "HR" && el.classList.contains("lsw-sep")) {
+      el.remove();
+      elements.push([]);
+    } else elements[elements.length - 1].push(el);
+  }
+  return { frag, elements };
+}
+
 /**
  * Wrap each <pre><code> in a .lsw-code box with a language label and a copy
  * button; highlight it if asked (complete fences only).

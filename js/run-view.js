@@ -118,7 +118,6 @@ export function createRunView(opts) {
     }
     tree.setFinal(isFinalStatus(run.status));
     trace.hidden = run.entries.length === 0;
-    renderSummary();
   }
 
   function renderSummary() {
@@ -138,10 +137,12 @@ export function createRunView(opts) {
     sync,
     tree,
     flush() {
-      if (trace.hidden || !trace.open) return false;
-      const more = tree.flush();
+      // the answer's text past this frame's share, then the trace; a folded trace still takes its
+      // entries in (its summary counts them), but draws nothing
+      if (answer.behind) answer.sync(run);
+      const more = trace.hidden || !trace.open ? tree.ingestOnly() : tree.flush();
       renderSummary();
-      return more;
+      return more || answer.behind;
     },
     setNewest(isNewest) {
       if (newest && !isNewest) {

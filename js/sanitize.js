@@ -23,7 +23,7 @@ const ALLOWED_TAGS = [
 ];
 const ALLOWED_ATTR = ["href", "title", "class", "start", "style", "colspan", "rowspan"];
 const SAFE_SCHEMES = new Set(["http", "https", "mailto"]);
-const SAFE_CLASS = /^(language-[\w+#.-]{1,40}|hljs(-[\w-]{1,40})?|[a-z]{1,20}_{1,3}|lsw-img-link|lsw-math|lsw-math-display)$/;
+const SAFE_CLASS = /^(language-[\w+#.-]{1,40}|hljs(-[\w-]{1,40})?|[a-z]{1,20}_{1,3}|lsw-img-link|lsw-math|lsw-math-display|lsw-sep)$/;
 const SAFE_STYLE = /^text-align:\s*(left|right|center);?$/i;
 
 /**

@@ -12,7 +12,11 @@
 // node goes (`replaced` tells the view which node took over, to keep the selection).
 
 import { ATTR_TEXT_RANGES, ATTR_THINKING_RANGES, isTraceEntry, TOOL_CALL_EVENT } from "./protocol.js";
-import { addTotals, ownTotals, sameTotals, zeroTotals } from "./rollups.js";
+import { addTotals, copyTotals, ownTotals, sameTotals, zeroTotals } from "./rollups.js";
+
+// scratch totals for _updateOwn (no allocation per entry)
+const NEXT = zeroTotals();
+const DIFF = zeroTotals();
 
 /** @typedef {import("./protocol.js").TraceEntry} TraceEntry */
 /** @typedef {import("./rollups.js").Totals} Totals */
@@ -440,14 +444,13 @@ export class TraceModel {
 
   /** Recompute a node's own totals; push the difference up its ancestors. */
   _updateOwn(node) {
-    const next = ownTotals(node, this.prices);
-    if (sameTotals(next, node.own)) return;
-    const diff = zeroTotals();
-    addTotals(diff, next);
-    addTotals(diff, node.own, -1);
-    node.own = next;
-    addTotals(node.sub, diff);
-    if (node.container) this._propagate(node.container, diff, 1);
+    ownTotals(node, this.prices, NEXT);
+    if (sameTotals(NEXT, node.own)) return;
+    copyTotals(DIFF, NEXT);
+    addTotals(DIFF, node.own, -1);
+    copyTotals(node.own, NEXT);
+    addTotals(node.sub, DIFF);
+    if (node.container) this._propagate(node.container, DIFF, 1);
   }
 
   /** Add `diff` (times `sign`) to `from` and every ancestor of it. */

@@ -24,6 +24,10 @@ export const DEFAULT_ROW_HEIGHT = 26;
 export const DEFAULT_OVERSCAN = 12;
 /** Filter work per frame (ms): a keystroke on a huge trace never blocks the page longer. */
 export const FILTER_BUDGET_MS = 25;
+/** Entries taken into the model per frame (ms): a saved 100,000-entry trace loads over a few frames. */
+export const INGEST_BUDGET_MS = 15;
+/** The detail panel of a span that keeps changing is redrawn at most this often (ms). */
+export const DETAIL_REFRESH_MS = 250;
 
 function button(doc, className, text, label) {
   const b = doc.createElement("button");
@@ -55,6 +59,11 @@ export class TraceView {
     this.overscan = opts.overscan ?? DEFAULT_OVERSCAN;
     this.fallbackHeight = opts.viewportHeight ?? 640;
     this.model = new TraceModel({ now: opts.now, orphanGraceMs: opts.orphanGraceMs });
+    this.clock = opts.clock ?? (() => (typeof performance !== "undefined" ? performance.now() : Date.now()));
+    /** @type {Array<any>[]} entries not yet taken into the model (see flush) */
+    this.inbox = [];
+    this.inboxPos = 0;
+    this.wantFinal = false;
     this.filter = new TraceFilter({ clock: opts.clock });
     this.currency = "$";
     this.runStart = null;
@@ -98,6 +107,12 @@ export class TraceView {
     this.detail.setAttribute("role", "region");
     this.detail.setAttribute("aria-label", "Span details");
     this.detail.hidden = true;
+    this._detailAt = -Infinity;
+    this._detailScroll = 0;
+    this._onDetailScroll = () => {
+      this._detailScroll = this.detail.scrollTop;
+    };
+    this.detail.addEventListener("scroll", this._onDetailScroll, { passive: true });
     this.split.append(this.viewport, this.detail);
     this.el.append(toolbar, this.split);
 
@@ -108,10 +123,27 @@ export class TraceView {
     this._onClick = (ev) => this._click(ev);
     this._onDblClick = (ev) => this._dblclick(ev);
     this._onKey = (ev) => this._key(ev);
+    // Geometry is read where it is cheap (in the scroll event, and from a ResizeObserver), never in
+    // the frame after DOM writes: that would force a layout of the whole page every frame.
+    this.scrollTop = 0;
+    this.height = 0;
     this._onScroll = () => {
+      this.scrollTop = this.viewport.scrollTop;
       this._windowDirty = true;
       this.onNeedsFlush();
     };
+    const RO = doc.defaultView?.ResizeObserver;
+    this._resize = RO
+      ? new RO((items) => {
+          const h = items[items.length - 1]?.contentRect?.height ?? 0;
+          if (h !== this.height) {
+            this.height = h;
+            this._windowDirty = true;
+            this.onNeedsFlush();
+          }
+        })
+      : null;
+    this._resize?.observe(this.viewport);
     this._onFilterInput = () => this._filterChanged();
     this._onFilterKey = (ev) => this._filterKey(ev);
     this.el.addEventListener("click", this._onClick);
@@ -125,6 +157,9 @@ export class TraceView {
 
   /** Forget everything (the store replaced the run's entries). */
   reset() {
+    this.inbox = [];
+    this.inboxPos = 0;
+    this.wantFinal = false;
     this.model.reset();
     this.filter.restart();
     /** @type {"level"|"all"|"none"} */
@@ -148,13 +183,42 @@ export class TraceView {
     return this.model.spanCount;
   }
 
-  /** @param {Array<import("./protocol.js").TraceEntry|string>} entries */
+  /**
+   * Queue entries for the model; flush() takes them in within a time budget per frame.
+   * @param {Array<import("./protocol.js").TraceEntry|string>} entries
+   */
   addEntries(entries) {
-    this.model.add(entries);
+    if (entries.length) this.inbox.push(entries);
   }
 
+  /** The run ended (applied once every queued entry is in: orphans then show at the top). */
   setFinal(final = true) {
-    this.model.setFinal(final);
+    this.wantFinal = final;
+  }
+
+  /** Data work only (the tree is folded away): take queued entries in. @returns {boolean} whether some wait */
+  ingestOnly() {
+    return this._ingest();
+  }
+
+  /** Take queued entries into the model until the budget is spent. @returns {boolean} whether some wait */
+  _ingest() {
+    const start = this.clock();
+    while (this.inbox.length) {
+      const batch = this.inbox[0];
+      while (this.inboxPos < batch.length) {
+        const end = Math.min(batch.length, this.inboxPos + 512);
+        this.model.add(batch.slice(this.inboxPos, end));
+        this.inboxPos = end;
+        if (this.clock() - start > INGEST_BUDGET_MS) break;
+      }
+      if (this.inboxPos < batch.length) break;
+      this.inbox.shift();
+      this.inboxPos = 0;
+    }
+    const waiting = this.inbox.length > 0;
+    if (!waiting && this.model.final !== this.wantFinal) this.model.setFinal(this.wantFinal);
+    return waiting;
   }
 
   /** @param {Record<string, [number, number]>|null} prices @param {string} [currency] */
@@ -251,7 +315,8 @@ export class TraceView {
    * Bring the DOM up to date. @returns {boolean} whether work remains (call again next frame)
    */
   flush() {
-    const waiting = this.model.promoteOrphans();
+    const ingesting = this._ingest();
+    const waiting = this.model.promoteOrphans() || ingesting;
     const changes = this.model.takeChanges();
     if (changes.failures.length) this.onFailures(changes.failures);
     this._followReplaced();
@@ -277,9 +342,9 @@ export class TraceView {
       this._scrollToNode = null;
     }
     this._renderWindow(changes.nodes);
-    this._renderDetail();
+    const detailDue = this._renderDetail();
     this._renderSummary();
-    return !filterDone || waiting;
+    return !filterDone || waiting || detailDue;
   }
 
   _followReplaced() {
@@ -316,7 +381,7 @@ export class TraceView {
   }
 
   _viewportHeight() {
-    return this.viewport.clientHeight || this.fallbackHeight;
+    return this.height || this.fallbackHeight;
   }
 
   _renderWindow(changedNodes) {
@@ -325,7 +390,7 @@ export class TraceView {
     this._windowDirty = false;
     this._forceRows = false;
     const rows = this.rows;
-    const [first, last] = windowOf(rows.length, this.viewport.scrollTop, this._viewportHeight(), this.rowHeight, this.overscan);
+    const [first, last] = windowOf(rows.length, this.scrollTop, this._viewportHeight(), this.rowHeight, this.overscan);
     if (!this.active || this.rows[this.active.row?.index] !== this.active) this.active = rows[first] ?? rows[0] ?? null;
     const want = new Set();
     for (let i = first; i < last; i++) want.add(rows[i]);
@@ -391,9 +456,13 @@ export class TraceView {
     if (typeof i !== "number" || this.rows[i] !== node) return;
     const h = this._viewportHeight();
     const top = i * this.rowHeight;
-    const vp = this.viewport;
-    if (top < vp.scrollTop) vp.scrollTop = top;
-    else if (top + this.rowHeight > vp.scrollTop + h) vp.scrollTop = top + this.rowHeight - h;
+    let next = this.scrollTop;
+    if (top < next) next = top;
+    else if (top + this.rowHeight > next + h) next = top + this.rowHeight - h;
+    if (next !== this.scrollTop) {
+      this.scrollTop = next;
+      this.viewport.scrollTop = next; // a write: no layout is forced
+    }
     this._windowDirty = true;
   }
 
@@ -405,12 +474,17 @@ export class TraceView {
         this.detail.replaceChildren();
         this.detail.hidden = true;
       }
-      return;
+      return false;
     }
     const key = `${node.id}|${node.v}|${node.ui.raw ? 1 : 0}|${this.currency}`;
-    if (key === this._detailKey) return;
+    if (key === this._detailKey) return false;
+    // a span that keeps changing (a streaming agent) is redrawn a few times a second, not every frame
+    const now = this.clock();
+    const sameNode = this._detailKey.startsWith(`${node.id}|`);
+    if (sameNode && now - this._detailAt < DETAIL_REFRESH_MS) return true;
     this._detailKey = key;
-    const scroll = this.detail.scrollTop;
+    this._detailAt = now;
+    const scroll = sameNode ? this._detailScroll : 0;
     this.detail.hidden = false;
     this.detail.replaceChildren(renderSpanDetail(node, {
       doc: this.doc, origin: this.origin ?? 0, currency: this.currency,
@@ -418,10 +492,12 @@ export class TraceView {
       onRawToggle: (n) => {
         n.ui.raw = !n.ui.raw;
         this._detailKey = "";
+        this._detailAt = -Infinity;
         this._renderDetail();
       },
     }));
-    this.detail.scrollTop = scroll;
+    if (scroll) this.detail.scrollTop = scroll;
+    return false;
   }
 
   async _copyMarkdown(node, btn) {
@@ -561,6 +637,8 @@ export class TraceView {
   }
 
   destroy() {
+    this._resize?.disconnect();
+    this.detail.removeEventListener("scroll", this._onDetailScroll);
     this.el.removeEventListener("click", this._onClick);
     this.listEl.removeEventListener("dblclick", this._onDblClick);
     this.listEl.removeEventListener("keydown", this._onKey);

@@ -4,12 +4,13 @@ import { agentRun, end, event, resetSeq, start, T0 } from "./trace-fixtures.js";
 
 function makeTree(opts = {}) {
   let now = 0;
-  const tree = new TraceView({ now: () => now, viewportHeight: 600, ...opts });
+  let clock = 0;
+  const tree = new TraceView({ now: () => now, clock: () => clock, viewportHeight: 600, ...opts });
   document.body.append(tree.el);
   const flushAll = () => {
     for (let i = 0; i < 1000 && tree.flush(); i++);
   };
-  return { tree, flushAll, advance: (ms) => (now += ms) };
+  return { tree, flushAll, advance: (ms) => ((now += ms), (clock += ms)) };
 }
 
 const row = (tree, span) => tree.el.querySelector(`.lsw-node[data-span="${span}"]`);
@@ -247,7 +248,7 @@ describe("trace view: details", () => {
   });
 
   test("a streamed tool call shows its arguments as they arrive, then as a table", () => {
-    const { tree, flushAll } = makeTree();
+    const { tree, flushAll, advance } = makeTree();
     tree.addEntries([start("a", null, "agent", "agent", 0), start("l1", "a", "gpt", "llm", 0.1)]);
     tree.addEntries([event("l1", "a", "tool_call", 0.2, { call_id: "c9", index: 0, tool: "get_weather", offset: 0, delta: '{"city": "Tok' })]);
     flushAll();
@@ -259,6 +260,9 @@ describe("trace view: details", () => {
     let d = select(tree, flushAll, "call:c9");
     expect(d.querySelector(".lsw-section-label").textContent).toBe("Arguments (streaming…)");
     tree.addEntries([event("l1", "a", "tool_call", 0.4, { call_id: "c9", index: 0, tool: "get_weather", offset: 13, delta: 'yo"}', done: true })]);
+    flushAll();
+    expect(tree.flush()).toBe(true); // the details of a changing span are redrawn a few times a second
+    advance(300);
     flushAll();
     d = tree.detail.querySelector(".lsw-detail-content");
     expect(d.querySelector("table.lsw-kv td").textContent).toBe("Tokyo");
