@@ -6,24 +6,30 @@
 // keeps are shown with their ancestors open (a separate state, so clearing the filter restores
 // the tree as it was).
 
-/** @typedef {"level"|"all"|"none"} ExpandMode */
+/**
+ * What is open: the tree's mode, the nodes toggled by hand (a Map: clearing it is O(1), so "expand
+ * all" or a new filter query never walks 100,000 nodes), and while filtering, its own toggles.
+ * @typedef {"level"|"all"|"none"} ExpandMode
+ * @typedef {{mode: ExpandMode, toggled: Map<any, boolean>, filterToggled: Map<any, boolean>}} Expansion
+ */
 
 /**
  * @param {any} node
- * @param {ExpandMode} mode
+ * @param {Expansion} ex
  * @param {{active: boolean, visible: Set<any>}|null} [filter]
  * @returns {boolean}
  */
-export function isExpanded(node, mode, filter = null) {
+export function isExpanded(node, ex, filter = null) {
   if (node.isText || node.children.length === 0) return false;
   if (filter && filter.active) {
-    if (node.ui.filterExpanded !== undefined) return node.ui.filterExpanded;
+    const own = ex.filterToggled.get(node);
+    if (own !== undefined) return own;
     return node.children.some((c) => filter.visible.has(c));
   }
-  const own = node.ui.expanded;
-  if (own === true || own === false) return own;
-  if (mode === "all") return true;
-  if (mode === "none") return false;
+  const own = ex.toggled.get(node);
+  if (own !== undefined) return own;
+  if (ex.mode === "all") return true;
+  if (ex.mode === "none") return false;
   return node.depth < 1;
 }
 
@@ -38,11 +44,12 @@ export function isParent(node, filter = null) {
  * Flatten the tree into rows. Each row node gets `row` = {index, level (1-based), pos, size}
  * (its place among the shown siblings, for aria-posinset / aria-setsize).
  * @param {any} root the model's root sentinel
- * @param {ExpandMode} mode
+ * @param {Expansion|ExpandMode} ex (a mode alone: nothing toggled by hand)
  * @param {{active: boolean, visible: Set<any>}|null} [filter]
  * @returns {any[]} the row nodes, in order
  */
-export function flattenRows(root, mode, filter = null) {
+export function flattenRows(root, ex, filter = null) {
+  if (typeof ex === "string") ex = { mode: ex, toggled: new Map(), filterToggled: new Map() };
   const rows = [];
   const filtering = !!(filter && filter.active);
   const keep = (n) => !filtering || filter.visible.has(n);
@@ -56,9 +63,13 @@ export function flattenRows(root, mode, filter = null) {
       continue;
     }
     const node = top.list[top.i++];
-    node.row = { index: rows.length, level: top.level, pos: top.i, size: top.list.length };
+    const r = node.row ?? (node.row = { index: 0, level: 0, pos: 0, size: 0 }); // reused: no garbage per keystroke
+    r.index = rows.length;
+    r.level = top.level;
+    r.pos = top.i;
+    r.size = top.list.length;
     rows.push(node);
-    if (isExpanded(node, mode, filter)) {
+    if (isExpanded(node, ex, filter)) {
       const kids = shown(node);
       if (kids.length) stack.push({ list: kids, i: 0, level: top.level + 1 });
     }

@@ -16,7 +16,7 @@ import { copyText, flashCopied } from "./clipboard.js";
 import { renderSpanDetail } from "./span-detail.js";
 import { spanToMarkdown } from "./span-markdown.js";
 import { createRow, renderRow } from "./span-row.js";
-import { TraceFilter } from "./trace-filter.js";
+import { searchText, TraceFilter } from "./trace-filter.js";
 import { TraceModel } from "./trace-model.js";
 import { flattenRows, isExpanded, isParent, windowOf } from "./trace-rows.js";
 
@@ -145,6 +145,12 @@ export class TraceView {
       : null;
     this._resize?.observe(this.viewport);
     this._onFilterInput = () => this._filterChanged();
+    // the search index (each span's lower-case text) is built in the background once the box has
+    // the focus, so the first keystroke costs no more than the others
+    this._onFilterFocus = () => {
+      this._indexing = true;
+      this.onNeedsFlush();
+    };
     this._onFilterKey = (ev) => this._filterKey(ev);
     this.el.addEventListener("click", this._onClick);
     this.listEl.addEventListener("dblclick", this._onDblClick);
@@ -152,18 +158,22 @@ export class TraceView {
     this.viewport.addEventListener("scroll", this._onScroll, { passive: true });
     this.filterInput.addEventListener("input", this._onFilterInput);
     this.filterInput.addEventListener("keydown", this._onFilterKey);
+    this.filterInput.addEventListener("focus", this._onFilterFocus);
+    this._indexing = false;
+    this._indexIter = null;
     this.reset();
   }
 
   /** Forget everything (the store replaced the run's entries). */
   reset() {
+    this._indexIter = null;
     this.inbox = [];
     this.inboxPos = 0;
     this.wantFinal = false;
     this.model.reset();
     this.filter.restart();
-    /** @type {"level"|"all"|"none"} */
-    this.mode = "level";
+    /** @type {import("./trace-rows.js").Expansion} */
+    this.expansion = { mode: "level", toggled: new Map(), filterToggled: new Map() };
     this.rows = [];
     this.selected = null;
     this.active = null;
@@ -238,7 +248,11 @@ export class TraceView {
   // ------------------------------------------------------------------ expansion
 
   isExpanded(node) {
-    return isExpanded(node, this.mode, this.filter.active ? this.filter : null);
+    return isExpanded(node, this.expansion, this.filter.active ? this.filter : null);
+  }
+
+  get mode() {
+    return this.expansion.mode;
   }
 
   expandAll() {
@@ -250,11 +264,7 @@ export class TraceView {
   }
 
   _setMode(mode) {
-    this.mode = mode;
-    for (const node of this.model.nodes.values()) {
-      delete node.ui.expanded;
-      delete node.ui.filterExpanded;
-    }
+    this.expansion = { mode, toggled: new Map(), filterToggled: new Map() };
     this._rowsDirty = true;
     this.flush();
     this.onNeedsFlush();
@@ -264,8 +274,7 @@ export class TraceView {
   toggle(node, open) {
     if (!isParent(node, this.filter.active ? this.filter : null)) return;
     const next = open ?? !this.isExpanded(node);
-    if (this.filter.active) node.ui.filterExpanded = next;
-    else node.ui.expanded = next;
+    (this.filter.active ? this.expansion.filterToggled : this.expansion.toggled).set(node, next);
     this._rowsDirty = true;
     this.flush();
     this.onNeedsFlush();
@@ -292,8 +301,7 @@ export class TraceView {
     let changed = false;
     for (const up of this.model.ancestors(node)) {
       if (!this.isExpanded(up)) {
-        if (this.filter.active) up.ui.filterExpanded = true;
-        else up.ui.expanded = true;
+        (this.filter.active ? this.expansion.filterToggled : this.expansion.toggled).set(up, true);
         changed = true;
       }
     }
@@ -332,7 +340,7 @@ export class TraceView {
       this._rowsDirty = false;
       this._windowDirty = true;
       this._forceRows = true;
-      this.rows = flattenRows(this.model.root, this.mode, this.filter.active ? this.filter : null);
+      this.rows = flattenRows(this.model.root, this.expansion, this.filter.active ? this.filter : null);
       this.listEl.style.height = `${this.rows.length * this.rowHeight}px`;
       this._fixActive();
     }
@@ -344,7 +352,8 @@ export class TraceView {
     this._renderWindow(changes.nodes);
     const detailDue = this._renderDetail();
     this._renderSummary();
-    return !filterDone || waiting || detailDue;
+    const indexing = this._indexing && !this.filter.active ? this._buildIndex() : false;
+    return !filterDone || waiting || detailDue || indexing;
   }
 
   _followReplaced() {
@@ -525,10 +534,26 @@ export class TraceView {
 
   // ------------------------------------------------------------------ filter box
 
+  /** Build search texts within the filter budget. @returns {boolean} whether some remain */
+  _buildIndex() {
+    const start = this.clock();
+    if (!this._indexIter) this._indexIter = this.model.nodes.values();
+    for (let n = 0; ; n++) {
+      const next = this._indexIter.next();
+      if (next.done) {
+        this._indexIter = null;
+        this._indexing = this.inbox.length > 0; // entries still coming in: index them too, later
+        return this._indexing;
+      }
+      searchText(next.value);
+      if ((n & 255) === 255 && this.clock() - start > FILTER_BUDGET_MS) return true;
+    }
+  }
+
   _filterChanged() {
     const changed = this.filter.setQuery(this.filterInput.value);
     if (!changed) return;
-    for (const node of this.model.nodes.values()) delete node.ui.filterExpanded;
+    this.expansion.filterToggled = new Map();
     this._rowsDirty = true;
     if (!this.filter.active) this._renderFilterStatus();
     if (this.selected) this._scrollToNode = this.selected;
@@ -625,7 +650,7 @@ export class TraceView {
         else if (this.selected !== node) this.select(node, { focus: true });
         break;
       case "*":
-        for (const sib of node.container?.children ?? []) if (isParent(sib)) sib.ui.expanded = true;
+        for (const sib of node.container?.children ?? []) if (isParent(sib)) this.expansion.toggled.set(sib, true);
         this._rowsDirty = true;
         this.flush();
         break;
@@ -645,5 +670,6 @@ export class TraceView {
     this.viewport.removeEventListener("scroll", this._onScroll);
     this.filterInput.removeEventListener("input", this._onFilterInput);
     this.filterInput.removeEventListener("keydown", this._onFilterKey);
+    this.filterInput.removeEventListener("focus", this._onFilterFocus);
   }
 }
