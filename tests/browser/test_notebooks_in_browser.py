@@ -109,7 +109,7 @@ def _shoot(nbp: NotebookPage, cell: Any, path: Path, *, whole_page: bool = False
     path.parent.mkdir(parents=True, exist_ok=True)
     root = page.locator(".lsw-root").first
     click_until_none(root.locator(".lsw-trace:not([open]) > summary"))
-    click_until_none(root.locator('.lsw-node[data-depth="0"] > .lsw-node-header > .lsw-toggle[aria-expanded="false"]'))
+    click_until_none(root.locator('.lsw-node[data-depth="0"][aria-expanded="false"] > .lsw-toggle'))
     # make the last cell the active one, so the photographed cell has no selection marker
     nbp.js("nb.activeCellIndex = nb.widgets.length - 1; nb.deselectAll();")
     cell.scroll_into_view_if_needed()
