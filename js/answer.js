@@ -201,7 +201,7 @@ export function createAnswerBox(opts) {
   const result = h(doc, "section", "lsw-result", { "aria-label": "Final answer" });
   const resultLabel = h(doc, "div", "lsw-result-label");
   resultLabel.textContent = "Final answer";
-  const resultBody = h(doc, "div", "lsw-answer lsw-result-body");
+  const resultBody = h(doc, "div", "lsw-result-body");
   result.append(resultLabel, resultBody);
   result.hidden = true;
   let resultShown = null;

@@ -3,6 +3,13 @@
 
 import { parseJsonText, splitCut, textBlock, valueView } from "./value-view.js";
 
+function div(doc, className, text) {
+  const el = doc.createElement("div");
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
 const ROLE_LABEL = { system: "System", user: "User", assistant: "Assistant", tool: "Tool", developer: "Developer", function: "Function" };
 
 /** Is `value` a list of chat messages ({role, content, ...})? */
@@ -72,12 +79,7 @@ export function toolCallView(call, ctx) {
     // not valid JSON (cut by the kernel, or the model's mistake): the text as it is
     const { kept } = splitCut(args);
     box.append(textBlock(args, ctx));
-    if (kept === args) {
-      const note = doc.createElement("div");
-      note.className = "lsw-cut-note";
-      note.textContent = "These arguments are not valid JSON.";
-      box.append(note);
-    }
+    if (kept === args) box.append(div(doc, "lsw-cut-note", "These arguments are not valid JSON."));
   }
   return box;
 }
@@ -121,12 +123,7 @@ export function messageView(msg, ctx) {
   if (Array.isArray(msg.tool_calls)) {
     msg.tool_calls.forEach((call, i) => box.append(toolCallView(call, { ...ctx, key: `${ctx.key ?? ""}.call${i}` })));
   }
-  if (!content && !msg.tool_calls && !msg.reasoning) {
-    const empty = doc.createElement("div");
-    empty.className = "lsw-muted";
-    empty.textContent = "(empty)";
-    box.append(empty);
-  }
+  if (!content && !msg.tool_calls && !msg.reasoning) box.append(div(doc, "lsw-muted", "(empty)"));
   return box;
 }
 

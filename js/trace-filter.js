@@ -135,17 +135,8 @@ export class TraceFilter {
     this.clock = opts.clock ?? (() => (typeof performance !== "undefined" ? performance.now() : Date.now()));
     /** @type {Query|null} */
     this.query = null;
-    /** @type {Set<any>} */
-    this.matched = new Set();
-    /** @type {Set<any>} matches and their ancestors */
-    this.visible = new Set();
-    this.done = true;
-    this._candidates = null;
-    this._pos = 0;
-    this._modelVersion = -1;
     this._versionAtStart = -1;
-    /** @type {{matched: Set<any>, visible: Set<any>}|null} a re-run after a model change fills these */
-    this._shadow = null;
+    this.restart();
   }
 
   get active() {
@@ -161,26 +152,28 @@ export class TraceFilter {
     if ((q?.key ?? null) === (this.query?.key ?? null)) return false;
     const narrowing = this.done && narrows(this.query, q);
     const prevMatches = this.matched;
+    const version = this._modelVersion;
     this.query = q;
-    this.matched = new Set();
-    this.visible = new Set();
-    this.done = q === null;
-    this._candidates = narrowing ? [...prevMatches] : null;
-    this._versionAtStart = this._modelVersion;
-    this._shadow = null;
-    this._pos = 0;
+    this.restart();
+    this._modelVersion = version;
+    if (narrowing) this._candidates = [...prevMatches];
+    this._versionAtStart = version;
     return true;
   }
 
-  /** The model was replaced: search it from scratch (same query). */
+  /** Search from scratch (a new query, or the model was replaced). */
   restart() {
+    /** @type {Set<any>} */
     this.matched = new Set();
+    /** @type {Set<any>} matches and their ancestors */
     this.visible = new Set();
+    this.done = this.query === null;
+    /** @type {any[]|null} the nodes still to test in this pass */
     this._candidates = null;
+    /** @type {{matched: Set<any>, visible: Set<any>}|null} a re-run after a model change fills these */
     this._shadow = null;
     this._pos = 0;
     this._modelVersion = -1;
-    this.done = this.query === null;
   }
 
   /**

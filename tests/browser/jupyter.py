@@ -531,6 +531,15 @@ JS_TREE = """(runId) => {
 }"""
 
 
+def set_theme(nbp: NotebookPage, theme: str) -> None:
+    """Switch JupyterLab's theme ("JupyterLab Light" / "JupyterLab Dark") and wait until it applies."""
+    nbp.js("await app.commands.execute('apputils:change-theme', {theme: arg});", theme)
+    light = "true" if "Light" in theme else "false"
+    wait_for(lambda: nbp.page.evaluate("() => document.body.dataset.jpThemeLight") == light, 20,
+             f"the theme {theme} to apply")
+    nbp.page.wait_for_timeout(500)
+
+
 def tree(page: Any, run_id: str) -> list[dict[str, Any]]:
     return page.evaluate(JS_TREE, run_id)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .jupyter import REPO, NotebookPage, open_trace, wait_for, write_notebook
+from .jupyter import REPO, NotebookPage, open_trace, set_theme, wait_for, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +34,8 @@ from lazystream_widget.testing import Reply, ScriptedServer, ToolCall
 lsw.configure(prices={"scripted": (2.5, 10.0)})
 ANSWER = ("Tokyo is 10 °C and Paris 22 °C.\\n\\n"
           "Their mean is $\\\\bar t = \\\\frac{10 + 22}{2} = 16$ °C, with a spread of\\n\\n"
-          "$$\\n\\\\sigma = \\\\sqrt{\\\\tfrac{1}{n}\\\\sum_i (t_i - \\\\bar t)^2} = 6\\n$$\\n\\nA mild day in both.\\n")
+          "$$\\n\\\\sigma = \\\\sqrt{\\\\tfrac{1}{n}\\\\sum_i (t_i - \\\\bar t)^2} = 6\\n$$\\n\\n"
+          "A mild day in both.\\n")
 server = ScriptedServer([
     Reply(text="Let me check. ", tool_calls=[
         ToolCall("get_current_weather", {"location": "Tokyo, Japan", "unit": "celsius", "note": "n" * 240}),
@@ -55,14 +56,16 @@ JS_SAMPLER = """() => {
   const seen = new Set();
   new MutationObserver(() => {
     const r = region();
-    if (r && r.textContent && !seen.has(r.textContent)) { seen.add(r.textContent); window.__lsw.said.push(r.textContent); }
+    const text = r ? r.textContent : '';
+    if (text && !seen.has(text)) { seen.add(text); window.__lsw.said.push(text); }
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
   window.__lsw.timer = setInterval(() => {
     const run = document.querySelector('.lsw-run');
     if (!run) return;
     window.__lsw.samples.push({
       status: run.dataset.status,
-      calls: Array.from(run.querySelectorAll('.lsw-node[data-call="true"]')).map(r => r.querySelector('.lsw-node-meta').textContent),
+      calls: Array.from(run.querySelectorAll('.lsw-node[data-call="true"]'))
+        .map(r => r.querySelector('.lsw-node-meta').textContent),
       busy: run.querySelector('.lsw-scroll')?.getAttribute('aria-busy'),
       em: run.querySelectorAll('.lsw-answer em').length,
       katex: run.querySelectorAll('.lsw-answer .katex').length,
@@ -76,7 +79,8 @@ def _run_notebook(lab: Any, open_page: Any, name: str, sampler: bool = False) ->
     write_notebook(lab.root / name, [
         SETUP,
         f"view = StreamView(agent)\nrun = view.ask({QUERY!r})",
-        'run.wait(60)\nrun.to_html("exported-run.html")\nprint("STATE", json.dumps({"status": run.status, "cost": run.cost}))',
+        'run.wait(60)\nrun.to_html("exported-run.html")\n'
+        'print("STATE", json.dumps({"status": run.status, "cost": run.cost}))',
     ])  # fmt: skip
     bp = open_page(viewport={"width": 1280, "height": 1100})
     nbp = NotebookPage(bp.page, lab, name).open()
@@ -139,17 +143,9 @@ def _axe(page: Any) -> list[dict[str, Any]]:
     result = page.evaluate("""async () => {
       const r = await axe.run(document.querySelector('.lsw-root'), {resultTypes: ['violations']});
       return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                     nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary)}));
+        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary)}));
     }""")
     return [v for v in result if v["impact"] in ("serious", "critical")]
-
-
-def _set_theme(nbp: NotebookPage, theme: str) -> None:
-    nbp.js("await app.commands.execute('apputils:change-theme', {theme: arg});", theme)
-    light = "true" if "Light" in theme else "false"
-    wait_for(lambda: nbp.page.evaluate("() => document.body.dataset.jpThemeLight") == light, 20,
-             f"the theme {theme} to apply")
-    nbp.page.wait_for_timeout(500)
 
 
 def _open_offline(browser: Any, path: Path) -> tuple[Any, Any]:
@@ -179,9 +175,11 @@ def test_keyboard_filter_links_accessibility_and_exports(lab, open_page, browser
     agent_id = focused()
     page.keyboard.press("ArrowDown")
     first_llm = focused()
-    assert first_llm != agent_id and run.locator(f'.lsw-node[data-span="{first_llm}"]').get_attribute("data-kind") == "llm"
+    assert first_llm != agent_id
+    assert run.locator(f'.lsw-node[data-span="{first_llm}"]').get_attribute("data-kind") == "llm"
     detail = run.locator(".lsw-span-detail")
-    assert detail.is_visible() and [r.get_attribute("data-role") for r in detail.locator(".lsw-msg").all()][:2] == ["user", "assistant"]
+    assert detail.is_visible()
+    assert [r.get_attribute("data-role") for r in detail.locator(".lsw-msg").all()][:2] == ["user", "assistant"]
     assert detail.locator(".lsw-tool-call table.lsw-kv th").first.inner_text() == "location"
     page.keyboard.press("End")
     assert run.locator(f'.lsw-node[data-span="{focused()}"]').get_attribute("data-kind") == "llm"
@@ -220,11 +218,11 @@ def test_keyboard_filter_links_accessibility_and_exports(lab, open_page, browser
     problems = _axe(page)
     assert not problems, json.dumps(problems, indent=1)
     try:
-        _set_theme(nbp, "JupyterLab Dark")
+        set_theme(nbp, "JupyterLab Dark")
         problems = _axe(page)
         assert not problems, json.dumps(problems, indent=1)
     finally:
-        _set_theme(nbp, "JupyterLab Light")
+        set_theme(nbp, "JupyterLab Light")
 
     # Copy answer copies the run's result; Copy as Markdown gives the readable trace
     bp.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
