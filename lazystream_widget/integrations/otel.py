@@ -55,6 +55,7 @@ class RunSpans:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.hidden: set[int] = set()  # span ids not shown (the run's own root span)
+        self.hide_next_root = False  # set just before the run's root span starts
         self.trace_ids: set[int] = set()
         self.closed = False
         self.count = 0  # spans started so far
@@ -82,7 +83,15 @@ class RunSpans:
             return None  # a top-level span of the run (the run itself is the root in the widget)
         return _hex_span(parent.span_id)
 
+    @staticmethod
+    def _name(span: Any, info: Any) -> str:
+        """A tool span is named after its tool (OpenInference names some after their class)."""
+        return str(info.attrs["tool"]) if info.kind == "tool" and info.attrs.get("tool") else span.name
+
     def started(self, span: Span) -> None:
+        if self.hide_next_root and span.parent is None:
+            self.hide_next_root = False
+            self.hidden.add(span.context.span_id)
         if self.closed or span.context.span_id in self.hidden:
             return
         info = describe(dict(span.attributes or {}))
@@ -92,7 +101,8 @@ class RunSpans:
             self._start_kind[span.context.span_id] = kind
         entry: TraceEntry = {
             "v": TRACE_VERSION, "seq": 0, "ts": (span.start_time or time.time_ns()) / 1e9, "event": "start",
-            "span": _hex_span(span.context.span_id), "parent": self._parent(span), "name": span.name, "kind": kind,
+            "span": _hex_span(span.context.span_id), "parent": self._parent(span), "name": self._name(span, info),
+            "kind": kind,
             "input": truncate_field(info.input), "attrs": truncate_field(info.attrs) if info.attrs else {},
         }  # type: ignore[typeddict-item]  # fmt: skip
         self.refine_start(span, entry)
@@ -108,7 +118,7 @@ class RunSpans:
         start_ns, end_ns = span.start_time or 0, span.end_time or time.time_ns()
         entry: TraceEntry = {
             "v": TRACE_VERSION, "seq": 0, "ts": end_ns / 1e9, "event": "end",
-            "span": _hex_span(span.context.span_id), "parent": self._parent(span), "name": span.name,
+            "span": _hex_span(span.context.span_id), "parent": self._parent(span), "name": self._name(span, info),
             "kind": info.kind or start_kind,  # type: ignore[typeddict-item]
             "output": truncate_field(_clean(info.output)), "status": "error" if error else "ok", "error": error,
             "duration_ms": round((end_ns - start_ns) / 1e6, 3), "usage": info.usage,  # type: ignore[typeddict-item]
@@ -299,6 +309,7 @@ def run_root_span(name: str, query: Any, target: RunSpans) -> Iterator[Any]:
     @contextmanager
     def root() -> Iterator[Any]:
         attrs = export_attributes("chain", name, input=query if isinstance(query, str) else repr(query))
+        target.hide_next_root = True  # the processor sees it start inside start_as_current_span
         with tracer().start_as_current_span(name, attributes=attrs, record_exception=True) as span:
             ctx = span.get_span_context()
             target.hidden.add(ctx.span_id)

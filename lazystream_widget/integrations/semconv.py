@@ -175,6 +175,15 @@ _MAPPED = {
 }  # fmt: skip
 
 
+def _call_arguments(value: Any) -> Any:
+    """A tool call's keyword arguments out of a recorded ``{"args": [], "kwargs": {...}}`` input."""
+    if isinstance(value, dict) and "kwargs" in value and not value.get("args") and set(value) <= {
+        "args", "kwargs", "sanitize_inputs_outputs"
+    }:
+        return value["kwargs"]
+    return value
+
+
 def describe(attrs: Mapping[str, Any]) -> Described:
     """Everything our tree can show of a foreign span, from its attributes (either vocabulary)."""
     out = Described(kind=kind_of(attrs))
@@ -198,9 +207,10 @@ def describe(attrs: Mapping[str, Any]) -> Described:
     tool = _first(attrs, "gen_ai.tool.name", "tool.name")
     if tool is not None:
         out.attrs["tool"] = str(tool)
-    arguments = _first(attrs, "gen_ai.tool.call.arguments", "tool.parameters", "tool_call.function.arguments")
+    # (OpenInference's tool.parameters is the tool's JSON schema, not the call's arguments: its input is)
+    arguments = _first(attrs, "gen_ai.tool.call.arguments", "tool_call.function.arguments")
     if arguments is None and out.kind == "tool":
-        arguments = out.input
+        arguments = _call_arguments(out.input)
     if arguments is not None:
         out.attrs["arguments"] = parse_json_text(arguments)
     call_id = _first(attrs, "gen_ai.tool.call.id", "tool_call.id")
@@ -276,7 +286,6 @@ def export_attributes(
         arguments = attrs.get("arguments", input)
         if arguments is not None:
             out["gen_ai.tool.call.arguments"] = _text(arguments)
-            out["tool.parameters"] = _text(arguments)
         if attrs.get("call_id"):
             out["gen_ai.tool.call.id"] = str(attrs["call_id"])
     if kind == "agent":
