@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import lazyllm
@@ -105,10 +104,12 @@ def test_ten_concurrent_runs_never_mix_and_lose_nothing(weather_server):
     runs = [Run(agent, f"What's the weather like today in celsius in {a} and {b}?").start() for a, b in CASES]
     for run in runs:
         run.wait(180)
-    for (a, b), run in zip(CASES, runs):
+    for (a, b), run in zip(CASES, runs, strict=True):
         assert run.status == "done", run.error
         assert run.text == run.result, "streamed text and result must agree (nothing lost, nothing extra)"
-        assert run.text.startswith(f"The current weather in {a} is ") and f"in {b}, it is" in run.text
+        calls = "\n".join(f"{t.name} {t.input} -> {t.output} {t.error}" for t in tool_spans(run))
+        detail = run.trace_tree() + "\n" + calls
+        assert run.text.startswith(f"The current weather in {a} is ") and f"in {b}, it is" in run.text, detail
         others = set(LOCATION) - {a, b}
         assert not any(city in run.text for city in others), run.text
         assert run.notices == []

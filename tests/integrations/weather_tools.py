@@ -1,4 +1,5 @@
 """The seed's two weather tools, registered with the REAL LazyLLM's ``fc_register`` (as the seed writes them)."""
+# ruff: noqa: E501 - the seed's tools, as the seed writes them
 
 from __future__ import annotations
 
