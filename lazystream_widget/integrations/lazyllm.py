@@ -164,6 +164,11 @@ class LazyLLMRunSpans(otel.RunSpans):
         if not (isinstance(out, list) and len(out) == 3 and isinstance(out[0], int)):
             return [entry]
         index, result, error = out
+        if isinstance(result, dict) and result.get("ok") is True and "value" in result:
+            result = result["value"]  # LazyLLM's tool result envelope, without a sandbox
+        elif isinstance(result, dict) and result.get("ok") is False:
+            error = error or result.get("msg") or "tool failed"
+            result = None
         entry["output"] = parse_json_text(result)
         if error:
             message = strip_ansi(str(error)).strip().splitlines()

@@ -1,0 +1,98 @@
+"""Real LazyLLM 1.4.0 in a real JupyterLab page: the seed's agent streams live with its span tree.
+
+The notebook's own code points LazyLLM's home at a temporary directory and sets its key (LazyLLM
+reads both when imported), registers the seed's two tools with LazyLLM's ``fc_register``, and runs
+the agent on the scripted model server inside the kernel: once with ``stream=True`` on the agent,
+once as the seed writes it (``stream=True`` on the model only), which streams nothing in LazyLLM
+1.4.0 and must say why in the widget.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .jupyter import SEED_ANSWER, NotebookPage, normalize_ws, open_trace, tree, wait_for, write_notebook
+
+pytestmark = pytest.mark.browser
+
+SETUP = '''
+import os, tempfile
+os.environ["LAZYLLM_HOME"] = tempfile.mkdtemp(prefix="lazyllm-home-")   # before importing lazyllm
+os.environ["LAZYLLM_OPENAI_API_KEY"] = "sk-scripted"
+import json
+from typing import Literal
+import lazyllm
+from lazyllm.tools import fc_register, FunctionCallAgent
+from lazystream_widget import StreamView
+from lazystream_widget.testing import ScriptedServer, weather_responder
+
+@fc_register("tool")
+def get_current_weather(location: str, unit: Literal["fahrenheit", "celsius"] = "fahrenheit"):
+    """
+    Get the current weather in a given location
+
+    Args:
+        location (str): The city and state, e.g. San Francisco, CA.
+        unit (str): The temperature unit to use. Infer this from the users location.
+    """
+    if "tokyo" in location.lower():
+        return json.dumps({"location": "Tokyo", "temperature": "10", "unit": "celsius"})
+    elif "paris" in location.lower():
+        return json.dumps({"location": "Paris", "temperature": "22", "unit": "celsius"})
+    return json.dumps({"location": location, "temperature": "unknown"})
+
+server = ScriptedServer(responder=weather_responder, token_delay=0.03).start()
+llm = lazyllm.OnlineChatModule(source="openai", model="scripted", base_url=server.base_url + "/", stream=True)
+query = "What's the weather like today in celsius in Tokyo and Paris?"
+'''
+
+
+def test_lazyllm_agent_streams_live_with_its_tree(lab, open_page) -> None:
+    name = "lazyllm-agent.ipynb"
+    write_notebook(lab.root / name, [
+        SETUP,
+        "view = StreamView(FunctionCallAgent(llm, ['get_current_weather'], stream=True))\nrun = view.ask(query)",
+        "seed_view = StreamView(FunctionCallAgent(llm, ['get_current_weather']))\nseed_run = seed_view.ask(query)",
+    ])  # fmt: skip
+    bp = open_page()
+    nbp = NotebookPage(bp.page, lab, name).open()
+    nbp.run_all()
+    try:
+        nbp.wait_cells_done(timeout=120)
+    except AssertionError:
+        print("PROMPTS", nbp.prompts(), "OUTPUTS", nbp.outputs(), "LOG", lab.log_tail(80))
+        raise
+    assert not nbp.error_outputs(), nbp.error_outputs()
+    # the answer grows in the page while the run goes on (live, not pasted at the end)
+    seen = set()
+
+    def grown() -> bool:
+        runs = nbp.runs()
+        if runs:
+            seen.add(normalize_ws(runs[0]["answer"]))
+        return len(runs) == 2 and all(r["status"] == "done" for r in runs)
+
+    wait_for(grown, 120, "both LazyLLM runs to end in the page")
+    runs = {r["cell"]: r for r in nbp.runs()}
+    assert normalize_ws(runs[1]["answer"]) == SEED_ANSWER
+    partial = {s for s in seen if s and s != SEED_ANSWER}
+    assert partial and all(SEED_ANSWER.startswith(p) for p in partial), f"no partial answer was shown: {seen}"
+
+    streamed = bp.page.locator(f'.lsw-run[data-run-id="{runs[1]["id"]}"]')
+    open_trace(streamed)
+    nodes = tree(bp.page, runs[1]["id"])
+    top = [n for n in nodes if n["depth"] == 0]
+    assert [(n["kind"], n["name"]) for n in top] == [("agent", "FunctionCallAgent")], nodes
+    assert sum(n["kind"] == "llm" for n in nodes) == 2, nodes
+    assert [n["name"] for n in nodes if n["kind"] == "tool"] == ["get_current_weather"] * 2, nodes
+    assert all(n["status"] == "ok" for n in nodes), nodes
+    assert streamed.locator(".lsw-notices").is_hidden()
+
+    seed = bp.page.locator(f'.lsw-run[data-run-id="{runs[2]["id"]}"]')
+    notice = seed.locator(".lsw-notices")
+    assert notice.is_visible() and "stream=True" in notice.inner_text(), seed.inner_text()
+    assert SEED_ANSWER in normalize_ws(seed.inner_text()), "the seed's answer must still show"
+    open_trace(seed)
+    seed_nodes = tree(bp.page, runs[2]["id"])
+    assert [n["name"] for n in seed_nodes if n["kind"] == "tool"] == ["get_current_weather"] * 2, seed_nodes
+    bp.assert_no_bundle_errors()
