@@ -2,12 +2,15 @@
 
 The notebook's own code points LazyLLM's home at a temporary directory and sets its key (LazyLLM
 reads both when imported), registers the seed's two tools with LazyLLM's ``fc_register``, and runs
-the agent on the scripted model server inside the kernel: once with ``stream=True`` on the agent,
+the agent on the scripted model server inside the kernel (the seed's tools come from
+``tests/integrations/weather_tools.py``): once with ``stream=True`` on the agent,
 once as the seed writes it (``stream=True`` on the model only), which streams nothing in LazyLLM
 1.4.0 and must say why in the widget.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -15,31 +18,17 @@ from .jupyter import SEED_ANSWER, NotebookPage, normalize_ws, open_trace, tree, 
 
 pytestmark = pytest.mark.browser
 
-SETUP = '''
-import os, tempfile
+TOOLS_DIR = Path(__file__).resolve().parents[1] / "integrations"
+SETUP = f'''
+import os, sys, tempfile
 os.environ["LAZYLLM_HOME"] = tempfile.mkdtemp(prefix="lazyllm-home-")   # before importing lazyllm
 os.environ["LAZYLLM_OPENAI_API_KEY"] = "sk-scripted"
-import json
-from typing import Literal
+sys.path.insert(0, {str(TOOLS_DIR)!r})
 import lazyllm
-from lazyllm.tools import fc_register, FunctionCallAgent
+from lazyllm.tools import FunctionCallAgent
+import weather_tools  # the seed's two tools, registered with LazyLLM's fc_register
 from lazystream_widget import StreamView
 from lazystream_widget.testing import ScriptedServer, weather_responder
-
-@fc_register("tool")
-def get_current_weather(location: str, unit: Literal["fahrenheit", "celsius"] = "fahrenheit"):
-    """
-    Get the current weather in a given location
-
-    Args:
-        location (str): The city and state, e.g. San Francisco, CA.
-        unit (str): The temperature unit to use. Infer this from the users location.
-    """
-    if "tokyo" in location.lower():
-        return json.dumps({"location": "Tokyo", "temperature": "10", "unit": "celsius"})
-    elif "paris" in location.lower():
-        return json.dumps({"location": "Paris", "temperature": "22", "unit": "celsius"})
-    return json.dumps({"location": location, "temperature": "unknown"})
 
 server = ScriptedServer(responder=weather_responder, token_delay=0.03).start()
 llm = lazyllm.OnlineChatModule(source="openai", model="scripted", base_url=server.base_url + "/", stream=True)

@@ -26,6 +26,7 @@ from .weather_tools import TOOLS
 QUERY = "What's the weather like today in celsius in Tokyo and Paris?"
 ANSWER = "The current weather in Tokyo is 10 degrees Celsius, and in Paris, it is 22 degrees Celsius."
 ROOT = Path(__file__).resolve().parents[2]
+HERE = str(Path(__file__).resolve().parent)
 
 
 def test_the_supported_lazyllm_is_installed():
@@ -175,10 +176,10 @@ def _run_script(body: str, **env: str) -> dict:
 
 _SUBPROCESS_RUN = """
     import json, sys
-    import tests.integrations.conftest  # LazyLLM's home and key, before importing it
+    sys.path.insert(0, {here!r})  # LazyLLM's home and key come in the environment (see conftest.py)
     import lazyllm
     from lazyllm.tools import FunctionCallAgent
-    from tests.integrations.weather_tools import TOOLS
+    from weather_tools import TOOLS
     from lazystream_widget.runner import Run
     from lazystream_widget.testing import scripted_server, weather_responder
     {before}
@@ -194,7 +195,7 @@ _SUBPROCESS_RUN = """
 
 
 def test_with_tracing_off_the_tree_comes_from_the_queue_events_and_a_notice_says_so():
-    out = _run_script(_SUBPROCESS_RUN.format(before="", after=""), LAZYLLM_TRACE_ENABLED="0")
+    out = _run_script(_SUBPROCESS_RUN.format(before="", after="", here=HERE), LAZYLLM_TRACE_ENABLED="0")
     assert out["text"] == ANSWER
     assert len(out["notices"]) == 1 and "No LazyLLM spans" in out["notices"][0]
     assert "LAZYLLM_TRACE_ENABLED" in out["notices"][0]
@@ -220,7 +221,7 @@ def test_a_users_own_tracer_provider_is_kept_and_still_gets_lazyllms_spans():
     out["user_exported"] = sorted({s.name for s in exported.get_finished_spans()})
     """
     out = _run_script(_SUBPROCESS_RUN.format(before=textwrap.indent(textwrap.dedent(before), "    ").strip(),
-                                             after=textwrap.indent(textwrap.dedent(after), "    ").strip()))
+                                             after=textwrap.indent(textwrap.dedent(after), "    ").strip(), here=HERE))
     assert out["provider_kept"] is True
     assert "FunctionCallAgent" in out["user_exported"] and "ToolManager" in out["user_exported"]
     assert out["text"] == ANSWER and out["notices"] == []
