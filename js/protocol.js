@@ -17,7 +17,7 @@ export const MSG_DELTA = "delta";
 export const MSG_CANCEL = "cancel";
 export const MESSAGE_TYPES = ["run_start", "delta", "cancel"];
 
-export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module"];
+export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"];
 /** protocol.TOOL_CALL_EVENT: events of an llm span carrying a tool call's argument text as it streams. */
 export const TOOL_CALL_EVENT = "tool_call";
 /** protocol.ATTR_TEXT_RANGES / ATTR_THINKING_RANGES: [[start, end], ...] of run.text / run.thinking (code points). */
