@@ -217,7 +217,7 @@ export class TraceView {
     while (this.inbox.length) {
       const batch = this.inbox[0];
       while (this.inboxPos < batch.length) {
-        const end = Math.min(batch.length, this.inboxPos + 512);
+        const end = Math.min(batch.length, this.inboxPos + 128);
         this.model.add(batch.slice(this.inboxPos, end));
         this.inboxPos = end;
         if (this.clock() - start > INGEST_BUDGET_MS) break;
