@@ -83,6 +83,18 @@ function producedText(node, which) {
   return typeof v === "string" ? v : null;
 }
 
+/** The thinking ranges each view marks; one CSS highlight ("lsw-thinking") shows them all. */
+const thinkingMarks = new Map();
+
+function paintThinking(win) {
+  const hl = win?.CSS?.highlights;
+  const Highlight = win?.Highlight;
+  if (!hl || !Highlight) return; // no CSS Custom Highlight API (old browsers, jsdom): no marks
+  const all = [...thinkingMarks.values()].flat();
+  if (all.length) hl.set("lsw-thinking", new Highlight(...all));
+  else hl.delete("lsw-thinking");
+}
+
 /**
  * Wire an answer box and a trace view together.
  * @param {{
@@ -121,8 +133,7 @@ export function linkAnswerAndTrace(opts) {
   function clear() {
     for (const el of marked) el.classList.remove("lsw-linked");
     marked = [];
-    const hl = win?.CSS?.highlights;
-    if (hl) hl.delete(`lsw-thinking-${tree.uid}`);
+    if (thinkingMarks.delete(tree)) paintThinking(win);
   }
 
   /** Highlight what `node` (and the llm spans below it) wrote; scroll the answer to it. */
@@ -162,9 +173,7 @@ export function linkAnswerAndTrace(opts) {
   }
 
   function highlightThinking(ranges) {
-    const hl = win?.CSS?.highlights;
-    const Highlight = win?.Highlight;
-    if (!hl || !Highlight) return; // no CSS Custom Highlight API (old browsers, jsdom): no marks
+    if (!doc.createRange) return;
     const node = thinking.textNode;
     const max = node.data.length;
     const list = [];
@@ -175,7 +184,10 @@ export function linkAnswerAndTrace(opts) {
       r.setEnd(node, Math.min(b, max));
       list.push(r);
     }
-    if (list.length) hl.set(`lsw-thinking-${tree.uid}`, new Highlight(...list));
+    if (list.length) {
+      thinkingMarks.set(tree, list);
+      paintThinking(win);
+    }
   }
 
   function onOver(ev) {

@@ -37,7 +37,7 @@ ANSWER = ("Tokyo is 10 °C and Paris 22 °C.\\n\\n"
           "$$\\n\\\\sigma = \\\\sqrt{\\\\tfrac{1}{n}\\\\sum_i (t_i - \\\\bar t)^2} = 6\\n$$\\n\\n"
           "A mild day in both.\\n")
 server = ScriptedServer([
-    Reply(text="Let me check. ", tool_calls=[
+    Reply(text="Let me check. ", reasoning="Two cities: two calls.", tool_calls=[
         ToolCall("get_current_weather", {"location": "Tokyo, Japan", "unit": "celsius", "note": "n" * 240}),
         ToolCall("get_current_weather", {"location": "Paris, France", "unit": "celsius"}),
     ], delay=0.03),
@@ -213,8 +213,13 @@ def test_keyboard_filter_links_accessibility_and_exports(lab, open_page, browser
     wait_for(lambda: run.locator(".lsw-node.lsw-linked").count() == 2, 5, "both spans of the first paragraph")
     page.mouse.move(0, 0)
 
-    # accessibility audit of the widget, light and dark (details panel open, a row selected)
+    # the first llm span's thinking is marked in the thinking block (CSS Custom Highlight API)
     llms.nth(0).click()
+    wait_for(lambda: page.evaluate("() => CSS.highlights.has('lsw-thinking')"), 5, "the thinking to be marked")
+    marked_thinking = page.evaluate("() => [...CSS.highlights.get('lsw-thinking')].map(r => r.toString())")
+    assert marked_thinking == ["Two cities: two calls."], marked_thinking
+
+    # accessibility audit of the widget, light and dark (details panel open, a row selected)
     problems = _axe(page)
     assert not problems, json.dumps(problems, indent=1)
     try:
