@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import select
 import socket
 import sys
 import threading
@@ -34,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._http import GONE, STOPPED, read_body, sleep_unless_hung_up
 from .script import Reply, ScriptItem, as_reply, split_tokens
 
 __all__ = ["MODEL_NAME", "Responder", "ScriptedServer", "is_loopback"]
@@ -230,17 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         return urlsplit(self.path).path.rstrip("/") or "/"
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body = bytearray()
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return bytes(body)
-                body += self.rfile.read(size)
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        return read_body(self.rfile, self.headers)
 
     def _send_bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -257,26 +247,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _wait(self, seconds: float) -> None:
         """Sleep, but raise as soon as the client hangs up or the server stops."""
-        deadline = time.monotonic() + seconds
-        poller = select.poll()  # not select.select: it fails on descriptors >= 1024
-        poller.register(self.connection, select.POLLIN | select.POLLPRI)
-        while True:
-            if self.owner._stopping.is_set():
-                raise _Stopping
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            step = min(remaining, _POLL_S)
-            if poller.poll(step * 1000):
-                try:
-                    peeked = self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    continue
-                except OSError as exc:
-                    raise _ClientGone from exc
-                if not peeked:
-                    raise _ClientGone
-                self.owner._stopping.wait(step)  # unexpected bytes: just sleep, don't spin
+        outcome = sleep_unless_hung_up(self.connection, seconds, self.owner._stopping, _POLL_S)
+        if outcome == STOPPED:
+            raise _Stopping
+        if outcome == GONE:
+            raise _ClientGone
 
     def _hang_up(self) -> None:
         self.close_connection = True
@@ -323,6 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
                     reply.status or 500, _error_body(reply.status or 500, reply.message), dict(reply.headers)
                 )
                 owner._event("error", index, status=reply.status)
+            elif reply.raw_events:
+                self._stream_raw(reply, request, index)
             elif request.get("stream"):
                 self._stream(reply, request, index)
             else:
@@ -375,6 +352,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%b\r\n%b" % (len(payload), payload, b"0\r\n\r\n" if last else b""))
         self.wfile.flush()
 
+    def _stream_raw(self, reply: Reply, request: dict[str, Any], index: int) -> None:
+        """A stream of events given verbatim (a provider's own layout), each after its delay."""
+        if not request.get("stream"):
+            self._send_json(400, _error_body(400, "scripted server: this reply is a raw event stream; "
+                                                  "ask with stream=true"))
+            return
+        self._start_stream()
+        for event in reply.raw_events:
+            if event.delay > 0:
+                self._wait(event.delay)
+            payload = event.to_bytes()
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(payload), payload))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.owner._event("done", index, chunks=len(reply.raw_events))
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
     def _stream(self, reply: Reply, request: dict[str, Any], index: int) -> None:
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         base: dict[str, Any] = {
@@ -390,11 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
             return json.dumps({**base, "choices": [choice]}, ensure_ascii=False)
 
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
 
         token_delay = self.owner.token_delay
         delay = reply.delay if reply.delay is not None else token_delay
