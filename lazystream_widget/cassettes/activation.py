@@ -70,7 +70,12 @@ def client_for(module: Any) -> Any | None:
     cassette = active()
     if cassette is None:
         return None
-    url = cassette.tape().route(module.base_url or OPENAI_DEFAULT_BASE_URL).url
+    base_url = module.base_url or OPENAI_DEFAULT_BASE_URL
+    from .proxy import get_proxy
+
+    if get_proxy().serves(base_url):
+        return None  # built with cassette.url(...): already goes through the proxy
+    url = cassette.tape().route(base_url).url
     if module._api_key:
         return module._client().with_options(base_url=url)
     if cassette.mode != "replay":

@@ -77,13 +77,16 @@ class Cassette:
         self.mode = requested
         if self.mode == "replay":
             if not self.path.exists():
+                where = "" if self.name == str(self.path) else f" (looked for {str(self.path)!r})"
                 raise CassetteNotFoundError(
-                    f"cassette {self.name!r} does not exist (looked for {str(self.path)!r}); replay mode needs it. "
+                    f"cassette {self.name!r} does not exist{where}; replay mode needs it. "
                     "Record it first with mode='record' or mode='auto' (recording needs the model's API key)."
                 )
-            entries, file_note = load(self.path)
+            entries, file_note, file_redact = load(self.path)
             self._entries = list(entries)
             self.note = note or file_note
+            # a replay removes what the recording removed, so requests holding those secrets still match
+            self.redact_patterns += tuple(p for p in file_redact if p not in self.redact_patterns)
 
     def __repr__(self) -> str:
         return f"<Cassette {self.name!r} {self.mode} speed={self.speed:g} entries={len(self.entries)}>"
@@ -164,7 +167,7 @@ class Cassette:
             if entry is None:
                 return
             self.recorded += 1
-            save(self.path, self.entries, note=self.note)
+            save(self.path, self.entries, note=self.note, redact=self.redact_patterns)
 
 
 def _notify_run(cassette: Cassette) -> None:

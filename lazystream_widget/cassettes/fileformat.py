@@ -7,6 +7,7 @@ Layout (version 1; docs/cassettes.md documents every field)::
       "version": 1,
       "recorded_with": "lazystream-widget 0.1.0",
       "note": "how and where it was recorded (optional)",
+      "redact": ["configured patterns, applied again when replaying (optional)"],
       "entries": [
         {
           "run": 0,
@@ -51,20 +52,22 @@ _WIDTH = 110
 # ---- writing ------------------------------------------------------------------------
 
 
-def dump(entries: list[Entry], *, note: str | None = None) -> str:
+def dump(entries: list[Entry], *, note: str | None = None, redact: tuple[str, ...] = ()) -> str:
     from .. import __version__
 
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "recorded_with": f"lazystream-widget {__version__}"}
     if note:
         doc["note"] = note
+    if redact:
+        doc["redact"] = list(redact)
     bodies: list[Any] = []
     doc["entries"] = [_entry_doc(entry, bodies) for entry in entries]
     return _pretty(doc, 0, None) + "\n"
 
 
-def save(path: Path, entries: list[Entry], *, note: str | None = None) -> None:
+def save(path: Path, entries: list[Entry], *, note: str | None = None, redact: tuple[str, ...] = ()) -> None:
     """Write atomically (a reader never sees half a file; a crash leaves the old file)."""
-    text = dump(entries, note=note)
+    text = dump(entries, note=note, redact=redact)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -187,8 +190,9 @@ def _pretty(value: Any, indent: int, key: str | None) -> str:
 # ---- reading ------------------------------------------------------------------------
 
 
-def load(path: Path) -> tuple[list[Entry], str | None]:
-    """The entries and the note of a cassette file; :class:`CassetteFormatError` says what is wrong."""
+def load(path: Path) -> tuple[list[Entry], str | None, tuple[str, ...]]:
+    """The entries, note and redaction patterns of a cassette file; :class:`CassetteFormatError` says what is
+    wrong."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -221,7 +225,10 @@ def load(path: Path) -> tuple[list[Entry], str | None]:
         entries.append(entry)
         bodies.append(entry.request.body)
     note = doc.get("note")
-    return entries, note if isinstance(note, str) else None
+    redact = doc.get("redact") or []
+    if not isinstance(redact, list) or not all(isinstance(r, str) for r in redact):
+        raise CassetteFormatError(f"cassette {str(path)!r}: \"redact\" must be a list of regular expressions")
+    return entries, note if isinstance(note, str) else None, tuple(redact)
 
 
 def _entry(item: dict[str, Any], bodies: list[Any]) -> Entry:

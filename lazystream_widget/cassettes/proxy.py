@@ -83,6 +83,10 @@ class CassetteProxy:
             self._routes[route.token] = route
         return f"http://127.0.0.1:{self.port}/{route.token}/"
 
+    def serves(self, url: str) -> bool:
+        """True for a URL of this proxy (a route handed out by ``cassette.url()``)."""
+        return url.startswith(f"http://127.0.0.1:{self.port}/")
+
     def route(self, token: str) -> Route | None:
         with self._lock:
             return self._routes.get(token)

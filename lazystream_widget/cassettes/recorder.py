@@ -121,6 +121,7 @@ def _relay_body(handler: _Handler, upstream, kept: dict[str, str], after_ms: flo
 
 
 def _scrub(response: RecordedResponse, redactor: Redactor) -> RecordedResponse:
+    redactor.stream([e.json for e in response.events or () if e.has_json])  # secrets split across events
     for event in response.events or ():
         if event.has_json:
             event.json = redactor.json(event.json)

@@ -87,6 +87,41 @@ class Redactor:
             return {k: self.json(v) for k, v in value.items()}
         return value
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where secrets are in ``text`` (start, end), merged, in order."""
+        found = []
+        for secret in self.secrets:
+            start = text.find(secret)
+            while start != -1:
+                found.append((start, start + len(secret)))
+                start = text.find(secret, start + 1)
+        for pattern in self.patterns:
+            found.extend(m.span() for m in pattern.finditer(text) if m.end() > m.start())
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def stream(self, payloads: list[Any]) -> None:
+        """Secrets split across a stream's events (a key echoed token by token) are removed too.
+
+        The string fields at the same place in successive JSON payloads (``choices[0].delta.content``...)
+        are read as one text; a secret found there becomes ``[REDACTED]`` in the event where it starts,
+        and its other pieces are cut from the events that follow. Payloads are changed in place.
+        """
+        groups: dict[tuple, list[tuple[Any, Any]]] = {}
+        for payload in payloads:
+            _leaves(payload, (), groups)
+        for refs in groups.values():
+            pieces = [container[key] for container, key in refs]
+            spans = self.spans("".join(pieces))
+            if spans:
+                for (container, key), piece in zip(refs, _cut(pieces, spans), strict=True):
+                    container[key] = piece
+
     def url(self, url: str) -> str:
         parts = urlsplit(url)
         netloc = parts.netloc
@@ -103,3 +138,31 @@ class Redactor:
 def kept_response_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     items = headers.items() if isinstance(headers, Mapping) else headers
     return {k.lower(): v for k, v in items if k.lower() in KEPT_RESPONSE_HEADERS}
+
+
+def _leaves(value: Any, path: tuple, groups: dict[tuple, list[tuple[Any, Any]]]) -> None:
+    """Every string leaf of a JSON value, as (container, key), grouped by its path."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(item, str):
+            groups.setdefault((*path, key), []).append((value, key))
+        else:
+            _leaves(item, (*path, key), groups)
+
+
+def _cut(pieces: list[str], spans: list[tuple[int, int]]) -> list[str]:
+    """``pieces`` with each span of their concatenation replaced by one MARK, in the piece where it starts."""
+    out, offset, i = [], 0, 0
+    for piece in pieces:
+        kept = []
+        for pos, char in enumerate(piece, offset):
+            while i < len(spans) and spans[i][1] <= pos:
+                i += 1
+            if i < len(spans) and spans[i][0] <= pos:
+                if pos == spans[i][0]:
+                    kept.append(MARK)
+                continue
+            kept.append(char)
+        out.append("".join(kept))
+        offset += len(piece)
+    return out
