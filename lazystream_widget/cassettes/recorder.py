@@ -63,15 +63,30 @@ def record(handler: _Handler, route: Route, incoming: RecordedRequest, body: byt
         try:
             after_ms = _ms(t0)
             kept = {k: redactor.text(v) for k, v in kept_response_headers(upstream.headers.items()).items()}
-            if "text/event-stream" in upstream.headers.get("content-type", ""):
+            stream = "text/event-stream" in upstream.headers.get("content-type", "")
+            if stream:
                 response = _relay_stream(handler, upstream, kept, after_ms, t0, ClientGone)
             else:
-                response = _relay_body(handler, upstream, kept, after_ms, t0)
+                response, data = _read_body(upstream, kept, after_ms, t0)
         finally:
             upstream.close()
+        # Written before the client gets the end of the answer: once a call returns, its cassette holds it.
         entry = Entry(incoming, _scrub(response, redactor), run)
-    finally:
         cassette._finish_record(slot, entry)
+        slot = None
+        if not stream:
+            if response.end == END_COMPLETE:
+                handler.send_body(response.status, kept, data)
+            else:
+                handler.send_json_error(502, "cassette proxy (record): the real endpoint broke off its answer",
+                                        "upstream_dropped")
+        elif response.end == END_CLIENT_CLOSED:
+            handler.hang_up()
+        else:
+            handler.end_stream(response)  # a dropped stream is dropped for the client too
+    finally:
+        if slot is not None:
+            cassette._finish_record(slot, entry)
 
 
 def _ms(t0: float) -> float:
@@ -95,29 +110,23 @@ def _relay_stream(handler: _Handler, upstream, kept: dict[str, str], after_ms: f
     except client_gone:
         end = END_CLIENT_CLOSED
     events.extend(parser.close(_ms(t0)))
-    response = RecordedResponse(upstream.status_code, kept, after_ms, events=events, end_ms=_ms(t0), end=end)
-    if end == END_CLIENT_CLOSED:
-        handler.hang_up()
-    else:
-        handler.end_stream(response)  # a dropped stream is dropped for the client too
-    return response
+    return RecordedResponse(upstream.status_code, kept, after_ms, events=events, end_ms=_ms(t0), end=end)
 
 
-def _relay_body(handler: _Handler, upstream, kept: dict[str, str], after_ms: float, t0: float) -> RecordedResponse:
+def _read_body(upstream, kept: dict[str, str], after_ms: float, t0: float) -> tuple[RecordedResponse, bytes]:
     import httpx
 
     try:
         data = upstream.read()
     except httpx.HTTPError:
-        handler.send_json_error(502, "cassette proxy (record): the real endpoint broke off its answer",
-                                "upstream_dropped")
-        return RecordedResponse(upstream.status_code, kept, after_ms, body_text="", end_ms=_ms(t0), end=END_DROPPED)
-    handler.send_body(upstream.status_code, kept, data)
+        dropped = RecordedResponse(upstream.status_code, kept, after_ms, body_text="", end_ms=_ms(t0), end=END_DROPPED)
+        return dropped, b""
     text = data.decode("utf-8", "replace")
     try:
-        return RecordedResponse(upstream.status_code, kept, after_ms, body=json.loads(text), end_ms=_ms(t0))
+        return RecordedResponse(upstream.status_code, kept, after_ms, body=json.loads(text), end_ms=_ms(t0)), data
     except ValueError:
-        return RecordedResponse(upstream.status_code, kept, after_ms, body_text=text, end_ms=_ms(t0))
+        return RecordedResponse(upstream.status_code, kept, after_ms, body_text=text, end_ms=_ms(t0)), data
+
 
 
 def _scrub(response: RecordedResponse, redactor: Redactor) -> RecordedResponse:
