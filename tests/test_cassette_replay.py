@@ -21,7 +21,7 @@ from lazystream_widget.cassettes import CassetteMismatchError, CassetteNotFoundE
 from lazystream_widget.cassettes.activation import forget_opened
 from lazystream_widget.runner import Run
 from lazystream_widget.runtime.chat import ModelConfigError, ModelError
-from lazystream_widget.testing import Reply, ScriptedServer, weather_responder
+from lazystream_widget.testing import HTTPError, Reply, ScriptedServer, weather_responder
 from lazystream_widget.testing.providers import deepseek_style
 from lazystream_widget.tools import FunctionCallAgent
 
@@ -310,3 +310,29 @@ def test_settings_and_errors_in_the_callers_frame(tmp_path) -> None:
         threading.Thread(target=lambda: (lazyllm.configure()["cassette"] is None) and done.set()).start()
     assert done.wait(5), "...not in a plain thread started elsewhere"
     assert lazyllm.configure()["cassette"] is None
+
+
+def test_retries_are_recorded_and_replayed_like_the_live_run(tmp_path) -> None:
+    """A 503 before the answer: our retry (visible in the trace) is recorded, and replays the same way."""
+    path = tmp_path / "retry.json"
+    script = [HTTPError(503, headers={"Retry-After": "0"}), "Answer after a retry."]
+    with ScriptedServer(script) as server, lazyllm.cassette(path, "record"):
+        live = Run(lazyllm.OnlineChatModule(base_url=server.base_url, model="m", stream=True, return_trace=True),
+                   "q").start()
+        assert live.wait(30) == "Answer after a retry."
+    with lazyllm.cassette(path, "replay", 0):
+        replayed = Run(lazyllm.OnlineChatModule(base_url=server.base_url, model="m", stream=True, return_trace=True),
+                       "q").start()
+        assert replayed.wait(30) == live.result
+    events = lambda run: [(e["name"], e.get("status")) for s in run.trace for e in s.events]  # noqa: E731
+    assert events(replayed) == events(live) == [("retry", 503)]
+
+
+def test_record_mode_says_when_the_real_endpoint_cannot_be_reached(tmp_path) -> None:
+    path = tmp_path / "unreachable.json"
+    with lazyllm.cassette(path, "record", redirect={"http://127.0.0.1:9/v1": "http://127.0.0.1:9/v1"}) as cassette:
+        client = openai.OpenAI(base_url=cassette.url("http://127.0.0.1:9/v1"), api_key="x", max_retries=0)
+        with pytest.raises(openai.InternalServerError, match="cannot reach http://127.0.0.1:9/v1/chat/completions.*"
+                                                             "Nothing was recorded"):
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+    assert json.loads(path.read_text())["entries"] == []

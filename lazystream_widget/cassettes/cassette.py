@@ -103,8 +103,9 @@ class Cassette:
     def __exit__(self, *exc: object) -> None:
         settings.reset_override(self._tokens.stack.pop())
         with self._lock:
-            if self.mode == "record" and not self._entries and not self._tokens.stack:
-                save(self.path, [], note=self.note, redact=self.redact_patterns)  # recorded: no model call
+            if self.mode == "record" and not self._tokens.stack and not self.recorded and not self.path.exists():
+                # "this code calls no model" is a recording too; an existing file is never replaced by nothing
+                save(self.path, [], note=self.note, redact=self.redact_patterns)
 
     def url(self, base_url: str) -> str:
         """The address to give a client instead of ``base_url`` so its calls go through this cassette.

@@ -30,8 +30,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from .payloads import ARGUMENT_FRAGMENT_CHARS
 from .script import RawEvent, Reply, as_reply, split_tokens
-from .server import ARGUMENT_FRAGMENT_CHARS, Responder
+from .server import Responder
 
 __all__ = ["deepseek_style"]
 
