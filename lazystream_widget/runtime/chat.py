@@ -177,14 +177,13 @@ class ChatModuleBase(ModuleBase):
         sp = current_span()
         sp = sp if sp is not None and sp.kind == "llm" and not sp.ended else None
         t0 = time.perf_counter()
-        client = self._call_client()
         if not self.stream:
-            resp = self._with_retries(lambda: client.chat.completions.create(**request), sp)
+            resp = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
             msg = _message_from_completion(resp)
         else:
             request["stream"] = True
             request.setdefault("stream_options", {"include_usage": True})
-            stream = self._with_retries(lambda: client.chat.completions.create(**request), sp)
+            stream = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
             msg = self._consume_stream(stream, sp, t0)
         if sp is not None:
             sp.usage = msg.usage

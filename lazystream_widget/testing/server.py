@@ -42,8 +42,8 @@ from .payloads import (
     finish_reason_of,
     new_call_ids,
     stamp_text,
-    stream_deltas,
 )
+from .payloads import stream_deltas as _deltas  # a module attribute: tests patch it to bend the stream
 from .script import Reply, ScriptItem, as_reply
 
 __all__ = ["MODEL_NAME", "Responder", "ScriptedServer", "is_loopback"]
@@ -314,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stall(index, sent)
             return False
 
-        for delta in stream_deltas(reply, new_call_ids(reply)):
+        for delta in _deltas(reply, new_call_ids(reply)):
             if fault(at_end=False):
                 return
             wait = first_delay if sent == 0 else delay
