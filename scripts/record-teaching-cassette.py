@@ -51,7 +51,7 @@ def main() -> int:
     args = parser.parse_args()
 
     import lazystream_widget as lazyllm
-    import lazystream_widget.demo  # noqa: F401  (registers the seed's two weather tools)
+    import lazystream_widget.demo
     from lazystream_widget.testing import ScriptedServer, weather_responder
     from lazystream_widget.testing.providers import deepseek_style
     from lazystream_widget.tools import FunctionCallAgent

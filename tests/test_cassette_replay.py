@@ -17,6 +17,7 @@ import openai
 import pytest
 
 import lazystream_widget as lazyllm
+import lazystream_widget.demo
 from lazystream_widget.cassettes import CassetteMismatchError, CassetteNotFoundError
 from lazystream_widget.cassettes.activation import forget_opened
 from lazystream_widget.runner import Run
@@ -30,13 +31,6 @@ KEY = "sk-cassette-test-0123456789abcdef"
 QUERY = "What's the weather like today in celsius in Tokyo and Paris?"
 ANSWER = "The current weather in Tokyo is 10 degrees Celsius, and in Paris, it is 22 degrees Celsius."
 TOOLS = ["get_current_weather", "get_n_day_weather_forecast"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def seed_tools() -> Any:
-    import lazystream_widget.demo
-
-    return lazystream_widget.demo
 
 
 def think(request: dict[str, Any]) -> str:

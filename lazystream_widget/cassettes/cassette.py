@@ -28,6 +28,25 @@ class Cassette:
     address a foreign client (the ``openai`` client, LazyLLM) should use instead of
     ``base_url`` to go through the cassette.
 
+    Args:
+        path: the cassette file (JSON; see docs/cassettes.md for the format).
+        mode: ``auto`` (replay if the file exists, else record), ``record`` (record anew,
+            replacing the file once the first exchange is recorded), ``replay`` (answer
+            from the file only; never the network), or ``off``. Default: the
+            ``cassette_mode`` setting (``LAZYSTREAM_CASSETTE_MODE``), else ``auto``.
+        speed: replay speed: 1.0 keeps the recorded timing, 2.0 is twice as fast, 0 sends
+            everything at once. Default: the ``cassette_speed`` setting, else 1.0.
+        match_on: how a request finds its recorded answer: names (``method``, ``path``,
+            ``host``, ``url``, ``query``, ``body``, or a body field such as ``model``) or
+            functions ``rule(recorded, incoming) -> bool | str | None``. Default:
+            ``method, path, model, messages, tools, stream``.
+        redact: regular expressions removed (as ``[REDACTED]``) from everything recorded,
+            besides API keys and credential headers, which are always removed.
+        redirect: record mode only: ``{recorded base URL: real base URL}``: requests meant
+            for the first are sent to the second but recorded as the first (to record a
+            staging server, or a local reconstruction, as the real provider).
+        note: a free text written into the file (how and where it was recorded).
+
     Attributes: ``path``, ``mode`` (``record``, ``replay`` or ``off``: ``auto`` is resolved
     when the cassette is opened), ``requested_mode``, ``speed``, ``matcher``, ``note``,
     ``entries`` (the recorded exchanges), ``replayed`` / ``recorded`` (counts so far).

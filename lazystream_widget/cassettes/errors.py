@@ -26,7 +26,3 @@ class CassetteMismatchError(CassetteError):
         super().__init__(message)
         self.closest = closest
         self.differences = list(differences or [])
-
-
-class CassetteRecordError(CassetteError):
-    """Record mode, and the real endpoint could not be reached (nothing was recorded)."""
