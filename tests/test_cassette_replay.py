@@ -330,3 +330,35 @@ def test_record_mode_says_when_the_real_endpoint_cannot_be_reached(tmp_path) -> 
                                                              "Nothing was recorded"):
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
     assert json.loads(path.read_text())["entries"] == []
+
+
+def test_identical_requests_of_concurrent_runs_are_matched_per_run_in_order(tmp_path) -> None:
+    """Two runs ask the same thing twice each, at once; the model answered each call differently.
+
+    Replayed at once again, each run gets the answers of one recorded run, in order: never one
+    recorded run's first answer with the other's second.
+    """
+    counter = iter(range(1, 100))
+    lock = threading.Lock()
+
+    def numbered(_request: dict) -> Reply:
+        with lock:
+            n = next(counter)
+        return Reply(chunks=[f"answer {n}"], first_delay=0.05)
+
+    def twice(llm: Any) -> Any:
+        return lambda query: (llm(query), llm(query))
+
+    path = tmp_path / "same.json"
+    with ScriptedServer(responder=numbered) as server:
+        with lazyllm.cassette(path, "record"):
+            llm = lazyllm.OnlineChatModule(base_url=server.base_url, model="m", stream=True)
+            recorded = [Run(twice(llm), "same question").start() for _ in range(2)]
+            recorded = sorted(r.wait(30) for r in recorded)
+        assert sorted(a for pair in recorded for a in pair) == [f"answer {n}" for n in range(1, 5)]
+        for _ in range(3):  # the order the runs reach the proxy varies: each time, no mixing
+            with lazyllm.cassette(path, "replay", 1.0):
+                llm = lazyllm.OnlineChatModule(base_url=server.base_url, model="m", stream=True)
+                replayed = [Run(twice(llm), "same question").start() for _ in range(2)]
+                assert sorted(r.wait(30) for r in replayed) == recorded
+        assert len(server.requests) == 4
