@@ -162,6 +162,9 @@ def test_no_match_is_a_clear_error_and_never_reaches_the_network(provider, tmp_p
 
     with pytest.raises(CassetteNotFoundError, match="does not exist; replay mode needs it. Record it first"):
         lazyllm.cassette(tmp_path / "missing.json", "replay")
+    recording = r"LAZYSTREAM_DEEPSEEK_API_KEY.*new.json' is recording \(its file does not exist yet"
+    with lazyllm.cassette(tmp_path / "new.json"), pytest.raises(ModelConfigError, match=recording):
+        agent()  # auto mode and no file: it would record, which needs the key
 
 
 def test_a_run_asking_more_often_than_recorded_is_told_so(tmp_path) -> None:

@@ -60,6 +60,16 @@ def replaying() -> bool:
     return cassette is not None and cassette.mode == "replay"
 
 
+def missing_key_hint() -> str:
+    """What a missing-key error should add when a cassette is in force but records (so a key is needed)."""
+    cassette = active()
+    if cassette is None:
+        return ""
+    why = " (its file does not exist yet, and mode is auto)" if cassette.requested_mode == "auto" else ""
+    return (f". Cassette {cassette.name!r} is recording{why}, which calls the real model: record it where the key "
+            "is set, then commit it")
+
+
 def client_for(module: Any) -> Any | None:
     """The openai client a chat module should use for this call: pointed at the cassette proxy when
     a cassette is in force (None: no cassette, use the module's own client).

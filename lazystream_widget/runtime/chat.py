@@ -444,10 +444,10 @@ class OnlineChatModule(ChatModuleBase):
                     f"OnlineChatModule(source={source!r}) has no API key: set {prefix}API_KEY (or OPENAI_API_KEY), "
                     "or pass api_key=...; for a local server pass base_url='http://127.0.0.1:PORT/v1'"
                 )
-                from ..cassettes.activation import replaying
+                from ..cassettes.activation import missing_key_hint, replaying
 
                 if not replaying():  # a replaying cassette answers without a key: build the module as written
-                    raise ModelConfigError(missing_key)
+                    raise ModelConfigError(missing_key + missing_key_hint())
         self.source = source
         super().__init__(model, base_url=base_url, api_key=api_key, stream=stream, return_trace=return_trace, **kwargs)
         self._missing_key_error = missing_key
