@@ -73,3 +73,12 @@ CASSETTE_REUSE_MIN_CHARS = 64
 #: How often a replay that waits for its next recorded event checks whether the client
 #: hung up (a cancelled run), in seconds.
 CASSETTE_HANGUP_POLL_S = 0.05
+
+# --- integrations -------------------------------------------------------------
+#: How often a LazyLLM run's queue (LazyLLM's own SQLite FileSystemQueue) is read while
+#: nothing arrives; each read takes LazyLLM's file lock, so reading faster slows its writer.
+LAZYLLM_QUEUE_POLL_S = 0.02
+#: Live OTLP export: ended spans wait at most this long before they are sent in a batch.
+OTLP_EXPORT_DELAY_S = 0.5
+#: Live OTLP export: how long one request to the collector may take before it is dropped.
+OTLP_EXPORT_TIMEOUT_S = 10.0
