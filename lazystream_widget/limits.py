@@ -74,6 +74,22 @@ WIDGET_BUNDLE_MAX_BYTES = 1_100_000
 #: A trace value longer than this shows folded in the widget, with "Show all".
 WIDGET_VALUE_FOLD_CHARS = 2_000
 
+# --- cassettes (recorded model traffic, lazystream_widget.cassettes) -----------
+#: The record/replay proxy refuses request bodies larger than this (HTTP 413); chat
+#: requests, even with a long history, are far smaller.
+CASSETTE_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: A "no recorded request matches" error quotes at most this many characters of each
+#: differing value...
+CASSETTE_DIFF_CHARS = 160
+#: ...and lists at most this many differences.
+CASSETTE_DIFF_MAX = 4
+#: A request body field that repeats an earlier request's (the tools, the conversation so
+#: far) is written once and referenced, when its JSON is at least this long.
+CASSETTE_REUSE_MIN_CHARS = 64
+#: How often a replay that waits for its next recorded event checks whether the client
+#: hung up (a cancelled run), in seconds.
+CASSETTE_HANGUP_POLL_S = 0.05
+
 # --- integrations -------------------------------------------------------------
 #: How often a LazyLLM run's queue (LazyLLM's own SQLite FileSystemQueue) is read while
 #: nothing arrives; each read takes LazyLLM's file lock, so reading faster slows its writer.
