@@ -12,13 +12,13 @@
 //   part of the answer it wrote.
 // Untrusted text (names, inputs, outputs, errors) only ever goes through textContent.
 
-import { copyText, flashCopied } from "./clipboard.js";
-import { renderSpanDetail } from "./span-detail.js";
-import { spanToMarkdown } from "./span-markdown.js";
+import { DetailPanel } from "./detail-panel.js";
 import { createRow, renderRow } from "./span-row.js";
-import { searchText, TraceFilter } from "./trace-filter.js";
+import { FilterBox } from "./filter-box.js";
+import { TraceFilter } from "./trace-filter.js";
 import { TraceModel } from "./trace-model.js";
 import { flattenRows, isExpanded, isParent, windowOf } from "./trace-rows.js";
+import { treeKey } from "./tree-keyboard.js";
 
 export const DEFAULT_ROW_HEIGHT = 26;
 export const DEFAULT_OVERSCAN = 12;
@@ -26,8 +26,6 @@ export const DEFAULT_OVERSCAN = 12;
 export const FILTER_BUDGET_MS = 25;
 /** Entries taken into the model per frame (ms): a saved 100,000-entry trace loads over a few frames. */
 export const INGEST_BUDGET_MS = 15;
-/** The detail panel of a span that keeps changing is redrawn at most this often (ms). */
-export const DETAIL_REFRESH_MS = 250;
 
 function button(doc, className, text, label) {
   const b = doc.createElement("button");
@@ -75,16 +73,9 @@ export class TraceView {
     toolbar.className = "lsw-tree-toolbar";
     this.expandBtn = button(doc, "lsw-btn lsw-expand-all", "Expand all", "Expand all trace nodes");
     this.collapseBtn = button(doc, "lsw-btn lsw-collapse-all", "Collapse all", "Collapse all trace nodes");
-    this.filterInput = doc.createElement("input");
-    this.filterInput.type = "search";
-    this.filterInput.className = "lsw-filter";
-    this.filterInput.placeholder = "Filter: name, text, kind:tool, status:error";
-    this.filterInput.setAttribute("aria-label", "Filter the trace (name, text, kind:tool, status:error)");
-    this.filterInput.setAttribute("aria-controls", `${this.uid}-list`);
-    this.filterStatus = doc.createElement("span");
-    this.filterStatus.className = "lsw-filter-status";
-    this.filterStatus.id = `${this.uid}-fstatus`;
-    this.filterInput.setAttribute("aria-describedby", this.filterStatus.id);
+    this.box = new FilterBox(this, { budgetMs: FILTER_BUDGET_MS });
+    this.filterInput = this.box.input;
+    this.filterStatus = this.box.status;
     this.summaryEl = doc.createElement("span");
     this.summaryEl.className = "lsw-tree-summary";
     toolbar.append(this.expandBtn, this.collapseBtn, this.filterInput, this.filterStatus, this.summaryEl);
@@ -102,17 +93,8 @@ export class TraceView {
     this.emptyEl.className = "lsw-tree-empty";
     this.emptyEl.hidden = true;
     this.viewport.append(this.listEl, this.emptyEl);
-    this.detail = doc.createElement("div");
-    this.detail.className = "lsw-span-detail";
-    this.detail.setAttribute("role", "region");
-    this.detail.setAttribute("aria-label", "Span details");
-    this.detail.hidden = true;
-    this._detailAt = -Infinity;
-    this._detailScroll = 0;
-    this._onDetailScroll = () => {
-      this._detailScroll = this.detail.scrollTop;
-    };
-    this.detail.addEventListener("scroll", this._onDetailScroll, { passive: true });
+    this.panel = new DetailPanel(doc, this.clock);
+    this.detail = this.panel.el;
     this.split.append(this.viewport, this.detail);
     this.el.append(toolbar, this.split);
 
@@ -122,7 +104,7 @@ export class TraceView {
     this.pool = [];
     this._onClick = (ev) => this._click(ev);
     this._onDblClick = (ev) => this._dblclick(ev);
-    this._onKey = (ev) => this._key(ev);
+    this._onKey = (ev) => treeKey(this, ev);
     // Geometry is read where it is cheap (in the scroll event, and from a ResizeObserver), never in
     // the frame after DOM writes: that would force a layout of the whole page every frame.
     this.scrollTop = 0;
@@ -144,29 +126,16 @@ export class TraceView {
         })
       : null;
     this._resize?.observe(this.viewport);
-    this._onFilterInput = () => this._filterChanged();
-    // the search index (each span's lower-case text) is built in the background once the box has
-    // the focus, so the first keystroke costs no more than the others
-    this._onFilterFocus = () => {
-      this._indexing = true;
-      this.onNeedsFlush();
-    };
-    this._onFilterKey = (ev) => this._filterKey(ev);
     this.el.addEventListener("click", this._onClick);
     this.listEl.addEventListener("dblclick", this._onDblClick);
     this.listEl.addEventListener("keydown", this._onKey);
     this.viewport.addEventListener("scroll", this._onScroll, { passive: true });
-    this.filterInput.addEventListener("input", this._onFilterInput);
-    this.filterInput.addEventListener("keydown", this._onFilterKey);
-    this.filterInput.addEventListener("focus", this._onFilterFocus);
-    this._indexing = false;
-    this._indexIter = null;
     this.reset();
   }
 
   /** Forget everything (the store replaced the run's entries). */
   reset() {
-    this._indexIter = null;
+    this.box?.reset();
     this.inbox = [];
     this.inboxPos = 0;
     this.wantFinal = false;
@@ -180,13 +149,12 @@ export class TraceView {
     this.linked = new Set();
     this._rowsDirty = true;
     this._windowDirty = true;
-    this._detailKey = "";
+
     this._range = "";
     for (const row of this.rendered.values()) this._release(row);
     this.rendered.clear();
     this.listEl.replaceChildren();
-    this.detail.replaceChildren();
-    this.detail.hidden = true;
+    this.panel.clear();
   }
 
   get spanCount() {
@@ -280,6 +248,13 @@ export class TraceView {
     this.onNeedsFlush();
   }
 
+  /** Open every sibling of `node` that has children ("*" on the keyboard). */
+  openSiblings(node) {
+    for (const sib of node.container?.children ?? []) if (isParent(sib)) this.expansion.toggled.set(sib, true);
+    this._rowsDirty = true;
+    this.flush();
+  }
+
   // ------------------------------------------------------------------ selection
 
   /** @param {any|string|null} target a node or a span id */
@@ -334,7 +309,7 @@ export class TraceView {
       const before = this.filter.visible;
       filterDone = this.filter.run(this.model, FILTER_BUDGET_MS);
       if (this.filter.visible !== before || !filterDone || changes.structure) this._rowsDirty = true;
-      this._renderFilterStatus();
+      this.box.render();
     }
     if (this._rowsDirty) {
       this._rowsDirty = false;
@@ -352,7 +327,7 @@ export class TraceView {
     this._renderWindow(changes.nodes);
     const detailDue = this._renderDetail();
     this._renderSummary();
-    const indexing = this._indexing && !this.filter.active ? this._buildIndex() : false;
+    const indexing = this.box.buildIndex();
     return !filterDone || waiting || detailDue || indexing;
   }
 
@@ -389,7 +364,7 @@ export class TraceView {
     this._forceRows = true; // bar starts are relative to the origin
   }
 
-  _viewportHeight() {
+  viewportHeight() {
     return this.height || this.fallbackHeight;
   }
 
@@ -399,7 +374,7 @@ export class TraceView {
     this._windowDirty = false;
     this._forceRows = false;
     const rows = this.rows;
-    const [first, last] = windowOf(rows.length, this.scrollTop, this._viewportHeight(), this.rowHeight, this.overscan);
+    const [first, last] = windowOf(rows.length, this.scrollTop, this.viewportHeight(), this.rowHeight, this.overscan);
     if (!this.active || this.rows[this.active.row?.index] !== this.active) this.active = rows[first] ?? rows[0] ?? null;
     const want = new Set();
     for (let i = first; i < last; i++) want.add(rows[i]);
@@ -463,7 +438,7 @@ export class TraceView {
   _scrollIntoView(node) {
     const i = node.row?.index;
     if (typeof i !== "number" || this.rows[i] !== node) return;
-    const h = this._viewportHeight();
+    const h = this.viewportHeight();
     const top = i * this.rowHeight;
     let next = this.scrollTop;
     if (top < next) next = top;
@@ -477,41 +452,7 @@ export class TraceView {
 
   _renderDetail() {
     const node = this.selected && (this.selected.container || this.selected.isRoot) ? this.selected : null;
-    if (!node) {
-      if (this._detailKey) {
-        this._detailKey = "";
-        this.detail.replaceChildren();
-        this.detail.hidden = true;
-      }
-      return false;
-    }
-    const key = `${node.id}|${node.v}|${node.ui.raw ? 1 : 0}|${this.currency}`;
-    if (key === this._detailKey) return false;
-    // a span that keeps changing (a streaming agent) is redrawn a few times a second, not every frame
-    const now = this.clock();
-    const sameNode = this._detailKey.startsWith(`${node.id}|`);
-    if (sameNode && now - this._detailAt < DETAIL_REFRESH_MS) return true;
-    this._detailKey = key;
-    this._detailAt = now;
-    const scroll = sameNode ? this._detailScroll : 0;
-    this.detail.hidden = false;
-    this.detail.replaceChildren(renderSpanDetail(node, {
-      doc: this.doc, origin: this.origin ?? 0, currency: this.currency,
-      onCopyMarkdown: (n, btn) => this._copyMarkdown(n, btn),
-      onRawToggle: (n) => {
-        n.ui.raw = !n.ui.raw;
-        this._detailKey = "";
-        this._detailAt = -Infinity;
-        this._renderDetail();
-      },
-    }));
-    if (scroll) this.detail.scrollTop = scroll;
-    return false;
-  }
-
-  async _copyMarkdown(node, btn) {
-    const ok = await copyText(spanToMarkdown(node, { currency: this.currency }), this.doc);
-    flashCopied(btn, ok, "Copy as Markdown");
+    return this.panel.show(node, { origin: this.origin ?? 0, currency: this.currency });
   }
 
   _renderSummary() {
@@ -519,61 +460,15 @@ export class TraceView {
     this.summaryEl.textContent = `${n.toLocaleString("en-US")} span${n === 1 ? "" : "s"}`;
   }
 
-  _renderFilterStatus() {
-    const f = this.filter;
-    if (!f.active) {
-      this.filterStatus.textContent = "";
-      return;
-    }
-    const total = this.model.nodes.size;
-    const m = f.matched.size;
-    this.filterStatus.textContent = f.done
-      ? `${m.toLocaleString("en-US")} of ${total.toLocaleString("en-US")} match`
-      : `searching… ${Math.round(f.progress * 100)} %`;
-  }
+  // ------------------------------------------------------------------ filter
 
-  // ------------------------------------------------------------------ filter box
-
-  /** Build search texts within the filter budget. @returns {boolean} whether some remain */
-  _buildIndex() {
-    const start = this.clock();
-    if (!this._indexIter) this._indexIter = this.model.nodes.values();
-    for (let n = 0; ; n++) {
-      const next = this._indexIter.next();
-      if (next.done) {
-        this._indexIter = null;
-        this._indexing = this.inbox.length > 0; // entries still coming in: index them too, later
-        return this._indexing;
-      }
-      searchText(next.value);
-      if ((n & 255) === 255 && this.clock() - start > FILTER_BUDGET_MS) return true;
-    }
-  }
-
-  _filterChanged() {
-    const changed = this.filter.setQuery(this.filterInput.value);
-    if (!changed) return;
+  /** The filter's query changed (the box): new rows, the selection kept in view. */
+  filterChanged() {
     this.expansion.filterToggled = new Map();
     this._rowsDirty = true;
-    if (!this.filter.active) this._renderFilterStatus();
     if (this.selected) this._scrollToNode = this.selected;
     this.flush();
     this.onNeedsFlush();
-  }
-
-  _filterKey(ev) {
-    if (ev.key === "Escape" && this.filterInput.value) {
-      ev.preventDefault();
-      ev.stopPropagation();
-      this.filterInput.value = "";
-      this._filterChanged();
-    } else if (ev.key === "ArrowDown" || ev.key === "Enter") {
-      const first = this.filter.active ? this.rows.find((n) => this.filter.matched.has(n)) : this.rows[0];
-      if (first) {
-        ev.preventDefault();
-        this.select(first, { focus: true });
-      }
-    }
   }
 
   // ------------------------------------------------------------------ mouse and keyboard
@@ -606,70 +501,13 @@ export class TraceView {
     if (node) this.toggle(node);
   }
 
-  _key(ev) {
-    const node = this.active;
-    if (!node || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    const rows = this.rows;
-    const i = node.row?.index ?? 0;
-    const page = Math.max(1, Math.floor(this._viewportHeight() / this.rowHeight) - 1);
-    const go = (target) => {
-      if (target && target !== node) this.select(target, { focus: true });
-    };
-    const open = this.isExpanded(node);
-    const parent = isParent(node, this.filter.active ? this.filter : null);
-    switch (ev.key) {
-      case "ArrowDown":
-        go(rows[Math.min(rows.length - 1, i + 1)]);
-        break;
-      case "ArrowUp":
-        go(rows[Math.max(0, i - 1)]);
-        break;
-      case "Home":
-        go(rows[0]);
-        break;
-      case "End":
-        go(rows[rows.length - 1]);
-        break;
-      case "PageDown":
-        go(rows[Math.min(rows.length - 1, i + page)]);
-        break;
-      case "PageUp":
-        go(rows[Math.max(0, i - page)]);
-        break;
-      case "ArrowRight":
-        if (parent && !open) this.toggle(node, true);
-        else if (parent && open) go(rows[i + 1]);
-        break;
-      case "ArrowLeft":
-        if (parent && open) this.toggle(node, false);
-        else if (node.container && !node.container.isRoot) go(node.container);
-        break;
-      case "Enter":
-      case " ":
-        if (parent) this.toggle(node);
-        else if (this.selected !== node) this.select(node, { focus: true });
-        break;
-      case "*":
-        for (const sib of node.container?.children ?? []) if (isParent(sib)) this.expansion.toggled.set(sib, true);
-        this._rowsDirty = true;
-        this.flush();
-        break;
-      default:
-        return;
-    }
-    ev.preventDefault();
-    this.rendered.get(this.active)?.li.focus({ preventScroll: true });
-  }
-
   destroy() {
     this._resize?.disconnect();
-    this.detail.removeEventListener("scroll", this._onDetailScroll);
+    this.panel.destroy();
     this.el.removeEventListener("click", this._onClick);
     this.listEl.removeEventListener("dblclick", this._onDblClick);
     this.listEl.removeEventListener("keydown", this._onKey);
     this.viewport.removeEventListener("scroll", this._onScroll);
-    this.filterInput.removeEventListener("input", this._onFilterInput);
-    this.filterInput.removeEventListener("keydown", this._onFilterKey);
-    this.filterInput.removeEventListener("focus", this._onFilterFocus);
+    this.box.destroy();
   }
 }

@@ -137,10 +137,11 @@ describe("sanitizing", () => {
     // every span's details: readable views and the raw JSON
     for (const node of [...tree.model.nodes.values()]) {
       tree.select(node);
-      assertSafe(tree.el);
+      assertSafe(tree.detail);
       tree.el.querySelector(".lsw-raw-toggle")?.click();
-      assertSafe(tree.el);
+      assertSafe(tree.detail);
     }
+    assertSafe(tree.el);
     tree.el.remove();
   });
 
