@@ -57,3 +57,18 @@ AGENT_MAX_TURNS = 10
 WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
+
+# --- Stop and resync while a cell is busy (lazystream_widget/control.py, js/control.js) ---
+#: How long a new view waits for the kernel to create the subshell that takes Stop and resync requests.
+CONTROL_SUBSHELL_START_TIMEOUT_S = 5.0
+#: A resync reply carries at most this many runs (the newest); older ones follow on a later request.
+RESYNC_MAX_RUNS = 50
+#: Browser side (mirrored in js/control.js): with no reply to Stop after this long, the button says the
+#: kernel is busy and the run stops when the running cell finishes.
+STOP_NO_REPLY_MS = 1500
+#: Browser side: after a gap in the message numbers, resync requests go at most this often...
+RESYNC_MIN_INTERVAL_MS = 250
+#: ...are repeated this long after one that got no reply...
+RESYNC_RETRY_MS = 2000
+#: ...at most this many times in a row (then the run's final state, sent last, catches the browser up).
+RESYNC_MAX_ATTEMPTS = 5
