@@ -115,9 +115,10 @@ def control_subshell(kernel: Any, timeout: float = CONTROL_SUBSHELL_START_TIMEOU
 
 
 def install_route(comm: Any) -> ControlRoute:
-    """Route the control requests arriving on ``comm`` to a kernel subshell where the kernel allows it.
+    """Route the control requests arriving on ``comm`` to a kernel subshell where the kernel allows it
+    (and the ``control_route`` setting is ``"auto"``, its default).
 
-    Never raises: a kernel or comm we do not know keeps the default route.
+    Never raises on a kernel or comm we do not know: they keep the default route.
     """
     kernel = getattr(comm, "kernel", None) or _current_kernel()
     if kernel is None:
@@ -127,6 +128,10 @@ def install_route(comm: Any) -> ControlRoute:
     default_route = getattr(comm, "_reply_subshell_for", None)
     if default_route is None:
         return "frontend"  # ipykernel 7.0-7.3: the header's subshell_id decides
+    from . import settings
+
+    if settings.get("control_route") == "shell":  # the user's escape hatch: no subshell of ours
+        return "shell"
     try:
         subshell = control_subshell(kernel)
     except Exception:  # an ipykernel we do not know: keep its routing

@@ -106,6 +106,10 @@ _SETTINGS: dict[str, Setting] = {
                 "auto (replay if the cassette exists, else record), record, replay or off."),
         Setting("cassette_speed", "LAZYSTREAM_CASSETTE_SPEED", 1.0, _positive_float("cassette_speed"),
                 "Replay speed: 1.0 keeps the recorded timing, 0 replays at once."),
+        Setting("control_route", "LAZYSTREAM_CONTROL_ROUTE", "auto", _choice("control_route", ("auto", "shell")),
+                "How a view's Stop and resync requests reach the kernel: auto (a kernel subshell where the kernel "
+                "has them, so they work while a cell is busy) or shell (the kernel's main shell, between cells "
+                "only). Applies to views made after the change."),
     )
 }  # fmt: skip
 

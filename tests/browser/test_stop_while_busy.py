@@ -137,6 +137,35 @@ def test_stop_while_busy_in_notebook7(nb7, open_page) -> None:
     _check_stop_while_busy(nb7, open_page, "stop-busy-nb7.ipynb")
 
 
+def test_where_stop_cannot_reach_a_busy_kernel_the_button_says_so(lab, open_page) -> None:
+    """With no subshell route (here turned off with ``configure(control_route="shell")``, as on a kernel without
+    subshells), a Stop during a busy cell says it takes effect when the cell finishes, and it does."""
+    name = "stop-fallback.ipynb"
+    write_notebook(lab.root / name, [
+        weather_setup(token_delay=0.05, extra=" " + SLOW),
+        "import lazystream_widget\nlazystream_widget.configure(control_route='shell')\n"
+        "view = StreamView(agent)\nrun = view.ask(QUERY)\n"
+        "while not run.text:\n    time.sleep(0.05)\ntime.sleep(6)",  # busy for 6 s once the answer streams
+    ])  # fmt: skip
+    bp = open_page()
+    nbp = NotebookPage(bp.page, lab, name).open()
+    nbp.run_cell(0)
+    nbp.wait_cells_done(upto=1)
+    nbp.run_cell(1, wait_done=False)
+    run = _run_in_cell(nbp, 1, words=3)
+    box = bp.page.locator(f'.lsw-run[data-run-id="{run["id"]}"]')
+    assert "between cells" in (box.locator(".lsw-stop").get_attribute("title") or "")
+    box.locator(".lsw-stop").click()
+    note = box.locator(".lsw-stop-note")
+    note.wait_for(state="visible", timeout=10_000)
+    assert "when that cell finishes" in note.text_content()
+    assert _busy(nbp, 1) and nbp.runs()[0]["status"] == "running", "the run must still be going: the cell is busy"
+    wait_for(lambda: nbp.runs()[0]["status"] == "cancelled", 30, "the run to stop once the cell finished")
+    assert not _busy(nbp, 1)
+    assert note.is_hidden()
+    bp.assert_no_bundle_errors()
+
+
 # Samples, every 20 ms, the root's resync flag and the run's status and answer.
 JS_WATCH_RESYNC = """() => {
   window.__lswResync = [];

@@ -179,6 +179,24 @@ def test_resync_catches_up_while_the_cell_is_busy(kernel: WidgetKernel, model: S
     print(f"[control] resync reply {snap['t'] - sent:.3f} s after the request, {len(state['text'])} chars")
 
 
+def test_without_the_subshell_stop_waits_for_the_cell(kernel: WidgetKernel, model: ScriptedServer) -> None:
+    """``configure(control_route="shell")`` (the escape hatch) keeps ipykernel's own routing: a Stop sent while
+    the cell sleeps is handled only once the cell ends, on the main thread."""
+    kernel.run("import lazystream_widget; lazystream_widget.configure(control_route='shell')")
+    try:
+        msg_id, ids = _start(kernel, model, "time.sleep(3)")
+        assert ids["route"] == "shell"
+        _wait_text(kernel, ids["comm"])
+        sent = kernel.send_custom(ids["comm"], {"type": "cancel", "run": ids["run"]})
+        reply = kernel.wait(lambda: next((m for m in kernel.customs(ids["comm"], sent)
+                                          if m.get("type") == "control_reply"), None), 30, "the Stop reply")
+        assert not kernel.busy(msg_id), "the reply came while the cell was still busy"
+        assert reply["thread"] == "MainThread" and reply["ok"] is True, reply
+        _final_state(kernel, ids["comm"], ids["run"], "cancelled", STOP_BOUND_S)
+    finally:
+        kernel.run("lazystream_widget.configure(control_route=None)")
+
+
 def test_only_our_control_requests_take_the_subshell() -> None:
     assert is_control_request({"method": "custom", "content": {"type": "cancel", "run": "x"}})
     assert is_control_request({"method": "custom", "content": {"type": "resync"}})
