@@ -1,6 +1,6 @@
 """Stop and resync reach a busy kernel: a real ipykernel, its real shell channel and subshells.
 
-The test process plays the browser's widget manager (``tests/control/kernel_client.py``): it sends the widget's custom
+The test process plays the browser's widget manager (``lazystream_widget.testing.kernel``): it sends the widget's custom
 messages on the shell channel with no subshell in the header, as a frontend that knows nothing of subshells
 would, while the kernel's only cell is blocked. The scripted model server runs here, so the test sees the
 kernel-side run close its HTTP stream. The same paths in JupyterLab and Notebook 7 are in
@@ -19,8 +19,7 @@ import pytest
 from lazystream_widget.control import is_control_request
 from lazystream_widget.resync import ResyncRequest
 from lazystream_widget.testing import Reply, ScriptedServer
-
-from .kernel_client import WidgetKernel, ids_line, parse_ids
+from lazystream_widget.testing.kernel import WidgetKernel, ids_line, parse_ids
 
 pytest.importorskip("ipykernel")
 pytest.importorskip("jupyter_client")

@@ -1,9 +1,16 @@
 """A real ipykernel driven over the Jupyter protocol, standing in for a browser's widget manager.
 
-Tests of the control route (Stop and resync while a cell is busy) need the kernel's real shell channel,
-subshells and IOPub, but not a page: :class:`WidgetKernel` starts ``ipykernel`` through ``jupyter_client``,
-runs cells without waiting, sends widget custom messages on the shell channel (as JupyterLab does, to the
-main shell, no subshell id in the header) and collects what the kernel publishes.
+For tests and benchmarks of what a widget does in a kernel without a browser: :class:`WidgetKernel`
+starts ``ipykernel`` through ``jupyter_client``, runs cells without waiting, sends widget custom messages
+on the shell channel (with no subshell in the header, as a frontend that knows nothing of subshells does)
+and collects everything the kernel publishes, stamped with its arrival time.
+
+    with WidgetKernel(env) as k:
+        msg_id = k.execute("view = StreamView(agent); run = view.ask('hi'); time.sleep(30)")
+        ...
+        k.send_custom(comm_id, {"type": "cancel", "run": run_id})
+
+Needs ``jupyter_client`` and ``ipykernel`` (the notebook extras); imported only when used.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ from typing import Any
 
 
 class WidgetKernel:
-    """``with WidgetKernel(env) as k:``; ``k.execute(code)`` returns the request's msg_id at once."""
+    """``with WidgetKernel(env) as k:``; ``k.execute(code)`` returns the request's msg_id at once.
+
+    The kernel is the ``python3`` kernelspec, whose stock ``python`` command jupyter_client runs with this
+    process's ``sys.executable``, so the kernel imports the same packages as the caller.
+    """
 
     def __init__(self, env: dict[str, str]) -> None:
         from jupyter_client.manager import KernelManager
