@@ -232,6 +232,7 @@ export function createAnswerBox(opts) {
       if (run.status !== "running") return;
       stopNote.textContent = stopWaitText(what, controlRoute(opts.model));
       stopNote.hidden = false;
+      if (what === "no-reply") stop.textContent = "Stop queued"; // sent, not yet read by the kernel
     };
     pendingStop = requestCancel(opts.model, run.id, {
       win,

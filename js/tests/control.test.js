@@ -198,6 +198,7 @@ describe("Stop button", () => {
     expect(q(".lsw-stop-note").hidden).toBe(false);
     expect(q(".lsw-stop-note").textContent).toBe(stopWaitText("no-reply", "shell"));
     expect(q(".lsw-stop-note").textContent).toContain("when that cell finishes");
+    expect(q(".lsw-stop").textContent).toBe("Stop queued");
     // the cell finished, the kernel read the request: the note goes with the run
     store.applyRuns([state("r1", { status: "cancelled" })]);
     b.sync(store.get("r1"));
