@@ -184,7 +184,8 @@ def test_a_gap_is_caught_up_while_the_cell_is_busy(lab, open_page) -> None:
     name = "resync-busy.ipynb"
     write_notebook(lab.root / name, [
         weather_setup(token_delay=0.05, extra=" " + SLOW),
-        "view = StreamView(agent)\nrun = view.ask(QUERY)\ntime.sleep(2)\nview._lose_next_deltas(3)\ntime.sleep(30)",
+        "view = StreamView(agent)\nrun = view.ask(QUERY)\nwhile len(run.text.split()) < 5:\n    time.sleep(0.05)\n"
+        "view._lose_next_deltas(3)\ntime.sleep(30)",
     ])  # fmt: skip
     bp = open_page()
     nbp = NotebookPage(bp.page, lab, name).open()
@@ -205,7 +206,8 @@ def test_a_gap_is_caught_up_while_the_cell_is_busy(lab, open_page) -> None:
     gap, whole = wait_for(caught_up, 20, "the page to see the gap and catch up")
     assert whole["status"] == "running" and _busy(nbp, 1), "caught up only at the end: the resync did not help"
     answer = normalize_ws(whole["answer"])
-    assert FULL.startswith(answer) and len(answer.split()) > 10, f"the answer still has a hole: {answer!r}"
+    # the gap shows only once a message after the lost ones arrived: from then on, a prefix means no hole
+    assert FULL.startswith(answer) and len(answer.split()) > 5, f"the answer still has a hole: {answer!r}"
     # and it goes on growing from there without a hole
     later = wait_for(lambda: (a := normalize_ws(nbp.runs()[0]["answer"])) and len(a) > len(answer) + 20 and a, 20,
                      "more text after the resync")
