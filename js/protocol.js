@@ -21,7 +21,7 @@ export const MSG_CANCEL = "cancel";
 export const MSG_RESYNC = "resync";
 export const MESSAGE_TYPES = ["run_start", "delta", "snapshot", "control_reply", "cancel", "resync"];
 
-export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module"];
+export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"];
 export const ENTRY_EVENTS = ["start", "end", "event"];
 export const SPAN_STATUSES = ["ok", "error", "cancelled"];
 export const RUN_STATUSES = ["running", "done", "error", "cancelled"];
