@@ -70,7 +70,9 @@ class WidgetKernel:
     # -- running code -----------------------------------------------------------------
 
     def execute(self, code: str) -> str:
-        return self.kc.execute(code, store_history=False)
+        # stop_on_error=False: a cell that raises (e.g. RunCancelled) must not make the kernel abort the
+        # requests that follow it, as a notebook's "run all" would want
+        return self.kc.execute(code, store_history=False, stop_on_error=False)
 
     def run(self, code: str, timeout: float = 60) -> str:
         """Run ``code`` to the end; returns its stdout; fails on an error."""
