@@ -137,21 +137,25 @@ def test_stop_while_busy_in_notebook7(nb7, open_page) -> None:
     _check_stop_while_busy(nb7, open_page, "stop-busy-nb7.ipynb")
 
 
-def test_where_stop_cannot_reach_a_busy_kernel_the_button_says_so(lab, open_page) -> None:
-    """With no subshell route (here turned off with ``configure(control_route="shell")``, as on a kernel without
-    subshells), a Stop during a busy cell says it takes effect when the cell finishes, and it does."""
-    name = "stop-fallback.ipynb"
-    write_notebook(lab.root / name, [
-        weather_setup(token_delay=0.05, extra=" " + SLOW),
-        "import lazystream_widget\nlazystream_widget.configure(control_route='shell')\n"
-        "view = StreamView(agent)\nrun = view.ask(QUERY)\n"
-        "while not run.text:\n    time.sleep(0.05)\ntime.sleep(6)",  # busy for 6 s once the answer streams
-    ])  # fmt: skip
+def _start_busy_cell(server: Any, open_page: Any, name: str, code: str) -> tuple[Any, NotebookPage]:
+    """A notebook of the weather set-up and ``code``: opened, set up, and ``code`` started (it blocks)."""
+    write_notebook(server.root / name, [weather_setup(token_delay=0.05, extra=" " + SLOW), code])
     bp = open_page()
-    nbp = NotebookPage(bp.page, lab, name).open()
+    nbp = NotebookPage(bp.page, server, name).open()
     nbp.run_cell(0)
     nbp.wait_cells_done(upto=1)
     nbp.run_cell(1, wait_done=False)
+    return bp, nbp
+
+
+def test_where_stop_cannot_reach_a_busy_kernel_the_button_says_so(lab, open_page) -> None:
+    """With no subshell route (here turned off with ``configure(control_route="shell")``, as on a kernel without
+    subshells), a Stop during a busy cell says it takes effect when the cell finishes, and it does."""
+    bp, nbp = _start_busy_cell(lab, open_page, "stop-fallback.ipynb",
+                               "import lazystream_widget\nlazystream_widget.configure(control_route='shell')\n"
+                               "view = StreamView(agent)\nrun = view.ask(QUERY)\n"
+                               "while not run.text:\n    time.sleep(0.05)\n"
+                               "time.sleep(6)")  # busy for 6 s once the answer streams
     run = _run_in_cell(nbp, 1, words=3)
     box = bp.page.locator(f'.lsw-run[data-run-id="{run["id"]}"]')
     assert "between cells" in (box.locator(".lsw-stop").get_attribute("title") or "")
@@ -181,17 +185,10 @@ JS_WATCH_RESYNC = """() => {
 
 
 def test_a_gap_is_caught_up_while_the_cell_is_busy(lab, open_page) -> None:
-    name = "resync-busy.ipynb"
-    write_notebook(lab.root / name, [
-        weather_setup(token_delay=0.05, extra=" " + SLOW),
-        "view = StreamView(agent)\nrun = view.ask(QUERY)\nwhile len(run.text.split()) < 5:\n    time.sleep(0.05)\n"
-        "view._lose_next_deltas(3)\ntime.sleep(30)",
-    ])  # fmt: skip
-    bp = open_page()
-    nbp = NotebookPage(bp.page, lab, name).open()
-    nbp.run_cell(0)
-    nbp.wait_cells_done(upto=1)
-    nbp.run_cell(1, wait_done=False)
+    bp, nbp = _start_busy_cell(lab, open_page, "resync-busy.ipynb",
+                               "view = StreamView(agent)\nrun = view.ask(QUERY)\n"
+                               "while len(run.text.split()) < 5:\n    time.sleep(0.05)\n"
+                               "view._lose_next_deltas(3)\ntime.sleep(30)")
     _run_in_cell(nbp, 1, words=3)
     bp.page.evaluate(JS_WATCH_RESYNC)
 
