@@ -1,7 +1,7 @@
 """The wire formats shared by the runtime, the widget runner and the JavaScript.
 
 One place, typed. ``js/protocol.js`` mirrors the names defined here; a test
-(``tests/test_protocol_js.py``) checks that both agree.
+(``tests/control/test_mirrors.py``) checks that both agree.
 
 Three things cross a boundary:
 

@@ -1,4 +1,5 @@
-"""The front end's copies of the control protocol and bounds match the Python ones (a plain text parse of the JS)."""
+"""js/protocol.js and js/control.js agree with protocol.py and limits.py: message names, span kinds, bounds
+(a plain text parse of the JS)."""
 
 from __future__ import annotations
 
