@@ -6,8 +6,9 @@
 import { copyText, flashCopied } from "./clipboard.js";
 import { downloadRunHtml } from "./export.js";
 import { errorText, formatDuration } from "./format.js";
+import { controlRoute, requestCancel } from "./control.js";
 import { createMarkdownRenderer, normalizeNewlines, renderMarkdown } from "./markdown.js";
-import { cancelMessage, isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+import { isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
 import { runToMarkdown } from "./span-markdown.js";
 
 /** @typedef {import("./store.js").Run} Run */
@@ -81,6 +82,21 @@ export function resultDiffers(run) {
 }
 
 /** @param {Run} run @returns {string} what the live region says at the end */
+/**
+ * Why a Stop has had no effect yet (shown under the toolbar), by the kernel's control route.
+ * @param {"no-reply"|"not-sent"} what @param {string} route
+ * @returns {string}
+ */
+export function stopWaitText(what, route) {
+  if (what === "not-sent") return "Not connected to a kernel: Stop cannot reach it.";
+  if (route === "subshell")
+    return "The kernel has not confirmed the Stop yet; if this page lost its kernel connection, it cannot reach it.";
+  return (
+    "The kernel is busy running a cell and reads Stop only when that cell finishes; the run stops then. " +
+    "To stop sooner, interrupt the kernel."
+  );
+}
+
 export function endAnnouncement(run) {
   if (run.status === "done") return "Answer complete";
   if (run.status === "cancelled") return "Run cancelled";
@@ -207,8 +223,12 @@ export function createAnswerBox(opts) {
   let resultShown = null;
   const announce = opts.announce ?? (() => {});
 
+  // why a Stop has no effect yet; said once by the view's status region too (the one live region)
+  const stopNote = h(doc, "div", "lsw-stop-note");
+  stopNote.hidden = true;
   const resync = h(doc, "div", "lsw-resync");
-  resync.textContent = "Some live updates were missed; the complete answer will appear when the run ends.";
+  resync.textContent =
+    "Some live updates were missed; catching up with the kernel (at the latest, the complete answer appears when the run ends).";
   resync.hidden = true;
   const error = h(doc, "div", "lsw-error");
   error.hidden = true;
@@ -220,7 +240,7 @@ export function createAnswerBox(opts) {
   errorDetail.append(errorDetailSummary, errorDetailPre);
   error.append(errorMsg, errorDetail);
 
-  root.append(bar, thinking, scroll, result, resync, error);
+  root.append(bar, stopNote, thinking, scroll, result, resync, error);
 
   const scroller = new AutoScroller(scroll);
   const timers = new Set();
@@ -238,13 +258,34 @@ export function createAnswerBox(opts) {
   let sawRunning = false;
   let announced = false;
   let stopping = false;
+  /** @type {{dispose(): void}|null} the Stop request waiting for its reply */
+  let pendingStop = null;
+  const route = controlRoute(opts.model);
+  if (route !== "subshell" && route !== "none")
+    stop.title = "This kernel reads Stop between cells only: while a cell runs, the run stops when it finishes.";
 
   stop.addEventListener("click", () => {
     if (run.status !== "running" || stopping) return;
     stopping = true;
-    opts.model.send(cancelMessage(run.id));
     stop.disabled = true;
     stop.textContent = "Stopping…";
+    const explain = (what) => {
+      if (run.status !== "running") return;
+      stopNote.textContent = stopWaitText(what, controlRoute(opts.model));
+      stopNote.hidden = false;
+      announce(stopNote.textContent);
+      if (what === "no-reply") stop.textContent = "Stop queued"; // sent, not yet read by the kernel
+    };
+    pendingStop = requestCancel(opts.model, run.id, {
+      win,
+      onNoReply: () => explain("no-reply"),
+      onNotSent: () => {
+        explain("not-sent");
+        stopping = false; // let the user try again (e.g. after reconnecting)
+        stop.disabled = false;
+        stop.textContent = "Stop";
+      },
+    });
   });
   copy.addEventListener("click", async () => {
     // the answer is the run's result where there is one (it may differ from the streamed text)
@@ -345,7 +386,12 @@ export function createAnswerBox(opts) {
     spinner.hidden = run.status !== "running";
     tick();
     stop.hidden = run.status !== "running";
-    if (run.status !== "running") stopping = false;
+    if (run.status !== "running") {
+      stopping = false;
+      pendingStop?.dispose();
+      pendingStop = null;
+      stopNote.hidden = true;
+    }
     if (!stopping) {
       stop.disabled = false;
       stop.textContent = "Stop";
@@ -403,6 +449,7 @@ export function createAnswerBox(opts) {
       ticker = null;
       for (const t of timers) win.clearTimeout(t);
       timers.clear();
+      pendingStop?.dispose();
       scroller.destroy();
       renderer.destroy();
     },

@@ -1,8 +1,9 @@
 // lazystream-widget front end: the anywidget entry point.
 //
-// Data flow: kernel messages (msg:custom: run_start, delta) and the synced
-// `runs` trait feed ONE RunStore per model, set up in initialize() so nothing
-// sent before the first view is lost. Every view renders from that store,
+// Data flow: kernel messages (msg:custom: run_start, delta, snapshot) and the
+// synced `runs` trait feed ONE RunStore per model, set up in initialize() so
+// nothing sent before the first view is lost. A gap in the message numbers
+// makes the model's resyncer ask the kernel to catch the store up (control.js). Every view renders from that store,
 // batching DOM work to one update per animation frame.
 //
 // DOM / class contract (browser tests rely on it; keep it stable):
@@ -13,7 +14,8 @@
 //   .lsw-run[data-run-id][data-status] one run; status running|done|error|cancelled
 //   .lsw-query                        the run's query (header)
 //   .lsw-status[data-status]          status line (spinner, elapsed, ttft, tokens, tok/s)
-//   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run}
+//   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run} (js/control.js)
+//   .lsw-stop-note                    why a Stop has no effect yet (kernel busy without subshells, no kernel)
 //   .lsw-copy                         "Copy answer" (the result where there is one, else the text)
 //   .lsw-copy-md / .lsw-save-html     "Copy as Markdown" / "Save as HTML" (once the run ended)
 //   .lsw-thinking                     <details> thinking block (collapsed by default)
@@ -45,6 +47,7 @@
 //       .lsw-show-all, .lsw-cut-note
 
 import { createAnnouncer } from "./announcer.js";
+import { createResyncer } from "./control.js";
 import { createFrameScheduler } from "./frame.js";
 import { createRunView } from "./run-view.js";
 import { RunStore } from "./store.js";
@@ -104,9 +107,11 @@ export function attachStore(model) {
   const key = layoutKey(model);
   if (key) BY_LAYOUT.set(key, store);
   onRuns();
+  const resyncer = createResyncer(model, store);
   return {
     store,
     cleanup() {
+      resyncer.dispose();
       model.off("msg:custom", onMessage);
       model.off("change:runs", onRuns);
       if (key && BY_LAYOUT.get(key) === store) BY_LAYOUT.delete(key);
