@@ -1,0 +1,128 @@
+"""Differential cases: the same LazyLLM code run on real ``lazyllm==1.4.0`` and on ours, imports swapped.
+
+A :class:`Case` is a snippet written for LazyLLM (``import lazyllm``, ``from lazyllm import ...``) that
+leaves its answer in ``result``. LazyLLM's side runs every case of a test module in one subprocess
+(``lazyllm_runner.py``); ours runs the same text with only its import lines rewritten
+(:func:`swap_imports`), in the test's process. Each case states LazyLLM's documented result
+(``expected``), which is checked against real LazyLLM too, so the expectation cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .lazyllm_runner import RESULT_PREFIX, normalize, run_case
+
+RUNNER = Path(__file__).with_name("lazyllm_runner.py")
+#: A python with lazyllm installed, when the test environment's own has none (a developer's separate venv).
+PYTHON_ENV = "LAZYLLM_PYTHON"
+LAZYLLM_VERSION = "1.4.0"
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One snippet of LazyLLM code and what LazyLLM documents it returns.
+
+    ``expected``: the documented result (a Python value, compared after :func:`normalize`); omitted when the
+    case only compares the two sides. ``raises=True``: LazyLLM raises (its message and type are not compared:
+    LazyLLM turns a stage's error into ``FlowException``, we keep the original). ``ours``: where we differ on
+    purpose, what ours returns instead (a documented difference; LazyLLM must still return ``expected``).
+    """
+
+    name: str
+    source: str
+    expected: Any = _MISSING
+    raises: bool = False
+    ours: Any = _MISSING
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+_IMPORT_RE = re.compile(r"^(\s*)(from\s+lazyllm(\.[\w.]+)?\s+import\s|import\s+lazyllm(\.[\w.]+)?(\s+as\s+\w+)?\s*$)",
+                        re.MULTILINE)
+
+
+def swap_imports(source: str) -> str:
+    """The snippet with its LazyLLM imports pointed at our package, nothing else changed."""
+
+    def repl(m: re.Match) -> str:
+        indent, stmt = m.group(1), m.group(2)
+        if stmt.startswith("from"):
+            return indent + stmt.replace("lazyllm", "lazystream_widget", 1)
+        dotted, alias = "lazystream_widget" + (m.group(4) or ""), m.group(5)
+        if alias:
+            return f"{indent}import {dotted}{alias}"
+        # `import lazyllm.flow` binds the name lazyllm (and loads the submodule)
+        return f"{indent}import {dotted}, lazystream_widget as lazyllm"
+
+    return _IMPORT_RE.sub(repl, source)
+
+
+def lazyllm_python() -> str | None:
+    """A python that imports lazyllm 1.4.0: this one, or the one named by ``$LAZYLLM_PYTHON``."""
+    if importlib.util.find_spec("lazyllm") is not None:
+        return sys.executable
+    return os.environ.get(PYTHON_ENV) or None
+
+
+def need_lazyllm() -> str:
+    python = lazyllm_python()
+    if python is None:
+        reason = (f"lazyllm=={LAZYLLM_VERSION} is not importable here (pip install -e '.[lazyllm]', or set "
+                  f"{PYTHON_ENV} to a python that has it)")
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (CI installs it: scripts/install-test-deps)", pytrace=False)
+        pytest.skip(reason)
+    return python
+
+
+def run_lazyllm(cases: list[Case], home: Path, extra_vars: dict[str, Any] | None = None) -> dict[str, dict]:
+    """Every case on real LazyLLM, in one subprocess; {name: {"result": ...} or {"error": ...}}."""
+    python = need_lazyllm()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LAZYLLM_", "LAZYSTREAM_", "OPENAI_")) and k != "PYTHONPATH"}
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(LAZYLLM_HOME=str(home / "home"), LAZYLLM_TEMP_DIR=str(home / "tmp"), PYTHONUNBUFFERED="1")
+    payload = [{"name": c.name, "source": c.source, "vars": {**c.vars, **(extra_vars or {})}} for c in cases]
+    proc = subprocess.run([python, str(RUNNER)], input=json.dumps(payload), capture_output=True, text=True,
+                          env=env, cwd=str(home), timeout=600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the LazyLLM runner failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    results = json.loads(lines[-1][len(RESULT_PREFIX):])
+    version = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('lazyllm'))"],
+                             capture_output=True, text=True, env=env, timeout=60).stdout.strip()
+    assert version == LAZYLLM_VERSION, f"the differential cases need lazyllm {LAZYLLM_VERSION}, found {version!r}"
+    return results
+
+
+def run_ours(case: Case, extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The case on our package: the same source with its imports swapped, on a fresh thread."""
+    return run_case(swap_imports(case.source), case.name, {**case.vars, **(extra_vars or {})})
+
+
+def check(case: Case, ours: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """LazyLLM did what it documents, and ours did the same (or the documented difference)."""
+    if case.raises:
+        assert "error" in theirs, f"{case.name}: LazyLLM was expected to raise, got {theirs}"
+    elif case.expected is not _MISSING:
+        want = {"result": normalize(case.expected)}
+        assert theirs == want, f"{case.name}: LazyLLM 1.4.0 returned {theirs}, its documented result is {want}"
+    if case.ours is not _MISSING:
+        want = {"result": normalize(case.ours)}
+        assert ours == want, f"{case.name}: ours returned {ours}, our documented difference says {want}"
+        return
+    if case.raises:
+        assert "error" in ours, f"{case.name}: LazyLLM raised {theirs['error']}, ours returned {ours}"
+        return
+    assert ours == theirs, f"{case.name}: ours returned {ours}, LazyLLM 1.4.0 {theirs}"
