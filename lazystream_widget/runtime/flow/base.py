@@ -17,7 +17,7 @@ closed a flow's stages are fixed.
 
 Tracing: a flow that traces (``return_trace=True``, or any flow in a widget run) writes a ``flow``
 span (attrs ``flow``: its type, ``stages``: its stage names) and traces everything it calls, so each
-stage is a span under it with its input, output and time (attrs ``flow``, ``stage``, ``index``). A
+stage is a span under it with its input, output and time (attrs ``stage``: its name, ``index``). A
 stage that is a module is that module's own span, named after the stage. A stage that raises ends
 its span and every enclosing flow's span with the exception; the exception itself propagates
 unchanged, with a note saying in which stage of which flow it happened.
@@ -360,7 +360,7 @@ class FlowBase(ModuleBase):
                       extra: dict[str, Any]) -> Any:
         if not self.tracing():
             return fn(*args, **kwargs)
-        attrs = {"flow": self.flow_type, "stage": label, **extra}
+        attrs = {"stage": label, **extra}
         if isinstance(fn, ModuleBase) and fn.tracing():
             with as_stage(name, attrs):  # the module's own span is the stage's span
                 return fn(*args, **kwargs)
