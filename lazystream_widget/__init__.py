@@ -89,7 +89,16 @@ __all__ = [
     "Thread",
     "ThreadPoolExecutor",
     "TrainableModule",
-    *(f"_{i}" for i in range(10)),
+    "_0",
+    "_1",
+    "_2",
+    "_3",
+    "_4",
+    "_5",
+    "_6",
+    "_7",
+    "_8",
+    "_9",
     "arguments",
     "barrier",
     "bind",
@@ -142,18 +151,44 @@ if TYPE_CHECKING:  # for editors and type checkers only
     from .runtime.cancel import RunCancelled
     from .runtime.chat import ModelConfigError, ModelError, OnlineChatModule
     from .runtime.flow import (
-        _0, _1, _2, _3, _4, _5, _6, _7, _8, _9, ActionModule, FlowBase, Identity, LazyLLMFlowsBase, Placeholder,
-        arguments, barrier, bind, diverter, graph, ifs, kwargs, loop, package, parallel, pipeline,
-        save_pipeline_result, switch, warp,
+        ActionModule,
+        FlowBase,
+        Identity,
+        LazyLLMFlowsBase,
+        Placeholder,
+        _0,
+        _1,
+        _2,
+        _3,
+        _4,
+        _5,
+        _6,
+        _7,
+        _8,
+        _9,
+        arguments,
+        barrier,
+        bind,
+        diverter,
+        graph,
+        ifs,
+        kwargs,
+        loop,
+        package,
+        parallel,
+        pipeline,
+        save_pipeline_result,
+        switch,
+        warp,
     )
-    from .runtime.plan_solve import PlanAndSolveAgent
-    from .runtime.react import ReactAgent
-    from .runtime.session_vars import globals, init_session, locals, teardown_session
-    from .runtime.thread import Thread
     from .runtime.module import ModuleBase
+    from .runtime.plan_solve import PlanAndSolveAgent
     from .runtime.pool import ThreadPoolExecutor
     from .runtime.queue import FileSystemQueue
+    from .runtime.react import ReactAgent
     from .runtime.session import Session, current_session, new_session, session
+    from .runtime.session_vars import globals, init_session, locals, teardown_session
+    from .runtime.thread import Thread
     from .runtime.tools import fc_register
     from .runtime.trainable import ServerStartError, TrainableModule
     from .settings import configure

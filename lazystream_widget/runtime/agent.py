@@ -25,10 +25,11 @@ from typing import Any
 
 from ..limits import AGENT_MAX_TURNS, TOOL_ERROR_MAX_CHARS, TOOL_RESULT_MAX_CHARS, TOOL_TIMEOUT_S
 from . import cancel
-from .chat import AssistantMessage, ChatModuleBase
+from . import tools as tool_registry
 from .agent_options import check_lazyllm_options, with_stream
+from .chat import AssistantMessage, ChatModuleBase
 from .module import ModuleBase
-from .tools import REGISTRY, ToolArgumentError, ToolSpec, validate_arguments
+from .tools import ToolArgumentError, ToolSpec, validate_arguments
 from .trace import Span, activate, end_with_exception, error_info, start_span, strip_ansi
 
 
@@ -90,7 +91,8 @@ class FunctionCallAgent(ModuleBase):
             tools = [tools]
         self.llm = with_stream(llm, stream)
         self.desc = desc
-        self.tools: list[ToolSpec] = REGISTRY.resolve(list(tools))
+        # the registry looked up now, not at import: tests (and users) may swap tools.REGISTRY
+        self.tools: list[ToolSpec] = tool_registry.REGISTRY.resolve(list(tools))
         self._by_name = {t.name: t for t in self.tools}
         self.max_turns = max_turns
         self.system_prompt = system_prompt

@@ -82,7 +82,8 @@ class PlanAndSolveAgent(ModuleBase):
                  desc: str = "", name: str | None = None, **lazyllm_options: Any) -> None:
         super().__init__(return_trace=return_trace, name=name)
         check_lazyllm_options(type(self).__name__, lazyllm_options)
-        if not ((llm is None and plan_llm is not None and solve_llm is not None) or (llm is not None and plan_llm is None)):
+        both = plan_llm is not None and solve_llm is not None
+        if not ((llm is None and both) or (llm is not None and plan_llm is None)):
             raise ValueError("PlanAndSolveAgent takes llm= (for planning and solving), or plan_llm= and solve_llm=, "
                              "or llm= (planning) with solve_llm= (solving)")
         planner = plan_llm if plan_llm is not None else llm

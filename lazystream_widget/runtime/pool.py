@@ -27,8 +27,8 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
-from .backend import SessionClosedError
 from . import session_vars
+from .backend import SessionClosedError
 from .queue import _written
 from .session import get_backend
 

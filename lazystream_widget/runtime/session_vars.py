@@ -219,8 +219,8 @@ class Locals(Globals):
         return globals[key]
 
 
-globals = Globals()  # noqa: A001 - LazyLLM's name
-locals = Locals()  # noqa: A001 - LazyLLM's name
+globals = Globals()
+locals = Locals()
 
 
 def init_session(sid: str | None = None) -> str:

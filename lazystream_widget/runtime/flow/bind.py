@@ -30,8 +30,8 @@ from typing import Any, Callable
 from .data import package
 
 #: flow id -> the live values of that pipeline's current call: {"input", "kwargs", <stage id>: output}
-_frames: contextvars.ContextVar[dict[str, dict[str, Any]]] = contextvars.ContextVar("lazystream_bind_frames",
-                                                                                    default={})
+_frames: contextvars.ContextVar[dict[str, dict[str, Any]] | None] = contextvars.ContextVar("lazystream_bind_frames",
+                                                                                           default=None)
 
 
 class BindError(RuntimeError):
@@ -41,7 +41,7 @@ class BindError(RuntimeError):
 @contextmanager
 def pipeline_frame(flow_id: str, values: dict[str, Any]) -> Iterator[None]:
     """Make one pipeline call's values reachable by references for the duration of the call."""
-    token = _frames.set({**_frames.get(), flow_id: values})
+    token = _frames.set({**(_frames.get() or {}), flow_id: values})
     try:
         yield
     finally:
@@ -112,7 +112,7 @@ class Reference:
         return f"{self._flow_name}.{what}{steps}"
 
     def resolve(self) -> Any:
-        values = _frames.get().get(self._flow_id)
+        values = (_frames.get() or {}).get(self._flow_id)
         if values is None:
             raise BindError(
                 f"bind refers to {self.describe()}, but {self._flow_name} is not running around this call; "
@@ -143,7 +143,7 @@ _UNBOUND = _Unbound()
 _OWN = ("_f", "_args", "_kw")
 
 
-class bind:  # noqa: N801 - LazyLLM's name
+class bind:
     """``f`` with some arguments fixed, placeholders (``_0``...) and references (``p.input``...) allowed.
 
     A class given as ``f`` is instantiated. Unknown attributes are read from and written to ``f``, so a

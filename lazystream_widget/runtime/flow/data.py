@@ -22,7 +22,7 @@ from typing import Any
 _UNSET: Any = object()
 
 
-class package(tuple):  # noqa: N801 - LazyLLM's name
+class package(tuple):
     """Several values handed to the next stage as separate positional arguments.
 
     ``package(1, 2)`` and ``package([1, 2])`` are both ``(1, 2)``; slicing and ``+`` keep the type.
@@ -42,11 +42,11 @@ class package(tuple):  # noqa: N801 - LazyLLM's name
         return package(super().__add__(other))
 
 
-class kwargs(dict):  # noqa: N801 - LazyLLM's name
+class kwargs(dict):
     """Values handed to the next stage as keyword arguments."""
 
 
-class arguments:  # noqa: N801 - LazyLLM's name
+class arguments:
     """Positional and keyword values together (what a graph node with several inputs receives)."""
 
     def __init__(self, args: Any = _UNSET, kw: Any = _UNSET) -> None:
