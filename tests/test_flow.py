@@ -105,8 +105,7 @@ def test_a_stage_exception_propagates_unchanged_with_a_note_saying_where() -> No
             outer.inner.divide = broken
     with pytest.raises(ZeroDivisionError, match="divided by zero") as info:
         outer(1)
-    assert info.value.__notes__ == ["in stage 'divide' of pipeline 'pipeline'",
-                                    "in stage 'inner' of pipeline 'pipeline'"]
+    assert info.value.__notes__ == ["in stage 'divide' of pipeline 'inner'", "in stage 'inner' of a pipeline"]
 
 
 def test_a_module_assigned_to_a_named_stage_takes_that_name_unless_it_has_one() -> None:

@@ -136,7 +136,7 @@ class FlowBase(ModuleBase):
         if isinstance(inner, FlowBase):
             object.__setattr__(inner, "_father", self)
         elif name and isinstance(inner, ModuleBase) and inner._name is None:
-            inner.name = name  # LazyLLM names an unnamed module after the stage it is assigned to
+            inner._name = name  # LazyLLM names an unnamed module after the stage it is assigned to
 
     def __setattr__(self, key: str, value: Any) -> None:
         if self._capture and not key.startswith("_"):
@@ -340,7 +340,7 @@ class FlowBase(ModuleBase):
         try:
             return self._traced_stage(fn, args, kwargs, name, label, {"index": index})
         except Exception as exc:
-            _note_exception(exc, f"in stage {label!r} of {self.flow_type} {self.name!r}")
+            _note_exception(exc, f"in stage {label!r} of {self._described()}")
             raise
 
     def _call_control(self, fn: Any, input: Any, role: str, **kw: Any) -> Any:
@@ -353,8 +353,17 @@ class FlowBase(ModuleBase):
         try:
             return self._traced_stage(fn, args, kwargs, None, label_of(fn), {"role": role})
         except Exception as exc:
-            _note_exception(exc, f"in the {role} of {self.flow_type} {self.name!r}")
+            _note_exception(exc, f"in the {role} of {self._described()}")
             raise
+
+    def _described(self) -> str:
+        """``pipeline 'retrieve'`` (its own name, else its stage name in the flow around it) or ``a pipeline``."""
+        name = self._name
+        if name is None and self._father is not None:
+            for stage, stage_name in zip(self._father._items, self._father._item_names, strict=True):
+                if unbound(stage) is self:
+                    name = stage_name
+        return f"{self.flow_type} {name!r}" if name else f"a {self.flow_type}"
 
     def _traced_stage(self, fn: Any, args: tuple, kwargs: dict, name: str | None, label: str,
                       extra: dict[str, Any]) -> Any:
