@@ -124,8 +124,8 @@ __all__ = [
     "warp",
     "__version__",
 ]
-#: submodules reachable as attributes without importing them first, as in LazyLLM (lazyllm.flow, lazyllm.tools)
-_SUBMODULES = ("flow", "tools")
+#: submodules reachable as attributes without importing them first, as in LazyLLM (lazyllm.flow, lazyllm.tools...)
+_SUBMODULES = ("flow", "module", "tools")
 assert set(__all__) == set(_LAZY) | {"__version__"}  # one list, kept in step
 _namespace = globals()  # `globals` itself becomes LazyLLM's per-session values once looked up
 

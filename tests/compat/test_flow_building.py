@@ -126,6 +126,29 @@ with lazyllm.pipeline() as outer:
 result = [outer(1), outer.inner is inner]
 """, expected=[4, True]),
 
+    Case("action_module_wraps_functions_modules_and_flows", """
+import lazyllm
+
+def myfunc(input):
+    return input + 1
+
+class MyModule1(lazyllm.module.ModuleBase):
+    def forward(self, input):
+        return input * 2
+
+class MyModule2(lazyllm.module.ModuleBase):
+    def forward(self, input):
+        return input * 4
+
+class MyModule3(lazyllm.module.ModuleBase):
+    def forward(self, input):
+        return f"get {input}"
+
+m = lazyllm.ActionModule(myfunc, lazyllm.pipeline(MyModule1(), MyModule2), MyModule3())
+single = lazyllm.ActionModule(lazyllm.pipeline(myfunc, myfunc))
+result = [m(1), single(1), [type(s).__name__ for s in m.submodules]]
+""", expected=["get 16", 3, ["MyModule1", "MyModule2", "MyModule3"]]),
+
     Case("auto_capture_adds_new_local_callables", """
 import lazyllm
 def build():

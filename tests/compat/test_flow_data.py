@@ -8,6 +8,15 @@ from lazystream_widget import package
 
 from .harness import Case, check, run_ours
 
+#: the functions of the examples in LazyLLM's documentation of bind
+BIND_DOC_FUNCTIONS = """
+from lazyllm import pipeline, parallel, bind, _0, _1
+def f1(x): return x ** 2
+def f21(input1, input2=0): return input1 + input2 + 1
+def f22(input1, input2=0): return input1 + input2 - 1
+def f3(in1="a", in2="b", in3="c"): return f"get [input:{in1}], [f21:{in2}], [f22:{in3}]"
+"""
+
 CASES = [
     # ---- package, kwargs, call arguments ------------------------------------------------------------
     Case("a_package_is_spread_a_tuple_is_not", """
@@ -50,12 +59,7 @@ result = [p[1:], p + package([4]), package([5, 6]), p[0]]
 """, expected=[package(2, 3), package(1, 2, 3, 4), package(5, 6), 1]),
 
     # ---- bind -------------------------------------------------------------------------------------------
-    Case("bind_the_pipeline_input_and_placeholders", """
-from lazyllm import pipeline, parallel, bind, _0, _1
-def f1(x): return x ** 2
-def f21(input1, input2=0): return input1 + input2 + 1
-def f22(input1, input2=0): return input1 + input2 - 1
-def f3(in1="a", in2="b", in3="c"): return f"get [input:{in1}], [f21:{in2}], [f22:{in3}]"
+    Case("bind_the_pipeline_input_and_placeholders", BIND_DOC_FUNCTIONS + """
 with pipeline() as ppl:
     ppl.f1 = f1
     with parallel() as ppl.subprl2:
@@ -65,12 +69,7 @@ with pipeline() as ppl:
 result = ppl(2)
 """, expected="get [input:2], [f21:5], [f22:3]"),
 
-    Case("bind_with_the_or_operator_and_a_bound_flow", """
-from lazyllm import pipeline, parallel, bind, _0, _1
-def f1(x): return x ** 2
-def f21(input1, input2=0): return input1 + input2 + 1
-def f22(input1, input2=0): return input1 + input2 - 1
-def f3(in1="a", in2="b", in3="c"): return f"get [input:{in1}], [f21:{in2}], [f22:{in3}]"
+    Case("bind_with_the_or_operator_and_a_bound_flow", BIND_DOC_FUNCTIONS + """
 with pipeline() as ppl2:
     ppl2.f1 = f1
     with parallel().bind(ppl2.input, _0) as ppl2.subprl2:
