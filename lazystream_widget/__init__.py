@@ -55,7 +55,7 @@ _LAZY = {
     "init_session": "lazystream_widget.runtime.session_vars",
     "teardown_session": "lazystream_widget.runtime.session_vars",
     "Thread": "lazystream_widget.runtime.thread",
-    "fc_register": "lazystream_widget.runtime.tools",
+    "fc_register": "lazystream_widget.runtime.tool_registry",
     "FunctionCallAgent": "lazystream_widget.runtime.agent",
     "ReactAgent": "lazystream_widget.runtime.react",
     "PlanAndSolveAgent": "lazystream_widget.runtime.plan_solve",
@@ -189,7 +189,7 @@ if TYPE_CHECKING:  # for editors and type checkers only
     from .runtime.session import Session, current_session, new_session, session
     from .runtime.session_vars import globals, init_session, locals, teardown_session
     from .runtime.thread import Thread
-    from .runtime.tools import fc_register
+    from .runtime.tool_registry import fc_register
     from .runtime.trainable import ServerStartError, TrainableModule
     from .settings import configure
     from .widget import StreamView

@@ -7,15 +7,8 @@ recommends), all over our chat modules and ``@fc_register`` tools, streaming and
 from .runtime.agent import FunctionCallAgent, MaxTurnsExceeded
 from .runtime.plan_solve import PlanAndSolveAgent
 from .runtime.react import ReactAgent
-from .runtime.tools import (
-    REGISTRY,
-    ToolArgumentError,
-    ToolSchemaError,
-    ToolSpec,
-    UnknownToolError,
-    fc_register,
-    register,
-)
+from .runtime.tool_registry import REGISTRY, fc_register, register
+from .runtime.tools import ToolArgumentError, ToolSchemaError, ToolSpec, UnknownToolError
 
 __all__ = [
     "REGISTRY",

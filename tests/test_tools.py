@@ -1,4 +1,4 @@
-"""Tests of lazystream_widget.runtime.tools: schemas from hints and docstrings, registration errors, argument checks."""
+"""lazystream_widget.runtime.tools and .tool_registry: schemas from hints and docstrings, registration, arguments."""
 
 import inspect
 import json
@@ -9,14 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lazystream_widget.limits import TOOL_TIMEOUT_S
-from lazystream_widget.runtime import tools
+from lazystream_widget.runtime import tool_registry, tools
+from lazystream_widget.runtime.tool_registry import ToolRegistry, fc_register
 from lazystream_widget.runtime.tools import (
     ToolArgumentError,
-    ToolRegistry,
     ToolSchemaError,
     ToolSpec,
     UnknownToolError,
-    fc_register,
     validate_arguments,
 )
 
@@ -24,7 +23,7 @@ from lazystream_widget.runtime.tools import (
 
 
 def _define_seed_tools() -> tuple[Any, Any]:
-    """Run the seed's definitions (only the import changed) against whatever tools.REGISTRY is at the time."""
+    """Run the seed's definitions (only the import changed) against whatever tool_registry.REGISTRY is at the time."""
 
     @fc_register("tool")
     def get_current_weather(location: str, unit: Literal["fahrenheit", "celsius"]="fahrenheit"):
@@ -60,9 +59,9 @@ def _define_seed_tools() -> tuple[Any, Any]:
 
 @pytest.fixture
 def default_registry(monkeypatch: pytest.MonkeyPatch) -> ToolRegistry:
-    """A fresh registry standing in for tools.REGISTRY, so the seed's bare @fc_register("tool") can be tested."""
+    """A fresh registry standing in for tool_registry.REGISTRY, to test the seed's bare @fc_register("tool")."""
     fresh = ToolRegistry()
-    monkeypatch.setattr(tools, "REGISTRY", fresh)
+    monkeypatch.setattr(tool_registry, "REGISTRY", fresh)
     return fresh
 
 
@@ -216,7 +215,7 @@ def test_name_timeout_and_groups() -> None:
 
 
 def test_isolated_registries_do_not_leak_into_the_default_registry() -> None:
-    before = tools.REGISTRY.names()
+    before = tool_registry.REGISTRY.names()
     reg = ToolRegistry()
 
     @fc_register("tool", registry=reg)
@@ -229,7 +228,7 @@ def test_isolated_registries_do_not_leak_into_the_default_registry() -> None:
         return x
 
     assert reg.names() == ["private_tool_for_isolation_test"]
-    assert tools.REGISTRY.names() == before
+    assert tool_registry.REGISTRY.names() == before
     assert "private_tool_for_isolation_test" not in ToolRegistry().names()
 
 

@@ -24,8 +24,7 @@ import time
 from typing import Any
 
 from ..limits import AGENT_MAX_TURNS, TOOL_ERROR_MAX_CHARS, TOOL_RESULT_MAX_CHARS, TOOL_TIMEOUT_S
-from . import cancel
-from . import tools as tool_registry
+from . import cancel, tool_registry
 from .agent_options import check_lazyllm_options, with_stream
 from .chat import AssistantMessage, ChatModuleBase
 from .module import ModuleBase
@@ -91,7 +90,7 @@ class FunctionCallAgent(ModuleBase):
             tools = [tools]
         self.llm = with_stream(llm, stream)
         self.desc = desc
-        # the registry looked up now, not at import: tests (and users) may swap tools.REGISTRY
+        # the registry looked up now, not at import: tests (and users) may swap tool_registry.REGISTRY
         self.tools: list[ToolSpec] = tool_registry.REGISTRY.resolve(list(tools))
         self._by_name = {t.name: t for t in self.tools}
         self.max_turns = max_turns
