@@ -126,6 +126,23 @@ def test_action_module_runs_its_stages_as_a_pipeline() -> None:
         lazyllm.ActionModule()
 
 
+def test_start_starts_the_modules_that_need_it_as_lazyllms_deploy_does() -> None:
+    started: list[str] = []
+
+    class Served(ModuleBase):
+        def start(self) -> Served:
+            started.append(self.name)
+            return self
+
+        def forward(self, x: int) -> int:
+            return x
+
+    flow = pipeline(Served(name="a"), parallel(Served(name="b"), add_one))
+    assert flow.start() is flow and started == ["a", "b"]
+    action = lazyllm.ActionModule(Served(name="c"))
+    assert action.start() is action and started == ["a", "b", "c"]
+
+
 def test_parallel_called_by_a_reading_thread_does_not_wait_for_itself() -> None:
     """A consumer that calls a flow directly: the branches' items are not waited for by the branches themselves."""
 

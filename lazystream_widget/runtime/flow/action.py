@@ -32,6 +32,13 @@ class ActionModule(ModuleBase):
     def forward(self, *args: Any, **kw: Any) -> Any:
         return self.action(*args, **kw)
 
+    def start(self) -> ActionModule:
+        """Start the modules inside that need starting (a ``TrainableModule``'s server). Returns self."""
+        target = unbound(self.action)
+        if isinstance(target, FlowBase):
+            target.start()
+        return self
+
     @property
     def submodules(self) -> list[ModuleBase]:
         """The modules inside the wrapped flow (nested flows searched too)."""

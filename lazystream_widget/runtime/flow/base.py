@@ -264,6 +264,12 @@ class FlowBase(ModuleBase):
         """This flow with bound arguments (see :class:`bind`)."""
         return bind(self, *args, **kw)
 
+    def start(self) -> FlowBase:
+        """Start the modules among the stages (nested flows included) that need starting, e.g. a
+        ``TrainableModule``'s server, as LazyLLM's ``flow.start()`` deploys them. Returns the flow."""
+        self.for_each(_startable, lambda stage: unbound(stage).start())
+        return self
+
     def __repr__(self) -> str:
         inner = ", ".join(self._stage_repr(i) for i in range(len(self._items)))
         named = f" {self._name!r}" if self._name else ""
@@ -377,6 +383,11 @@ class FlowBase(ModuleBase):
             out = fn(*args, **kwargs)
             sp.end(out)
         return out
+
+
+def _startable(stage: Any) -> bool:
+    target = unbound(stage)
+    return isinstance(target, ModuleBase) and callable(getattr(target, "start", None))
 
 
 def _note_exception(exc: BaseException, where: str) -> None:
