@@ -57,3 +57,12 @@ AGENT_MAX_TURNS = 10
 WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
+
+# --- integrations -------------------------------------------------------------
+#: How often a LazyLLM run's queue (LazyLLM's own SQLite FileSystemQueue) is read while
+#: nothing arrives; each read takes LazyLLM's file lock, so reading faster slows its writer.
+LAZYLLM_QUEUE_POLL_S = 0.02
+#: Live OTLP export: ended spans wait at most this long before they are sent in a batch.
+OTLP_EXPORT_DELAY_S = 0.5
+#: Live OTLP export: how long one request to the collector may take before it is dropped.
+OTLP_EXPORT_TIMEOUT_S = 10.0
