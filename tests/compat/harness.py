@@ -9,6 +9,7 @@ leaves its answer in ``result``. LazyLLM's side runs every case of a test module
 
 from __future__ import annotations
 
+import builtins
 import importlib.util
 import json
 import os
@@ -48,24 +49,43 @@ class Case:
     vars: dict[str, Any] = field(default_factory=dict)
 
 
-_IMPORT_RE = re.compile(r"^(\s*)(from\s+lazyllm(\.[\w.]+)?\s+import\s|import\s+lazyllm(\.[\w.]+)?(\s+as\s+\w+)?\s*$)",
-                        re.MULTILINE)
+_FROM_RE = re.compile(r"^(\s*)from\s+lazyllm((?:\.\w+)*)\s+import\s", re.MULTILINE)
+_IMPORT_RE = re.compile(r"^(\s*)import\s+([^\n#]+)$", re.MULTILINE)
+_NAME_RE = re.compile(r"lazyllm((?:\.\w+)*)(\s+as\s+\w+)?")
 
 
 def swap_imports(source: str) -> str:
-    """The snippet with its LazyLLM imports pointed at our package, nothing else changed."""
+    """The snippet with its LazyLLM imports pointed at our package, nothing else changed.
 
-    def repl(m: re.Match) -> str:
-        indent, stmt = m.group(1), m.group(2)
-        if stmt.startswith("from"):
-            return indent + stmt.replace("lazyllm", "lazystream_widget", 1)
-        dotted, alias = "lazystream_widget" + (m.group(4) or ""), m.group(5)
-        if alias:
-            return f"{indent}import {dotted}{alias}"
-        # `import lazyllm.flow` binds the name lazyllm (and loads the submodule)
-        return f"{indent}import {dotted}, lazystream_widget as lazyllm"
+    ``from lazyllm[.x] import ...`` becomes ``from lazystream_widget[.x] import ...``; in an ``import`` statement
+    (also in a list such as ``import threading, lazyllm``) ``lazyllm[.x]`` becomes ``lazystream_widget[.x]``, still
+    bound to the name ``lazyllm`` unless the snippet gives its own ``as``.
+    """
+    source = _FROM_RE.sub(lambda m: f"{m.group(1)}from lazystream_widget{m.group(2)} import ", source)
 
-    return _IMPORT_RE.sub(repl, source)
+    def one_import(m: re.Match) -> str:
+        names = []
+        for item in (part.strip() for part in m.group(2).split(",")):
+            found = _NAME_RE.fullmatch(item)
+            if found is None:
+                names.append(item)
+            elif found.group(2):
+                names.append(f"lazystream_widget{found.group(1)}{found.group(2)}")
+            else:  # `import lazyllm.flow` binds the name lazyllm (and loads the submodule)
+                names += [f"lazystream_widget{found.group(1)}", "lazystream_widget as lazyllm"]
+        return f"{m.group(1)}import {', '.join(dict.fromkeys(names))}"
+
+    return _IMPORT_RE.sub(one_import, source)
+
+
+def _refuse_lazyllm(name: str, *args: Any, **kwargs: Any) -> Any:
+    if name == "lazyllm" or name.startswith("lazyllm."):
+        raise ImportError(f"the snippet imports {name!r} on our side: swap_imports missed an import line")
+    return builtins.__import__(name, *args, **kwargs)
+
+
+#: the snippets' builtins on our side: real LazyLLM cannot be imported by mistake (the comparison would be void)
+_OUR_BUILTINS = {**vars(builtins), "__import__": _refuse_lazyllm}
 
 
 def lazyllm_python() -> str | None:
@@ -108,7 +128,8 @@ def run_lazyllm(cases: list[Case], home: Path, extra_vars: dict[str, Any] | None
 
 def run_ours(case: Case, extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
     """The case on our package: the same source with its imports swapped, on a fresh thread."""
-    return run_case(swap_imports(case.source), case.name, {**case.vars, **(extra_vars or {})})
+    variables = {**case.vars, **(extra_vars or {}), "__builtins__": _OUR_BUILTINS}
+    return run_case(swap_imports(case.source), case.name, variables)
 
 
 def check(case: Case, ours: dict[str, Any], theirs: dict[str, Any]) -> None:

@@ -171,3 +171,25 @@ def test_normalize_keeps_package_tuple_and_list_apart() -> None:
     assert normalize(package(1, 2)) == {"package": [1, 2]}
     assert normalize((1, 2)) == {"tuple": [1, 2]}
     assert normalize([1, 2]) == [1, 2]
+
+
+def test_swap_imports_rewrites_every_lazyllm_import_and_nothing_else() -> None:
+    from .harness import swap_imports
+
+    source = ("import lazyllm\nimport threading, lazyllm\nimport lazyllm.flow\nimport lazyllm as L, os\n"
+              "from lazyllm import pipeline\n    from lazyllm.tools import fc_register\nx = lazyllm.pipeline\n")
+    assert swap_imports(source) == (
+        "import lazystream_widget, lazystream_widget as lazyllm\n"
+        "import threading, lazystream_widget, lazystream_widget as lazyllm\n"
+        "import lazystream_widget.flow, lazystream_widget as lazyllm\n"
+        "import lazystream_widget as L, os\n"
+        "from lazystream_widget import pipeline\n"
+        "    from lazystream_widget.tools import fc_register\n"
+        "x = lazyllm.pipeline\n")
+
+
+def test_our_side_can_never_run_real_lazyllm() -> None:
+    from .harness import Case
+
+    out = run_ours(Case("sneaky", "result = __import__('lazyllm').__name__"))
+    assert out["error"]["type"] == "ImportError" and "swap_imports missed" in out["error"]["message"]
