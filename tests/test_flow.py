@@ -181,12 +181,16 @@ def test_barrier_waits_for_every_concurrent_branch() -> None:
 
 
 def test_a_cancelled_run_starts_no_further_stage() -> None:
+    import threading
+
     from lazystream_widget.runner import Run
 
     started: list[str] = []
+    running = threading.Event()
 
     def slow(x: str) -> str:
         started.append("slow")
+        running.set()
         time.sleep(0.5)
         return x
 
@@ -195,7 +199,7 @@ def test_a_cancelled_run_starts_no_further_stage() -> None:
         return x
 
     run = Run(pipeline(slow, next_stage), "q").start()
-    time.sleep(0.2)
+    assert running.wait(10), "the first stage never started"
     run.cancel()
     with pytest.raises(lazyllm.RunCancelled):
         run.wait(10)

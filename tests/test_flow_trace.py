@@ -111,11 +111,11 @@ def test_a_failing_stage_marks_its_span_and_every_enclosing_flow(traced) -> None
 
 def test_parallel_branches_are_sibling_spans_that_overlap(traced) -> None:
     def slow_a(x: int) -> str:
-        time.sleep(0.2)
+        time.sleep(0.5)
         return f"a{x}"
 
     def slow_b(x: int) -> str:
-        time.sleep(0.2)
+        time.sleep(0.5)
         return f"b{x}"
 
     out, (flow,) = traced(parallel(slow_a, slow_b), 1)

@@ -84,8 +84,12 @@ def _refuse_lazyllm(name: str, *args: Any, **kwargs: Any) -> Any:
     return builtins.__import__(name, *args, **kwargs)
 
 
-#: the snippets' builtins on our side: real LazyLLM cannot be imported by mistake (the comparison would be void)
-_OUR_BUILTINS = {**vars(builtins), "__import__": _refuse_lazyllm}
+def _our_builtins() -> dict[str, Any]:
+    """The snippets' builtins on our side: real LazyLLM can neither be imported nor reached through the names it
+    adds to ``builtins`` when something else in the process imported it (``bind``, ``package``)."""
+    kept = {k: v for k, v in vars(builtins).items()
+            if not str(getattr(v, "__module__", "") or "").startswith("lazyllm")}
+    return {**kept, "__import__": _refuse_lazyllm}
 
 
 def lazyllm_python() -> str | None:
@@ -128,7 +132,7 @@ def run_lazyllm(cases: list[Case], home: Path, extra_vars: dict[str, Any] | None
 
 def run_ours(case: Case, extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
     """The case on our package: the same source with its imports swapped, on a fresh thread."""
-    variables = {**case.vars, **(extra_vars or {}), "__builtins__": _OUR_BUILTINS}
+    variables = {**case.vars, **(extra_vars or {}), "__builtins__": _our_builtins()}
     return run_case(swap_imports(case.source), case.name, variables)
 
 
