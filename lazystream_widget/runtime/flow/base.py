@@ -82,10 +82,12 @@ class FlowBase(ModuleBase):
                            ("_group_id", group_id)):
             object.__setattr__(self, key, value)
         object.__setattr__(self, "_capture", True)
-        names = list(item_names) if item_names else [None] * len(items)
-        for stage_name, stage in zip(names, items, strict=True):
-            self._add(stage_name, stage)
-        object.__setattr__(self, "_capture", False)
+        try:
+            names = list(item_names) if item_names else [None] * len(items)
+            for stage_name, stage in zip(names, items, strict=True):
+                self._add(stage_name, stage)
+        finally:
+            object.__setattr__(self, "_capture", False)
         object.__setattr__(self, "post_action", post_action() if isinstance(post_action, type) else post_action)
         if post_action is not None and not callable(self.post_action):
             raise TypeError(f"{self.flow_type}(post_action=...) takes a callable, got {type(post_action).__name__}")
@@ -330,20 +332,20 @@ class FlowBase(ModuleBase):
         """A reference to the output of stage ``obj`` when ``bind`` is given the stage itself (pipelines)."""
         return None
 
-    def _call_stage(self, index: int, input: Any, stage: Any = None, **kw: Any) -> Any:
-        """Call stage ``index`` (or ``stage``, one of ours) on ``input``, spread as LazyLLM does, in its span."""
-        stage = self._items[index] if stage is None else stage
-        args, kwargs = spread(input, into_flow=isinstance(unbound(stage), FlowBase))
-        if isinstance(stage, bind):
-            fn, args, kwargs = stage.resolve(args, {**kwargs, **kw}, self._stage_ref)
-        else:
-            fn = stage
-            if kw:
-                kwargs = {**kwargs, **kw}
-        name = self._item_names[index] if index < len(self._item_names) else None
+    def _call_stage(self, index: int, input: Any, **kw: Any) -> Any:
+        """Call stage ``index`` on ``input``, spread as LazyLLM does, in its span; a failure notes where it was."""
+        stage = self._items[index]
+        name = self._item_names[index]
         label = name or label_of(stage)
         cancel.check_cancelled()
         try:
+            args, kwargs = spread(input, into_flow=isinstance(unbound(stage), FlowBase))
+            if isinstance(stage, bind):
+                fn, args, kwargs = stage.resolve(args, {**kwargs, **kw}, self._stage_ref)
+            else:
+                fn = stage
+                if kw:
+                    kwargs = {**kwargs, **kw}
             return self._traced_stage(fn, args, kwargs, name, label, {"index": index})
         except Exception as exc:
             _note_exception(exc, f"in stage {label!r} of {self._described()}")
