@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable
 
+from .session import _current
+
 LOCAL_SCOPES = ("isolated", "inherit")
 
 _explicit_sid: contextvars.ContextVar[str | None] = contextvars.ContextVar("lazystream_sid", default=None)
@@ -50,8 +52,6 @@ def current_sid() -> str:
     sid = _explicit_sid.get()
     if sid is not None:
         return sid
-    from .session import _current
-
     sess = _current.get()
     if sess is not None:
         return sess.id
@@ -65,8 +65,6 @@ def current_sid() -> str:
 def _current_session_object() -> Any:
     if _explicit_sid.get() is not None:
         return None
-    from .session import _current
-
     return _current.get()
 
 
@@ -247,16 +245,23 @@ def before_handoff(local_scope: str = "isolated") -> None:
 
 
 def in_task(fn: Callable[..., Any], local_scope: str = "isolated") -> Callable[..., Any]:
-    """``fn`` wrapped to run in its own locals scope (``isolated``) or the carried one (``inherit``)."""
+    """``fn`` to run in its own locals scope (``isolated``) or the carried one (``inherit``)."""
     if local_scope == "inherit":
         return fn
+    return functools.partial(_isolated, fn)
 
-    @functools.wraps(fn)
-    def isolated(*args: Any, **kwargs: Any) -> Any:
-        with locals._scope():
-            return fn(*args, **kwargs)
 
-    return isolated
+def _isolated(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    # A fresh scope costs nothing until the task touches ``locals`` (its id is made on first use);
+    # whatever the task stored there is dropped when it ends.
+    token = _local_sid.set(None)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        sid = _local_sid.get()
+        _local_sid.reset(token)
+        if sid is not None:
+            locals._store.drop(sid)
 
 
 def copied_locals() -> dict[str, Any]:
