@@ -64,10 +64,17 @@ _LAZY = {
     "StreamView": "lazystream_widget.widget",
     "Run": "lazystream_widget.runner",
     "configure": "lazystream_widget.settings",
+    "cassette": "lazystream_widget.cassettes",
+    "Cassette": "lazystream_widget.cassettes",
+    "CassetteError": "lazystream_widget.cassettes",
+    "CassetteMismatchError": "lazystream_widget.cassettes",
 }
 
 __all__ = [
     "ActionModule",
+    "Cassette",
+    "CassetteError",
+    "CassetteMismatchError",
     "FileSystemQueue",
     "FlowBase",
     "FunctionCallAgent",
@@ -102,6 +109,7 @@ __all__ = [
     "arguments",
     "barrier",
     "bind",
+    "cassette",
     "configure",
     "current_session",
     "diverter",
@@ -146,6 +154,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for editors and type checkers only
+    from .cassettes import Cassette, CassetteError, CassetteMismatchError, cassette
     from .runner import Run
     from .runtime.agent import FunctionCallAgent, MaxTurnsExceeded
     from .runtime.cancel import RunCancelled
