@@ -43,6 +43,9 @@ GROUPS: list[Group] = [
           frozenset({"server"})),
     Group("notebook", "benchmarks.notebook", "JupyterLab in chromium: lag a user sees, longest task vs a minimal "
           "anywidget, JS heap, nothing lost", frozenset({"server"})),
+    Group("replay", "benchmarks.replay", "cassette replay fidelity at speed 1.0"),
+    Group("control", "benchmarks.control", "Stop and resync reaching a busy kernel"),
+    Group("filter", "benchmarks.trace_filter", "trace filter keystroke on a 100,000-entry trace"),
 ]
 
 

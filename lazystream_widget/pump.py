@@ -146,10 +146,6 @@ class Pump:
             self._poked.add(feed)
         self._watch.wake()
 
-    def forget(self, feed: Feed) -> None:
-        """Drop a feed that never started (its work could not be submitted)."""
-        self._watch.remove(feed)
-
     @property
     def live(self) -> int:
         return len(self._feeds)

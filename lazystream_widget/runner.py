@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import os
+import pathlib
 import secrets
 import sys
 import threading
@@ -41,6 +43,15 @@ def _cell_number() -> int | None:
         return None
     shell = ipython.get_ipython()
     return getattr(shell, "execution_count", None) if shell is not None else None
+
+
+#: The run the current code belongs to (set in each run's context), for code that adds notices.
+_current_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar("lazystream_current_run", default=None)
+
+
+def current_run() -> Run | None:
+    """The run the current code belongs to; None outside a run."""
+    return _current_run.get()
 
 
 class RunSink(Protocol):
@@ -108,6 +119,8 @@ class Run:
         self._cell: int | None = None
         self._feed: Feed | None = None  # the run's link to the pump, once started
         self._backend: Any = None
+        self._work_ended_at: float | None = None  # when the module's call returned or raised
+        self.settings: Any = None  # the settings snapshot taken at start()
 
     # ---- reading ----------------------------------------------------------------
 
@@ -161,9 +174,46 @@ class Run:
         with self._lock:
             return len(self._notices) > self._notices_sent
 
+    def to_otlp(self) -> dict[str, Any]:
+        """The run as an OTLP/JSON ``ExportTraceServiceRequest`` dict: one trace, a root span for the run."""
+        from .integrations.otlp import to_otlp
+
+        return to_otlp(self)
+
     def trace_tree(self) -> str:
         """The spans as an indented text tree."""
         return format_tree(self.trace)
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Tokens of the run's model calls: ``{"prompt_tokens": ..., "completion_tokens": ...}`` summed."""
+        from .rollups import run_totals
+        from .spans import roots
+
+        t = run_totals(roots(self.trace), None)
+        return {"prompt_tokens": int(t.in_tokens), "completion_tokens": int(t.out_tokens)}
+
+    @property
+    def cost(self) -> float | None:
+        """The run's cost from ``configure(prices=...)`` (per 1M tokens), or None if no call was priced."""
+        from .rollups import run_totals
+        from .spans import roots
+
+        prices = (self.settings or {}).get("prices") if self.settings is not None else None
+        t = run_totals(roots(self.trace), prices)
+        return t.cost if t.priced else None
+
+    def to_markdown(self) -> str:
+        """The question, the answer and a readable trace as Markdown (what the widget's "Copy as Markdown" gives)."""
+        from .export import to_markdown
+
+        return to_markdown(self.state())
+
+    def to_html(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the answer and its interactive trace tree as one self-contained HTML file (no server, no network)."""
+        from .export import to_html
+
+        return to_html(self.state(), path)
 
     def done(self) -> bool:
         return self._final.done()
@@ -251,7 +301,15 @@ class Run:
             "ended_at": self.ended_at,
             "stats": self.stats(),
             "notices": self.notices,
+            **self._price_state(),
         }
+
+    def _price_state(self) -> dict[str, Any]:
+        """The run's prices and currency (from its settings snapshot), for the widget's cost roll-ups."""
+        snap = self.settings
+        if not snap or not snap.get("prices"):
+            return {}
+        return {"prices": {m: list(p) for m, p in snap["prices"].items()}, "currency": snap.get("currency", "$")}
 
     def stats(self) -> dict[str, Any]:
         end = self.ended_at if self.ended_at is not None else time.time()
@@ -274,11 +332,14 @@ class Run:
         from .runtime.trace import activate, set_trace_everything
 
         cell_ctx = contextvars.copy_context()
-        self._sink = sink
         self._cell = _cell_number()
         from . import settings
+        from .integrations import invoker_for
+        from .integrations.otlp import export_sink
 
         self.settings = settings.snapshot()  # a later configure() never reaches this run
+        sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
+        self._sink = sink
         self._backend = get_backend()
         self._session = new_session()
         self._text = StreamedText(self._backend, self._session.id, ANSWER_QUEUE)
@@ -286,6 +347,7 @@ class Run:
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
         run_ctx.run(settings.use, self.settings)
+        run_ctx.run(_current_run.set, self)
         run_ctx.run(use_session, self._session)
         run_ctx.run(set_token, self._token)
         run_ctx.run(set_trace_everything, True)
@@ -295,28 +357,29 @@ class Run:
         try:
             if sink is not None:
                 sink.run_started(self)
-            pump.add(feed)  # its session is watched before anything can be appended to it
-            try:
-                future = run_ctx.run(_run_pool().submit, self._work, self.module, feed)
-            except BaseException:
-                pump.forget(feed)
-                raise
+            invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
+            future = run_ctx.run(_run_pool().submit, self._work, invoke, feed)
         except BaseException as exc:  # e.g. the pool is shut down: end the run now, never leave it "running"
             self._token.cancel("the run could not start")
             self._end_now(exc, sink)
             raise
         feed.future = future
+        # the pump drains a new run at once, so what the work appended before this line is not missed
+        pump.add(feed)
         future.add_done_callback(lambda _f: pump.poke(feed))
         self._token.on_cancel(lambda: pump.poke(feed))
         return self
 
-    def _work(self, module: Callable[[Any], Any], feed: Feed) -> Any:
+    def _work(self, invoke: Callable[[Any], Any], feed: Feed) -> Any:
         """The run's work, in a pool worker: the module on the query, then tell the pump at once."""
         try:
-            return module(self.query)
+            return invoke(self.query)
         finally:
-            # the last tokens go out now, not at the next display frame (the pump reads them,
-            # which also lets our pool's future, waiting for them to be read, complete)
+            # the run's end is when its work ended (not when the pump next looked), so a run's elapsed
+            # time and its top span's duration tell the same story; and the last tokens go out now,
+            # not at the next display frame (the pump reads them, which also lets our pool's future,
+            # waiting for them to be read, complete)
+            self._work_ended_at = time.time()
             feed.work_ended = True
             get_pump(self._backend).poke(feed)
 
@@ -371,7 +434,7 @@ class Run:
     def _settle(self, future: concurrent.futures.Future, failure: BaseException | None) -> None:
         from .runtime.cancel import RunCancelled
 
-        self.ended_at = time.time()
+        self.ended_at = self._work_ended_at if future.done() and self._work_ended_at is not None else time.time()
         if failure is not None:
             self._exception = RunDisplayError(
                 f"run {self.id} was stopped: its display failed while streaming "

@@ -28,10 +28,13 @@ from ..limits import (
     MODEL_RETRY_BACKOFF_S,
     REDACT_MIN_KEY_CHARS,
 )
+from ..protocol import ATTR_TEXT_RANGES, ATTR_THINKING_RANGES
 from . import cancel
 from .module import ModuleBase
 from .queue import answer_queue, think_queue
+from .text_offsets import TextRanges
 from .textbuffer import TextBuffer
+from .tool_stream import ToolCallStream
 from .trace import current_span
 
 #: Known OpenAI-compatible providers: source -> (base URL, default model). ``None`` base: the client's default.
@@ -109,6 +112,7 @@ class ChatModuleBase(ModuleBase):
         self.model = model
         self.base_url = base_url
         self._api_key = api_key  # never traced, never in repr
+        self._missing_key_error: str | None = None  # set when built keyless for a cassette replay
         self.stream = bool(stream)
         self.system_prompt = system_prompt
         self.timeout = timeout if timeout is not None else MODEL_READ_TIMEOUT_S
@@ -130,17 +134,29 @@ class ChatModuleBase(ModuleBase):
 
     def _client(self):
         if self._client_obj is None:
+            if self._api_key is None and self._missing_key_error:
+                raise ModelConfigError(f"{self._missing_key_error} (it was built while a cassette replayed; "
+                                       "outside a replaying cassette it needs a key)")
             with self._client_lock:
                 if self._client_obj is None:
-                    import openai  # imported on first use: importing our package stays fast
-
-                    self._client_obj = openai.OpenAI(
-                        api_key=self._api_key,
-                        base_url=self.base_url,
-                        max_retries=0,  # our policy, visible in the trace
-                        timeout=openai.Timeout(self.timeout, connect=MODEL_CONNECT_TIMEOUT_S),
-                    )
+                    self._client_obj = self._make_client(self._api_key)
         return self._client_obj
+
+    def _make_client(self, api_key: str | None):
+        import openai  # imported on first use: importing our package stays fast
+
+        return openai.OpenAI(
+            api_key=api_key,
+            base_url=self.base_url,
+            max_retries=0,  # our policy, visible in the trace
+            timeout=openai.Timeout(self.timeout, connect=MODEL_CONNECT_TIMEOUT_S),
+        )
+
+    def _call_client(self):
+        """The client for one call: through the cassette in force (record / replay), else our own."""
+        from ..cassettes.activation import client_for
+
+        return client_for(self) or self._client()
 
     # ---- calling ----------------------------------------------------------------
 
@@ -166,12 +182,12 @@ class ChatModuleBase(ModuleBase):
         sp = sp if sp is not None and sp.kind == "llm" and not sp.ended else None
         t0 = time.perf_counter()
         if not self.stream:
-            resp = self._with_retries(lambda: self._client().chat.completions.create(**request), sp)
+            resp = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
             msg = _message_from_completion(resp)
         else:
             request["stream"] = True
             request.setdefault("stream_options", {"include_usage": True})
-            stream = self._with_retries(lambda: self._client().chat.completions.create(**request), sp)
+            stream = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
             msg = self._consume_stream(stream, sp, t0)
         if sp is not None:
             sp.usage = msg.usage
@@ -193,6 +209,10 @@ class ChatModuleBase(ModuleBase):
             try:
                 return call()
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                from ..cassettes.activation import error_of
+
+                if (cassette_error := error_of(exc)) is not None:
+                    raise cassette_error from None  # a replay with no recorded answer: say so, never retry
                 status = getattr(exc, "status_code", None)
                 retryable = status is None or status == 429 or status >= 500
                 if sp is not None:
@@ -221,8 +241,9 @@ class ChatModuleBase(ModuleBase):
         unregister = token.on_cancel(lambda: _abort_stream(stream)) if token is not None else (lambda: None)
         answer, thinking = answer_queue(), think_queue()
         msg = AssistantMessage()
-        content, reasoning = TextBuffer(), TextBuffer()
-        calls: dict[int, dict[str, Any]] = {}
+        content, reasoning = TextBuffer(), TextBuffer()  # one growing buffer each, not an object per delta
+        calls = ToolCallStream(sp)  # merges tool-call deltas; shows their arguments live in the trace
+        answer_at, thinking_at = TextRanges(), TextRanges()  # where this call's text lands in run.text
         first = None
         try:
             for chunk in stream:
@@ -243,14 +264,14 @@ class ChatModuleBase(ModuleBase):
                 if think:
                     first = first or time.perf_counter()
                     reasoning.add(think)
-                    thinking.enqueue(think)
+                    thinking_at.add(thinking.enqueue_at(think), len(think))
                 if delta.tool_calls:
-                    _merge_tool_deltas(calls, delta.tool_calls)
+                    calls.feed(delta.tool_calls)
                 if delta.content:
                     first = first or time.perf_counter()
                     content.add(delta.content)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
-                        answer.enqueue(delta.content)
+                        answer_at.add(answer.enqueue_at(delta.content), len(delta.content))
         except Exception as exc:
             if token is not None and token.cancelled:
                 stream.close()
@@ -260,14 +281,20 @@ class ChatModuleBase(ModuleBase):
             )) from self._safe_cause(exc)
         finally:
             unregister()
-            if sp is not None and first is not None:
-                sp.attrs["ttft_ms"] = round((first - t0) * 1000, 1)
+            if sp is not None:
+                if first is not None:
+                    sp.attrs["ttft_ms"] = round((first - t0) * 1000, 1)
+                for key, at in ((ATTR_TEXT_RANGES, answer_at), (ATTR_THINKING_RANGES, thinking_at)):
+                    ranges = at.ranges()
+                    if ranges:
+                        sp.attrs[key] = ranges
         if token is not None and token.cancelled:
             stream.close()
             raise cancel.RunCancelled(token.reason)
+        calls.close()
         msg.content = content.take()  # the string is then the only copy of a long answer
         msg.reasoning = reasoning.take()
-        msg.tool_calls = [calls[i] for i in sorted(calls)]
+        msg.tool_calls = calls.ordered()
         return msg
 
 
@@ -337,20 +364,6 @@ def _reasoning_of(delta: Any) -> str | None:
             if isinstance(value, str) and value:
                 return value
     return None
-
-
-def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
-    for d in deltas:
-        index = d.index if d.index is not None else len(calls)
-        call = calls.setdefault(index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
-        if d.id:
-            call["id"] = d.id
-        fn = d.function
-        if fn is not None:
-            if fn.name:
-                call["function"]["name"] += fn.name
-            if fn.arguments:
-                call["function"]["arguments"] += fn.arguments
 
 
 def _message_from_completion(resp: Any) -> AssistantMessage:
@@ -443,16 +456,22 @@ class OnlineChatModule(ChatModuleBase):
             raise ModelConfigError(
                 f"OnlineChatModule(source={source!r}) needs a model: pass model=... or set {prefix}MODEL"
             )
+        missing_key = None
         if not api_key:
             if base_url and _is_loopback(base_url):
                 api_key = "not-needed"  # local servers usually take any key
             else:
-                raise ModelConfigError(
+                missing_key = (
                     f"OnlineChatModule(source={source!r}) has no API key: set {prefix}API_KEY (or OPENAI_API_KEY), "
                     "or pass api_key=...; for a local server pass base_url='http://127.0.0.1:PORT/v1'"
                 )
+                from ..cassettes.activation import missing_key_hint, replaying
+
+                if not replaying():  # a replaying cassette answers without a key: build the module as written
+                    raise ModelConfigError(missing_key + missing_key_hint())
         self.source = source
         super().__init__(model, base_url=base_url, api_key=api_key, stream=stream, return_trace=return_trace, **kwargs)
+        self._missing_key_error = missing_key
 
 
 def _is_loopback(url: str) -> bool:

@@ -16,6 +16,7 @@ from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
 from .backend import SessionClosedError
 from .session import Session, current_session, get_backend
+from .text_offsets import COUNTED, append_counted, session_counter
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
@@ -49,8 +50,8 @@ class FileSystemQueue:
     def __init__(self, klass: str = ANSWER_QUEUE, *, session: Session | None = None) -> None:
         self._name = _check_name(klass)
         self._session = session
-        #: (session, backend, the backend's appender or None, (session id, name)): enqueue()'s fast path
-        #: while the session and backend stay the same
+        #: (session, backend, the backend's appender or None, (session id, name), the session's text
+        #: counter or None): enqueue()'s fast path while the session and backend stay the same
         self._appender: tuple[Any, ...] | None = None
 
     # LazyLLM names: get_instance / enqueue / dequeue / peek / size / clear
@@ -73,34 +74,62 @@ class FileSystemQueue:
                 f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
                 "serialize it first (e.g. json.dumps)"
             )
+        self._write(message)
+
+    def enqueue_at(self, message: str) -> int:
+        """``enqueue(message)``, returning where it starts in the session's stream (answer and
+        thinking queues: characters before it; other queues: 0). Used to link spans to their text."""
+        if not isinstance(message, str):
+            raise TypeError(f"enqueue_at() takes a str, got {type(message).__name__}")
+        return self._write(message)
+
+    def _write(self, message: str) -> int:
+        """Append ``message``; return where it starts in the session's stream (counted queues), else 0.
+
+        This runs once per streamed token: the backend's appender, the session's text counter and the
+        queue's key are bound once per session (:meth:`_bind`), so a call is an encode, one append
+        (a frame and a ``write``) and, for the answer and thinking queues, the count under its lock.
+        """
         sess = self._session or current_session()
         backend = get_backend()
-        cached = self._appender
-        if cached is None or cached[0] is not sess or cached[1] is not backend:
-            cached = self._bind(backend, sess)
+        bound = self._appender
+        if bound is None or bound[0] is not sess or bound[1] is not backend:
+            bound = self._bind(backend, sess)
         try:
             data = message.encode()
         except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)
             data = message.encode("utf-8", "surrogatepass")
-        append, key = cached[2], cached[3]
+        _, _, append, key, counter = bound
         written = _written.get()
         if append is None:  # a backend without appenders: one call, which returns the mark
-            end = backend.append(key[0], key[1], data)
+
+            def append_one() -> int:
+                return backend.append(key[0], key[1], data)
+
+            start, end = append_counted(sess, key[1], message, append_one) if counter else (0, append_one())
             if written is not None:
                 written[key] = end
-            return
+            return start
+        start = 0
         try:
-            append(data)
+            if counter is None:
+                append(data)
+            else:
+                with counter.lock:  # the counted order is the queue's order (runtime/text_offsets.py)
+                    append(data)
+                    start = counter.chars.get(key[1], 0)
+                    counter.chars[key[1]] = start + len(message)
         except SessionClosedError:
             self._appender = None
             raise
         if written is not None and key not in written:
             written[key] = append.end  # resolved once, when the task ends (runtime/pool.py)
+        return start
 
     def _bind(self, backend: Any, sess: Session) -> tuple[Any, ...]:
         make = getattr(backend, "appender", None)  # optional: a backend without it appends call by call
         self._appender = (sess, backend, make(sess.id, self._name) if make is not None else None,
-                          (sess.id, self._name))
+                          (sess.id, self._name), session_counter(sess) if self._name in COUNTED else None)
         return self._appender
 
     def dequeue(self, limit: int | None = None) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from .arithmetic import arithmetic_responder
 from .assertions import (
     TimingBudgetWarning,
     assert_no_errors,
@@ -28,7 +29,7 @@ from .assertions import (
     find_spans,
     tool_calls,
 )
-from .script import HTTPError, Reply, ScriptItem, ToolCall, as_reply, split_tokens
+from .script import HTTPError, RawEvent, Reply, ScriptItem, ToolCall, as_reply, split_tokens
 from .server import EXHAUSTED_MESSAGE, MODEL_NAME, Responder, ScriptedServer, is_loopback
 from .weather import echo_responder, weather_responder
 
@@ -36,12 +37,14 @@ __all__ = [
     "EXHAUSTED_MESSAGE",
     "MODEL_NAME",
     "HTTPError",
+    "RawEvent",
     "Reply",
     "Responder",
     "ScriptItem",
     "ScriptedServer",
     "TimingBudgetWarning",
     "ToolCall",
+    "arithmetic_responder",
     "as_reply",
     "assert_no_errors",
     "assert_order",
