@@ -67,6 +67,9 @@ TOOL_CALL_EVENT_INTERVAL_S = 0.25
 #: Argument text streamed that way per call; past it the events stop (the tool span still shows
 #: the arguments, cut like any trace field).
 TOOL_CALL_STREAM_MAX_CHARS = 8 * 1024
+#: One tool-call event carries at most this many characters of argument text (a longer due piece goes
+#: as several events): far enough under TRACE_FIELD_MAX_BYTES that the event is never cut.
+TOOL_CALL_EVENT_MAX_CHARS = 1024
 
 # --- widget -------------------------------------------------------------------
 #: At most this many comm messages per second per view while streaming: one per display
