@@ -100,3 +100,38 @@ def test_a_backend_that_cannot_read_its_log_back_keeps_the_text_in_memory():
     assert text.value() == "a b"
     text.finish("a b")
     assert text.value() == "a b"
+
+
+def _peak_while(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_trace_field_holding_a_long_answer_is_cut_without_copying_it():
+    from lazystream_widget.runtime.trace import truncate_field
+
+    answer = "word " * 4_000_000  # 20 MB: what an llm span's output holds after a long stream
+    for value in (answer, {"content": answer, "role": "assistant"}, [{"content": answer}]):
+        peak = _peak_while(lambda v=value: truncate_field(v))
+        assert peak < 3_000_000, f"cutting a 20 MB field took {peak / 1e6:.1f} MB more memory"
+
+
+def test_the_model_text_buffer_holds_its_text_about_once():
+    buf = TextBuffer()
+    pieces = [f"token{i} " for i in range(200_000)]  # ~2.2 MB of text
+
+    def fill_and_take():
+        for p in pieces:
+            buf.add(p)
+        buf.take()
+
+    size = sum(map(len, pieces))
+    assert _peak_while(fill_and_take) < 2.6 * size, "the buffer and the final string, no per-piece objects"
