@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="PATH", help="write the table as Markdown (for docs/benchmarks.md)")
     p.add_argument("--no-lazyllm", action="store_true", help="skip the LazyLLM side (its cells say why)")
     p.add_argument("--no-install", action="store_true", help="use the LazyLLM venv only if it already exists")
+    p.add_argument("--lazyllm-python", metavar="PYTHON",
+                   help="an interpreter that has lazyllm==1.4.0 and openai (instead of benchmarks/out/lazyllm-venv)")
     return p
 
 
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import lazyllm_env
 
         log("LazyLLM 1.4.0: checking its venv (benchmarks/out/lazyllm-venv)")
-        py, reason = lazyllm_env.ensure(log, install=not args.no_install)
+        py, reason = lazyllm_env.ensure(log, install=not args.no_install, python=args.lazyllm_python)
         settings.lazyllm_python, settings.lazyllm_reason = py, reason
         log(f"  {'ready: ' + py if py else 'not available: ' + reason}")
 

@@ -10,7 +10,8 @@ For each run (a :class:`Feed`):
 
 * something was appended → drain its queues; if its view may send now (:mod:`.pacing`:
   one message per display frame per view, one budget per kernel), hand the sink what is
-  new at once, so the first delta after a quiet spell is never held back;
+  new at once, so the first delta after a quiet spell is never held back (nor the run's
+  first answer text, even right after a message of trace entries);
 * otherwise *park* it: stop watching its session until its send slot, then drain once and
   send everything that gathered meanwhile. A fast stream costs one drain and one message
   per frame, not one wake-up per token (which would take the GIL from the producer);
@@ -51,7 +52,7 @@ class Feed:
     """One run's link to the pump. Created by ``Run.start``; after :meth:`Pump.add`, the pump thread owns it."""
 
     __slots__ = ("run", "sink", "ctx", "lane", "session_id", "future", "text", "thinking", "entries",
-                 "parked", "timer", "cancelled_at", "failure", "work_ended", "__weakref__")
+                 "parked", "timer", "cancelled_at", "failure", "work_ended", "text_sent", "__weakref__")
 
     def __init__(self, run: Run, sink: RunSink | None, ctx: Any) -> None:
         self.run = run
@@ -69,6 +70,7 @@ class Feed:
         self.cancelled_at: float | None = None
         self.failure: BaseException | None = None  # the sink raised: the run stops
         self.work_ended = False
+        self.text_sent = False  # the first answer text went (it goes at once, whatever the frame)
 
     # ---- what the pump calls (pump thread) ----------------------------------------
 
@@ -91,6 +93,7 @@ class Feed:
     def send(self) -> None:
         """Hand the sink what is new (in the starting cell's context); a failing sink stops this run."""
         text, thinking, entries = "".join(self.text), "".join(self.thinking), self.entries
+        self.text_sent = self.text_sent or bool(text)
         self.text, self.thinking, self.entries = [], [], []
         if self.sink is None or self.failure is not None:
             self.run.take_new_notices()  # nobody to show them to
@@ -134,8 +137,8 @@ class Pump:
     def add(self, feed: Feed) -> None:
         """Start serving ``feed``: its session is watched from now on, so no append can be missed."""
         self._watch.add(feed, feed.session_id)
-        if feed.sink is not None:
-            self.pacer.charge(feed.lane, time.monotonic(), START_MESSAGES)
+        if feed.sink is not None:  # the run's start messages count against the kernel's budget, not its view's frame
+            self.pacer.charge(None, time.monotonic(), START_MESSAGES)
         with self._lock:
             self._incoming.append(feed)
         self._watch.wake()
@@ -229,7 +232,9 @@ class Pump:
             self._end(feed)
             return
         if feed.pending():
-            if feed.work_ended:  # the module returned: these are the last tokens, they go at once
+            # the first answer text and the last tokens (the module returned) go at once, whatever the
+            # frame: time to first token and to the end are what users feel most (one message each)
+            if feed.work_ended or (feed.text and not feed.text_sent):
                 if feed.sink is not None:
                     self.pacer.charge(feed.lane, now)
                 feed.send()

@@ -91,9 +91,16 @@ def run_runner(module, query: str, n: int, spec: dict) -> dict:
     """Our widget runner with the real StreamView as its sink (its comm tapped): what ``view.ask`` does."""
     from lazystream_widget.runner import Run
 
+    holder: dict = {}
+
+    def on_message(content: dict) -> None:
+        if content.get("type") == "delta" and content.get("text"):
+            holder["comm"].see([content["text"]])
+
+    view = tapped_view(module, on_message)  # made before the clock starts: a view exists before ask()
     t0 = time.perf_counter()
     at_drain = StampCollector(t0)  # when the runner's pump took the tokens off the queue
-    at_comm = StampCollector(t0)  # when the widget sent them as a comm message
+    at_comm = holder["comm"] = StampCollector(t0)  # when the widget sent them as a comm message
 
     instrumented = [hasattr(Run, "_drain")]
 
@@ -107,11 +114,6 @@ def run_runner(module, query: str, n: int, spec: dict) -> dict:
                 instrumented[0] = False
             return got
 
-    def on_message(content: dict) -> None:
-        if content.get("type") == "delta" and content.get("text"):
-            at_comm.see([content["text"]])
-
-    view = tapped_view(module, on_message)
     box: dict = {}
     run = TimedRun(module, query)
     view.history.append(run)  # what view.ask() does, with the timed run
