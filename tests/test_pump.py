@@ -264,3 +264,21 @@ def test_a_parked_session_is_not_reported_until_unparked(tmp_path):
         assert ws.wait(2.0)[0] == {"k": {"g.log"}}
     finally:
         ws.close()
+
+
+def test_the_first_answer_text_goes_at_once_even_right_after_a_message(own_pump):
+    own_pump(Pacer(frame_s=3.0, rate=1000, burst=100))  # a long frame: anything paced would wait 3 s
+    seen = threading.Event()
+    sink = Sink(on_delta=lambda text: seen.set() if "first" in text else None)
+
+    def module(q):
+        from lazystream_widget.runtime.trace import span
+
+        with span("step", "flow"):  # a trace entry: the view's first message carries it
+            time.sleep(0.2)
+            FileSystemQueue().enqueue("first words")
+            if not seen.wait(1.5):
+                raise AssertionError("the run's first answer text waited for the view's next frame")
+        return "ok"
+
+    assert Run(module, "q").start(sink).wait(30) == "ok"
