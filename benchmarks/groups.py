@@ -42,7 +42,7 @@ GROUPS: list[Group] = [
     Group("widget", "benchmarks.widget", "comm payload; the bundle in a minimal host page in chromium",
           frozenset({"server"})),
     Group("notebook", "benchmarks.notebook", "JupyterLab in chromium: lag a user sees, longest task vs a minimal "
-          "anywidget, JS heap, nothing lost", frozenset({"server"})),
+          "anywidget, JS heap, nothing lost", frozenset({"server"}), quick=False),
     Group("replay", "benchmarks.replay", "cassette replay fidelity at speed 1.0"),
     Group("control", "benchmarks.control", "Stop and resync reaching a busy kernel"),
     Group("filter", "benchmarks.trace_filter", "trace filter keystroke on a 100,000-entry trace"),

@@ -103,14 +103,22 @@ def _runs(plt: Any, extra: dict, path: Path, subtitle: str) -> str:
     def med(key: str) -> list[float]:
         return [statistics.median(r[key] for r in scale[n]) for n in runs]
 
+    peer = {int(k): v for k, v in extra.get("scale", {}).get("peer", {}).items()}
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 4.2))
-    ax1.plot(runs, med("cores"), "o-", color="#1b9e77")
+    ax1.plot(runs, med("cores"), "o-", color="#1b9e77", label="widget runs")
+    if peer:
+        ax1.plot(sorted(peer), [peer[n]["cores"] for n in sorted(peer)], "s--", color="#7570b3",
+                 label="openai client alone (peer)")
+        ax2.plot(sorted(peer), [peer[n]["cpu_ms_per_1k_tokens"] for n in sorted(peer)], "s--", color="#7570b3",
+                 label="openai client alone (peer)")
+        ax1.legend(fontsize=7)
+        ax2.legend(fontsize=7)
     ax1.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
     ax1.set_xscale("log")
     ax1.set_xlabel("concurrent runs (20 tokens/s each)")
     ax1.set_ylabel("kernel CPU (cores)")
     ax1.set_title("Kernel CPU")
-    ax2.plot(runs, med("cpu_ms_per_1k_tokens"), "o-", color="#d95f02")
+    ax2.plot(runs, med("cpu_ms_per_1k_tokens"), "o-", color="#d95f02", label="widget runs")
     ax2.set_xscale("log")
     ax2.set_xlabel("concurrent runs")
     ax2.set_ylabel("kernel CPU per 1,000 tokens (ms)")

@@ -82,3 +82,28 @@ def big_run(base_url: str, n: int) -> None:
     trace = sum(len(json.dumps(e, ensure_ascii=False).encode("utf-8")) + 1 for e in run.entries)
     _emit({"wall_s": time.perf_counter() - t0, "tokens": run.tokens, "answer_bytes": answer, "trace_bytes": trace,
            "view": view.model_id})
+
+
+def many_openai(base_url: str, runs: int, n: int, delay: float) -> None:
+    """The peer of ``many_runs``: the same streams read by the openai client alone, a thread each, no widget."""
+    import threading
+
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
+
+    def read(k: int) -> None:
+        stream = client.chat.completions.create(model="scripted", stream=True, messages=[
+            {"role": "user", "content": bench_query(n, delay, tag=f"r{k}")}])
+        for _chunk in stream:
+            pass
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(runs)]
+    t0, c0 = time.perf_counter(), time.process_time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    _emit({"runs": runs, "wall_s": wall, "cpu_s": cpu, "cores": cpu / wall,
+           "cpu_ms_per_1k_tokens": 1000 * cpu / (runs * n / 1000)})
