@@ -20,11 +20,23 @@ EMPTY_DEQUEUE_WAIT_S = 0.002
 ACTIVE_CONSUMER_WINDOW_S = 1.0
 #: ...but never longer than this after the task itself finished.
 DRAIN_GRACE_S = 2.0
-#: A session whose owning process is dead and whose files have not changed for
-#: this long is deleted by the next process that opens the queue home.
+#: A session whose owning process is dead, or that has no readable ``owner`` file,
+#: and whose files have not changed for this long is deleted by the next process
+#: that opens the queue home. A live owner's session is never swept.
 STALE_SESSION_AFTER_S = 60.0
 #: One ``dequeue()`` reads at most this many bytes of queue file at once.
 DEQUEUE_READ_CHUNK = 4 * 1024 * 1024
+#: One ``dequeue()`` hands over at most about this many payload bytes (always at least
+#: one item, which may be up to 64 MiB); the rest stays for the next call. Bounds the
+#: memory one call takes (five 64 MiB items took 792 MB in one call before).
+DEQUEUE_MAX_BYTES = 16 * 1024 * 1024
+#: The file backend keeps at most this many descriptors of queue files open per process
+#: (least recently used closed first; a quarter of ``ulimit -n`` when that is lower), so a
+#: producer writing into many sessions never runs out of descriptors.
+QUEUE_DESCRIPTORS_MAX = 256
+#: A writer checks at most this often whether its session's files were deleted under it
+#: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
+DELETED_SESSION_CHECK_S = 0.25
 
 # --- model calls --------------------------------------------------------------
 #: Retries of a model request that failed before its first streamed byte.

@@ -22,10 +22,16 @@ class SessionClosedError(RuntimeError):
 
 class QueueBackend(Protocol):
     def create_session(self, session_id: str, *, owned: bool) -> None:
-        """Make the session's storage exist (idempotent). ``owned``: this process may delete it."""
+        """Make the session's storage exist (idempotent). ``owned``: this process may delete it.
+
+        Not owned (attaching to another process's session): the session must exist, else SessionClosedError.
+        """
 
     def delete_session(self, session_id: str) -> None:
         """Remove every queue of the session and its storage."""
+
+    def release_session(self, session_id: str) -> None:
+        """Let go of what this process holds for the session (descriptors, connections); its queues stay."""
 
     def session_exists(self, session_id: str) -> bool: ...
 
@@ -39,7 +45,11 @@ class QueueBackend(Protocol):
         """
 
     def read(self, session_id: str, queue: str, limit: int | None = None) -> list[bytes]:
-        """Remove and return up to ``limit`` items (all when None), oldest first."""
+        """Remove and return up to ``limit`` items, oldest first.
+
+        One call hands over about ``DEQUEUE_MAX_BYTES`` of payload at most (always at least one
+        item when any is waiting): with ``limit=None`` the rest stays for the next call.
+        """
 
     def peek(self, session_id: str, queue: str) -> bytes | None: ...
 

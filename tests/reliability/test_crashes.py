@@ -78,7 +78,9 @@ def test_a_producer_killed_at_random_points_loses_no_complete_item_and_delivers_
             torn_tails += _torn_tail(queue_home, s.id)
             q = FileSystemQueue()
             t0 = time.monotonic()
-            got = q.dequeue()
+            got = []
+            while batch := q.dequeue():  # one call hands over about DEQUEUE_MAX_BYTES; the rest comes next
+                got += batch
             max_wait = max(max_wait, time.monotonic() - t0)
             indexes = [parse_checked(item)[1] for item in got]  # every item intact
             assert indexes == list(range(len(indexes))), "items lost or reordered before the kill point"
@@ -264,13 +266,13 @@ def test_a_consumer_killed_while_holding_the_consumer_lock_does_not_block_the_ne
                                                                                    figures) -> None:
     code = """
 import os, sys, time
-from lazystream_widget.runtime import filestore
-orig = filestore.unframe
-def slow_unframe(buf, limit=None):    # called inside the consumer lock
+from lazystream_widget.runtime import reading
+orig = reading.parse_records
+def slow_parse(buf, limit=None, budget=None):    # called inside the consumer lock
     print("holding", flush=True)
     time.sleep(60)
-    return orig(buf, limit)
-filestore.unframe = slow_unframe
+    return orig(buf, limit, budget)
+reading.parse_records = slow_parse
 import lazystream_widget as lazyllm
 lazyllm.FileSystemQueue().dequeue()
 """
