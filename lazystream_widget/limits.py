@@ -38,6 +38,13 @@ QUEUE_DESCRIPTORS_MAX = 256
 #: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
 DELETED_SESSION_CHECK_S = 0.25
 
+# --- runs ---------------------------------------------------------------------
+#: Each run of a view works on a thread of its own. At most this many run threads may be
+#: alive in a process at once (running, or cancelled but stuck in code that ignores the
+#: cancel: Python cannot kill a thread); past it a new run fails at once with
+#: ``RunLimitError`` (its status and notice say so) instead of waiting silently.
+RUN_THREADS_MAX = 256
+
 # --- model calls --------------------------------------------------------------
 #: Retries of a model request that failed before its first streamed byte.
 MODEL_MAX_RETRIES = 2
@@ -48,6 +55,13 @@ MODEL_RETRY_AFTER_MAX_S = 10.0
 #: Connect timeout and stall timeout (no byte for this long) of a model stream.
 MODEL_CONNECT_TIMEOUT_S = 10.0
 MODEL_READ_TIMEOUT_S = 60.0
+#: Total bounds of one streamed model call, checked as each chunk arrives (a silent stream
+#: is ended by the read timeout above): past either, the call ends with ``ModelError``
+#: (``StreamLimitError``) and the text streamed so far is kept. Per call:
+#: ``OnlineChatModule(..., max_stream_seconds=..., max_stream_chars=...)``.
+MODEL_STREAM_MAX_S = 1800.0
+#: Characters of content, reasoning and tool-call arguments together.
+MODEL_STREAM_MAX_CHARS = 32 * 1024 * 1024
 #: API keys at least this long are masked wherever a server echoes them (real keys are 20+
 #: characters; masking short placeholders such as "scripted" would mangle ordinary words).
 REDACT_MIN_KEY_CHARS = 16
@@ -61,6 +75,14 @@ TOOL_TIMEOUT_S = 60.0
 TOOL_ERROR_MAX_CHARS = 500
 #: A tool result handed back to the model is cut past this many characters.
 TOOL_RESULT_MAX_CHARS = 64 * 1024
+#: The model's arguments for one tool call are refused (a tool message says why) past this
+#: many characters or this nesting depth of JSON arrays/objects; nothing larger is parsed.
+TOOL_ARGUMENTS_MAX_CHARS = 1_000_000
+TOOL_ARGUMENTS_MAX_DEPTH = 64
+#: Tools abandoned after their timeout keep their thread (Python cannot kill one). Past this
+#: many still running in a process, each new abandonment also warns (``AbandonedToolsWarning``)
+#: and the run's notice says to run such tools in a subprocess (docs/killable-tools.md).
+TOOL_ABANDONED_WARN_AT = 8
 #: Default bound on model turns of a FunctionCallAgent.
 AGENT_MAX_TURNS = 10
 
@@ -69,3 +91,15 @@ AGENT_MAX_TURNS = 10
 WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
+#: A view keeps its last this-many runs in full in its ``runs`` trait (what the browser
+#: and a saved notebook hold); older ones are summarised there (status, question, the
+#: first WIDGET_SUMMARY_CHARS of the answer, a notice saying where the full run is).
+#: ``StreamView(max_runs=...)``.
+WIDGET_FULL_RUNS = 10
+#: ...the runs before those, this many, are summarised; older ones collapse into one entry
+#: saying how many there were. So a run's end sends at most WIDGET_FULL_RUNS full runs.
+WIDGET_SUMMARISED_RUNS = 20
+WIDGET_SUMMARY_CHARS = 280
+#: A view keeps at most this many runs at all: handles in ``view.history`` and entries
+#: (full or summarised) in ``runs``; older ones are dropped. ``StreamView(max_history=...)``.
+WIDGET_MAX_HISTORY = 200

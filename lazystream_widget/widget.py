@@ -21,6 +21,7 @@ import anywidget
 import traitlets
 
 from .protocol import DeltaMessage, RunStartMessage
+from .run_list import RunList
 from .runner import Run
 
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -49,6 +50,9 @@ class StreamView(anywidget.AnyWidget):
             a ``ModuleBase`` subclass or a plain function.
         display: show the view as the current cell's output right away (inside a notebook).
         title: an optional heading shown above the runs.
+        max_runs: runs kept in full in the widget (and a saved notebook); older ones are summarised
+            (default ``limits.WIDGET_FULL_RUNS``, 10). See :mod:`lazystream_widget.run_list`.
+        max_history: run handles kept in ``view.history`` (default ``limits.WIDGET_MAX_HISTORY``, 200).
     """
 
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
@@ -58,7 +62,8 @@ class StreamView(anywidget.AnyWidget):
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "", **kwargs: Any):
+    def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "",
+                 max_runs: int | None = None, max_history: int | None = None, **kwargs: Any):
         if not callable(module):
             raise TypeError(
                 f"StreamView needs something callable on a query (an agent, a model, a flow or a function), "
@@ -66,7 +71,9 @@ class StreamView(anywidget.AnyWidget):
             )
         super().__init__(title=title, **kwargs)
         self.module = module
-        self.history: list[Run] = []
+        self._run_list = RunList(max_runs, max_history)  # bounded: last runs in full, older summarised
+        #: the view's last ``max_history`` runs (handles), oldest first
+        self.history: list[Run] = self._run_list.history
         self._mseq = 0
         self._stats_sent_at: dict[str, float] = {}
         self._ttft_sent: set[str] = set()
@@ -84,7 +91,7 @@ class StreamView(anywidget.AnyWidget):
         exception if it failed, so a failing notebook fails under nbval.
         """
         run = Run(self.module, query)
-        self.history.append(run)
+        self._run_list.add(run)
         run.start(self)
         if wait:
             run.wait(timeout)
@@ -95,7 +102,7 @@ class StreamView(anywidget.AnyWidget):
         return self.history[-1] if self.history else None
 
     def cancel_all(self) -> None:
-        for run in self.history:
+        for run in list(self.history):
             run.cancel()
 
     def __repr__(self) -> str:
@@ -134,6 +141,8 @@ class StreamView(anywidget.AnyWidget):
 
     def run_finished(self, run: Run) -> None:
         self._store_run(run)  # the final state, as a trait: sent last, kept in saved notebooks
+        self._stats_sent_at.pop(run.id, None)
+        self._ttft_sent.discard(run.id)
 
     def run_resync(self, run: Run) -> None:
         self.send_state("runs")
@@ -147,18 +156,14 @@ class StreamView(anywidget.AnyWidget):
             self.send(msg)
 
     def _store_run(self, run: Run) -> None:
-        state = run.state()
         with self._runs_lock:
-            runs = [r for r in self.runs if r.get("id") != run.id]
-            index = next((i for i, r in enumerate(self.runs) if r.get("id") == run.id), len(runs))
-            runs.insert(index, state)
-            self.runs = runs
+            self.runs = self._run_list.update(run)
 
     def _on_browser_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "cancel":
-            for run in self.history:
-                if run.id == content.get("run"):
-                    run.cancel("stopped from the widget")
+            run = self._run_list.find(str(content.get("run")))
+            if run is not None:
+                run.cancel("stopped from the widget")
 
 
 def _display_in_notebook(view: StreamView) -> None:

@@ -26,6 +26,8 @@ from ..limits import (
     MODEL_READ_TIMEOUT_S,
     MODEL_RETRY_AFTER_MAX_S,
     MODEL_RETRY_BACKOFF_S,
+    MODEL_STREAM_MAX_CHARS,
+    MODEL_STREAM_MAX_S,
     REDACT_MIN_KEY_CHARS,
 )
 from . import cancel
@@ -51,6 +53,10 @@ class ModelConfigError(ValueError):
 
 class ModelError(RuntimeError):
     """The model request failed (after retries, or mid-stream, which is never retried)."""
+
+
+class StreamLimitError(ModelError):
+    """A streamed model call went past its total time or size bound; the text streamed so far is kept."""
 
 
 @dataclass
@@ -101,6 +107,8 @@ class ChatModuleBase(ModuleBase):
         system_prompt: str | None = None,
         timeout: float | None = None,
         max_retries: int = MODEL_MAX_RETRIES,
+        max_stream_seconds: float | None = None,
+        max_stream_chars: int | None = None,
         name: str | None = None,
         **request_options: Any,
     ) -> None:
@@ -114,6 +122,8 @@ class ChatModuleBase(ModuleBase):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self.max_retries = max_retries
+        self.max_stream_seconds = _positive("max_stream_seconds", max_stream_seconds, MODEL_STREAM_MAX_S)
+        self.max_stream_chars = _positive("max_stream_chars", max_stream_chars, MODEL_STREAM_MAX_CHARS)
         self.request_options = request_options
         self._client_obj = None
         self._client_lock = threading.Lock()
@@ -224,9 +234,13 @@ class ChatModuleBase(ModuleBase):
         reasoning: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         first = None
+        chars, cut = 0, None  # the call's total bounds (finding: an endless trickle was never cut off)
         try:
             for chunk in stream:
                 if token is not None and token.cancelled:
+                    break
+                cut = self._over_bounds(t0, chars)
+                if cut is not None:
                     break
                 usage = getattr(chunk, "usage", None)
                 if usage is not None:
@@ -242,12 +256,14 @@ class ChatModuleBase(ModuleBase):
                 think = _reasoning_of(delta)
                 if think:
                     first = first or time.perf_counter()
+                    chars += len(think)
                     reasoning.append(think)
                     thinking.enqueue(think)
                 if delta.tool_calls:
-                    _merge_tool_deltas(calls, delta.tool_calls)
+                    chars += _merge_tool_deltas(calls, delta.tool_calls)
                 if delta.content:
                     first = first or time.perf_counter()
+                    chars += len(delta.content)
                     content.append(delta.content)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
                         answer.enqueue(delta.content)
@@ -265,10 +281,34 @@ class ChatModuleBase(ModuleBase):
         if token is not None and token.cancelled:
             stream.close()
             raise cancel.RunCancelled(token.reason)
+        if cut is not None:
+            _abort_stream(stream)  # the server sees the hang-up; what was streamed stays in the answer
+            raise StreamLimitError(f"the stream from {self.model!r} was cut: {cut}; the {chars} characters streamed "
+                                   "so far are kept")
         msg.content = "".join(content)
         msg.reasoning = "".join(reasoning)
         msg.tool_calls = [calls[i] for i in sorted(calls)]
         return msg
+
+
+    def _over_bounds(self, t0: float, chars: int) -> str | None:
+        """Why the call must end now (past its total time or size bound), or None."""
+        elapsed = time.perf_counter() - t0
+        if elapsed > self.max_stream_seconds:
+            return (f"it streamed for more than {self.max_stream_seconds:g} s (max_stream_seconds; raise it with "
+                    f"{type(self).__name__}(..., max_stream_seconds=...))")
+        if chars > self.max_stream_chars:
+            return (f"it streamed more than {self.max_stream_chars} characters (max_stream_chars; raise it with "
+                    f"{type(self).__name__}(..., max_stream_chars=...))")
+        return None
+
+
+def _positive(name: str, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number (math.inf for no bound), got {value!r}")
+    return value
 
 
 def _abort_stream(stream: Any) -> None:
@@ -314,7 +354,9 @@ def _reasoning_of(delta: Any) -> str | None:
     return None
 
 
-def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
+def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: Any) -> int:
+    """Merge streamed tool-call fragments into ``calls``; return how many characters they added."""
+    added = 0
     for d in deltas:
         index = d.index if d.index is not None else len(calls)
         call = calls.setdefault(index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
@@ -324,8 +366,11 @@ def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
         if fn is not None:
             if fn.name:
                 call["function"]["name"] += fn.name
+                added += len(fn.name)
             if fn.arguments:
                 call["function"]["arguments"] += fn.arguments
+                added += len(fn.arguments)
+    return added
 
 
 def _message_from_completion(resp: Any) -> AssistantMessage:
@@ -395,6 +440,10 @@ class OnlineChatModule(ChatModuleBase):
         base_url, api_key: override the environment.
         stream: push answer deltas to the answer queue as they arrive.
         return_trace: write an ``llm`` span per call.
+        timeout: seconds without a byte before a stream counts as stalled (default 60).
+        max_stream_seconds, max_stream_chars: total bounds of one streamed call (defaults 1800 s and
+            32 Mi characters, ``limits.MODEL_STREAM_MAX_S`` / ``MODEL_STREAM_MAX_CHARS``; ``math.inf`` for
+            none). Past either, the call ends with :class:`StreamLimitError` and the text streamed so far is kept.
     """
 
     def __init__(
