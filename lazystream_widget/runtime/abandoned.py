@@ -47,6 +47,12 @@ def still_running() -> int:
         return len(_live)
 
 
+def running_tools() -> list[str]:
+    """Names of the abandoned tools whose threads still run (one entry per call)."""
+    with _lock:
+        return sorted(str(getattr(call, "name", "?")) for call in _live)
+
+
 def total() -> int:
     """Tool calls abandoned in this process since it started."""
     with _lock:

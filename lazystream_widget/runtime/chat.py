@@ -20,14 +20,13 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import limits
 from ..limits import (
     MODEL_CONNECT_TIMEOUT_S,
     MODEL_MAX_RETRIES,
     MODEL_READ_TIMEOUT_S,
     MODEL_RETRY_AFTER_MAX_S,
     MODEL_RETRY_BACKOFF_S,
-    MODEL_STREAM_MAX_CHARS,
-    MODEL_STREAM_MAX_S,
     REDACT_MIN_KEY_CHARS,
 )
 from . import cancel
@@ -122,8 +121,8 @@ class ChatModuleBase(ModuleBase):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self.max_retries = max_retries
-        self.max_stream_seconds = _positive("max_stream_seconds", max_stream_seconds, MODEL_STREAM_MAX_S)
-        self.max_stream_chars = _positive("max_stream_chars", max_stream_chars, MODEL_STREAM_MAX_CHARS)
+        self.max_stream_seconds = _positive("max_stream_seconds", max_stream_seconds, limits.MODEL_STREAM_MAX_S)
+        self.max_stream_chars = _positive("max_stream_chars", max_stream_chars, limits.MODEL_STREAM_MAX_CHARS)
         self.request_options = request_options
         self._client_obj = None
         self._client_lock = threading.Lock()

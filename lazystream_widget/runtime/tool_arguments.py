@@ -18,7 +18,7 @@ from array import array
 from itertools import accumulate
 from typing import Any
 
-from ..limits import TOOL_ARGUMENTS_MAX_CHARS, TOOL_ARGUMENTS_MAX_DEPTH
+from .. import limits
 from .tools import ToolArgumentError
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)  # linear: quotes pair up left to right
@@ -43,15 +43,15 @@ def parse_arguments(raw: Any, tool: str) -> dict[str, Any]:
         return {}
     if not isinstance(raw, str):
         raise ToolArgumentError(f"the arguments of {tool} must be JSON text, got {type(raw).__name__}")
-    if len(raw) > TOOL_ARGUMENTS_MAX_CHARS:
+    max_chars, max_depth = limits.TOOL_ARGUMENTS_MAX_CHARS, limits.TOOL_ARGUMENTS_MAX_DEPTH
+    if len(raw) > max_chars:
         raise ToolArgumentError(
-            f"the arguments of {tool} are {len(raw)} characters long, over the limit of "
-            f"{TOOL_ARGUMENTS_MAX_CHARS}; send shorter arguments"
+            f"the arguments of {tool} are {len(raw)} characters long, over the limit of {max_chars}; "
+            "send shorter arguments"
         )
-    if raw.count("[") + raw.count("{") > TOOL_ARGUMENTS_MAX_DEPTH and nesting_depth(raw) > TOOL_ARGUMENTS_MAX_DEPTH:
+    if raw.count("[") + raw.count("{") > max_depth and nesting_depth(raw) > max_depth:
         raise ToolArgumentError(
-            f"the arguments of {tool} are nested more than {TOOL_ARGUMENTS_MAX_DEPTH} levels deep; "
-            "send a flatter JSON object"
+            f"the arguments of {tool} are nested more than {max_depth} levels deep; send a flatter JSON object"
         )
     try:
         parsed = json.loads(raw)

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 import lazystream_widget as lsw
-from lazystream_widget import runner as runner_mod
 from lazystream_widget.runner import Run, RunDisplayError
 from lazystream_widget.runtime import filestore
 from lazystream_widget.runtime.queue import FileSystemQueue
@@ -413,15 +412,4 @@ def test_waiting_on_a_run_returns_its_own_outcome_whatever_the_display_does(sink
     assert run.status == "done"
 
 
-def test_a_run_that_cannot_start_ends_in_error_instead_of_running_forever(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The process-wide run pool is gone (interpreter shutting down): the run fails at once, clearly."""
-    dead_pool = lsw.ThreadPoolExecutor(1)
-    dead_pool.shutdown()
-    monkeypatch.setattr(runner_mod, "_pool", dead_pool)
-    sink = RecordingSink()
-    run = Run(lambda q: q, "q")
-    with pytest.raises(RuntimeError):
-        run.start(sink)
-    assert run.done() and run.status == "error" and sink.finished.is_set()
-    assert run.state()["status"] == "error"
-    assert not (Path(get_backend().sessions_dir) / run._session.id).exists()
+# A run that cannot start (its thread cannot be started, or too many stuck runs): tests/reliability/test_run_threads.py
