@@ -49,7 +49,7 @@ from .backend import SessionClosedError
 from .descriptors import DescriptorCache, DirHandle, QueueHandle, SeqHandle
 from .framing import HEADER_SIZE, MAX_ITEM_BYTES, count_records, frame, unframe  # noqa: F401 - re-exported too
 from .homedir import QueueHomeError, default_home, open_dir, open_file, open_home, remove_tree, write_all, write_file
-from .reading import ConsumerLock, highest_seq, read_position, skip_recovery, take
+from .reading import ConsumerLock, commit, highest_seq, read_position, skip_recovery, take
 from .sweep import owner_record, sweep_sessions
 from .sweep import process_start_time as _process_start_time  # noqa: F401 - used by tests
 from .watch import watch_directory
@@ -312,7 +312,7 @@ class FileBackend:
                 filelock.lock_descriptor(s.fd, poll_interval=0.001)
                 try:
                     last, recovery = self._last_seq(s.fd, session_id, queue)
-                    positions.write_record(s.fd, last + 1, positions.SEQ_MAGIC)
+                    positions.write_record(s.fd, last + 1, magic=positions.SEQ_MAGIC, repair=recovery is not None)
                     end = self.append(session_id, queue, make_item(last + 1))
                 finally:
                     filelock.unlock_descriptor(s.fd)
@@ -334,16 +334,16 @@ class FileBackend:
 
     def _last_seq(self, fd: int, session_id: str, queue: str) -> tuple[int, positions.Recovery | None]:
         """The last sequence number used; recovered from the log when the counter file is damaged or erased."""
-        value, empty = positions.read_record(fd, positions.SEQ_MAGIC)
-        if value is not None and not empty:
-            return value, None
+        record, empty = positions.read_record(fd, positions.SEQ_MAGIC)
+        if record is not None and not empty:
+            return record.value, None
         # never written, or damaged: the numbers already used are in the queue's own log
         used = self._highest_seq_in_log(session_id, queue)
-        if value is not None and not used:
+        if record is not None and not used:
             return 0, None  # a new session
         return used, positions.Recovery(
             "seq",
-            f"the session's sequence counter was {'damaged' if value is None else 'erased'}; numbering goes on "
+            f"the session's sequence counter was {'damaged' if record is None else 'erased'}; numbering goes on "
             f"after the highest number found in the log ({used}), so no number is used twice",
             {"recovered_seq": used},
         )
@@ -363,8 +363,8 @@ class FileBackend:
         try:
             self._reader_files(h, session_id, queue)
             # the cheap change check first: no lock, one fstat and one pread of the position
-            position = positions.decode(os.pread(h.off_fd, positions.RECORD_SIZE + 1, 0))
-            if position is not None and os.fstat(h.log_fd).st_size == position:
+            record = positions.decode(os.pread(h.off_fd, positions.RECORD_SIZE + 1, 0))
+            if record is not None and os.fstat(h.log_fd).st_size == record.value:
                 return []
             items, recoveries = self._consume(h, limit, destructive=True)
         finally:
@@ -376,11 +376,10 @@ class FileBackend:
     def _consume(self, h: QueueHandle, limit: int | None, *,
                  destructive: bool) -> tuple[list[bytes], list[positions.Recovery]]:
         with ConsumerLock(h.mutex, h.lock_fd):
-            start, recovery = read_position(h.off_fd, h.lock_fd, os.fstat(h.log_fd).st_size)
+            start, recovery = read_position(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size)
             items, end, skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
             if destructive and (end != start or recovery is not None):
-                positions.write_record(h.off_fd, end)
-                positions.write_record(h.lock_fd, end)  # the mirror, written second
+                commit(h.off_fd, h.lock_fd, h.log_fd, end, repair=recovery is not None)
         recoveries = [recovery] if recovery is not None else []
         if skipped:
             recoveries.append(skip_recovery(skipped))
@@ -402,7 +401,7 @@ class FileBackend:
             self._reader_files(h, session_id, queue)
             with ConsumerLock(h.mutex, h.lock_fd):
                 size = os.fstat(h.log_fd).st_size
-                start, _ = read_position(h.off_fd, h.lock_fd, size)
+                start, _ = read_position(h.off_fd, h.lock_fd, h.log_fd, size)
                 return count_records(h.log_fd, start, size) if size > start else 0
         finally:
             self._cache.release(h)
@@ -412,9 +411,7 @@ class FileBackend:
         try:
             self._reader_files(h, session_id, queue)
             with ConsumerLock(h.mutex, h.lock_fd):
-                end = os.fstat(h.log_fd).st_size
-                positions.write_record(h.off_fd, end)
-                positions.write_record(h.lock_fd, end)
+                commit(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size, repair=True)
         finally:
             self._cache.release(h)
 
@@ -422,11 +419,11 @@ class FileBackend:
         h = self._queue(session_id, queue)
         try:
             self._reader_files(h, session_id, queue)
-            position, empty = positions.read_record(h.off_fd)
-            if position is not None and not empty:
-                return position
+            record, empty = positions.read_record(h.off_fd)
+            if record is not None and not empty:
+                return record.value
             with ConsumerLock(h.mutex, h.lock_fd):
-                return read_position(h.off_fd, h.lock_fd, os.fstat(h.log_fd).st_size)[0]
+                return read_position(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size)[0]
         finally:
             self._cache.release(h)
 

@@ -1,29 +1,35 @@
 """A queue's read position on disk, and what to do when it cannot be trusted.
 
-The consumer's position (how far into the log it has read) is a 16-byte record,
-``magic | offset | crc32``, kept in the queue's ``.off`` file and mirrored in its
-``.lock`` file (which the consumer holds open anyway). Each commit writes both, so
-one damaged copy is recovered exactly from the other.
+The consumer's position (how far into the log it has read) is a 20-byte record,
+``magic | offset | tail fingerprint | crc32``, kept in the queue's ``.off`` file and
+mirrored in its ``.lock`` file (which the consumer holds open anyway). Each commit
+writes both, so one damaged copy is recovered exactly from the other. The tail
+fingerprint is the crc32 of the 32 log bytes just before the position: if they
+change, the log was rewritten under the position (truncated and written again, or
+damaged), and the position no longer means what it meant.
 
-Recovery states (documented in ``docs/reliability.md``; each is reported in the
-session's trace and the ``lazystream_widget.queue`` log, never silent):
+Recovery states (each is reported in the session's trace and the
+``lazystream_widget.queue`` log, never silent; see ``docs/reliability.md``):
 
 ``mirror``
     The ``.off`` record is damaged (short, bad checksum, erased) and the mirror is
     intact: reading goes on exactly where it was. Nothing lost, nothing repeated.
 ``restart``
-    The position is past the end of the log (the log was truncated, or the position
-    rewritten), or both copies are damaged: the position cannot be trusted, so reading
-    restarts at the start of the log. Items still in the log are delivered again
-    rather than lost; the report says how many may repeat.
+    The position cannot be trusted: it is past the end of the log (the log was
+    truncated), the log's bytes before it changed, or both copies are damaged.
+    Reading restarts at the start of the log: items still in it are delivered again
+    rather than lost, and the report says so.
 ``skip``
-    The position, or a record after it, does not hold an intact record (flipped bytes,
-    a torn write, a position in the middle of a record): the damaged bytes are skipped
-    up to the next intact record. The items they held are lost; the report says how
-    many bytes.
+    Bytes after the position are not an intact record (flipped bytes, a torn write,
+    a cut in the middle of a record): they are skipped up to the next intact record.
+    The items they held are lost; the report says how many bytes.
+``seq``
+    The session's trace sequence counter (same record format) was damaged or erased:
+    numbering goes on after the highest number found in the trace log.
 
-Double faults that leave no trace are not detectable: both copies erased to empty
-files look like a queue never read (reading starts at the beginning).
+Not detectable, by design: both copies erased to empty files (that looks like a queue
+never read: reading starts at the beginning), and a log cut exactly between two
+records above the position (what is left is a valid, shorter log).
 """
 
 from __future__ import annotations
@@ -32,42 +38,57 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-_RECORD = struct.Struct("<4sQI")  # magic, value, crc32(magic + value)
-POSITION_MAGIC = b"LSP1"
-SEQ_MAGIC = b"LSN1"
+_RECORD = struct.Struct("<4sQII")  # magic, value, tail fingerprint, crc32 of the 16 bytes before it
+POSITION_MAGIC = b"LSP2"
+SEQ_MAGIC = b"LSN2"
 RECORD_SIZE = _RECORD.size
+#: How many log bytes before the position its fingerprint covers.
+TAIL_BYTES = 32
 
 
-def encode(value: int, magic: bytes = POSITION_MAGIC) -> bytes:
-    body = struct.pack("<4sQ", magic, value)
-    return _RECORD.pack(magic, value, zlib.crc32(body))
+class Record(NamedTuple):
+    value: int
+    tail: int  # crc32 of the TAIL_BYTES of the log just before ``value`` (positions only)
 
 
-def decode(raw: bytes, magic: bytes = POSITION_MAGIC) -> int | None:
-    """The value of a record; 0 for an empty file (never written); None if damaged."""
+def encode(value: int, tail: int = 0, magic: bytes = POSITION_MAGIC) -> bytes:
+    body = struct.pack("<4sQI", magic, value, tail)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def decode(raw: bytes, magic: bytes = POSITION_MAGIC) -> Record | None:
+    """The record; ``Record(0, 0)`` for an empty file (never written); None if damaged."""
     if not raw:
-        return 0
+        return Record(0, 0)
     if len(raw) != RECORD_SIZE:
         return None
-    got, value, crc = _RECORD.unpack(raw)
-    if got != magic or crc != zlib.crc32(raw[:12]):
+    got, value, tail, crc = _RECORD.unpack(raw)
+    if got != magic or crc != zlib.crc32(raw[:16]):
         return None
-    return value
+    return Record(value, tail)
 
 
-def read_record(fd: int, magic: bytes = POSITION_MAGIC) -> tuple[int | None, bool]:
-    """(value or None if damaged, whether the file was empty)."""
+def read_record(fd: int, magic: bytes = POSITION_MAGIC) -> tuple[Record | None, bool]:
+    """(the record, or None if damaged; whether the file was empty)."""
     raw = os.pread(fd, RECORD_SIZE + 1, 0)  # one byte more: a longer file is damaged too
     return decode(raw, magic), not raw
 
 
-def write_record(fd: int, value: int, magic: bytes = POSITION_MAGIC) -> None:
-    data = encode(value, magic)
-    os.pwrite(fd, data, 0)
-    if os.fstat(fd).st_size != RECORD_SIZE:
-        os.ftruncate(fd, RECORD_SIZE)  # a longer (damaged) file: drop its tail
+def write_record(fd: int, value: int, tail: int = 0, magic: bytes = POSITION_MAGIC, *, repair: bool = False) -> None:
+    """Write the record; ``repair``: also cut a damaged file's extra bytes."""
+    os.pwrite(fd, encode(value, tail, magic), 0)
+    if repair:
+        os.ftruncate(fd, RECORD_SIZE)
+
+
+def tail_fingerprint(log_fd: int, position: int) -> int:
+    """crc32 of the log's bytes just before ``position``: changes if the log was rewritten under the position."""
+    if position <= 0:
+        return 0
+    start = max(0, position - TAIL_BYTES)
+    return zlib.crc32(os.pread(log_fd, position - start, start))
 
 
 @dataclass
@@ -79,29 +100,30 @@ class Recovery:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve(primary: int | None, primary_empty: bool, mirror: int | None, mirror_empty: bool,
-            size: int) -> tuple[int, Recovery | None]:
-    """The position to read from, given both copies and the log's size, and the recovery made (if any)."""
-    if primary is not None and not (primary_empty and not mirror_empty):
-        if primary <= size:
-            return primary, None
-        return 0, Recovery(
-            "restart",
-            f"the log ({size} bytes) is shorter than the read position ({primary}): it was truncated or the "
-            "position rewritten; reading restarts at the start of the log, so items it still holds may be "
-            "delivered again",
-            {"position": primary, "log_bytes": size},
-        )
-    if mirror is not None and not mirror_empty and mirror <= size:
+def resolve(primary: Record | None, primary_empty: bool, mirror: Record | None, mirror_empty: bool,
+            size: int) -> tuple[Record, Recovery | None]:
+    """Where to read from, given both copies and the log's size, and the recovery made (if any).
+
+    The caller still checks the chosen record's tail fingerprint against the log (``restart`` if it differs).
+    """
+    if primary is not None and not primary_empty and primary.value <= size:
+        return primary, None
+    if primary_empty and mirror_empty:
+        return Record(0, 0), None  # never read yet
+    if mirror is not None and not mirror_empty and mirror.value <= size:
         what = "erased" if primary_empty else "damaged"
         return mirror, Recovery(
             "mirror",
             f"the read position file was {what}; recovered it exactly from its mirror (nothing lost or repeated)",
-            {"position": mirror},
+            {"position": mirror.value},
         )
-    return 0, Recovery(
-        "restart",
-        "the read position is damaged in both copies; reading restarts at the start of the log, so items "
-        "already read may be delivered again",
-        {"log_bytes": size},
-    )
+    if primary is not None and not primary_empty:
+        return Record(0, 0), restart(
+            f"the log ({size} bytes) is shorter than the read position ({primary.value}): it was truncated or the "
+            "position rewritten", position=primary.value, log_bytes=size)
+    return Record(0, 0), restart("the read position is damaged in both copies", log_bytes=size)
+
+
+def restart(why: str, **attrs: Any) -> Recovery:
+    return Recovery("restart", f"{why}; reading restarts at the start of the log, so items it still holds may be "
+                               "delivered again", attrs)

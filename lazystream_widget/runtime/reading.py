@@ -53,13 +53,26 @@ class ConsumerLock:
             self.mutex.release()
 
 
-def read_position(off_fd: int, lock_fd: int, size: int) -> tuple[int, positions.Recovery | None]:
+def read_position(off_fd: int, lock_fd: int, log_fd: int, size: int) -> tuple[int, positions.Recovery | None]:
     """The read position (see ``positions.py``), recovered if damaged. Call under the consumer lock."""
     primary, primary_empty = positions.read_record(off_fd)
-    if primary is not None and not primary_empty and primary <= size:
-        return primary, None
-    mirror, mirror_empty = positions.read_record(lock_fd)
-    return positions.resolve(primary, primary_empty, mirror, mirror_empty, size)
+    if primary is not None and not primary_empty and primary.value <= size:
+        chosen, recovery = primary, None
+    else:
+        mirror, mirror_empty = positions.read_record(lock_fd)
+        chosen, recovery = positions.resolve(primary, primary_empty, mirror, mirror_empty, size)
+    if chosen.value and chosen.value < size and positions.tail_fingerprint(log_fd, chosen.value) != chosen.tail:
+        return 0, positions.restart(
+            f"the log's bytes just before the read position ({chosen.value}) changed: it was truncated and written "
+            "again, or damaged", position=chosen.value, log_bytes=size)
+    return chosen.value, recovery
+
+
+def commit(off_fd: int, lock_fd: int, log_fd: int, position: int, *, repair: bool) -> None:
+    """Store the position in both copies (the mirror second), with the log's fingerprint before it."""
+    tail = positions.tail_fingerprint(log_fd, position)
+    positions.write_record(off_fd, position, tail, repair=repair)
+    positions.write_record(lock_fd, position, tail, repair=repair)
 
 
 def take(log_fd: int, start: int, limit: int | None, budget: int) -> tuple[list[bytes], int, int]:
