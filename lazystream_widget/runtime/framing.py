@@ -178,4 +178,5 @@ def count_records(fd: int, start: int, size: int) -> int:
         if i == 0:
             break
         pos += i
+        del buf  # one chunk in memory at a time
     return count
