@@ -27,11 +27,32 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from .backend import QueueBackend
+from .backend import QueueBackend, SessionClosedError
 
 SESSION_ENV = "LAZYSTREAM_SESSION"
 #: What a session id looks like (also the only names the sweep considers under ``sessions/``).
 SESSION_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .homedir import QueueHomeError
+
+    return (QueueHomeError, SessionClosedError)
+
+
+#: Errors that say what the user must change (the queue home, a closed session): the user's call raises them
+#: with a short traceback (see :func:`short`).
+USER_ERRORS = _user_errors()
+
+
+def short(exc: BaseException) -> BaseException:
+    """``exc`` as the user's call raises it: the library's frames dropped from its traceback.
+
+    The full traceback stays reachable as ``exc.full_traceback``.
+    """
+    if not hasattr(exc, "full_traceback"):
+        exc.full_traceback = exc.__traceback__  # type: ignore[attr-defined]
+    return exc.with_traceback(None)
+
 
 _backend: QueueBackend | None = None
 _backend_lock = threading.Lock()
@@ -81,7 +102,10 @@ class Session:
             self.id = session_id
             self.owned = False
         self._closed = False
-        get_backend().create_session(self.id, owned=self.owned)
+        try:
+            get_backend().create_session(self.id, owned=self.owned)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
 
     @property
     def closed(self) -> bool:
