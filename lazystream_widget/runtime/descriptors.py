@@ -81,13 +81,16 @@ class QueueHandle(Handle):
     """One queue's files: the log (writers), and the position and lock files (opened by the first read)."""
 
     FD_SLOTS = ("log_fd", "off_fd", "lock_fd")
-    __slots__ = ("log_fd", "off_fd", "lock_fd")
+    __slots__ = ("log_fd", "off_fd", "lock_fd", "quiet_mtime")
 
     def __init__(self, log_fd: int) -> None:
         super().__init__()
         self.log_fd = log_fd
         self.off_fd = -1
         self.lock_fd = -1
+        #: the log's mtime (ns) when a read last found it ending exactly at the position, checked: an empty
+        #: poll that sees the same size and mtime needs no other check
+        self.quiet_mtime = -1
 
 
 class SeqHandle(Handle):

@@ -56,6 +56,10 @@ from .watch import watch_directory
 
 log = logging.getLogger("lazystream_widget.queue")
 
+#: File times advance in clock ticks (a few ms). An empty poll trusts "same size, same mtime" only for a log last
+#: written longer ago than this, so that a truncation and rewrite within one tick cannot hide behind an equal mtime.
+_CLOCK_TICK_MARGIN_NS = 50_000_000
+
 
 class _Signal:
     """In-process wake-up for empty ``dequeue()`` waits: set by every append."""
@@ -312,7 +316,8 @@ class FileBackend:
                 filelock.lock_descriptor(s.fd, poll_interval=0.001)
                 try:
                     last, recovery = self._last_seq(s.fd, session_id, queue)
-                    positions.write_record(s.fd, last + 1, magic=positions.SEQ_MAGIC, repair=recovery is not None)
+                    positions.write_record(s.fd, positions.Record(last + 1), positions.SEQ_MAGIC,
+                                           repair=recovery is not None)
                     end = self.append(session_id, queue, make_item(last + 1))
                 finally:
                     filelock.unlock_descriptor(s.fd)
@@ -364,8 +369,9 @@ class FileBackend:
             self._reader_files(h, session_id, queue)
             # the cheap change check first: no lock, one fstat and one pread of the position
             record = positions.decode(os.pread(h.off_fd, positions.RECORD_SIZE + 1, 0))
-            if record is not None and os.fstat(h.log_fd).st_size == record.value:
-                return []
+            st = os.fstat(h.log_fd)
+            if record is not None and st.st_size == record.value and st.st_mtime_ns == h.quiet_mtime:
+                return []  # nothing new, and the log untouched since a read checked it
             items, recoveries = self._consume(h, limit, destructive=True)
         finally:
             self._cache.release(h)
@@ -377,9 +383,13 @@ class FileBackend:
                  destructive: bool) -> tuple[list[bytes], list[positions.Recovery]]:
         with ConsumerLock(h.mutex, h.lock_fd):
             start, recovery = read_position(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size)
-            items, end, skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
+            items, end, last, skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
             if destructive and (end != start or recovery is not None):
-                commit(h.off_fd, h.lock_fd, h.log_fd, end, repair=recovery is not None)
+                commit(h.off_fd, h.lock_fd, h.log_fd, end, last, repair=recovery is not None)
+            st = os.fstat(h.log_fd)
+            if st.st_size == end and time.time_ns() - st.st_mtime_ns > _CLOCK_TICK_MARGIN_NS:
+                # checked, and last written more than a clock tick ago: any later change moves the mtime
+                h.quiet_mtime = st.st_mtime_ns
         recoveries = [recovery] if recovery is not None else []
         if skipped:
             recoveries.append(skip_recovery(skipped))
@@ -411,7 +421,7 @@ class FileBackend:
         try:
             self._reader_files(h, session_id, queue)
             with ConsumerLock(h.mutex, h.lock_fd):
-                commit(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size, repair=True)
+                commit(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size, 0, repair=True)
         finally:
             self._cache.release(h)
 

@@ -30,6 +30,7 @@ class Parsed(NamedTuple):
     used: int  # bytes consumed from the buffer (items, plus skipped bytes)
     skipped: int  # bytes jumped over because they were not an intact record
     taken: int  # payload bytes in ``items``
+    last: int  # size of the record that ends at ``used`` (0 if skipped bytes end there)
 
 
 def frame(payload: bytes) -> bytes:
@@ -52,7 +53,7 @@ def parse_records(buf: bytes, limit: int | None = None, budget: int | None = Non
     """
     items: list[bytes] = []
     view = memoryview(buf)
-    pos, end, skipped, taken = 0, len(buf), 0, 0
+    pos, end, skipped, taken, last = 0, len(buf), 0, 0, 0
     while end - pos >= HEADER_SIZE and (limit is None or len(items) < limit) and (budget is None or taken < budget):
         head = view[pos : pos + _HEAD.size]
         magic, length, crc = _HEAD.unpack(head)
@@ -60,7 +61,7 @@ def parse_records(buf: bytes, limit: int | None = None, budget: int | None = Non
         if magic != MAGIC or head_crc != zlib.crc32(head) or length > MAX_ITEM_BYTES:
             nxt = _resync(buf, pos + 1)
             skipped += nxt - pos
-            pos = nxt
+            pos, last = nxt, 0
             continue
         if end - pos - HEADER_SIZE < length:
             # Incomplete. Appends are atomic, so nothing can follow a write still in progress:
@@ -69,18 +70,19 @@ def parse_records(buf: bytes, limit: int | None = None, budget: int | None = Non
             if nxt < 0:
                 break  # in progress, or torn with nothing intact after it yet
             skipped += nxt - pos
-            pos = nxt
+            pos, last = nxt, 0
             continue
         payload = bytes(view[pos + HEADER_SIZE : pos + HEADER_SIZE + length])
         if zlib.crc32(payload) != crc:
             nxt = _resync(buf, pos + 1)  # a damaged payload, or a torn record followed by later ones
             skipped += nxt - pos
-            pos = nxt
+            pos, last = nxt, 0
             continue
         items.append(payload)
         taken += length
-        pos += HEADER_SIZE + length
-    return Parsed(items, pos, skipped, taken)
+        last = HEADER_SIZE + length
+        pos += last
+    return Parsed(items, pos, skipped, taken, last)
 
 
 def unframe(buf: bytes, limit: int | None = None) -> tuple[list[bytes], int]:

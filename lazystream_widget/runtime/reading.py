@@ -61,24 +61,25 @@ def read_position(off_fd: int, lock_fd: int, log_fd: int, size: int) -> tuple[in
     else:
         mirror, mirror_empty = positions.read_record(lock_fd)
         chosen, recovery = positions.resolve(primary, primary_empty, mirror, mirror_empty, size)
-    if chosen.value and chosen.value < size and positions.tail_fingerprint(log_fd, chosen.value) != chosen.tail:
+    if chosen.value and positions.fingerprint(log_fd, chosen.value, chosen.last) != chosen.tail:
         return 0, positions.restart(
-            f"the log's bytes just before the read position ({chosen.value}) changed: it was truncated and written "
+            f"the log before the read position ({chosen.value}) is not what was read: it was truncated and written "
             "again, or damaged", position=chosen.value, log_bytes=size)
     return chosen.value, recovery
 
 
-def commit(off_fd: int, lock_fd: int, log_fd: int, position: int, *, repair: bool) -> None:
+def commit(off_fd: int, lock_fd: int, log_fd: int, position: int, last: int, *, repair: bool) -> None:
     """Store the position in both copies (the mirror second), with the log's fingerprint before it."""
-    tail = positions.tail_fingerprint(log_fd, position)
-    positions.write_record(off_fd, position, tail, repair=repair)
-    positions.write_record(lock_fd, position, tail, repair=repair)
+    record = positions.Record(position, last, positions.fingerprint(log_fd, position, last))
+    positions.write_record(off_fd, record, repair=repair)
+    positions.write_record(lock_fd, record, repair=repair)
 
 
-def take(log_fd: int, start: int, limit: int | None, budget: int) -> tuple[list[bytes], int, int]:
-    """Intact records from ``start``: (items, the position after them, bytes skipped on the way)."""
+def take(log_fd: int, start: int, limit: int | None, budget: int) -> tuple[list[bytes], int, int, int]:
+    """Intact records from ``start``: (items, the position after them, the size of the record ending there
+    (0 if skipped bytes do), bytes skipped on the way)."""
     items: list[bytes] = []
-    off, taken, skipped = start, 0, 0
+    off, taken, skipped, last = start, 0, 0, 0
     while (limit is None or len(items) < limit) and taken < budget:
         size = os.fstat(log_fd).st_size
         if size <= off:
@@ -92,27 +93,30 @@ def take(log_fd: int, start: int, limit: int | None, budget: int) -> tuple[list[
                 items.append(payload)
                 taken += len(payload)
                 off += need
+                last = need
                 continue
             nxt = next_intact_record_in_file(log_fd, off, size)
             nxt = nxt if nxt > 0 else off + need  # damaged: skip it (a complete length cannot be in progress)
             skipped += nxt - off
-            off = nxt
+            off, last = nxt, 0
             continue
         parsed = parse_records(buf, None if limit is None else limit - len(items), budget - taken)
         items.extend(parsed.items)
         taken += parsed.taken
         skipped += parsed.skipped
         off += parsed.used
+        if parsed.used:
+            last = parsed.last
         if parsed.used == 0:
             # stuck on an incomplete record: if the file holds more than this chunk, the record
             # may be a torn one followed by intact records beyond the chunk (a large item cut by
             # a kill); skip to the next of them. Nothing can follow a write still in progress.
             if size - off > len(buf) and (nxt := next_intact_record_in_file(log_fd, off, size)) > 0:
                 skipped += nxt - off
-                off = nxt
+                off, last = nxt, 0
                 continue
             break
-    return items, off, skipped
+    return items, off, last, skipped
 
 
 def skip_recovery(skipped: int) -> positions.Recovery:
