@@ -254,13 +254,7 @@ class FileBackend:
             self._cache.release(handle)
 
         def opener() -> QueueHandle:
-            d = self._session_dir(session_id)
-            try:
-                qfd = open_dir(d.fd, "q", self._shown(session_id, "q"), create=False)
-            except FileNotFoundError:
-                raise _closed(session_id) from None
-            finally:
-                self._cache.release(d)
+            qfd = self._open_q(session_id)
             try:
                 name = queue + ".log"
                 return QueueHandle(open_file(qfd, name, os.O_APPEND | os.O_RDWR, self._shown(session_id, "q", name)))
@@ -496,17 +490,21 @@ class FileBackend:
 
     def watcher(self, session_id: str):
         self._prepare()
-        d = self._session_dir(session_id)
-        try:
-            qfd = open_dir(d.fd, "q", self._shown(session_id, "q"), create=False)
-        except FileNotFoundError:
-            raise _closed(session_id) from None
-        finally:
-            self._cache.release(d)
+        qfd = self._open_q(session_id)
         try:
             return watch_directory(qfd)
         finally:
             os.close(qfd)
+
+    def _open_q(self, session_id: str) -> int:
+        """A new descriptor of the session's ``q`` directory (the caller closes it)."""
+        d = self._session_dir(session_id)
+        try:
+            return open_dir(d.fd, "q", self._shown(session_id, "q"), create=False)
+        except FileNotFoundError:
+            raise _closed(session_id) from None
+        finally:
+            self._cache.release(d)
 
 
 def _closed(session_id: str, *, deleted: bool = False, attaching: bool = False) -> SessionClosedError:

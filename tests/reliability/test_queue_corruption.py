@@ -79,6 +79,13 @@ def _assert_reported(sess: lsw.Session, warned: list[str], *actions: str) -> lis
     return spans
 
 
+def _filled(sess: lsw.Session, items: list[str]) -> FileSystemQueue:
+    q = FileSystemQueue(session=sess)
+    for item in items:
+        q.enqueue(item)
+    return q
+
+
 def _items(tag: str, n: int) -> list[str]:
     return [f"{tag}{i}" for i in range(n)]
 
@@ -88,9 +95,7 @@ def _items(tag: str, n: int) -> list[str]:
 
 def test_an_offset_set_beyond_the_end_of_the_log_loses_nothing(queue_home: Path, figures) -> None:
     with lsw.session() as s, _queue_warnings() as warned:
-        q = FileSystemQueue(session=s)
-        for item in _items("a", 5):
-            q.enqueue(item)
+        q = _filled(s, _items("a", 5))
         assert q.dequeue(2) == ["a0", "a1"]
         _files(queue_home, s.id)["off"].write_bytes(struct.pack("<Q", 10**12))  # the review's damage
         for item in _items("b", 2):
@@ -104,9 +109,7 @@ def test_an_offset_set_beyond_the_end_of_the_log_loses_nothing(queue_home: Path,
 
 def test_a_log_truncated_below_the_offset_delivers_the_next_appends(queue_home: Path) -> None:
     with lsw.session() as s, _queue_warnings() as warned:
-        q = FileSystemQueue(session=s)
-        for item in _items("a", 5):
-            q.enqueue(item)
+        q = _filled(s, _items("a", 5))
         assert _drain(q) == _items("a", 5)
         os.truncate(_files(queue_home, s.id)["log"], 0)  # e.g. a log rotation that truncates in place
         for item in _items("b", 3):
@@ -118,10 +121,8 @@ def test_a_log_truncated_below_the_offset_delivers_the_next_appends(queue_home: 
 
 def test_a_log_truncated_mid_record_below_the_offset_never_resyncs_into_a_record(queue_home: Path) -> None:
     with lsw.session() as s, _queue_warnings() as warned:
-        q = FileSystemQueue(session=s)
         items = [checked_item("a", i, "x" * 50) for i in range(5)]
-        for item in items:
-            q.enqueue(item)
+        q = _filled(s, items)
         assert _drain(q) == items
         record = FRAME_HEADER + len(items[0].encode())
         os.truncate(_files(queue_home, s.id)["log"], 2 * record + record // 2)  # inside the third record
@@ -140,9 +141,7 @@ def test_a_log_truncated_mid_record_below_the_offset_never_resyncs_into_a_record
 
 def test_an_offset_truncated_to_three_bytes_neither_repeats_nor_loses(queue_home: Path, figures) -> None:
     with lsw.session() as s, _queue_warnings() as warned:
-        q = FileSystemQueue(session=s)
-        for item in _items("a", 5):
-            q.enqueue(item)
+        q = _filled(s, _items("a", 5))
         assert q.dequeue(3) == ["a0", "a1", "a2"]
         os.truncate(_files(queue_home, s.id)["off"], 3)
         assert _drain(q) == ["a3", "a4"], "items already read must not come again"
@@ -152,9 +151,7 @@ def test_an_offset_truncated_to_three_bytes_neither_repeats_nor_loses(queue_home
 
 def test_both_position_copies_damaged_restart_and_say_that_items_may_repeat(queue_home: Path) -> None:
     with lsw.session() as s, _queue_warnings() as warned:
-        q = FileSystemQueue(session=s)
-        for item in _items("a", 4):
-            q.enqueue(item)
+        q = _filled(s, _items("a", 4))
         assert q.dequeue(2) == ["a0", "a1"]
         files = _files(queue_home, s.id)
         files["off"].write_bytes(b"\x01\x02\x03")
@@ -166,10 +163,8 @@ def test_both_position_copies_damaged_restart_and_say_that_items_may_repeat(queu
 
 def test_a_flipped_byte_in_an_unread_record_skips_only_that_record_and_says_so(queue_home: Path) -> None:
     with lsw.session() as s, _queue_warnings() as warned:
-        q = FileSystemQueue(session=s)
         items = [checked_item("a", i, "z" * 40) for i in range(3)]
-        for item in items:
-            q.enqueue(item)
+        q = _filled(s, items)
         log = _files(queue_home, s.id)["log"]
         data = bytearray(log.read_bytes())
         record = len(data) // 3
@@ -237,10 +232,8 @@ def test_every_item_is_delivered_once_or_the_damage_is_reported(queue_home: Path
     payload = st.text(st.sampled_from("ab\u00e9\u4e2d\U0001f600 LSQ\x01\n"), max_size=120)
     with lsw.session() as s, _queue_warnings() as warned:
         files = _files(queue_home, s.id)
-        q = FileSystemQueue(session=s)
         items = [checked_item("e", i, data.draw(payload)) for i in range(first)]
-        for item in items:
-            q.enqueue(item)
+        q = _filled(s, items)
         delivered = q.dequeue(read) if read else []
         sizes = [FRAME_HEADER + len(x.encode("utf-8", "surrogatepass")) for x in items]
         bounds = [sum(sizes[:k]) for k in range(len(sizes) + 1)]  # record starts, and the end
