@@ -39,9 +39,16 @@ _LAZY = {
     "StreamView": "lazystream_widget.widget",
     "Run": "lazystream_widget.runner",
     "configure": "lazystream_widget.settings",
+    "cassette": "lazystream_widget.cassettes",
+    "Cassette": "lazystream_widget.cassettes",
+    "CassetteError": "lazystream_widget.cassettes",
+    "CassetteMismatchError": "lazystream_widget.cassettes",
 }
 
 __all__ = [
+    "Cassette",
+    "CassetteError",
+    "CassetteMismatchError",
     "FileSystemQueue",
     "FunctionCallAgent",
     "MaxTurnsExceeded",
@@ -56,6 +63,7 @@ __all__ = [
     "StreamView",
     "ThreadPoolExecutor",
     "TrainableModule",
+    "cassette",
     "configure",
     "current_session",
     "fc_register",
@@ -82,6 +90,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for editors and type checkers only
+    from .cassettes import Cassette, CassetteError, CassetteMismatchError, cassette
     from .runner import Run
     from .runtime.agent import FunctionCallAgent, MaxTurnsExceeded
     from .runtime.cancel import RunCancelled

@@ -42,6 +42,15 @@ def _cell_number() -> int | None:
     return getattr(shell, "execution_count", None) if shell is not None else None
 
 
+#: The run the current code belongs to (set in each run's context), for code that adds notices.
+_current_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar("lazystream_current_run", default=None)
+
+
+def current_run() -> Run | None:
+    """The run the current code belongs to; None outside a run."""
+    return _current_run.get()
+
+
 class RunSink(Protocol):
     def run_started(self, run: Run) -> None: ...
 
@@ -146,6 +155,12 @@ class Run:
     def _has_new_notices(self) -> bool:
         with self._lock:
             return len(self._notices) > self._notices_sent
+
+    def to_otlp(self) -> dict[str, Any]:
+        """The run as an OTLP/JSON ``ExportTraceServiceRequest`` dict: one trace, a root span for the run."""
+        from .integrations.otlp import to_otlp
+
+        return to_otlp(self)
 
     def trace_tree(self) -> str:
         """The spans as an indented text tree."""
@@ -253,33 +268,36 @@ class Run:
         Call it from the thread whose context should reach the pump (the notebook cell):
         on ipykernel 7.0.x a thread that touches a widget must run in a copy of the cell's context.
         """
-        from .runtime import notices
         from .runtime.cancel import CancelToken, set_token
         from .runtime.run_threads import RunLimitError, start_run_thread
         from .runtime.session import new_session, use_session
         from .runtime.trace import activate, set_trace_everything
 
         cell_ctx = contextvars.copy_context()
-        self._sink = sink
         self._cell = _cell_number()
         from . import settings
+        from .integrations import invoker_for
+        from .integrations.otlp import export_sink
 
         self.settings = settings.snapshot()  # a later configure() never reaches this run
+        sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
+        self._sink = sink
         self._session = new_session()
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
         run_ctx.run(settings.use, self.settings)
+        run_ctx.run(_current_run.set, self)
         run_ctx.run(use_session, self._session)
         run_ctx.run(set_token, self._token)
         run_ctx.run(set_trace_everything, True)
         run_ctx.run(activate, None)
-        run_ctx.run(notices.use, self.add_notice)  # code inside the run can add notices (e.g. abandoned tools)
         watcher = self._session.watcher()  # before submitting: no append can be missed
         try:
             if sink is not None:
                 sink.run_started(self)
+            invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
             # a thread of its own (runtime/run_threads.py): a stuck, abandoned run never blocks a new one
-            future = start_run_thread(self.module, self.query, run_ctx, f"lazystream-run-{self.id}")
+            future = start_run_thread(invoke, self.query, run_ctx, f"lazystream-run-{self.id}")
             pump = threading.Thread(
                 target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
                 daemon=True,

@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from ..limits import AGENT_MAX_TURNS, TOOL_ERROR_MAX_CHARS, TOOL_RESULT_MAX_CHARS, TOOL_TIMEOUT_S
-from . import abandoned, cancel, notices
+from . import abandoned, cancel
 from .chat import AssistantMessage, ChatModuleBase
 from .module import ModuleBase
 from .tool_arguments import parse_arguments, shown_arguments
@@ -203,11 +203,15 @@ class _ToolCall:
             self.span.event("abandoned", timeout_s=timeout, abandoned_tool_threads=live)
         self._end_span(status="error", error={"type": "TimeoutError", "message": msg},
                        attrs={"abandoned": True, "abandoned_tool_threads": live})
-        notices.add_notice(f"tool {self.name} hung past its {timeout:g} s timeout and was abandoned (Python threads "
+        from ..runner import current_run  # the run this agent works for, if a runner started it
+
+        run = current_run()
+        if run is not None:
+            run.add_notice(f"tool {self.name} hung past its {timeout:g} s timeout and was abandoned (Python threads "
                            f"cannot be killed); abandoned tool threads still running in this process: {live}")
         warning = abandoned.warn_if_many(live)
-        if warning is not None:
-            notices.add_notice(warning)
+        if warning is not None and run is not None:
+            run.add_notice(warning)
         return f"Error: {msg}"
 
     def _end_span(self, output: Any = None, **kw: Any) -> None:
