@@ -215,10 +215,10 @@ _DEEP = 100_000  # what the adversarial review sent: valid JSON, nested 100,000 
 def test_broken_tool_arguments_become_a_clean_tool_message_and_the_run_completes(scripted_server_factory,
                                                                                  arguments, monkeypatch) -> None:
     from lazystream_widget import limits
-    from lazystream_widget.testing import server as server_mod
+    from lazystream_widget.testing import payloads
 
     monkeypatch.setattr(limits, "TOOL_ARGUMENTS_MAX_CHARS", 5_000, raising=False)
-    monkeypatch.setattr(server_mod, "ARGUMENT_FRAGMENT_CHARS", 4096)  # fewer SSE events for the big cases
+    monkeypatch.setattr(payloads, "ARGUMENT_FRAGMENT_CHARS", 4096)  # fewer SSE events for the big cases
     server = scripted_server_factory([Reply(tool_calls=[ToolCall("rel_lookup", arguments)]), "Sorry, try again."])
     run, sink = _start(server.base_url)
     assert _finish(run, sink) is None
