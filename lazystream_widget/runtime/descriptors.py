@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
+from .. import limits
+
 
 class Handle:
     """Descriptors held for one key. Subclasses name theirs in ``FD_SLOTS`` (-1 = not open)."""
@@ -102,6 +104,19 @@ class SeqHandle(Handle):
     def __init__(self, fd: int) -> None:
         super().__init__()
         self.fd = fd
+
+
+def descriptor_bound() -> int:
+    """How many descriptors the file backend may keep: QUEUE_DESCRIPTORS_MAX, or a quarter of ``ulimit -n``."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return limits.QUEUE_DESCRIPTORS_MAX
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return limits.QUEUE_DESCRIPTORS_MAX
+    return max(8, min(limits.QUEUE_DESCRIPTORS_MAX, soft // 4))
 
 
 H = TypeVar("H", bound=Handle)

@@ -45,8 +45,8 @@ import filelock
 from .. import limits
 from ..limits import DELETED_SESSION_CHECK_S, STALE_SESSION_AFTER_S
 from . import positions
-from .backend import SessionClosedError
-from .descriptors import DescriptorCache, DirHandle, QueueHandle, SeqHandle
+from .backend import SessionClosedError, closed_error
+from .descriptors import DescriptorCache, DirHandle, QueueHandle, SeqHandle, descriptor_bound
 from .framing import HEADER_SIZE, MAX_ITEM_BYTES, count_records, frame, unframe  # noqa: F401 - re-exported too
 from .homedir import QueueHomeError, default_home, open_dir, open_file, open_home, remove_tree, write_all, write_file
 from .reading import ConsumerLock, commit, highest_seq, read_position, skip_recovery, take
@@ -78,25 +78,13 @@ class _Signal:
                 self.cond.notify_all()
 
 
-def _descriptor_bound() -> int:
-    try:
-        import resource
-
-        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (ImportError, OSError, ValueError):
-        return limits.QUEUE_DESCRIPTORS_MAX
-    if soft == resource.RLIM_INFINITY or soft <= 0:
-        return limits.QUEUE_DESCRIPTORS_MAX
-    return max(8, min(limits.QUEUE_DESCRIPTORS_MAX, soft // 4))
-
-
 class FileBackend:
     """See the module docstring. One instance per queue home per process."""
 
     def __init__(self, home: str | None = None) -> None:
         self.home = home or default_home()
         self.sessions_dir = os.path.join(self.home, "sessions")
-        self._cache = DescriptorCache(_descriptor_bound())
+        self._cache = DescriptorCache(descriptor_bound())
         self._signals: dict[str, _Signal] = {}
         self._last_read: dict[tuple[str, str], float] = {}
         self._heartbeat_at: dict[tuple[str, str], float] = {}
@@ -133,7 +121,7 @@ class FileBackend:
             try:
                 return DirHandle(open_dir(sessions_fd, session_id, self._shown(session_id), create=False))
             except FileNotFoundError:
-                raise _closed(session_id) from None
+                raise closed_error(session_id) from None
             finally:
                 os.close(sessions_fd)
 
@@ -160,7 +148,7 @@ class FileBackend:
             if gone:  # closed by its owner, or swept: never keep writing into deleted files
                 self._cache.release(handle)
                 self._forget(key[0])
-                raise _closed(key[0], deleted=True)
+                raise closed_error(key[0], deleted=True)
         return handle
 
     # ---- sessions -----------------------------------------------------------------
@@ -173,12 +161,12 @@ class FileBackend:
             try:
                 sfd = open_dir(sessions_fd, session_id, shown, create=owned)
             except FileNotFoundError:
-                raise _closed(session_id, attaching=True) from None
+                raise closed_error(session_id, attaching=True) from None
             try:
                 try:
                     os.close(open_dir(sfd, "q", os.path.join(shown, "q"), create=owned))
                 except FileNotFoundError:
-                    raise _closed(session_id, attaching=True) from None
+                    raise closed_error(session_id, attaching=True) from None
                 if owned:
                     write_file(sfd, "owner", owner_record(), os.path.join(shown, "owner"))
             finally:
@@ -502,25 +490,6 @@ class FileBackend:
         try:
             return open_dir(d.fd, "q", self._shown(session_id, "q"), create=False)
         except FileNotFoundError:
-            raise _closed(session_id) from None
+            raise closed_error(session_id) from None
         finally:
             self._cache.release(d)
-
-
-def _closed(session_id: str, *, deleted: bool = False, attaching: bool = False) -> SessionClosedError:
-    if deleted:
-        return SessionClosedError(
-            f"session {session_id[:8]}…'s files were deleted while it was in use (closed by its owner, or swept "
-            "as stale): nothing more can be written to or read from it. Open a new one with "
-            "lazystream_widget.session()"
-        )
-    if attaching:
-        return SessionClosedError(
-            f"session {session_id[:8]}… does not exist: it was closed (or never created) by the process that "
-            "owned it. Attach only to a session that is open, e.g. the id of lazystream_widget.session() "
-            "handed over through LAZYSTREAM_SESSION"
-        )
-    return SessionClosedError(
-        f"session {session_id[:8]}… has no queue files: it was closed (or never created). "
-        "Open a new one with lazystream_widget.session()"
-    )
