@@ -282,7 +282,9 @@ class FileBackend:
         data = frame(item)
         h = self._queue(session_id, queue)
         try:
-            write_all(h.log_fd, data)
+            written = os.write(h.log_fd, data)  # one write() is one atomic append
+            if written != len(data):  # cut short (a signal, a full disk): finish it, no longer atomic
+                write_all(h.log_fd, data[written:])
             # the descriptor's offset is at the end of our record, or past it when another
             # thread appended meanwhile: either way a safe "wait until read up to here" mark
             end = os.lseek(h.log_fd, 0, os.SEEK_CUR)
