@@ -114,7 +114,7 @@ class RunList:
         return {
             "id": EARLIER_RUNS_ID, "query": f"{count} earlier run{'s' if count > 1 else ''}", "status": "done",
             "text": "", "thinking": "", "entries": [], "error": None, "result": None,
-            "started_at": 0.0, "ended_at": 0.0, "stats": {},
+            "started_at": None, "ended_at": None, "stats": {},  # type: ignore[typeddict-item]  # no timing to show
             "notices": [f"{count} earlier run{'s' if count > 1 else ''} of this view are not shown; view.history "
                         f"keeps the last {self.max_history} run handles, and each ask() returned its own"],
         }
