@@ -128,3 +128,21 @@ LAZYLLM_QUEUE_POLL_S = 0.02
 OTLP_EXPORT_DELAY_S = 0.5
 #: Live OTLP export: how long one request to the collector may take before it is dropped.
 OTLP_EXPORT_TIMEOUT_S = 10.0
+
+# --- Stop and resync while a cell is busy (lazystream_widget/control.py, js/control.js) ---
+#: How long a new view waits for the kernel to create the subshell that takes Stop and resync requests.
+CONTROL_SUBSHELL_START_TIMEOUT_S = 5.0
+#: A resync reply carries at most this many runs (the newest); older ones follow on a later request.
+RESYNC_MAX_RUNS = 50
+#: Browser side (mirrored in js/control.js): with no reply to Stop after this long, the button says the
+#: kernel is busy and the run stops when the running cell finishes.
+STOP_NO_REPLY_MS = 1500
+#: Browser side: the first resync request goes this long after a gap in the message numbers (a burst
+#: of gaps makes one request)...
+RESYNC_MIN_INTERVAL_MS = 250
+#: ...each further one in the same episode (more was lost after a reply) waits twice the last, up to this...
+RESYNC_MAX_INTERVAL_MS = 4000
+#: ...are repeated this long after one that got no reply...
+RESYNC_RETRY_MS = 2000
+#: ...at most this many times in a row (then the run's final state, sent last, catches the browser up).
+RESYNC_MAX_ATTEMPTS = 5

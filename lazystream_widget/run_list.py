@@ -59,10 +59,6 @@ class RunList:
         with self._lock:
             self._add_locked(run)
 
-    def find(self, run_id: str) -> Run | None:
-        with self._lock:
-            return next((r for r in self.history if r.id == run_id), None)
-
     def update(self, run: Run) -> list[RunState]:
         """Store the run's current state; return what the ``runs`` trait should now hold."""
         state = run.state()

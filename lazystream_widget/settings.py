@@ -166,6 +166,10 @@ _SETTINGS: dict[str, Setting] = {
         Setting("cassette_redact", "LAZYSTREAM_CASSETTE_REDACT", (), _patterns,
                 "Extra regular expressions whose matches are replaced by [REDACTED] before anything is "
                 "written to a cassette (API keys and credential headers are always removed)."),
+        Setting("control_route", "LAZYSTREAM_CONTROL_ROUTE", "auto", _choice("control_route", ("auto", "shell")),
+                "How a view's Stop and resync requests reach the kernel: auto (a kernel subshell where the kernel "
+                "has them, so they work while a cell is busy) or shell (the kernel's main shell, between cells "
+                "only). Applies to views made after the change."),
     )
 }  # fmt: skip
 
