@@ -81,8 +81,12 @@ class StreamView(anywidget.AnyWidget):
         """Start a run of the module on ``query`` and return its handle at once.
 
         With ``wait=True`` block until it ends (still streaming live) and raise its
-        exception if it failed, so a failing notebook fails under nbval.
+        exception if it failed, so a failing notebook fails under nbval. The exception is
+        the run's own, its traceback trimmed to your code (the full one:
+        ``view.last_run.traceback``). ``timeout`` (seconds, with ``wait=True``) raises
+        ``TimeoutError`` if the run is still going by then; the run goes on.
         """
+        __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
         run = Run(self.module, query)
         self.history.append(run)
         run.start(self)
