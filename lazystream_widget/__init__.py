@@ -37,6 +37,7 @@ _LAZY = {
     "MaxTurnsExceeded": "lazystream_widget.runtime.agent",
     "RunCancelled": "lazystream_widget.runtime.cancel",
     "StreamView": "lazystream_widget.widget",
+    "StreamConsole": "lazystream_widget.console",
     "Run": "lazystream_widget.runner",
     "configure": "lazystream_widget.settings",
 }
@@ -53,6 +54,7 @@ __all__ = [
     "RunCancelled",
     "ServerStartError",
     "Session",
+    "StreamConsole",
     "StreamView",
     "ThreadPoolExecutor",
     "TrainableModule",
@@ -94,4 +96,5 @@ if TYPE_CHECKING:  # for editors and type checkers only
     from .runtime.tools import fc_register
     from .runtime.trainable import ServerStartError, TrainableModule
     from .settings import configure
+    from .console import StreamConsole
     from .widget import StreamView
