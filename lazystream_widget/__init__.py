@@ -84,6 +84,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for editors and type checkers only
+    from .console import StreamConsole
     from .runner import Run
     from .runtime.agent import FunctionCallAgent, MaxTurnsExceeded
     from .runtime.cancel import RunCancelled
@@ -96,5 +97,4 @@ if TYPE_CHECKING:  # for editors and type checkers only
     from .runtime.tools import fc_register
     from .runtime.trainable import ServerStartError, TrainableModule
     from .settings import configure
-    from .console import StreamConsole
     from .widget import StreamView

@@ -11,12 +11,11 @@ import sys
 import time
 
 import pytest
+from test_seed_examples import SEED_ANSWER, TimedStdout
 
 import lazystream_widget as lazyllm
 from lazystream_widget.console import StreamConsole, plain_tree
 from lazystream_widget.testing import weather_responder
-
-from test_seed_examples import SEED_ANSWER, TimedStdout
 
 QUERY = "What's the weather like today in celsius in Tokyo and Paris."
 
