@@ -12,7 +12,7 @@ TRUNCATION_MARKER = "…[truncated, {size} bytes in all]"
 
 # --- queues and sessions ------------------------------------------------------
 #: An empty ``dequeue()`` may wait this long for a new item before returning
-#: ``[]``; it keeps the seed's busy-poll loop cheap (spec 1).
+#: ``[]``; it keeps the seed's busy-poll loop cheap.
 EMPTY_DEQUEUE_WAIT_S = 0.002
 #: A consumer that dequeued from a queue within this window counts as *active* on
 #: it: futures of our executor then wait for their items in that queue to be read
