@@ -1,0 +1,55 @@
+"""MkDocs hooks: tables generated from the code, so the docs cannot drift from it.
+
+A page writes a marker on a line of its own and gets the table in its place:
+
+* ``<!-- generated: settings -->``: every ``configure()`` setting (``lazystream_widget.settings.describe()``);
+* ``<!-- generated: providers -->``: the known ``OnlineChatModule`` sources (``runtime.chat.SOURCES``).
+
+An unknown marker fails the build (``mkdocs build --strict`` runs in ``scripts/test``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.M)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def settings_table() -> str:
+    from lazystream_widget import settings
+
+    rows = ["| setting | environment variable | default | what it does |", "|---|---|---|---|"]
+    for s in settings.describe():
+        env = f"`{s.env}`" if s.env else ""
+        default = "unset" if s.default is None or s.default == {} else f"`{s.default!r}`"
+        rows.append(f"| `{s.name}` | {env} | {default} | {_cell(s.doc)} |")
+    return "\n".join(rows)
+
+
+def providers_table() -> str:
+    from lazystream_widget.runtime.chat import SOURCES
+
+    rows = ["| `source=` | base URL | default model | key variable |", "|---|---|---|---|"]
+    for name, (base, model) in SOURCES.items():
+        prefix = f"LAZYSTREAM_{name.upper()}_"
+        base_text = f"`{base}`" if base else "the `openai` client's default (api.openai.com)"
+        rows.append(f"| `{name}` | {base_text} | `{model}` | `{prefix}API_KEY` |")
+    return "\n".join(rows)
+
+
+TABLES = {"settings": settings_table, "providers": providers_table}
+
+
+def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in TABLES:
+            raise ValueError(f"{page.file.src_path}: unknown generated table {name!r} (known: {', '.join(TABLES)})")
+        return TABLES[name]()
+
+    return MARKER.sub(replace, markdown)
