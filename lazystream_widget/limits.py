@@ -57,3 +57,10 @@ AGENT_MAX_TURNS = 10
 WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
+
+# --- marimo (lazystream_widget/frontends.py) ------------------------------------
+#: In marimo, messages sent before a view's front end starts are dropped; the view then
+#: refreshes its ``runs`` trait with what was sent, first this long after a message...
+MARIMO_CATCH_UP_FIRST_S = 0.25
+#: ...then at doubling intervals up to this one, until the browser sends the kernel a message.
+MARIMO_CATCH_UP_MAX_INTERVAL_S = 2.0

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import anywidget
 import traitlets
 
+from .frontends import CatchUp, in_marimo, show
 from .protocol import DeltaMessage, RunStartMessage
 from .runner import Run
 
@@ -71,9 +72,11 @@ class StreamView(anywidget.AnyWidget):
         self._stats_sent_at: dict[str, float] = {}
         self._ttft_sent: set[str] = set()
         self._runs_lock = threading.Lock()
+        # marimo drops messages sent before the view's front end starts: catch it up through the trait
+        self._catch_up = CatchUp(self._refresh_as_sent) if in_marimo() else None
         self.on_msg(self._on_browser_message)
         if display:
-            _display_in_notebook(self)
+            show(self)  # Jupyter: IPython display; marimo: mo.output.append
 
     # ---- the API ----------------------------------------------------------------
 
@@ -149,6 +152,8 @@ class StreamView(anywidget.AnyWidget):
             self._mseq += 1
             msg["mseq"] = self._mseq
             self.send(msg)
+            if self._catch_up is not None:
+                self._catch_up.record(msg)
 
     def _store_run(self, run: Run) -> None:
         state = run.state()
@@ -158,20 +163,22 @@ class StreamView(anywidget.AnyWidget):
             runs.insert(index, state)
             self.runs = runs
 
+    def _refresh_as_sent(self) -> None:
+        """marimo: write each running run's state as the live messages carried it into ``runs`` (frontends.py)."""
+        with self._runs_lock:
+            stored = {r.get("id"): r for r in self.runs}
+            runs = []
+            for run in list(self.history):
+                if run.status == "running":
+                    runs.append(self._catch_up.state_as_sent(run))
+                elif run.id in stored:
+                    runs.append(stored[run.id])
+            self.runs = runs
+
     def _on_browser_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if self._catch_up is not None:
+            self._catch_up.browser_is_listening()
         if isinstance(content, dict) and content.get("type") == "cancel":
             for run in self.history:
                 if run.id == content.get("run"):
                     run.cancel("stopped from the widget")
-
-
-def _display_in_notebook(view: StreamView) -> None:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and getattr(shell, "kernel", None) is not None:
-        from IPython.display import display
-
-        display(view)
