@@ -3,7 +3,9 @@
 A page writes a marker on a line of its own and gets the table in its place:
 
 * ``<!-- generated: settings -->``: every ``configure()`` setting (``lazystream_widget.settings.describe()``);
-* ``<!-- generated: providers -->``: the known ``OnlineChatModule`` sources (``runtime.chat.SOURCES``).
+* ``<!-- generated: providers -->``: the known ``OnlineChatModule`` sources (``runtime.chat.SOURCES``);
+* ``<!-- generated: rendered-notebooks -->``: links to the notebooks ``scripts/render_notebooks.py`` rendered
+  into ``docs/rendered/`` (with their widget state, offline), or a line saying how to render them.
 
 An unknown marker fails the build (``mkdocs build --strict`` runs in ``scripts/test``).
 """
@@ -14,6 +16,7 @@ import re
 from typing import Any
 
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.M)
+ALIASES = {"rendered-notebooks": "notebooks"}
 
 
 def _cell(text: Any) -> str:
@@ -42,12 +45,24 @@ def providers_table() -> str:
     return "\n".join(rows)
 
 
-TABLES = {"settings": settings_table, "providers": providers_table}
+def rendered_notebooks() -> str:
+    from pathlib import Path
+
+    pages = sorted((Path(__file__).parent / "rendered").glob("*.html"))
+    if not pages:
+        return ("*The rendered notebooks are not part of this build: run `python scripts/render_notebooks.py` "
+                "before `mkdocs build` (scripts/test does).*")
+    links = ", ".join(f"[{p.stem}](rendered/{p.name})" for p in pages)
+    return (f"**Rendered with their widget state** (executed at build time; the pages carry the widget manager "
+            f"files and work offline): {links}.")
+
+
+TABLES = {"settings": settings_table, "providers": providers_table, "notebooks": rendered_notebooks}
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
     def replace(match: re.Match) -> str:
-        name = match.group(1)
+        name = ALIASES.get(match.group(1), match.group(1))
         if name not in TABLES:
             raise ValueError(f"{page.file.src_path}: unknown generated table {name!r} (known: {', '.join(TABLES)})")
         return TABLES[name]()
