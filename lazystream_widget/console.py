@@ -20,6 +20,7 @@ from typing import IO, Any, Callable
 
 from .runner import Run
 from .spans import SpanRecord, build_spans, roots
+from .views import RunHistory, check_module, module_name
 
 #: A tool's arguments or output longer than this is cut in the tree (the full value is in ``run.trace``).
 TREE_VALUE_MAX_CHARS = 80
@@ -174,7 +175,7 @@ def _printer(file: IO[str], use_rich: bool | None) -> _Plain:
         return _Plain(file)
 
 
-class StreamConsole:
+class StreamConsole(RunHistory):
     """A live view of a module's runs in a terminal: the answer streams, the trace tree prints at the end.
 
     Args:
@@ -188,11 +189,7 @@ class StreamConsole:
 
     def __init__(self, module: Callable[[Any], Any], *, file: IO[str] | None = None, trace: bool = True,
                  thinking: bool = True, rich: bool | None = None) -> None:
-        if not callable(module):
-            raise TypeError(
-                f"StreamConsole needs something callable on a query (an agent, a model, a flow or a function), "
-                f"got {type(module).__name__}"
-            )
+        check_module("StreamConsole", module)
         self.module = module
         self.file = file
         self.show_trace = trace
@@ -211,20 +208,10 @@ class StreamConsole:
         once; the run prints in the background (``run.wait()`` later).
         """
         __tracebackhide__ = True
-        run = Run(self.module, query)
-        self.history.append(run)
-        run.start(self)
-        if wait:
-            run.wait(timeout)
-        return run
-
-    @property
-    def last_run(self) -> Run | None:
-        return self.history[-1] if self.history else None
+        return self._start_run(query, wait, timeout)
 
     def __repr__(self) -> str:
-        name = getattr(self.module, "name", None) or getattr(self.module, "__name__", type(self.module).__name__)
-        return f"StreamConsole({name})"
+        return f"StreamConsole({module_name(self.module)})"
 
     # ---- the runner's sink (called from the run's pump thread) --------------------------------
 

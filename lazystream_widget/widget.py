@@ -23,6 +23,7 @@ import traitlets
 from .frontends import CatchUp, in_marimo, show
 from .protocol import DeltaMessage, RunStartMessage
 from .runner import Run
+from .views import RunHistory, check_module, module_name
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
@@ -42,7 +43,7 @@ def _bundle(name: str, fallback: str) -> pathlib.Path | str:
     return fallback
 
 
-class StreamView(anywidget.AnyWidget):
+class StreamView(RunHistory, anywidget.AnyWidget):
     """A live view of a module's runs: the streaming answer and the trace tree.
 
     Args:
@@ -60,11 +61,7 @@ class StreamView(anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "", **kwargs: Any):
-        if not callable(module):
-            raise TypeError(
-                f"StreamView needs something callable on a query (an agent, a model, a flow or a function), "
-                f"got {type(module).__name__}"
-            )
+        check_module("StreamView", module)
         super().__init__(title=title, **kwargs)
         self.module = module
         self.history: list[Run] = []
@@ -90,25 +87,14 @@ class StreamView(anywidget.AnyWidget):
         ``TimeoutError`` if the run is still going by then; the run goes on.
         """
         __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
-        run = Run(self.module, query)
-        self.history.append(run)
-        run.start(self)
-        if wait:
-            run.wait(timeout)
-        return run
-
-    @property
-    def last_run(self) -> Run | None:
-        return self.history[-1] if self.history else None
+        return self._start_run(query, wait, timeout)
 
     def cancel_all(self) -> None:
         for run in self.history:
             run.cancel()
 
     def __repr__(self) -> str:
-        # stable text form: nbval compares it, and a memory address would differ every run
-        name = getattr(self.module, "name", None) or getattr(self.module, "__name__", type(self.module).__name__)
-        return f"StreamView({name})"
+        return f"StreamView({module_name(self.module)})"  # stable: nbval compares it
 
     # ---- the runner's sink (called from the pump thread) ----------------------------
 

@@ -12,9 +12,6 @@ clicked), and samples the widget's DOM every 50 ms.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -26,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from .jupyter import SEED_ANSWER, SEED_QUERY, clean_env, free_port, normalize_ws, wait_for
+from .jupyter import SEED_ANSWER, SEED_QUERY, clean_env, free_port, normalize_ws, stop_process_group, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -103,15 +100,7 @@ class MarimoServer:
             return False
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_process_group(self.proc)
 
 
 @pytest.fixture

@@ -4,37 +4,16 @@ with no network: every file the page needs is served from beside it, and the bro
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
-import socketserver
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .jupyter import REPO, SEED_ANSWER, normalize_ws, wait_for
+from .test_static_export import _serve  # a quiet loopback HTTP server for a folder
 
 pytestmark = pytest.mark.browser
-
-
-@contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = socketserver.TCPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_the_rendered_quick_start_shows_its_widgets_offline(tmp_path: Path, widget_bundle: Path, open_page) -> None:
@@ -46,7 +25,7 @@ def test_the_rendered_quick_start_shows_its_widgets_offline(tmp_path: Path, widg
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     bp = open_page()  # loopback only: any CDN request is aborted and recorded
-    with serve(out) as url:
+    with _serve(out) as url:
         bp.page.goto(f"{url}/01-quick-start.html")
         wait_for(lambda: bp.page.evaluate("() => document.querySelectorAll('.lsw-run[data-status=done]').length") == 2,
                  60, "both runs of the notebook to render")
