@@ -17,7 +17,7 @@ export const MSG_DELTA = "delta";
 export const MSG_CANCEL = "cancel";
 export const MESSAGE_TYPES = ["run_start", "delta", "cancel"];
 
-export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module"];
+export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"];
 export const ENTRY_EVENTS = ["start", "end", "event"];
 export const SPAN_STATUSES = ["ok", "error", "cancelled"];
 export const RUN_STATUSES = ["running", "done", "error", "cancelled"];

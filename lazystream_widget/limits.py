@@ -58,6 +58,15 @@ WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
 
+# --- integrations -------------------------------------------------------------
+#: How often a LazyLLM run's queue (LazyLLM's own SQLite FileSystemQueue) is read while
+#: nothing arrives; each read takes LazyLLM's file lock, so reading faster slows its writer.
+LAZYLLM_QUEUE_POLL_S = 0.02
+#: Live OTLP export: ended spans wait at most this long before they are sent in a batch.
+OTLP_EXPORT_DELAY_S = 0.5
+#: Live OTLP export: how long one request to the collector may take before it is dropped.
+OTLP_EXPORT_TIMEOUT_S = 10.0
+
 # --- marimo (lazystream_widget/frontends.py) ------------------------------------
 #: In marimo, messages sent before a view's front end starts are dropped; the view then
 #: refreshes its ``runs`` trait with what was sent, first this long after a message...

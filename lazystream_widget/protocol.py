@@ -31,8 +31,14 @@ ANSWER_QUEUE = "lazy_answer"  # what FileSystemQueue() with no name means
 THINK_QUEUE = "lazy_think"
 TRACE_QUEUE = "lazy_trace"
 
-SpanKind = Literal["agent", "llm", "tool", "flow", "module"]
-SPAN_KINDS: tuple[str, ...] = ("agent", "llm", "tool", "flow", "module")
+SpanKind = Literal[
+    "agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"
+]
+#: The first five are our runtime's; the others come from OpenTelemetry / OpenInference producers
+#: (see lazystream_widget/integrations/semconv.py).
+SPAN_KINDS: tuple[str, ...] = (
+    "agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"
+)
 
 EntryEvent = Literal["start", "end", "event"]
 SpanStatus = Literal["ok", "error", "cancelled"]
@@ -67,7 +73,7 @@ class TraceEntry(TypedDict, total=False):
     parent: str | None  # span id of the enclosing span, None at the top
     name: str  # module / tool / model name; for event entries, the event name
     kind: SpanKind
-    input: Any  # start only
+    input: Any  # start; also end for foreign spans whose input is known only then (LazyLLM)
     output: Any  # end only
     status: SpanStatus  # end only
     error: ErrorInfo | None  # end only

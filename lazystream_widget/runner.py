@@ -155,6 +155,12 @@ class Run:
         with self._lock:
             return len(self._notices) > self._notices_sent
 
+    def to_otlp(self) -> dict[str, Any]:
+        """The run as an OTLP/JSON ``ExportTraceServiceRequest`` dict: one trace, a root span for the run."""
+        from .integrations.otlp import to_otlp
+
+        return to_otlp(self)
+
     def trace_tree(self) -> str:
         """The spans as an indented text tree."""
         return format_tree(self.trace)
@@ -288,11 +294,14 @@ class Run:
         from .runtime.trace import activate, set_trace_everything
 
         cell_ctx = contextvars.copy_context()
-        self._sink = sink
         self._cell = _cell_number()
         from . import settings
+        from .integrations import invoker_for
+        from .integrations.otlp import export_sink
 
         self.settings = settings.snapshot()  # a later configure() never reaches this run
+        sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
+        self._sink = sink
         self._session = new_session()
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
@@ -305,7 +314,8 @@ class Run:
         try:
             if sink is not None:
                 sink.run_started(self)
-            future = run_ctx.run(_run_pool().submit, self.module, self.query)
+            invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
+            future = run_ctx.run(_run_pool().submit, invoke, self.query)
             pump = threading.Thread(
                 target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
                 daemon=True,

@@ -51,6 +51,23 @@ def _choice(name: str, choices: tuple[str, ...]) -> Callable[[Any], Any]:
     return parse
 
 
+def _otlp_endpoint(value: Any) -> str | None:
+    """An OTLP/HTTP endpoint: an http(s) URL with a host (``/v1/traces`` is added unless given)."""
+    from urllib.parse import urlsplit
+
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"otlp_endpoint must be a URL string, got {type(value).__name__}")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"otlp_endpoint must be an http(s) URL of an OTLP/HTTP receiver such as http://127.0.0.1:4318, "
+            f"got {mask_url(value)!r}"
+        )
+    return value.strip()
+
+
 def _prices(value: Any) -> dict[str, tuple[float, float]]:
     if value is None:
         return {}
@@ -95,8 +112,9 @@ _SETTINGS: dict[str, Setting] = {
     for s in (
         Setting("queue", "LAZYSTREAM_QUEUE", None, _optional_str("queue"),
                 "Queue backend URL: unset for the file backend under LAZYSTREAM_HOME, or redis://host:port/db."),
-        Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", None, _optional_str("otlp_endpoint"),
-                "OTLP/HTTP endpoint that every run's spans are sent to (e.g. http://127.0.0.1:4318); unset: none."),
+        Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", None, _otlp_endpoint,
+                "OTLP/HTTP endpoint that every run's spans are sent to live (e.g. http://127.0.0.1:4318; "
+                "/v1/traces is added unless given); unset: nothing is sent. Needs the [otel] extra."),
         Setting("prices", "LAZYSTREAM_PRICES", {}, _prices,
                 "Price per 1M tokens per model, {model: (input, output)}, for the cost roll-ups."),
         Setting("cassette", "LAZYSTREAM_CASSETTE", None, _optional_str("cassette"),

@@ -75,6 +75,13 @@ def build_spans(entries: Iterable[TraceEntry | str]) -> list[SpanRecord]:
             rec.input = entry.get("input")
             rec.attrs.update(entry.get("attrs") or {})
         elif event == "end":
+            # producers that learn a span's facts only at its end (LazyLLM) restate them here
+            if entry.get("name"):
+                rec.name = str(entry["name"])
+            if entry.get("kind"):
+                rec.kind = str(entry["kind"])
+            if rec.input is None and entry.get("input") is not None:
+                rec.input = entry["input"]
             rec.ended_at = entry.get("ts")
             rec.status = str(entry.get("status", "ok"))
             rec.output = entry.get("output")

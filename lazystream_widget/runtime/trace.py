@@ -102,6 +102,28 @@ def error_info(exc: BaseException) -> ErrorInfo:
     }
 
 
+def append_entry(session_id: str, entry: TraceEntry) -> bool:
+    """Number ``entry`` (its ``seq``) and append it to the session's trace queue; False if that failed.
+
+    Tracing never breaks the traced work: a closed session or a full disk only loses the entry.
+    Also used by the integrations that translate foreign spans (OpenTelemetry, LazyLLM) into ours.
+    """
+    backend = get_backend()
+
+    def build(seq: int) -> bytes:
+        entry["seq"] = seq
+        return entry_line(entry).encode("utf-8", "surrogatepass")
+
+    try:
+        end = backend.append_numbered(session_id, TRACE_QUEUE, build)
+    except Exception:
+        return False
+    written = _written.get()
+    if written is not None:
+        written[(session_id, TRACE_QUEUE)] = end
+    return True
+
+
 class Span:
     """An open span. End it once with :meth:`end`; :func:`span` does it for you."""
 
@@ -125,19 +147,7 @@ class Span:
         return self._ended
 
     def _write(self, entry: TraceEntry) -> None:
-        backend = get_backend()
-
-        def build(seq: int) -> bytes:
-            entry["seq"] = seq
-            return entry_line(entry).encode("utf-8", "surrogatepass")
-
-        try:
-            end = backend.append_numbered(self.session_id, TRACE_QUEUE, build)
-        except Exception:
-            return  # tracing must never break the traced work (e.g. its session was closed)
-        written = _written.get()
-        if written is not None:
-            written[(self.session_id, TRACE_QUEUE)] = end
+        append_entry(self.session_id, entry)
 
     def _base(self, event: str) -> TraceEntry:
         return {
