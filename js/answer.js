@@ -5,7 +5,8 @@
 import { copyText, flashCopied } from "./clipboard.js";
 import { errorText, formatDuration } from "./format.js";
 import { createMarkdownRenderer } from "./markdown.js";
-import { cancelMessage, isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+import { controlRoute, requestCancel } from "./control.js";
+import { isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
@@ -62,6 +63,21 @@ export function statusText(run, nowMs) {
 }
 
 /** @param {Run} run @returns {string} what the live region says at the end */
+/**
+ * Why a Stop has had no effect yet (shown under the toolbar), by the kernel's control route.
+ * @param {"no-reply"|"not-sent"} what @param {string} route
+ * @returns {string}
+ */
+export function stopWaitText(what, route) {
+  if (what === "not-sent") return "Not connected to a kernel: Stop cannot reach it.";
+  if (route === "subshell")
+    return "The kernel has not confirmed the Stop yet; if this page lost its kernel connection, it cannot reach it.";
+  return (
+    "The kernel is busy running a cell and reads Stop only when that cell finishes; the run stops then. " +
+    "To stop sooner, interrupt the kernel."
+  );
+}
+
 export function endAnnouncement(run) {
   if (run.status === "done") return "Answer complete";
   if (run.status === "cancelled") return "Run cancelled";
@@ -169,8 +185,11 @@ export function createAnswerBox(opts) {
   const renderer = createMarkdownRenderer(answer, { maxChars, highlight: opts.highlight });
   scroll.append(renderer.moreButton);
 
+  const stopNote = h(doc, "div", "lsw-stop-note", { role: "status" });
+  stopNote.hidden = true;
   const resync = h(doc, "div", "lsw-resync");
-  resync.textContent = "Some live updates were missed; the complete answer will appear when the run ends.";
+  resync.textContent =
+    "Some live updates were missed; catching up with the kernel (at the latest, the complete answer appears when the run ends).";
   resync.hidden = true;
   const error = h(doc, "div", "lsw-error");
   error.hidden = true;
@@ -183,7 +202,7 @@ export function createAnswerBox(opts) {
   error.append(errorMsg, errorDetail);
 
   const live = h(doc, "div", "lsw-live lsw-visually-hidden", { "aria-live": "polite", "aria-atomic": "true" });
-  root.append(bar, thinking, scroll, resync, error, live);
+  root.append(bar, stopNote, thinking, scroll, resync, error, live);
 
   const scroller = new AutoScroller(scroll);
   const timers = new Set();
@@ -198,13 +217,33 @@ export function createAnswerBox(opts) {
   let sawRunning = run.status === "running";
   let announced = false;
   let stopping = false;
+  /** @type {{dispose(): void}|null} the Stop request waiting for its reply */
+  let pendingStop = null;
+  const route = controlRoute(opts.model);
+  if (route !== "subshell" && route !== "none")
+    stop.title = "This kernel reads Stop between cells only: while a cell runs, the run stops when it finishes.";
 
   stop.addEventListener("click", () => {
     if (run.status !== "running" || stopping) return;
     stopping = true;
-    opts.model.send(cancelMessage(run.id));
     stop.disabled = true;
     stop.textContent = "Stopping…";
+    const explain = (what) => {
+      if (run.status !== "running") return;
+      stopNote.textContent = stopWaitText(what, controlRoute(opts.model));
+      stopNote.hidden = false;
+      if (what === "no-reply") stop.textContent = "Stop queued"; // sent, not yet read by the kernel
+    };
+    pendingStop = requestCancel(opts.model, run.id, {
+      win,
+      onNoReply: () => explain("no-reply"),
+      onNotSent: () => {
+        explain("not-sent");
+        stopping = false; // let the user try again (e.g. after reconnecting)
+        stop.disabled = false;
+        stop.textContent = "Stop";
+      },
+    });
   });
   copy.addEventListener("click", async () => {
     const ok = await copyText(showingResult ? run.result ?? "" : run.text, doc);
@@ -274,7 +313,12 @@ export function createAnswerBox(opts) {
     spinner.hidden = run.status !== "running";
     tick();
     stop.hidden = run.status !== "running";
-    if (run.status !== "running") stopping = false;
+    if (run.status !== "running") {
+      stopping = false;
+      pendingStop?.dispose();
+      pendingStop = null;
+      stopNote.hidden = true;
+    }
     if (!stopping) {
       stop.disabled = false;
       stop.textContent = "Stop";
@@ -316,6 +360,7 @@ export function createAnswerBox(opts) {
       ticker = null;
       for (const t of timers) win.clearTimeout(t);
       timers.clear();
+      pendingStop?.dispose();
       scroller.destroy();
       renderer.destroy();
     },

@@ -11,11 +11,15 @@ export const ANSWER_QUEUE = "lazy_answer";
 export const THINK_QUEUE = "lazy_think";
 export const TRACE_QUEUE = "lazy_trace";
 
-/** Message types (kernel -> browser: run_start, delta; browser -> kernel: cancel). */
+/** Message types (kernel -> browser: run_start, delta, snapshot, control_reply; browser -> kernel: cancel,
+ * resync; see js/control.js). */
 export const MSG_RUN_START = "run_start";
 export const MSG_DELTA = "delta";
+export const MSG_SNAPSHOT = "snapshot";
+export const MSG_CONTROL_REPLY = "control_reply";
 export const MSG_CANCEL = "cancel";
-export const MESSAGE_TYPES = ["run_start", "delta", "cancel"];
+export const MSG_RESYNC = "resync";
+export const MESSAGE_TYPES = ["run_start", "delta", "snapshot", "control_reply", "cancel", "resync"];
 
 export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"];
 export const ENTRY_EVENTS = ["start", "end", "event"];
@@ -47,6 +51,7 @@ export const WIDGET_MAX_MESSAGES_PER_S = 30;
  * @typedef {{type: "delta", mseq: number, run: string, text?: string, thinking?: string,
  *   entries?: Array<TraceEntry|string>, stats?: RunStats, notices?: string[]}} DeltaMessage
  * @typedef {{type: "cancel", run: string}} CancelMessage
+ * @typedef {{type: "snapshot", mseq: number, runs: RunState[]}} SnapshotMessage
  */
 
 const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
@@ -71,6 +76,11 @@ export function isDeltaMessage(x) {
   return isObject(x) && x.type === MSG_DELTA && typeof x.run === "string";
 }
 
+/** @param {unknown} x @returns {x is SnapshotMessage} */
+export function isSnapshotMessage(x) {
+  return isObject(x) && x.type === MSG_SNAPSHOT && Array.isArray(x.runs);
+}
+
 /** @param {unknown} s @returns {boolean} a run status other than "running" */
 export function isFinalStatus(s) {
   return s === "done" || s === "error" || s === "cancelled";
@@ -90,7 +100,7 @@ export function cancelMessage(runId) {
  * (returns false), so a newer kernel cannot break an older front end.
  * @param {unknown} msg
  * @param {{run_start?: (m: RunStartMessage) => void, delta?: (m: DeltaMessage) => void,
- *   unknown?: (m: unknown) => void}} handlers
+ *   snapshot?: (m: SnapshotMessage) => void, unknown?: (m: unknown) => void}} handlers
  * @returns {boolean} whether a handler ran
  */
 export function dispatch(msg, handlers) {
@@ -103,6 +113,10 @@ export function dispatch(msg, handlers) {
     case MSG_DELTA:
       if (!isDeltaMessage(msg) || !handlers.delta) return false;
       handlers.delta(msg);
+      return true;
+    case MSG_SNAPSHOT:
+      if (!isSnapshotMessage(msg) || !handlers.snapshot) return false;
+      handlers.snapshot(msg);
       return true;
     default:
       handlers.unknown?.(msg);

@@ -20,7 +20,8 @@ import { dispatch, isFinalStatus, isRunState } from "./protocol.js";
  *   textGen: number, thinkingGen: number, entriesGen: number,
  *   stale: boolean, inTrait: boolean
  * }} Run
- * @typedef {{type: "run", id: string} | {type: "order"} | {type: "resync", needed: boolean}} StoreEvent
+ * @typedef {{type: "run", id: string} | {type: "order"} | {type: "resync", needed: boolean} | {type: "snapshot"}}
+ *   StoreEvent  (resync: needed is re-announced at every further gap; snapshot: a resync reply was applied)
  */
 
 const str = (x) => (typeof x === "string" ? x : "");
@@ -89,6 +90,7 @@ export class RunStore {
     return dispatch(msg, {
       run_start: (m) => this.applyRunStart(m),
       delta: (m) => this.applyDelta(m),
+      snapshot: (m) => this.applySnapshot(m),
     });
   }
 
@@ -109,13 +111,14 @@ export class RunStore {
       for (const run of this.runs.values()) {
         if (run.status === "running" && run.id !== runId) run.stale = true;
       }
-      this._setResync(true);
+      this._setResync(true, true);
     }
     return gap ? "gap" : true;
   }
 
-  _setResync(needed) {
-    if (this.resyncNeeded === needed) return;
+  /** @param {boolean} needed @param {boolean} [always] announce even if unchanged (a further gap) */
+  _setResync(needed, always = false) {
+    if (this.resyncNeeded === needed && !always) return;
     this.resyncNeeded = needed;
     this.emit({ type: "resync", needed });
   }
@@ -190,6 +193,27 @@ export class RunStore {
       run.statsAt = this.now();
     }
     this.emit({ type: "run", id: run.id });
+  }
+
+  /**
+   * Apply the kernel's reply to a resync request (js/control.js): each run as far as the live messages
+   * numbered before this one carried it, so the deltas after it continue it exactly.
+   * @param {import("./protocol.js").SnapshotMessage} msg
+   */
+  applySnapshot(msg) {
+    if (!this._checkSeq(msg.mseq, null)) return;
+    for (const state of msg.runs) {
+      if (!isRunState(state)) continue;
+      const cur = this.runs.get(state.id);
+      if (!cur) {
+        this._add(this._newRun(state));
+      } else if (!(isFinalStatus(cur.status) && cur.inTrait)) {
+        this._replace(cur, state, true);
+        this.emit({ type: "run", id: cur.id });
+      }
+    }
+    if (![...this.runs.values()].some((r) => r.stale)) this._setResync(false);
+    this.emit({ type: "snapshot" });
   }
 
   /**

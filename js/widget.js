@@ -1,8 +1,9 @@
 // lazystream-widget front end: the anywidget entry point.
 //
-// Data flow: kernel messages (msg:custom: run_start, delta) and the synced
-// `runs` trait feed ONE RunStore per model, set up in initialize() so nothing
-// sent before the first view is lost. Every view renders from that store,
+// Data flow: kernel messages (msg:custom: run_start, delta, snapshot) and the
+// synced `runs` trait feed ONE RunStore per model, set up in initialize() so
+// nothing sent before the first view is lost. A gap in the message numbers
+// makes the model's resyncer ask the kernel to catch the store up (control.js). Every view renders from that store,
 // batching DOM work to one update per animation frame.
 //
 // DOM / class contract (browser tests rely on it; keep it stable):
@@ -11,7 +12,8 @@
 //   .lsw-run[data-run-id][data-status] one run; status running|done|error|cancelled
 //   .lsw-query                        the run's query (header)
 //   .lsw-status[data-status]          status line (spinner, elapsed, ttft, tokens, tok/s)
-//   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run}
+//   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run} (js/control.js)
+//   .lsw-stop-note                    why a Stop has no effect yet (kernel busy without subshells, no kernel)
 //   .lsw-copy                         "Copy answer" (raw markdown; hidden while there is nothing to copy)
 //   .lsw-thinking                     <details> thinking block (collapsed by default)
 //   .lsw-answer                       rendered markdown container
@@ -34,6 +36,7 @@
 //   .lsw-duration, .lsw-node-meta, .lsw-events-badge, .lsw-node-body,
 //   .lsw-children, .lsw-more-children, .lsw-bar > .lsw-bar-fill
 
+import { createResyncer } from "./control.js";
 import { createFrameScheduler } from "./frame.js";
 import { createRunView } from "./run-view.js";
 import { RunStore } from "./store.js";
@@ -93,9 +96,11 @@ export function attachStore(model) {
   const key = layoutKey(model);
   if (key) BY_LAYOUT.set(key, store);
   onRuns();
+  const resyncer = createResyncer(model, store);
   return {
     store,
     cleanup() {
+      resyncer.dispose();
       model.off("msg:custom", onMessage);
       model.off("change:runs", onRuns);
       if (key && BY_LAYOUT.get(key) === store) BY_LAYOUT.delete(key);

@@ -40,9 +40,16 @@ _LAZY = {
     "StreamConsole": "lazystream_widget.console",
     "Run": "lazystream_widget.runner",
     "configure": "lazystream_widget.settings",
+    "cassette": "lazystream_widget.cassettes",
+    "Cassette": "lazystream_widget.cassettes",
+    "CassetteError": "lazystream_widget.cassettes",
+    "CassetteMismatchError": "lazystream_widget.cassettes",
 }
 
 __all__ = [
+    "Cassette",
+    "CassetteError",
+    "CassetteMismatchError",
     "FileSystemQueue",
     "FunctionCallAgent",
     "MaxTurnsExceeded",
@@ -58,6 +65,7 @@ __all__ = [
     "StreamView",
     "ThreadPoolExecutor",
     "TrainableModule",
+    "cassette",
     "configure",
     "current_session",
     "fc_register",
@@ -84,6 +92,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for editors and type checkers only
+    from .cassettes import Cassette, CassetteError, CassetteMismatchError, cassette
     from .console import StreamConsole
     from .runner import Run
     from .runtime.agent import FunctionCallAgent, MaxTurnsExceeded

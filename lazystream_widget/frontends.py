@@ -25,14 +25,9 @@ from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from .limits import MARIMO_CATCH_UP_FIRST_S, MARIMO_CATCH_UP_MAX_INTERVAL_S
-
-if TYPE_CHECKING:
-    from .protocol import RunState
-    from .runner import Run
 
 
 def in_marimo() -> bool:
@@ -66,39 +61,23 @@ def show(widget: Any) -> None:
         display(widget)
 
 
-@dataclass
-class Sent:
-    """How much of one run the live messages have carried."""
-
-    text: int = 0  # characters of run.text
-    thinking: int = 0
-    entries: int = 0
-
-
 class CatchUp:
-    """Refreshes a view's ``runs`` trait with what its live messages carried (see the module docstring).
+    """When to refresh a view's ``runs`` trait with what its live messages carried (see the module docstring).
 
-    ``record(msg)`` is called for every live message, under the view's send lock; ``refresh`` (given by the
-    view) takes that lock itself and writes :meth:`states_as_sent` into the trait.
+    ``message_sent()`` is called for every live message, under the view's send lock; ``refresh`` (given by the
+    view) takes that lock itself and writes each running run's state as sent (the view's
+    :class:`~lazystream_widget.resync.SentLedger`) into the trait.
     """
 
     def __init__(self, refresh: Callable[[], None]) -> None:
         self._refresh = refresh
-        self._sent: dict[str, Sent] = {}
         self._interval = MARIMO_CATCH_UP_FIRST_S
         self._timer: threading.Timer | None = None
         self._stopped = False
         self._lock = threading.Lock()
 
-    def record(self, msg: dict[str, Any]) -> None:
-        """Note what a live message carried, and make sure a refresh follows it."""
-        if msg.get("type") == "run_start":
-            self._sent[msg["run"]["id"]] = Sent()
-        elif msg.get("type") == "delta":
-            sent = self._sent.setdefault(msg["run"], Sent())
-            sent.text += len(msg.get("text", ""))
-            sent.thinking += len(msg.get("thinking", ""))
-            sent.entries += len(msg.get("entries", ()))
+    def message_sent(self) -> None:
+        """A live message went out: make sure a refresh follows it."""
         with self._lock:
             if self._stopped or self._timer is not None:
                 return
@@ -121,14 +100,3 @@ class CatchUp:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-
-    def state_as_sent(self, run: Run) -> RunState:
-        """``run.state()`` cut to what the live messages carried (a run that ended is whole)."""
-        state = run.state()
-        if state["status"] != "running":
-            return state
-        sent = self._sent.get(run.id, Sent())
-        state["text"] = state["text"][: sent.text]
-        state["thinking"] = state["thinking"][: sent.thinking]
-        state["entries"] = state["entries"][: sent.entries]
-        return state

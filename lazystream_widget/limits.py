@@ -58,6 +58,22 @@ WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
 
+# --- cassettes (recorded model traffic, lazystream_widget.cassettes) -----------
+#: The record/replay proxy refuses request bodies larger than this (HTTP 413); chat
+#: requests, even with a long history, are far smaller.
+CASSETTE_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: A "no recorded request matches" error quotes at most this many characters of each
+#: differing value...
+CASSETTE_DIFF_CHARS = 160
+#: ...and lists at most this many differences.
+CASSETTE_DIFF_MAX = 4
+#: A request body field that repeats an earlier request's (the tools, the conversation so
+#: far) is written once and referenced, when its JSON is at least this long.
+CASSETTE_REUSE_MIN_CHARS = 64
+#: How often a replay that waits for its next recorded event checks whether the client
+#: hung up (a cancelled run), in seconds.
+CASSETTE_HANGUP_POLL_S = 0.05
+
 # --- integrations -------------------------------------------------------------
 #: How often a LazyLLM run's queue (LazyLLM's own SQLite FileSystemQueue) is read while
 #: nothing arrives; each read takes LazyLLM's file lock, so reading faster slows its writer.
@@ -66,6 +82,24 @@ LAZYLLM_QUEUE_POLL_S = 0.02
 OTLP_EXPORT_DELAY_S = 0.5
 #: Live OTLP export: how long one request to the collector may take before it is dropped.
 OTLP_EXPORT_TIMEOUT_S = 10.0
+
+# --- Stop and resync while a cell is busy (lazystream_widget/control.py, js/control.js) ---
+#: How long a new view waits for the kernel to create the subshell that takes Stop and resync requests.
+CONTROL_SUBSHELL_START_TIMEOUT_S = 5.0
+#: A resync reply carries at most this many runs (the newest); older ones follow on a later request.
+RESYNC_MAX_RUNS = 50
+#: Browser side (mirrored in js/control.js): with no reply to Stop after this long, the button says the
+#: kernel is busy and the run stops when the running cell finishes.
+STOP_NO_REPLY_MS = 1500
+#: Browser side: the first resync request goes this long after a gap in the message numbers (a burst
+#: of gaps makes one request)...
+RESYNC_MIN_INTERVAL_MS = 250
+#: ...each further one in the same episode (more was lost after a reply) waits twice the last, up to this...
+RESYNC_MAX_INTERVAL_MS = 4000
+#: ...are repeated this long after one that got no reply...
+RESYNC_RETRY_MS = 2000
+#: ...at most this many times in a row (then the run's final state, sent last, catches the browser up).
+RESYNC_MAX_ATTEMPTS = 5
 
 # --- marimo (lazystream_widget/frontends.py) ------------------------------------
 #: In marimo, messages sent before a view's front end starts are dropped; the view then

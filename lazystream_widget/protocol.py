@@ -1,7 +1,7 @@
 """The wire formats shared by the runtime, the widget runner and the JavaScript.
 
 One place, typed. ``js/protocol.js`` mirrors the names defined here; a test
-(``tests/test_protocol_js.py``) checks that both agree.
+(``tests/control/test_mirrors.py``) checks that both agree.
 
 Three things cross a boundary:
 
@@ -15,7 +15,8 @@ Three things cross a boundary:
 3. **Widget state** (synced trait ``runs``): a list of :class:`RunState`, the
    authoritative final state that saved notebooks and HTML exports show.
 
-Browser -> kernel: :class:`CancelMessage`.
+Browser -> kernel: :class:`CancelMessage` and :class:`ResyncMessage`, answered with a
+:class:`ControlReplyMessage` and a :class:`SnapshotMessage` (see ``control.py`` and ``resync.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ TRACE_VERSION = 1
 ANSWER_QUEUE = "lazy_answer"  # what FileSystemQueue() with no name means
 THINK_QUEUE = "lazy_think"
 TRACE_QUEUE = "lazy_trace"
+
+#: Widget message types. Kernel -> browser: run_start, delta, snapshot (numbered), control_reply;
+#: browser -> kernel: cancel, resync.
+MSG_RUN_START = "run_start"
+MSG_DELTA = "delta"
+MSG_SNAPSHOT = "snapshot"
+MSG_CONTROL_REPLY = "control_reply"
+MSG_CANCEL = "cancel"
+MSG_RESYNC = "resync"
 
 SpanKind = Literal[
     "agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"
@@ -125,6 +135,33 @@ class DeltaMessage(TypedDict, total=False):
 class CancelMessage(TypedDict):
     type: Literal["cancel"]
     run: str
+
+
+class ResyncMessage(TypedDict, total=False):
+    """The browser saw a gap in ``mseq``: it lists what it holds, the kernel sends what it lacks."""
+
+    type: Literal["resync"]
+    runs: dict[str, RunStatus]  # every run the browser holds -> the status it shows
+    stale: list[str]  # runs the browser knows to be incomplete
+
+
+class SnapshotMessage(TypedDict):
+    """Reply to a resync: each run's state as far as live messages carried it (numbered like the deltas)."""
+
+    type: Literal["snapshot"]
+    mseq: int
+    runs: list[RunState]
+
+
+class ControlReplyMessage(TypedDict):
+    """Reply to a cancel: the kernel got it (``ok``: this request stopped the run) and on which thread."""
+
+    type: Literal["control_reply"]
+    request: Literal["cancel"]
+    run: str
+    ok: bool
+    status: str  # the run's status when the request arrived ("unknown": no such run)
+    thread: str  # the kernel thread that handled the request (a subshell's while a cell is busy)
 
 
 #: Characters that ``str.splitlines`` (and some editors) treat as line breaks but JSON leaves unescaped.

@@ -17,7 +17,8 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
-EXPECTED = ["01-quick-start", "02-anatomy-of-a-stream", "03-bring-your-own-model", "04-testing-with-notebooks"]
+EXPECTED = ["01-quick-start", "02-anatomy-of-a-stream", "03-bring-your-own-model", "04-testing-with-notebooks",
+            "07-recorded-runs"]
 
 
 def clean_model_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,7 +32,7 @@ def _code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_the_four_notebooks_are_there() -> None:
+def test_the_notebooks_are_there() -> None:
     assert [p.stem for p in PATHS] == EXPECTED
 
 

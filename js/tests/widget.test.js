@@ -237,14 +237,16 @@ describe("widget", () => {
     const { store, cleanup } = attachStore(model.proxy());
     model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
     const el = document.createElement("div");
+    const before = store.listeners.size; // the model's own (the resyncer)
     const dispose = widget.render({ model: model.proxy(), el });
-    expect(store.listeners.size).toBe(1);
+    expect(store.listeners.size).toBe(before + 1);
     expect(vi.getTimerCount()).toBeGreaterThan(0); // elapsed ticker
     dispose();
-    expect(store.listeners.size).toBe(0);
+    expect(store.listeners.size).toBe(before);
     // jsdom queues <details> toggle events on timers: let those run out.
     vi.advanceTimersByTime(5000);
     expect(vi.getTimerCount()).toBe(0);
     cleanup();
+    expect(store.listeners.size).toBe(0);
   });
 });

@@ -118,9 +118,27 @@ def clean_env(home: Path) -> dict[str, str]:
     )
     if "JUPYTER_DATA_DIR" in os.environ:  # keep a deliberately chosen data dir (extensions live there)
         env["JUPYTER_DATA_DIR"] = os.environ["JUPYTER_DATA_DIR"]
-    if "JUPYTER_PATH" in os.environ:
-        env["JUPYTER_PATH"] = os.environ["JUPYTER_PATH"]
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        [str(_test_kernelspec(home)), *filter(None, [os.environ.get("JUPYTER_PATH")])])
     return env
+
+
+def _test_kernelspec(home: Path) -> Path:
+    """A ``python3`` kernelspec that runs the tests' own Python (a venv's, with the package under test).
+
+    The servers are started through the ``jupyter`` command, whose scripts may run another Python (the system's,
+    outside a venv); the stock kernelspec says ``python``, which jupyter_client resolves to the *server's*
+    Python, so kernels would import whatever that Python has installed instead of the code under test. This
+    spec, first on ``JUPYTER_PATH``, pins the kernels to ``sys.executable``."""
+    data = home / "jupyter-path"
+    spec = data / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python",
+        "metadata": {"debugger": True},
+    }, indent=1))  # fmt: skip
+    return data
 
 
 class JupyterServer:
@@ -385,13 +403,17 @@ class NotebookPage:
                 if attempt == attempts - 1:
                     raise
 
-    def run_cell(self, index: int, attempts: int = 3) -> None:
-        """Run the code cell at ``index`` (counting all cells), without advancing; checked like ``run_all``."""
+    def run_cell(self, index: int, attempts: int = 3, *, wait_done: bool = True) -> None:
+        """Run the code cell at ``index`` (counting all cells), without advancing; checked like ``run_all``.
+
+        The run command resolves when the cell finishes: ``wait_done=False`` returns once the cell started
+        (for a cell that blocks while the test acts on the page)."""
         before = self.js("return nb.widgets[arg].model.executionCount;", index)
+        run = "await app.commands.execute('notebook:run-cell');" if wait_done else \
+            "app.commands.execute('notebook:run-cell').catch(() => {});"
         for attempt in range(attempts):
             self.js("nb.activeCellIndex = arg; nb.deselectAll();"
-                    "nb.widgets[arg].node.scrollIntoView({block: 'center'});"
-                    "await app.commands.execute('notebook:run-cell');", index)
+                    "nb.widgets[arg].node.scrollIntoView({block: 'center'});" + run, index)
             try:
                 wait_for(lambda: self.js(
                     "const c = nb.widgets[arg.i]; const p = c.node.querySelector('.jp-InputPrompt');"
