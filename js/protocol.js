@@ -22,6 +22,11 @@ export const MSG_RESYNC = "resync";
 export const MESSAGE_TYPES = ["run_start", "delta", "snapshot", "control_reply", "cancel", "resync"];
 
 export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"];
+/** protocol.TOOL_CALL_EVENT: events of an llm span carrying a tool call's argument text as it streams. */
+export const TOOL_CALL_EVENT = "tool_call";
+/** protocol.ATTR_TEXT_RANGES / ATTR_THINKING_RANGES: [[start, end], ...] of run.text / run.thinking (code points). */
+export const ATTR_TEXT_RANGES = "text_ranges";
+export const ATTR_THINKING_RANGES = "thinking_ranges";
 export const ENTRY_EVENTS = ["start", "end", "event"];
 export const SPAN_STATUSES = ["ok", "error", "cancelled"];
 export const RUN_STATUSES = ["running", "done", "error", "cancelled"];
@@ -30,6 +35,10 @@ export const RUN_STATUSES = ["running", "done", "error", "cancelled"];
 export const WIDGET_MAX_ANSWER_CHARS = 1_000_000;
 /** limits.WIDGET_MAX_MESSAGES_PER_S (informative: the kernel coalesces to this rate). */
 export const WIDGET_MAX_MESSAGES_PER_S = 30;
+/** limits.WIDGET_VALUE_FOLD_CHARS: a trace value longer than this shows folded. */
+export const WIDGET_VALUE_FOLD_CHARS = 2_000;
+/** limits.TRACE_FIELD_MAX_BYTES: the kernel cuts each trace field (leaf string) at this many UTF-8 bytes. */
+export const TRACE_FIELD_MAX_BYTES = 8_192;
 
 /**
  * @typedef {{type?: string, message?: string, detail?: string}} ErrorInfo
@@ -45,11 +54,12 @@ export const WIDGET_MAX_MESSAGES_PER_S = 30;
  *   id: string, query?: string, status?: "running"|"done"|"error"|"cancelled",
  *   text?: string, thinking?: string, entries?: Array<TraceEntry|string>,
  *   error?: ErrorInfo|null, result?: string|null, started_at?: number,
- *   ended_at?: number|null, stats?: RunStats, notices?: string[]
+ *   ended_at?: number|null, stats?: RunStats, notices?: string[],
+ *   prices?: Record<string, [number, number]>, currency?: string
  * }} RunState
  * @typedef {{type: "run_start", mseq: number, run: RunState}} RunStartMessage
  * @typedef {{type: "delta", mseq: number, run: string, text?: string, thinking?: string,
- *   entries?: Array<TraceEntry|string>, stats?: RunStats, notices?: string[]}} DeltaMessage
+ *   entries?: Array<TraceEntry|string>, stats?: RunStats, n?: number, notices?: string[]}} DeltaMessage
  * @typedef {{type: "cancel", run: string}} CancelMessage
  * @typedef {{type: "snapshot", mseq: number, runs: RunState[]}} SnapshotMessage
  */

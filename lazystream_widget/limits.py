@@ -9,6 +9,10 @@ Each is a named constant so that docs, tests and code agree on one number.
 TRACE_FIELD_MAX_BYTES = 8 * 1024
 #: Appended (with the original size) to a truncated trace field.
 TRUNCATION_MARKER = "…[truncated, {size} bytes in all]"
+#: An llm span records the places in ``run.text`` (and ``run.thinking``) that it streamed as at
+#: most this many ``[start, end)`` ranges; a span interleaved with more writers than that gets none
+#: (the widget then shows no answer link for it rather than a wrong one).
+TEXT_RANGES_MAX = 32
 
 # --- queues and sessions ------------------------------------------------------
 #: An empty ``dequeue()`` may wait this long for a new item before returning
@@ -51,12 +55,24 @@ TOOL_ERROR_MAX_CHARS = 500
 TOOL_RESULT_MAX_CHARS = 64 * 1024
 #: Default bound on model turns of a FunctionCallAgent.
 AGENT_MAX_TURNS = 10
+#: While a model streams a tool call, its argument text goes to the trace as ``tool_call`` events on
+#: the llm span, at most one per call per this many seconds (the first at once, the rest coalesced),
+#: so the seed loop's printout of ``lazy_trace`` stays readable.
+TOOL_CALL_EVENT_INTERVAL_S = 0.25
+#: Argument text streamed that way per call; past it the events stop (the tool span still shows
+#: the arguments, cut like any trace field).
+TOOL_CALL_STREAM_MAX_CHARS = 8 * 1024
 
 # --- widget -------------------------------------------------------------------
 #: At most this many comm messages per second per view while streaming.
 WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
+#: The front end (``static/widget.js`` + ``widget.css``, KaTeX and its fonts included) stays below
+#: this size: anywidget loads it from a Blob URL and every saved notebook keeps a copy of it.
+WIDGET_BUNDLE_MAX_BYTES = 1_100_000
+#: A trace value longer than this shows folded in the widget, with "Show all".
+WIDGET_VALUE_FOLD_CHARS = 2_000
 
 # --- cassettes (recorded model traffic, lazystream_widget.cassettes) -----------
 #: The record/replay proxy refuses request bodies larger than this (HTTP 413); chat

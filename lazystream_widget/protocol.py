@@ -50,6 +50,17 @@ SPAN_KINDS: tuple[str, ...] = (
     "agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"
 )
 
+#: The ``name`` of the ``event`` entries an llm span writes while the model streams a tool call.
+#: Their ``attrs``: ``call_id``, ``index`` (the call's position in the turn), ``tool`` (its name),
+#: ``offset`` (characters of argument text sent before this event), ``delta`` (the new argument
+#: text), and on the last one ``done: true`` (``cut: true`` when the text stopped at
+#: ``TOOL_CALL_STREAM_MAX_CHARS``). The tool span that runs the call carries the same ``call_id``.
+TOOL_CALL_EVENT = "tool_call"
+#: llm span ``attrs``: where the span's streamed text sits in ``run.text`` / ``run.thinking``, as
+#: ``[[start, end], ...]`` in characters (Python ``str`` indices). Absent where no offsets are known.
+ATTR_TEXT_RANGES = "text_ranges"
+ATTR_THINKING_RANGES = "thinking_ranges"
+
 EntryEvent = Literal["start", "end", "event"]
 SpanStatus = Literal["ok", "error", "cancelled"]
 RunStatus = Literal["running", "done", "error", "cancelled"]
@@ -113,6 +124,8 @@ class RunState(TypedDict, total=False):
     ended_at: float | None
     stats: RunStats
     notices: list[str]  # one-line remarks about the run shown above the answer (e.g. "nothing was streamed: ...")
+    prices: dict[str, list[float]]  # the run's configure(prices=...): model -> [input, output] per 1M tokens
+    currency: str  # the symbol shown before costs (configure(currency=...))
 
 
 class RunStartMessage(TypedDict):
@@ -129,6 +142,7 @@ class DeltaMessage(TypedDict, total=False):
     thinking: str  # new thinking text since the last message
     entries: list[TraceEntry | str]  # new trace entries since the last message
     stats: RunStats  # about once a second, and with the first token; merge into what you have
+    n: int  # answer tokens in this message (the browser's count stays in step with the text)
     notices: list[str]  # notices added since the last message
 
 

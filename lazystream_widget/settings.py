@@ -94,6 +94,14 @@ def _prices(value: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _currency(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"currency must be a short string such as '$' or 'EUR ', got {type(value).__name__}")
+    if len(value) > 8 or any(ch in value for ch in "\n\r\t"):
+        raise ValueError(f"currency must be a short one-line symbol (8 characters at most), got {value!r}")
+    return value
+
+
 def _cassette(value: Any) -> Any:
     """A cassette file path, or an open cassette (what ``with cassette(...)`` puts in force)."""
     if getattr(value, "__lazystream_cassette__", False):
@@ -154,6 +162,8 @@ _SETTINGS: dict[str, Setting] = {
                 "/v1/traces is added unless given); unset: nothing is sent. Needs the [otel] extra."),
         Setting("prices", "LAZYSTREAM_PRICES", {}, _prices,
                 "Price per 1M tokens per model, {model: (input, output)}, for the cost roll-ups."),
+        Setting("currency", "LAZYSTREAM_CURRENCY", "$", _currency,
+                "The symbol shown before costs computed from `prices` (e.g. '$', '€', 'CNY ')."),
         Setting("cassette", "LAZYSTREAM_CASSETTE", None, _cassette,
                 "A cassette file that every run records its model traffic to or replays it from "
                 "(see lazystream_widget.cassette and docs/cassettes.md)."),

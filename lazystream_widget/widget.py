@@ -76,6 +76,7 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         self._mseq = 0
         self._stats_sent_at: dict[str, float] = {}
         self._ttft_sent: set[str] = set()
+        self._tokens_sent: dict[str, int] = {}
         self._runs_lock = threading.Lock()
         self._ledger = SentLedger()  # what the live messages carried of each run (for resync replies)
         self._lose_deltas = 0  # test-only: see _lose_next_deltas
@@ -125,6 +126,13 @@ class StreamView(RunHistory, anywidget.AnyWidget):
             self._stats_sent_at[run.id] = now
             if run.ttft_ms is not None:
                 self._ttft_sent.add(run.id)
+        else:
+            # the token count rides with every message that carries text (a few bytes), so the status
+            # line's count keeps step with the text on screen between the once-a-second stats
+            n = run.tokens - self._tokens_sent.get(run.id, 0)
+            if n:
+                msg["n"] = n
+        self._tokens_sent[run.id] = run.tokens
         if text:
             msg["text"] = text
         if thinking:
@@ -137,6 +145,9 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         self._send_message(msg, lambda: self._ledger.add(run.id, text, thinking, entries))
 
     def run_finished(self, run: Run) -> None:
+        for table in (self._stats_sent_at, self._tokens_sent):
+            table.pop(run.id, None)
+        self._ttft_sent.discard(run.id)
         self._store_run(run)  # the final state, as a trait: sent last, kept in saved notebooks
 
     def run_resync(self, run: Run) -> None:

@@ -108,6 +108,10 @@ def clean_env(home: Path) -> dict[str, str]:
     (config / "labconfig" / "default_setting_overrides.json").write_text(json.dumps(SETTING_OVERRIDES, indent=1))
     for name in ("jupyter-runtime", "ipython", "lazystream"):
         (home / name).mkdir(parents=True, exist_ok=True)
+    # the kernels must import the package under test: `python -m jupyter lab` runs the `jupyter-lab` script
+    # first on PATH, which may belong to another Python (a venv with --system-site-packages has none of its
+    # own), and its kernels would then import whatever lazystream_widget that Python has installed
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     env.update(
         JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
@@ -494,8 +498,9 @@ def normalize_ws(text: str | None) -> str:
 # DOM contract (documented at the top of js/widget.js): .lsw-root, .lsw-run[data-run-id][data-status],
 # .lsw-answer, .lsw-status, .lsw-stop, .lsw-copy, .lsw-thinking, .lsw-error, .lsw-trace (a <details> holding
 # the tree; open for the newest run), .lsw-tree, .lsw-node[data-span][data-kind][data-status][data-depth]
-# (nested: li > ul.lsw-children > li), .lsw-node-name, .lsw-toggle[aria-expanded], .lsw-node-body,
-# .lsw-expand-all, .lsw-collapse-all, .lsw-live.
+# (a flat, virtualised role=tree: rows are treeitems with aria-level / aria-expanded, in display order),
+# .lsw-node-name, .lsw-toggle, .lsw-span-detail (details of the selected span), .lsw-expand-all,
+# .lsw-collapse-all, .lsw-filter, .lsw-live (the view's one polite status region).
 
 SEED_QUERY = "What's the weather like today in celsius in Tokyo and Paris."
 #: What the scripted weather model answers to SEED_QUERY once the seed's tools ran (Tokyo 10 °C, Paris 22 °C).
@@ -552,6 +557,15 @@ JS_TREE = """(runId) => {
             visible: r.width > 0 && r.height > 0 && getComputedStyle(n).visibility !== 'hidden'};
   });
 }"""
+
+
+def set_theme(nbp: NotebookPage, theme: str) -> None:
+    """Switch JupyterLab's theme ("JupyterLab Light" / "JupyterLab Dark") and wait until it applies."""
+    nbp.js("await app.commands.execute('apputils:change-theme', {theme: arg});", theme)
+    light = "true" if "Light" in theme else "false"
+    wait_for(lambda: nbp.page.evaluate("() => document.body.dataset.jpThemeLight") == light, 20,
+             f"the theme {theme} to apply")
+    nbp.page.wait_for_timeout(500)
 
 
 def tree(page: Any, run_id: str) -> list[dict[str, Any]]:
