@@ -4,6 +4,7 @@ A page writes a marker on a line of its own and gets the table in its place:
 
 * ``<!-- generated: settings -->``: every ``configure()`` setting (``lazystream_widget.settings.describe()``);
 * ``<!-- generated: providers -->``: the known ``OnlineChatModule`` sources (``runtime.chat.SOURCES``);
+* ``<!-- generated: api -->``: the API reference of every public name (``lazystream_widget._LAZY``);
 * ``<!-- generated: rendered-notebooks -->``: links to the notebooks ``scripts/render_notebooks.py`` rendered
   into ``docs/rendered/`` (with their widget state, offline), or a line saying how to render them.
 
@@ -57,7 +58,51 @@ def rendered_notebooks() -> str:
             f"files and work offline): {links}.")
 
 
-TABLES = {"settings": settings_table, "providers": providers_table, "notebooks": rendered_notebooks}
+#: The API reference's sections: public names of ``lazystream_widget`` (each documented where ``_LAZY`` says it
+#: lives, so a name that moves between modules is followed). Public names in no group land in "More".
+API_GROUPS = {
+    "Views": ["StreamView", "StreamConsole", "Run"],
+    "Settings": ["configure"],
+    "Models": ["OnlineChatModule", "TrainableModule", "ModelConfigError", "ModelError", "ServerStartError"],
+    "Tools, agents and flows": ["fc_register", "FunctionCallAgent", "MaxTurnsExceeded", "pipeline", "parallel",
+                                "ModuleBase"],
+    "Queues and sessions": ["FileSystemQueue", "ThreadPoolExecutor", "session", "new_session", "current_session",
+                            "Session", "RunCancelled"],
+    "Recorded runs": ["cassette", "Cassette", "CassetteError", "CassetteMismatchError"],
+}
+
+
+def api_reference() -> str:
+    import importlib
+    import inspect
+
+    import lazystream_widget
+
+    lazy = lazystream_widget._LAZY
+    grouped = {name for names in API_GROUPS.values() for name in names}
+    groups = {title: [n for n in names if n in lazy] for title, names in API_GROUPS.items()}
+    # the rest, skipping the placeholders _0.._9 (instances, documented with bind)
+    rest = sorted(n for n in lazy if n not in grouped and not n.startswith("_"))
+    groups["Flows"] = [n for n in rest if lazy[n].startswith("lazystream_widget.runtime.flow")]
+    groups["More"] = [n for n in rest if n not in groups["Flows"]]
+    out, seen = [], set()
+    for title, names in groups.items():
+        targets = []
+        for name in names:
+            obj = getattr(importlib.import_module(lazy[name]), name)
+            # an alias (pipeline = Pipeline) is documented once, where its object is defined
+            target = (f"{obj.__module__}.{obj.__qualname__}" if inspect.isclass(obj) or inspect.isfunction(obj)
+                      else f"{lazy[name]}.{name}")
+            if target not in seen:
+                seen.add(target)
+                targets.append(f"::: {target}\n")
+        if targets:
+            out += [f"## {title}\n", *targets]
+    return "\n".join(out)
+
+
+TABLES = {"settings": settings_table, "providers": providers_table, "notebooks": rendered_notebooks,
+          "api": api_reference}
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
