@@ -370,9 +370,9 @@ class Run:
         run_ctx.run(set_token, self._token)
         run_ctx.run(set_trace_everything, True)
         run_ctx.run(activate, None)
-        pump = get_pump(self._backend)
         feed = self._feed = Feed(self, sink, cell_ctx)
         try:
+            pump = get_pump(self._backend)  # starts the pump thread the first time (that can fail too)
             if sink is not None:
                 sink.run_started(self)
             invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
