@@ -178,6 +178,22 @@ class Cell:
         return max(self.values) if self.ok else math.nan
 
 
+def at_most(limit: float) -> Callable[[Figure], bool | None]:
+    """A target check: ours (the median) is at most ``limit``; None when there is no number."""
+    def check(f: Figure) -> bool | None:
+        v = f.med("ours")
+        return None if not is_number(v) else v <= limit
+    return check
+
+
+def ratio_at_most(limit: float, other: str = "floor") -> Callable[[Figure], bool | None]:
+    """A target check: ours / ``other`` (medians) is at most ``limit``."""
+    def check(f: Figure) -> bool | None:
+        r = f.ratio(other)
+        return None if not is_number(r) else r <= limit
+    return check
+
+
 @dataclass
 class Target:
     text: str

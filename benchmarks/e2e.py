@@ -18,7 +18,7 @@ lag is the consumer's ``time.time_ns()`` minus the stamp the server took when it
 
 from __future__ import annotations
 
-from .common import Cell, Figure, Settings, Target, collect, collect_rounds, is_number, pick
+from .common import Cell, Figure, Settings, Target, at_most, collect, collect_rounds, pick, ratio_at_most
 
 SEED_SYSTEMS = (("ours", "seed"), ("lazyllm", "seed"), ("openai", "openai"))
 
@@ -36,20 +36,6 @@ def _col(system: str) -> str:
     return "floor" if system == "openai" else system
 
 
-def ratio_le(limit: float, other: str = "floor"):
-    def check(f: Figure) -> bool | None:
-        r = f.ratio(other)
-        return None if not is_number(r) else r <= limit
-
-    return check
-
-
-def abs_le(limit: float):
-    def check(f: Figure) -> bool | None:
-        v = f.med("ours")
-        return None if not is_number(v) else v <= limit
-
-    return check
 
 
 def _all_zero(f: Figure) -> bool | None:
@@ -82,7 +68,8 @@ def run(settings: Settings) -> list[Figure]:
             res["lazyllm"] = collect(settings, "lazyllm", "e2e", _spec(settings, "seed", n, 0.0, reps),
                                      f"e2e-{n}-lazyllm", timeout=1800)
         for what, key in (("first", "ttft_ms"), ("last", "ttlt_ms")):
-            target = Target("<= 1.1x the floor", ratio_le(1.1)) if n == 2000 and what == "last" else Target("report")
+            last = n == 2000 and what == "last"
+            target = Target("<= 1.1x the floor", ratio_at_most(1.1)) if last else Target("report")
             cells = {_col(col): pick(r, key) for col, r in res.items()}
             figs.append(Figure("e2e", f"t{what}_{n}_seed", f"{n} tokens, no delay: time to {what} token — "
                                "OnlineChatModule + seed loop; floor: openai client alone", "ms", cells, target))
@@ -125,11 +112,11 @@ def run(settings: Settings) -> list[Figure]:
         key = f"lag_{stat}_ms"
         figs.append(Figure("e2e", f"lag_{stat}_seed", f"per-token lag {stat} at 50 tokens/s — seed loop", "ms",
                            {_col(col): pick(r, key) for col, r in lag.items()},
-                           Target("<= 5 ms", abs_le(5.0)) if stat == "p95" else Target("report"), note=floor_note))
+                           Target("<= 5 ms", at_most(5.0)) if stat == "p95" else Target("report"), note=floor_note))
         figs.append(Figure("e2e", f"lag_{stat}_runner", f"per-token lag {stat} at 50 tokens/s — widget runner, "
                            "until the comm message is sent", "ms",
                            {"ours": pick(lag_runner, f"sink_{key}"), "floor": pick(lag.get("openai", "n/a"), key)},
-                           Target("<= 10 ms", abs_le(10.0)) if stat == "p95" else Target("report"), note=floor_note))
+                           Target("<= 10 ms", at_most(10.0)) if stat == "p95" else Target("report"), note=floor_note))
     figs.append(Figure("e2e", "lag_p95_runner_drain", "per-token lag p95 at 50 tokens/s — widget runner, until its "
                        "pump takes the token off the queue", "ms",
                        {"ours": pick(lag_runner, "lag_p95_ms"), "floor": pick(lag.get("openai", "n/a"), "lag_p95_ms")},

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from .common import Cell, Figure, Settings, Target, cell_of, is_number
+from .common import Cell, Figure, Settings, Target, at_most, cell_of
 from .kernel_harness import Kernel, KernelError
 
 SIZES = (100_000, 1_000_000)
@@ -60,18 +60,12 @@ def run(settings: Settings) -> list[Figure]:
         big = n == max(sizes)
         figs.append(Figure("memory", f"rss_{n}", f"kernel peak RSS growth / (answer + trace bytes), {n:,}-token run",
                            "x", {"ours": cell},
-                           Target("<= 3x", _le(3.0)) if big and not settings.quick else Target("report")))
+                           Target("<= 3x", at_most(3.0)) if big and not settings.quick else Target("report")))
         if r:
             figs.append(Figure("memory", f"rss_mb_{n}", f"  ... in MB: peak growth ({r['answer_bytes'] / 1e6:.1f} MB "
                                "answer)", "MB", {"ours": cell_of([r["growth_bytes"] / 1e6])}, Target("report")))
     return figs
 
-
-def _le(limit: float):
-    def check(f: Figure) -> bool | None:
-        v = f.med("ours")
-        return None if not is_number(v) else v <= limit
-    return check
 
 
 if __name__ == "__main__":  # python -m benchmarks.memory [N]: one size, with its own model server

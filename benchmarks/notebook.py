@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .common import REPO, Cell, Figure, Settings, Target, cell_of, is_number, percentile
+from .common import REPO, Cell, Figure, Settings, Target, at_most, cell_of, is_number, percentile, ratio_at_most
 
 #: The lag probe: after each DOM change in an answer, wait for the next frame to be painted (rAF, then a
 #: task), then read every stamp ``i@ns`` in the answers and note, for each new one, now - stamp (ms).
@@ -319,7 +319,7 @@ def run(settings: Settings) -> list[Figure]:
     lag = data["lag"]
     if isinstance(lag, list):
         settings.extra.setdefault("lags", {})["browser"] = lag
-        for stat, p, tgt in (("p95", 95, Target("<= 50 ms", _le(50))), ("p50", 50, Target("report"))):
+        for stat, p, tgt in (("p95", 95, Target("<= 50 ms", at_most(50))), ("p50", 50, Target("report"))):
             figs.append(Figure("notebook", f"lag_{stat}", f"per-token lag {stat} at 50 tokens/s — server stamp to "
                                "painted text in JupyterLab", "ms", {"ours": cell_of([percentile(lag, p)])}, tgt))
     else:
@@ -343,22 +343,16 @@ def run(settings: Settings) -> list[Figure]:
     figs.append(Figure("notebook", "longest_task", f"longest main-thread task, streaming a {mb:.0f} MB answer or a "
                        f"{entries:,}-entry trace; floor: a minimal anywidget, same run and final state", "ms",
                        {"ours": cell(ours, "max_ms"), "floor": cell(floor, "max_ms")},
-                       Target("<= 1.2x the floor", _ratio_le(1.2))))
+                       Target("<= 1.2x the floor", ratio_at_most(1.2))))
     figs.append(Figure("notebook", "heap", f"JS heap of the page with the {entries:,}-entry trace and the {mb:.0f} MB "
                        "answer (after GC); floor: the minimal anywidget's page", "MB",
                        {"ours": cell(ours, "heap_mb"), "floor": cell(floor, "heap_mb")},
-                       Target("<= 150 MB", _le(150))))
+                       Target("<= 150 MB", at_most(150))))
     figs.append(Figure("notebook", "heap_empty", "  ... the same page before those runs (JupyterLab itself)", "MB",
                        {"ours": cell(ours, "heap_before_mb"), "floor": cell(floor, "heap_before_mb")},
                        Target("report")))
     return figs
 
-
-def _le(limit: float):
-    def check(f: Figure) -> bool | None:
-        v = f.med("ours")
-        return None if not is_number(v) else v <= limit
-    return check
 
 
 def _eq(value: float):
@@ -367,12 +361,6 @@ def _eq(value: float):
         return None if not is_number(v) else v == value
     return check
 
-
-def _ratio_le(limit: float):
-    def check(f: Figure) -> bool | None:
-        r = f.ratio("floor")
-        return None if not is_number(r) else r <= limit
-    return check
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from .common import Cell, Figure, Settings, Target, cell_of, is_number
+from .common import Cell, Figure, Settings, Target, at_most, cell_of, is_number
 from .kernel_harness import Kernel, KernelError, max_rate
 from .workerlib import TAG_RE
 
@@ -142,7 +142,7 @@ def run(settings: Settings) -> list[Figure]:
         figs.append(Figure("scale", f"cores_{n_runs}", f"{n_runs} run(s) at 20 tokens/s: kernel CPU; peer: the same "
                            "streams read by the openai client alone (no widget)", "cores",
                            {"ours": cell(n_runs, "cores"), "floor": peer_cell(n_runs, "cores")},
-                           Target("<= 0.5 core", _le(0.5)) if n_runs == 100 else Target("report")))
+                           Target("<= 0.5 core", at_most(0.5)) if n_runs == 100 else Target("report")))
     for n_runs in counts:
         figs.append(Figure("scale", f"cpu_per_token_{n_runs}", f"{n_runs} run(s): kernel CPU per 1,000 tokens; peer: "
                            "the openai client alone", "ms", {"ours": cell(n_runs, "cpu_ms_per_1k_tokens"),
@@ -152,7 +152,8 @@ def run(settings: Settings) -> list[Figure]:
         c = cell(n_runs, "wall_s")
         figs.append(Figure("scale", f"wall_{n_runs}", f"{n_runs} run(s): wall time until all ended (one run alone: "
                            f"{one_wall:.2f} s)", "s", {"ours": c},
-                           Target("<= 1.3x one run's", _wall_le(1.3, one_wall)) if n_runs == 100 else Target("report")))
+                           Target("<= 1.3x one run's", _wall_at_most(1.3, one_wall)) if n_runs == 100
+                           else Target("report")))
     figs.append(Figure("scale", "mixed", f"tokens delivered to the wrong run (run.text / iopub), up to {top} runs",
                        "tokens", {"ours": cell_of([r["wrong_run"] + r["iopub_wrong"] for rows in scale.values()
                                                    for r in rows])}, Target("0", zero("wrong_run", "iopub_wrong"))))
@@ -161,23 +162,18 @@ def run(settings: Settings) -> list[Figure]:
                                                    for r in rows])}, Target("0", zero("missing", "iopub_missing"))))
     figs.append(Figure("scale", "iopub_rate", f"{top} views: comm messages on iopub, busiest 3 s", "msg/s",
                        {"ours": cell(top, "iopub_comm_max_per_s_3s")},
-                       Target("well under 1,000/s (budget 500)", _le(600))))
+                       Target("well under 1,000/s (budget 500)", at_most(600))))
     figs.append(Figure("scale", "iopub_all_rate", f"{top} views: all iopub messages, busiest 3 s", "msg/s",
                        {"ours": cell(top, "iopub_all_max_per_s_3s")}, Target("report (Jupyter drops past 1,000)")))
     comm = data["comm"]
     figs.append(Figure("scale", "view_rate", f"one view at ~{comm['tokens_per_s']:,.0f} tokens/s: comm messages",
-                       "msg/s", {"ours": cell_of([comm["msgs_per_s"]])}, Target("<= 60 per second", _le(60 * 1.05))))
+                       "msg/s", {"ours": cell_of([comm["msgs_per_s"]])},
+                       Target("<= 60 per second", at_most(60 * 1.05))))
     return figs
 
 
-def _le(limit: float):
-    def check(f: Figure) -> bool | None:
-        v = f.med("ours")
-        return None if not is_number(v) else v <= limit
-    return check
 
-
-def _wall_le(ratio: float, one: float):
+def _wall_at_most(ratio: float, one: float):
     def check(f: Figure) -> bool | None:
         v = f.med("ours")
         return None if not is_number(v) or not one else v <= ratio * one

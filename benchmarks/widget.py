@@ -9,7 +9,7 @@ message rates by the ``scale`` group (a real kernel).
 
 from __future__ import annotations
 
-from .common import Cell, Figure, Settings, Target, WorkerError, cell_of, is_number, ours_worker, run_worker
+from .common import Cell, Figure, Settings, Target, WorkerError, at_most, cell_of, ours_worker, run_worker
 
 #: key, label, unit, target text, check (spec 7)
 WIDGET_FIGURES = [
@@ -62,13 +62,7 @@ def run(settings: Settings) -> list[Figure]:
     figs = []
     for key, label, unit, target, limit in WIDGET_FIGURES:
         cell = cells.get(key)
-        figs.append(Figure("widget", key, label, unit, {"ours": cell} if cell else {}, Target(target, _le(limit)),
+        figs.append(Figure("widget", key, label, unit, {"ours": cell} if cell else {}, Target(target, at_most(limit)),
                            pending="" if cell else pending))
     return figs
 
-
-def _le(limit: float):
-    def check(f: Figure) -> bool | None:
-        v = f.med("ours")
-        return None if not is_number(v) else v <= limit
-    return check
