@@ -315,9 +315,7 @@ class Run:
             self._final.set_result(None)
 
     def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
-        from .runtime.session import get_backend
-
-        backend, sid = get_backend(), self._session.id
+        backend, sid = self._session.backend, self._session.id
         deltas = backend.read(sid, ANSWER_QUEUE)
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
         thinking = "".join(b.decode("utf-8", "surrogatepass") for b in backend.read(sid, THINK_QUEUE))

@@ -226,6 +226,9 @@ class _Signal:
 class FileBackend:
     """See the module docstring. One instance per queue home per process."""
 
+    #: Closing a session deletes its files at once: a watcher can follow a live session, not replay a closed one.
+    replays = False
+
     def __init__(self, home: str | None = None) -> None:
         self.home = home or default_home()
         self.sessions_dir = os.path.join(self.home, "sessions")
@@ -264,6 +267,15 @@ class FileBackend:
         if owned:
             owner = {"pid": os.getpid(), "start": _process_start_time(os.getpid()), "created": time.time()}
             _write_private(os.path.join(sdir, "owner"), json.dumps(owner).encode())
+
+    def describe(self) -> str:
+        return f"the file backend under {self.home}"
+
+    def close_session(self, session_id: str) -> None:
+        self.delete_session(session_id)
+
+    def session_state(self, session_id: str) -> str:
+        return "open" if self.session_exists(session_id) else "missing"
 
     def session_exists(self, session_id: str) -> bool:
         return os.path.isdir(os.path.join(self._session_dir(session_id), "q"))
@@ -391,32 +403,27 @@ class FileBackend:
         with files.mutex:
             filelock.lock_descriptor(files.lock_fd, poll_interval=0.001)
             try:
-                items: list[bytes] = []
-                start = off = _read_u64(files.off_fd)
-                while limit is None or len(items) < limit:
-                    size = os.fstat(files.log_fd).st_size
-                    if size <= off:
-                        break
-                    buf = os.pread(files.log_fd, min(size - off, DEQUEUE_READ_CHUNK), off)
-                    need = _declared_record_size(buf)
-                    if need > len(buf) and size - off >= need:  # one record larger than a chunk
-                        buf = os.pread(files.log_fd, need, off)
-                    got, used = unframe(buf, None if limit is None else limit - len(items))
-                    items.extend(got)
-                    off += used
-                    if used == 0:
-                        # stuck on an incomplete record: if the file holds more than this chunk, the record
-                        # may be a torn one followed by intact records beyond the chunk (a large item cut by
-                        # a kill); skip to the next of them. Nothing can follow a write still in progress.
-                        if size - off > len(buf) and (nxt := _next_intact_record_in_file(files.log_fd, off, size)) > 0:
-                            off = nxt
-                            continue
-                        break
+                start = _read_u64(files.off_fd)
+                items, off = _read_records(files.log_fd, start, limit)
                 if destructive and off != start:
                     os.pwrite(files.off_fd, _U64.pack(off), 0)
                 return items
             finally:
                 filelock.unlock_descriptor(files.lock_fd)
+
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+        """Non-destructive read from a byte offset of the queue's log (the log keeps every item until the
+        session is deleted: ``dequeue`` only moves the consumer's offset). No lock: appended bytes never change."""
+        try:
+            start = int(cursor)
+        except ValueError:
+            raise ValueError(f"not a cursor of the file backend: {cursor!r}") from None
+        try:
+            files = self._queue_files(session_id, queue)
+        except FileNotFoundError:  # deleted between the check and the open
+            raise SessionClosedError(f"session {session_id[:8]}… was closed") from None
+        items, off = _read_records(files.log_fd, start, limit)
+        return items, str(off)
 
     def peek(self, session_id: str, queue: str) -> bytes | None:
         files = self._queue_files(session_id, queue)
@@ -488,6 +495,31 @@ class FileBackend:
     def watcher(self, session_id: str):
         self._prepare()
         return watch_directory(os.path.join(self._session_dir(session_id), "q"))
+
+
+def _read_records(log_fd: int, off: int, limit: int | None) -> tuple[list[bytes], int]:
+    """Intact records of a log from byte ``off`` (at most ``limit``): the items and the offset after them."""
+    items: list[bytes] = []
+    while limit is None or len(items) < limit:
+        size = os.fstat(log_fd).st_size
+        if size <= off:
+            break
+        buf = os.pread(log_fd, min(size - off, DEQUEUE_READ_CHUNK), off)
+        need = _declared_record_size(buf)
+        if need > len(buf) and size - off >= need:  # one record larger than a chunk
+            buf = os.pread(log_fd, need, off)
+        got, used = unframe(buf, None if limit is None else limit - len(items))
+        items.extend(got)
+        off += used
+        if used == 0:
+            # stuck on an incomplete record: if the file holds more than this chunk, the record
+            # may be a torn one followed by intact records beyond the chunk (a large item cut by
+            # a kill); skip to the next of them. Nothing can follow a write still in progress.
+            if size - off > len(buf) and (nxt := _next_intact_record_in_file(log_fd, off, size)) > 0:
+                off = nxt
+                continue
+            break
+    return items, off
 
 
 def _read_u64(fd: int) -> int:

@@ -26,7 +26,7 @@ from typing import Any, Callable, TypeVar
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
 from .backend import SessionClosedError
 from .queue import _written
-from .session import get_backend
+from .session import backend_of
 
 T = TypeVar("T")
 
@@ -64,15 +64,14 @@ def wait_until_read(written: dict[tuple[str, str], int], grace: float = DRAIN_GR
     """
     if not written:
         return True
-    backend = get_backend()
     deadline = time.monotonic() + grace
     pause = 0.0002
     while True:
-        pending = [(sid, q, end) for (sid, q), end in written.items() if _unread(backend, sid, q, end)]
+        pending = [(sid, q, end) for (sid, q), end in written.items() if _unread(backend_of(sid), sid, q, end)]
         if not pending:
             return True
         now = time.time()
-        active = any(now - backend.last_read_at(sid, q) <= ACTIVE_CONSUMER_WINDOW_S for sid, q, _ in pending)
+        active = any(now - backend_of(sid).last_read_at(sid, q) <= ACTIVE_CONSUMER_WINDOW_S for sid, q, _ in pending)
         if not active or time.monotonic() >= deadline:
             return False
         time.sleep(pause)

@@ -13,7 +13,7 @@ import re
 
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
-from .session import Session, current_session, get_backend
+from .session import Session, current_session
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
@@ -67,8 +67,9 @@ class FileSystemQueue:
                 f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
                 "serialize it first (e.g. json.dumps)"
             )
-        sid = self.session.id
-        end = get_backend().append(sid, self._name, message.encode("utf-8", "surrogatepass"))
+        sess = self._session or current_session()
+        sid = sess.id
+        end = sess.backend.append(sid, self._name, message.encode("utf-8", "surrogatepass"))
         written = _written.get()
         if written is not None:
             written[(sid, self._name)] = end
@@ -81,8 +82,8 @@ class FileSystemQueue:
         """
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ValueError(f"dequeue(limit=...) must be a positive int or None, got {limit!r}")
-        backend = get_backend()
-        sid = self.session.id
+        sess = self.session
+        backend, sid = sess.backend, sess.id
         items = backend.read(sid, self._name, limit)
         if not items:
             backend.wait_for_item(sid, EMPTY_DEQUEUE_WAIT_S)
@@ -91,16 +92,19 @@ class FileSystemQueue:
 
     def peek(self) -> str | None:
         """The oldest item without removing it, or None."""
-        raw = get_backend().peek(self.session.id, self._name)
+        sess = self.session
+        raw = sess.backend.peek(sess.id, self._name)
         return None if raw is None else raw.decode("utf-8", "surrogatepass")
 
     def size(self) -> int:
         """How many items are waiting."""
-        return get_backend().size(self.session.id, self._name)
+        sess = self.session
+        return sess.backend.size(sess.id, self._name)
 
     def clear(self) -> None:
         """Drop every waiting item."""
-        get_backend().clear(self.session.id, self._name)
+        sess = self.session
+        sess.backend.clear(sess.id, self._name)
 
     def __repr__(self) -> str:
         return f"FileSystemQueue({self._name!r})"
