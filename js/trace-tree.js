@@ -17,7 +17,7 @@
 // textContent.
 
 import { errorText, formatDuration } from "./format.js";
-import { isTraceEntry } from "./protocol.js";
+import { isRunMarker, isTraceEntry } from "./protocol.js";
 
 /** @typedef {import("./protocol.js").TraceEntry} TraceEntry */
 
@@ -207,6 +207,7 @@ export class TraceTree {
   }
 
   _add(e) {
+    if (isRunMarker(e)) return; // issue 13: run markers are for watchers in other processes, not spans
     this.entryCount++;
     const arrival = ++this.arrival;
     if (!isTraceEntry(e)) {

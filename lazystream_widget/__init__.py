@@ -39,6 +39,7 @@ _LAZY = {
     "StreamView": "lazystream_widget.widget",
     "Run": "lazystream_widget.runner",
     "configure": "lazystream_widget.settings",
+    "start_run": "lazystream_widget.worker",
 }
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "parallel",
     "pipeline",
     "session",
+    "start_run",
     "__version__",
 ]
 assert set(__all__) == set(_LAZY) | {"__version__"}  # one list, kept in step
@@ -95,3 +97,4 @@ if TYPE_CHECKING:  # for editors and type checkers only
     from .runtime.trainable import ServerStartError, TrainableModule
     from .settings import configure
     from .widget import StreamView
+    from .worker import start_run

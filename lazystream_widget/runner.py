@@ -21,7 +21,16 @@ import time
 from typing import Any, Callable, Protocol
 
 from .limits import WIDGET_MAX_MESSAGES_PER_S
-from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
+from .protocol import (
+    ANSWER_QUEUE,
+    THINK_QUEUE,
+    TRACE_QUEUE,
+    ErrorInfo,
+    RunState,
+    TraceEntry,
+    is_run_marker,
+    parse_entry,
+)
 from .spans import SpanRecord, build_spans, format_tree
 
 #: After a cancel, how long the run may take to wind down before we call it cancelled anyway.
@@ -258,11 +267,19 @@ class Run:
 
     # ---- running ----------------------------------------------------------------
 
-    def start(self, sink: RunSink | None = None) -> Run:
+    @property
+    def session_id(self) -> str | None:
+        """The id of the session the run streams into: hand it to ``StreamView.attach`` in another
+        process to watch this run there (with Redis, also after it ended)."""
+        return self._session.id if self._session is not None else None
+
+    def start(self, sink: RunSink | None = None, *, session: Any = None) -> Run:
         """Submit the module to the pool under a fresh session and start the pump thread.
 
         Call it from the thread whose context should reach the pump (the notebook cell):
         on ipykernel 7.0.x a thread that touches a widget must run in a copy of the cell's context.
+        ``session``: stream into this session instead of a fresh one (e.g. one a watcher elsewhere
+        follows); it is closed at the end only if this process created it.
         """
         from .runtime.cancel import CancelToken, set_token
         from .runtime.session import new_session, use_session
@@ -277,7 +294,10 @@ class Run:
         self.settings = settings.snapshot()  # a later configure() never reaches this run
         sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
         self._sink = sink
-        self._session = new_session()
+        self._session = session if session is not None else new_session()
+        from .run_markers import run_start_marker, write_marker
+
+        write_marker(self._session, run_start_marker(self))  # for watchers elsewhere (StreamView.attach)
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
         run_ctx.run(settings.use, self.settings)
@@ -311,8 +331,17 @@ class Run:
             if sink is not None:
                 sink.run_finished(self)
         finally:
-            self._session.close()
+            self._close_session()
             self._final.set_result(None)
+
+    def _close_session(self) -> None:
+        """Write the run-end marker (how the run ended, for watchers elsewhere), then close the session."""
+        from .run_markers import run_end_marker, write_marker
+
+        try:
+            write_marker(self._session, run_end_marker(self))
+        finally:
+            self._session.close()
 
     def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
         backend, sid = self._session.backend, self._session.id
@@ -320,6 +349,7 @@ class Run:
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
         thinking = "".join(b.decode("utf-8", "surrogatepass") for b in backend.read(sid, THINK_QUEUE))
         entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in backend.read(sid, TRACE_QUEUE)]
+        entries = [e for e in entries if not is_run_marker(e)]  # our own run_start: for watchers, not the display
         if text or thinking or entries:
             with self._lock:
                 if (text or thinking) and self.ttft_ms is None:
@@ -360,7 +390,7 @@ class Run:
                     sink_error = exc
         finally:
             try:
-                self._session.close()
+                self._close_session()
             finally:
                 self._final.set_result(None)
         if sink_error is not None:

@@ -66,6 +66,7 @@ class StreamView(anywidget.AnyWidget):
             )
         super().__init__(title=title, **kwargs)
         self.module = module
+        self.attached_session: str | None = None  # set by attach(): a read-only view of a run elsewhere
         self.history: list[Run] = []
         self._mseq = 0
         self._stats_sent_at: dict[str, float] = {}
@@ -77,12 +78,36 @@ class StreamView(anywidget.AnyWidget):
 
     # ---- the API ----------------------------------------------------------------
 
+    @classmethod
+    def attach(cls, session_id: str, *, display: bool = True, title: str = "") -> StreamView:
+        """A read-only view of a run executing elsewhere (a worker, another kernel), by its session id.
+
+        It shows the run's answer and trace as they stream, from the beginning however late you
+        attach (with Redis, also after the run ended); ``view.last_run`` is its handle (``text``,
+        ``trace``, ``status``, ``wait()``). Watchers never take items from each other or from the
+        session's own consumer. Stop (or ``last_run.cancel()``) stops watching, not the run.
+        See :mod:`lazystream_widget.attach`.
+        """
+        from .attach import _not_callable, attach_run
+
+        view = cls(_not_callable, display=False, title=title)
+        view.attached_session = session_id
+        view.history.append(attach_run(session_id, view))
+        if display:
+            _display_in_notebook(view)
+        return view
+
     def ask(self, query: Any, *, wait: bool = False, timeout: float | None = None) -> Run:
         """Start a run of the module on ``query`` and return its handle at once.
 
         With ``wait=True`` block until it ends (still streaming live) and raise its
         exception if it failed, so a failing notebook fails under nbval.
         """
+        if self.attached_session is not None:
+            raise TypeError(
+                f"this view watches session {self.attached_session[:8]}… (StreamView.attach): it cannot ask; "
+                "make a StreamView(module) to run queries here"
+            )
         run = Run(self.module, query)
         self.history.append(run)
         run.start(self)
@@ -100,6 +125,8 @@ class StreamView(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         # stable text form: nbval compares it, and a memory address would differ every run
+        if self.attached_session is not None:
+            return "StreamView.attach(<session>)"
         name = getattr(self.module, "name", None) or getattr(self.module, "__name__", type(self.module).__name__)
         return f"StreamView({name})"
 

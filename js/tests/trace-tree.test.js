@@ -346,6 +346,17 @@ describe("trace tree", () => {
     expect(leaves[0].dataset.kind).toBe("text");
   });
 
+  test("run markers (issue 13) are ignored: neither a node nor a text line", () => {
+    const { tree, flushAll } = makeTree();
+    const runStart = { v: 1, ts: T0, event: "run_start", span: "r1", name: "run", input: "q" };
+    const runEnd = { v: 1, ts: T0 + 2, event: "run_end", span: "r1", name: "run", status: "done", output: "ok" };
+    tree.addEntries([runStart, start("a", null, "agent", "agent", 0), end("a", null, "agent", "agent", 1), runEnd]);
+    flushAll();
+    expect(tree.el.querySelectorAll(".lsw-text-node").length).toBe(0);
+    expect(node(tree.el, "r1")).toBeNull();
+    expect(node(tree.el, "a")).not.toBeNull();
+  });
+
   test("attrs cut by the kernel (a string) are shown as text", () => {
     const { tree, flushAll } = makeTree();
     tree.addEntries([start("a", null, "agent", "agent", 0, { attrs: "{\"big\": \"xx…[truncated, 9000 bytes in all]" })]);

@@ -32,7 +32,8 @@ from .. import settings
 from .backend import QueueBackend
 
 SESSION_ENV = "LAZYSTREAM_SESSION"
-_ID_RE = re.compile(r"[0-9a-f]{32}")
+#: What a session id looks like (also the only names the sweep considers under ``sessions/``).
+SESSION_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 _backend: QueueBackend | None = None  # the backend of the current ``queue`` setting (or forced by set_backend)
 _backend_url: str | None = None  # the ``queue`` setting _backend was made for
@@ -111,7 +112,7 @@ class Session:
             self.id = secrets.token_hex(16)  # 128 random bits: unguessable
             self.owned = True
         else:
-            if not isinstance(session_id, str) or not _ID_RE.fullmatch(session_id):
+            if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
                 raise ValueError(
                     f"invalid session id {session_id!r}: expected 32 lowercase hex characters, "
                     "as given by lazystream_widget.session().id"

@@ -1,0 +1,270 @@
+"""Watching a run that executes elsewhere: ``StreamView.attach(session_id)``.
+
+A run started in another process (a worker, a cluster job, another notebook) streams into a
+session; anyone who has the session id can watch it. The watcher reads the session with
+``read_from`` (non-destructive, from the first item), so it sees the run from its beginning
+however late it attaches, several watchers never take items from each other, and the session's
+own consumer loses nothing. It follows the session's first run: until that run's ``run_end``
+marker (status, truncated result, error), or until the session ends without one (a producer that
+is not a lazystream runner), or until you stop watching.
+
+With Redis a finished session stays readable until it expires (``queue_expiry``), so attaching
+after the run ended replays it. The file backend deletes a session when its owner closes it: there
+a watcher on the same machine follows a live run, not a closed one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from typing import Any
+
+from .limits import REDIS_READ_BATCH, REDIS_RETRY_BACKOFF_MAX_S, WIDGET_MAX_MESSAGES_PER_S
+from .protocol import ANSWER_QUEUE, RUN_END_EVENT, RUN_START_EVENT, THINK_QUEUE, TRACE_QUEUE, parse_entry
+from .runner import Run, RunSink, _cell_number
+from .runtime.backend import START, QueueUnavailableError, SessionClosedError
+from .runtime.cancel import CancelToken, RunCancelled
+
+_QUEUES = (ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE)
+#: While nothing arrives, the session's state (ended? expired?) is checked this often.
+_STATE_EVERY_S = 1.0
+
+
+class RemoteRunError(RuntimeError):
+    """The watched run failed in its own process; ``type``, ``message`` and ``detail`` are its error's."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.type = str(info.get("type") or "Exception")
+        self.message = str(info.get("message") or "")
+        self.detail = str(info.get("detail") or "")
+        super().__init__(f"{self.type}: {self.message} (raised in the process that ran it)")
+
+
+class SessionNotFoundError(SessionClosedError, LookupError):
+    """There is no such session to watch."""
+
+
+class AttachedRun(Run):
+    """A :class:`Run` handle on a run executing in another process: ``text``, ``thinking``, ``trace``,
+    ``status``, ``wait()`` as for any run. ``result`` is ``str()`` of the run's return value as its
+    run-end marker carried it (cut at 8 KiB); a failed run raises :class:`RemoteRunError`; ``cancel()``
+    stops watching (the run goes on where it runs) and ends this handle as cancelled."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(_not_callable, f"session {session_id[:8]}…")
+        self.attached_session = session_id
+        self._token = CancelToken()
+
+    @property
+    def session_id(self) -> str:
+        return self.attached_session
+
+    def cancel(self, reason: str = "stopped watching") -> bool:
+        if self._final.done():
+            return False
+        return self._token.cancel(reason)
+
+    # ---- fed by the follower --------------------------------------------------------
+
+    def _take_start(self, marker: dict[str, Any]) -> None:
+        self.id = str(marker.get("span") or self.id)
+        if marker.get("input") is not None:
+            self.query = marker["input"]
+        if isinstance(marker.get("ts"), (int, float)):
+            self.started_at = float(marker["ts"])
+
+    def _absorb(self, text: str, thinking: str, entries: list[Any], deltas: int) -> None:
+        with self._lock:
+            if (text or thinking) and self.ttft_ms is None:
+                self.ttft_ms = round((time.perf_counter() - self._t0) * 1000, 1)
+            if text:
+                self._text.append(text)
+                self.tokens += deltas
+            if thinking:
+                self._thinking.append(thinking)
+            self._entries.extend(entries)
+
+    def _end(self, marker: dict[str, Any] | None, *, stopped: str | None = None) -> None:
+        self.ended_at = time.time()
+        if stopped is not None:
+            self.status = "cancelled"
+            self._exception = RunCancelled(stopped)
+        elif marker is None:
+            self.status = "done"
+            self.add_notice("the session ended without a run-end entry (its producer is not a lazystream runner), "
+                            "so how its work ended is not known here")
+        else:
+            self.status = str(marker.get("status") or "done")  # type: ignore[assignment]
+            if isinstance(marker.get("ts"), (int, float)):
+                self.ended_at = float(marker["ts"])
+            attrs = marker.get("attrs") if isinstance(marker.get("attrs"), dict) else {}
+            if isinstance(attrs.get("ttft_ms"), (int, float)):
+                self.ttft_ms = attrs["ttft_ms"]  # the producer's, not the time it took us to attach
+            if self.status == "done":
+                self._result = marker.get("output")
+            elif self.status == "cancelled":
+                self._exception = RunCancelled((marker.get("error") or {}).get("message") or "cancelled")
+            else:
+                self._exception = RemoteRunError(marker.get("error") or {})
+
+
+def _not_callable(_query: Any) -> Any:
+    raise TypeError("an attached view watches a run elsewhere: it cannot ask; use StreamView(module) to run here")
+
+
+class Follower:
+    """The thread that reads one session for one :class:`AttachedRun` and hands what is new to its sink."""
+
+    def __init__(self, backend: Any, run: AttachedRun, sink: RunSink | None, ctx: contextvars.Context) -> None:
+        self.backend = backend
+        self.run = run
+        self.sink = sink
+        self.ctx = ctx
+        self.sid = run.attached_session
+        self.cursors = dict.fromkeys(_QUEUES, START)
+        self.end_marker: dict[str, Any] | None = None
+        self.outage = False
+        self.thread = threading.Thread(target=ctx.run, args=(self._main,), name=f"lazystream-attach-{self.sid[:8]}",
+                                       daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def _read(self) -> tuple[str, str, list[Any], int]:
+        """Everything new in the three queues (the trace only up to the run's end marker)."""
+        out: dict[str, list[bytes]] = {}
+        for queue in _QUEUES:
+            got: list[bytes] = []
+            while True:
+                try:
+                    items, cursor = self.backend.read_from(self.sid, queue, self.cursors[queue])
+                except SessionClosedError:
+                    break  # deleted (file backend): what we read is what there was
+                if items:
+                    self.cursors[queue] = cursor
+                    got.extend(items)
+                if len(items) < REDIS_READ_BATCH:
+                    break
+            out[queue] = got
+        entries: list[Any] = []
+        for raw in out[TRACE_QUEUE]:
+            if self.end_marker is not None:
+                break
+            entry = parse_entry(raw.decode("utf-8", "surrogatepass"))
+            event = entry.get("event") if isinstance(entry, dict) else None
+            if event == RUN_START_EVENT:
+                self.run._take_start(entry)
+            elif event == RUN_END_EVENT:
+                self.end_marker = entry
+            else:
+                entries.append(entry)
+        text = "".join(b.decode("utf-8", "surrogatepass") for b in out[ANSWER_QUEUE])
+        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in out[THINK_QUEUE])
+        return text, thinking, entries, len(out[ANSWER_QUEUE])
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        run = self.run
+        watcher = None
+        stopped: str | None = None
+        try:
+            watcher = self.backend.watcher(self.sid)
+            self._loop(watcher)
+            if run._token.cancelled:
+                stopped = run._token.reason or "stopped watching"
+        except BaseException as exc:  # never leave the handle "running"
+            stopped = f"watching failed: {type(exc).__name__}: {exc}"
+        finally:
+            if watcher is not None:
+                watcher.close()
+        if stopped is not None and run._token.cancelled:
+            run.add_notice("you stopped watching: the run goes on in its own process (attach again to follow it)")
+        run._end(self.end_marker if stopped is None else None, stopped=stopped)
+        try:
+            if self.sink is not None:
+                self.sink.run_finished(run)
+        finally:
+            run._final.set_result(None)
+
+    def _loop(self, watcher: Any) -> None:
+        run, sink = self.run, self.sink
+        interval = 1.0 / WIDGET_MAX_MESSAGES_PER_S
+        last_sent = 0.0
+        pend: list[Any] = ["", "", []]
+        state_checked = 0.0
+        backoff = 0.05
+        while not run._token.cancelled:
+            try:
+                text, thinking, entries, deltas = self._read()
+                now = time.monotonic()
+                ended = self.end_marker is not None
+                if not ended and not (text or thinking or entries) and now - state_checked >= _STATE_EVERY_S:
+                    state_checked = now
+                    if self.backend.session_state(self.sid) != "open":
+                        text, thinking, entries, deltas = self._read()  # the last items before it ended
+                        ended = True
+                if self.outage:
+                    self.outage = False
+                    run.add_notice("the queue is reachable again: watching resumed where it stopped")
+                backoff = 0.05
+            except QueueUnavailableError as exc:
+                if not self.outage:
+                    self.outage = True
+                    run.add_notice(f"the queue is unreachable, retrying: {exc}")
+                run._token._event.wait(backoff)
+                backoff = min(backoff * 2, REDIS_RETRY_BACKOFF_MAX_S)
+                continue
+            if text or thinking or entries:
+                run._absorb(text, thinking, entries, deltas)
+                pend[0] += text
+                pend[1] += thinking
+                pend[2].extend(entries)
+            pending = bool(pend[0] or pend[1] or pend[2]) or run._has_new_notices()
+            if pending and (ended or now >= last_sent + interval):
+                if sink is not None:
+                    sink.run_delta(run, pend[0], pend[1], pend[2])
+                else:
+                    run.take_new_notices()
+                pend = ["", "", []]
+                last_sent = now
+            if ended:
+                return
+            if pending:
+                run._token._event.wait(max(0.0, last_sent + interval - time.monotonic()))
+            else:
+                watcher.wait(0.25)
+
+
+def attach_run(session_id: str, sink: RunSink | None = None, *, backend: Any = None) -> AttachedRun:
+    """Start watching ``session_id``; returns its :class:`AttachedRun` (the sink sees it start, stream, end).
+
+    Raises :class:`SessionNotFoundError` when the session does not exist (closed and deleted, expired,
+    or a wrong id / queue setting), and ``ValueError`` for a malformed id.
+    """
+    from .runtime.session import SESSION_ID_RE, get_backend
+
+    if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
+        raise ValueError(
+            f"invalid session id {session_id!r}: expected 32 lowercase hex characters, as given by run.session_id "
+            "or printed by python -m lazystream_widget.worker"
+        )
+    backend = backend or get_backend()
+    if backend.session_state(session_id) == "missing":
+        hint = (" The file backend deletes a session when its owner closes it; to watch runs after they end, "
+                "use Redis (LAZYSTREAM_QUEUE=redis://...).") if not backend.replays else ""
+        raise SessionNotFoundError(
+            f"no session {session_id[:8]}… in {backend.describe()}: it ended and was deleted, expired, or the id "
+            f"or the queue setting is not the producer's.{hint}"
+        )
+    run = AttachedRun(session_id)
+    run.settings = None
+    run._cell = _cell_number()
+    if sink is not None:
+        sink.run_started(run)
+    run._sink = sink
+    Follower(backend, run, sink, contextvars.copy_context()).start()
+    return run
