@@ -33,6 +33,7 @@ from ..limits import REDIS_READ_BATCH, REDIS_SESSION_EXPIRY_S, REDIS_STREAM_MAXL
 from ..settings import mask_url
 from . import redis_scripts as lua
 from .backend import SessionClosedError
+from .filestore import MAX_ITEM_BYTES, frame
 from .redis_conn import call, connect
 from .redis_watch import RedisWatcher, standard_queues
 
@@ -64,12 +65,14 @@ class RedisBackend:
         self._token = secrets.token_hex(6)  # this process's write tokens: <token>.<n>
         self._counter = itertools.count()
         self._scripts = {name: self.client.register_script(getattr(lua, name))
-                         for name in ("TAKE", "PEEK", "SIZE", "CLEAR", "APPEND_NUMBERED", "READ_AGE", "SESSION_KEYS")}
+                         for name in ("TAKE", "PEEK", "SIZE", "CLEAR", "APPEND", "APPEND_NUMBERED", "READ_AGE",
+                                     "SESSION_KEYS")}
         self._lock = threading.Lock()
         self._touched: dict[tuple[str, str], float] = {}  # (session, queue) -> when its expiry was last refreshed
         self._heartbeat_at: dict[tuple[str, str], float] = {}
-        self._positions: dict[tuple[str, str], bytes] = {}  # the consumer position this process last saw
         self._last_written: dict[tuple[str, str], bytes] = {}  # the last id this process's writes got
+        self._conds: dict[str, threading.Condition] = {}  # empty dequeues of this process wait here
+        self._waiting: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"RedisBackend({mask_url(self.url)!r})"
@@ -156,9 +159,11 @@ class RedisBackend:
 
     def _forget(self, session_id: str) -> None:
         with self._lock:
-            for cache in (self._touched, self._heartbeat_at, self._positions, self._last_written):
+            for cache in (self._touched, self._heartbeat_at, self._last_written):
                 for key in [k for k in cache if k[0] == session_id]:
                     del cache[key]
+            self._conds.pop(session_id, None)
+            self._waiting.pop(session_id, None)
 
     # ---- writing ------------------------------------------------------------------
 
@@ -166,68 +171,71 @@ class RedisBackend:
         return f"{self._token}.{next(self._counter)}".encode()
 
     def append(self, session_id: str, queue: str, item: bytes) -> int:
-        key = self.stream_key(session_id, queue)
-        token = self._write_token()
-        fields = {b"d": item, b"p": token}
-        due = self._touch_due(session_id, queue)
-        after = self._last_written.get((session_id, queue), b"0-0")
-
-        def add() -> bytes:
-            if not due:
-                return self.client.xadd(key, fields, maxlen=self.maxlen, approximate=True)
-            # the first write of this queue (or a due refresh): the stream gets its expiry atomically
-            pipe = self.client.pipeline(transaction=True)
-            pipe.xadd(key, fields, maxlen=self.maxlen, approximate=True)
-            pipe.sadd(self._key(session_id, "queues"), queue)
-            for k in (key, *self._session_keys(session_id)):
-                pipe.expire(k, self.expiry)
-            return pipe.execute()[0]
-
-        stream_id = self._call(add, f"append to queue {queue!r}", recover=lambda: self._landed(key, token, after))
-        self._wrote(session_id, queue, stream_id, due)
-        return id_to_position(stream_id)
+        if len(item) > MAX_ITEM_BYTES:
+            frame(item)  # raises the file backend's error: the same limit on both backends
+        return self._append(session_id, queue, "APPEND", item, b"")
 
     def append_numbered(self, session_id: str, queue: str, make_item: Callable[[int], bytes]) -> int:
-        """``make_item`` is called with a placeholder number, which Redis replaces with the next sequence
-        number as it appends (one atomic script); an item that does not show the number exactly once
-        is numbered in a WATCH/MULTI transaction instead."""
-        key = self.stream_key(session_id, queue)
-        seq_key = self._key(session_id, "seq")
-        token = self._write_token()
-        after = self._last_written.get((session_id, queue), b"0-0")
+        """``make_item`` is called with a placeholder number, which Redis replaces with the session's next
+        sequence number as it appends (one atomic script); an item that does not show the placeholder
+        exactly once is numbered in a WATCH/MULTI transaction instead."""
         placeholder = str(secrets.randbelow(9 * 10**17) + 10**17).encode()
         parts = make_item(int(placeholder)).split(placeholder)
         if len(parts) == 2:
-            script, args = self._scripts["APPEND_NUMBERED"], [parts[0], parts[1], self.maxlen, token]
+            return self._append(session_id, queue, "APPEND_NUMBERED", parts[0], parts[1])
+        return self._append_in_transaction(session_id, queue, make_item)
 
-            def add() -> bytes:
-                return script(keys=[seq_key, key], args=args)
-        else:
-            def add() -> bytes:
-                return self._append_numbered_in_transaction(seq_key, key, make_item, token)
-
-        stream_id = self._call(add, f"append to queue {queue!r}", recover=lambda: self._landed(key, token, after))
-        due = self._touch_due(session_id, queue)
-        if due:
-            self._touch(session_id, queue)
-        self._wrote(session_id, queue, stream_id, due)
+    def _append(self, session_id: str, queue: str, script_name: str, item: bytes, tail: bytes) -> int:
+        key = self.stream_key(session_id, queue)
+        token = self._write_token()
+        touch = self._touch_due(session_id, queue)
+        after = self._last_written.get((session_id, queue), b"0-0")
+        keys = [key, *self._session_keys(session_id)[:1], self._key(session_id, "queues"),
+                *(self._key(session_id, k) for k in ("seq", "pos", "read"))]
+        args = [item, token, self.maxlen, self.expiry, "1" if touch else "0", queue, tail]
+        script = self._scripts[script_name]
+        try:
+            stream_id = self._call(lambda: script(keys=keys, args=args), f"append to queue {queue!r}",
+                                   recover=lambda: self._landed(key, token, after))
+        except Exception as exc:
+            raise self._closed_error(exc, session_id, queue) from None
+        self._wrote(session_id, queue, stream_id, touch)
         return id_to_position(stream_id)
 
-    def _append_numbered_in_transaction(self, seq_key: str, key: str, make_item: Callable[[int], bytes],
-                                        token: bytes) -> bytes:
+    def _append_in_transaction(self, session_id: str, queue: str, make_item: Callable[[int], bytes]) -> int:
         from redis.exceptions import WatchError
 
-        while True:
-            with self.client.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(seq_key)
-                    seq = int(pipe.get(seq_key) or 0) + 1
-                    pipe.multi()
-                    pipe.set(seq_key, seq)
-                    pipe.xadd(key, {b"d": make_item(seq), b"p": token}, maxlen=self.maxlen, approximate=True)
-                    return pipe.execute()[1]
-                except WatchError:
-                    continue  # another writer took a number meanwhile: take the next one
+        key, meta, seq_key = self.stream_key(session_id, queue), self._key(session_id, "meta"), self._key(session_id,
+                                                                                                        "seq")
+        token = self._write_token()
+        after = self._last_written.get((session_id, queue), b"0-0")
+
+        def add() -> bytes:
+            while True:
+                with self.client.pipeline(transaction=True) as pipe:
+                    try:
+                        pipe.watch(seq_key, meta)
+                        if pipe.hget(meta, "state") != b"open":
+                            raise SessionClosedError(f"session {session_id[:8]}… is closed")
+                        seq = int(pipe.get(seq_key) or 0) + 1
+                        pipe.multi()
+                        pipe.set(seq_key, seq)
+                        pipe.xadd(key, {b"d": make_item(seq), b"p": token}, maxlen=self.maxlen, approximate=True)
+                        return pipe.execute()[1]
+                    except WatchError:
+                        continue  # another writer took a number meanwhile: take the next one
+
+        stream_id = self._call(add, f"append to queue {queue!r}", recover=lambda: self._landed(key, token, after))
+        self._touch(session_id, queue)
+        self._wrote(session_id, queue, stream_id, True)
+        return id_to_position(stream_id)
+
+    def _closed_error(self, exc: Exception, session_id: str, queue: str) -> Exception:
+        if "LSWCLOSED" not in str(exc):
+            return exc
+        state = "was closed by its owner" if "ended" in str(exc) else "does not exist (it expired, or was never made)"
+        return SessionClosedError(f"session {session_id[:8]}… {state} in {self.describe()}: "
+                                  f"queue {queue!r} takes no more items")
 
     def _landed(self, key: str, token: bytes, after: bytes) -> tuple[bool, Any]:
         """After a write whose reply was lost: did it land? Looks for its token after the last id we know."""
@@ -258,6 +266,7 @@ class RedisBackend:
         self._call(touch, "refresh a session's expiry")
 
     def _wrote(self, session_id: str, queue: str, stream_id: bytes, touched: bool) -> None:
+        self._wake(session_id)
         k = (session_id, queue)
         last = self._last_written.get(k)
         if last is None or id_to_position(stream_id) > id_to_position(last):
@@ -290,7 +299,6 @@ class RedisBackend:
         script = self._scripts["TAKE"]
         out = self._call(lambda: script(keys=keys, args=args), f"read queue {queue!r}",
                          recover=lambda: self._taken(keys, queue, call_token))
-        self._positions[(session_id, queue)] = out[0]
         return out[1:]
 
     def _taken(self, keys: list[str], queue: str, call_token: bytes) -> tuple[bool, Any]:
@@ -326,16 +334,27 @@ class RedisBackend:
     # ---- waiting ------------------------------------------------------------------
 
     def wait_for_item(self, session_id: str, timeout: float) -> None:
-        """Block (an ``XREAD``) until an item follows what this process's consumer last took, or the timeout."""
-        streams = {self.stream_key(s, q).encode(): pos for (s, q), pos in list(self._positions.items())
-                   if s == session_id}
-        if not streams:
-            time.sleep(timeout)
-            return
-        try:
-            self.client.xread(streams, count=1, block=max(1, int(timeout * 1000)))
-        except Exception:
-            time.sleep(timeout)  # the next read reports an outage that lasts
+        """Wait up to ``timeout`` (a few ms, for an empty ``dequeue``), woken early by an append in this process.
+
+        Not a blocking ``XREAD``: Redis ends blocking commands on its 100 ms timer tick (``hz 10``), far
+        longer than an empty dequeue may wait. Waiting consumers use :meth:`watcher` (a blocking XREAD).
+        """
+        cond = self._conds.get(session_id)
+        if cond is None:
+            cond = self._conds.setdefault(session_id, threading.Condition(threading.Lock()))
+        with cond:
+            self._waiting[session_id] = self._waiting.get(session_id, 0) + 1
+            try:
+                cond.wait(timeout)
+            finally:
+                self._waiting[session_id] -= 1
+
+    def _wake(self, session_id: str) -> None:
+        if self._waiting.get(session_id):  # an unlocked read: a waiter that just missed it waits out its few ms
+            cond = self._conds.get(session_id)
+            if cond is not None:
+                with cond:
+                    cond.notify_all()
 
     def watcher(self, session_id: str) -> RedisWatcher:
         queues = set(standard_queues())

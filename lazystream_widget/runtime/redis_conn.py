@@ -5,7 +5,7 @@
   reply could land twice, so :func:`call` decides what is safe to repeat.
 * :func:`call` retries an operation on connection errors (refused, reset, timed out, Redis still
   loading its append-only file after a restart) with a doubling backoff for at most
-  ``REDIS_PRODUCER_RETRY_S``, then raises :class:`~.backend.QueueUnavailableError` naming the
+  ``limits.REDIS_PRODUCER_RETRY_S`` (read at each call), then raises :class:`~.backend.QueueUnavailableError` naming the
   server (never its password). Credentials refused fail at once: retrying cannot help.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, TypeVar
 
-from ..limits import REDIS_PRODUCER_RETRY_S, REDIS_RETRY_BACKOFF_MAX_S, REDIS_RETRY_BACKOFF_S, REDIS_SOCKET_TIMEOUT_S
+from .. import limits
 from ..settings import mask_url
 from .backend import QueueUnavailableError
 
@@ -41,8 +41,8 @@ def connect(url: str) -> Any:
     try:
         return redis.Redis.from_url(
             url,
-            socket_timeout=REDIS_SOCKET_TIMEOUT_S,
-            socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
+            socket_timeout=limits.REDIS_SOCKET_TIMEOUT_S,
+            socket_connect_timeout=limits.REDIS_SOCKET_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
             client_name="lazystream-widget",
@@ -83,7 +83,7 @@ def credentials_error(exc: BaseException, url: str) -> PermissionError:
     return err
 
 
-def call(op: Callable[[], T], url: str, what: str, *, retry_for: float = REDIS_PRODUCER_RETRY_S,
+def call(op: Callable[[], T], url: str, what: str, *, retry_for: float | None = None,
          recover: Callable[[], tuple[bool, T]] | None = None) -> T:
     """Run ``op``; on a connection error reconnect and run it again for up to ``retry_for`` seconds.
 
@@ -92,8 +92,9 @@ def call(op: Callable[[], T], url: str, what: str, *, retry_for: float = REDIS_P
     did land (``op`` is then not repeated) and ``(False, None)`` when it did not.
     """
     transient = transient_errors()
+    retry_for = limits.REDIS_PRODUCER_RETRY_S if retry_for is None else retry_for
     deadline = time.monotonic() + retry_for
-    backoff = REDIS_RETRY_BACKOFF_S
+    backoff = limits.REDIS_RETRY_BACKOFF_S
     uncertain = False
     while True:
         try:
@@ -114,7 +115,7 @@ def call(op: Callable[[], T], url: str, what: str, *, retry_for: float = REDIS_P
                     f"(the queue setting / LAZYSTREAM_QUEUE names it)"
                 ) from None
             time.sleep(min(backoff, left))
-            backoff = min(backoff * 2, REDIS_RETRY_BACKOFF_MAX_S)
+            backoff = min(backoff * 2, limits.REDIS_RETRY_BACKOFF_MAX_S)
         except Exception as exc:
             if refused_credentials(exc):
                 raise credentials_error(exc, url) from None

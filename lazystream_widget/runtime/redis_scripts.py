@@ -84,11 +84,30 @@ if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) en
 return 1
 """
 
-# KEYS: seq, stream. ARGV: item before the number, item after it, maxlen, write token.
-# The number and the append are one atomic step, so items are in sequence order in the stream.
-APPEND_NUMBERED = """
-local seq = redis.call('INCR', KEYS[1])
-return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[1] .. seq .. ARGV[2], 'p', ARGV[4])
+# Appending, shared by APPEND and APPEND_NUMBERED. KEYS: stream, meta, queues, seq, pos, read.
+# ARGV: item, write token, maxlen, expiry, touch ("1": refresh the session's expiry), queue name.
+# Only an open session takes items; a stream gets its expiry with its first item (atomically: no key
+# without one is ever left behind) and the session's keys theirs again whenever the writer says so.
+_APPEND = """
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'open' then return redis.error_reply('LSWCLOSED ' .. tostring(state)) end
+local function append(item)
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'd', item, 'p', ARGV[2])
+  if ARGV[5] == '1' or redis.call('TTL', KEYS[1]) < 0 then
+    redis.call('SADD', KEYS[3], ARGV[6])
+    for i = 1, 6 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
+  end
+  return id
+end
+"""
+
+APPEND = _APPEND + "return append(ARGV[1])"
+
+# As APPEND, with ARGV[1] and ARGV[7] the item's text before and after its sequence number: the number
+# and the append are one atomic step, so numbered items are in sequence order in the stream.
+APPEND_NUMBERED = _APPEND + """
+local seq = redis.call('INCR', KEYS[4])
+return append(ARGV[1] .. seq .. ARGV[7])
 """
 
 # KEYS: read. ARGV: queue. Microseconds since the consumer last read (by Redis's clock), or -1.
