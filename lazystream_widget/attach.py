@@ -117,6 +117,13 @@ class Follower:
     """The thread that reads one session for one :class:`AttachedRun` and hands what is new to its sink."""
 
     def __init__(self, backend: Any, run: AttachedRun, sink: RunSink | None, ctx: contextvars.Context) -> None:
+        self.private = False
+        if not backend.replays and hasattr(backend, "home"):
+            # the file backend: descriptors of our own, opened now, keep the logs readable after the owner deletes
+            # them (its run-end marker included), even when the owner is this very process
+            from .runtime.filestore import FileBackend
+
+            backend, self.private = FileBackend(backend.home), True
         self.backend = backend
         self.run = run
         self.sink = sink
@@ -129,6 +136,12 @@ class Follower:
                                        daemon=True)
 
     def start(self) -> None:
+        if self.private:
+            for queue in _QUEUES:
+                try:
+                    self.backend.read_from(self.sid, queue, START, limit=0)  # opens the queue's log
+                except (SessionClosedError, FileNotFoundError):
+                    pass
         self.thread.start()
 
     # ---- reading ------------------------------------------------------------------------
@@ -173,6 +186,7 @@ class Follower:
         stopped: str | None = None
         try:
             watcher = self.backend.watcher(self.sid)
+            self._note_trimmed()
             self._loop(watcher)
             if run._token.cancelled:
                 stopped = run._token.reason or "stopped watching"
@@ -181,6 +195,8 @@ class Follower:
         finally:
             if watcher is not None:
                 watcher.close()
+            if self.private:
+                self.backend.release_session(self.sid)
         if stopped is not None and run._token.cancelled:
             run.add_notice("you stopped watching: the run goes on in its own process (attach again to follow it)")
         run._end(self.end_marker if stopped is None else None, stopped=stopped)
@@ -189,6 +205,19 @@ class Follower:
                 self.sink.run_finished(run)
         finally:
             run._final.set_result(None)
+
+    def _note_trimmed(self) -> None:
+        trimmed = getattr(self.backend, "trimmed", None)  # Redis: MAXLEN may have dropped a long run's start
+        if trimmed is None:
+            return
+        for queue in _QUEUES:
+            try:
+                n = trimmed(self.sid, queue)
+            except QueueUnavailableError:
+                return
+            if n:
+                self.run.add_notice(f"the first {n} items of {queue} were trimmed away (each stream keeps about "
+                                    f"{self.backend.maxlen} items): this replay starts after them")
 
     def _loop(self, watcher: Any) -> None:
         run, sink = self.run, self.sink

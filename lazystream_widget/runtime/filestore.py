@@ -293,6 +293,15 @@ class FileBackend:
                     del activity[key]
         shutil.rmtree(self._session_dir(session_id), ignore_errors=True)
 
+    def release_session(self, session_id: str) -> None:
+        """Close this process's descriptors of the session; its files stay (they are its owner's)."""
+        with self._lock:
+            for key in [k for k in self._files if k[0] == session_id]:
+                self._files.pop(key).close()
+            seq = self._seq_fds.pop(session_id, None)
+            if seq is not None:
+                os.close(seq[0])
+
     def sweep(self, older_than: float = STALE_SESSION_AFTER_S) -> list[str]:
         """Delete sessions whose owner process is dead and whose files are older than ``older_than`` s."""
         removed = []
