@@ -31,6 +31,7 @@ from .protocol import (
     is_run_marker,
     parse_entry,
 )
+from .runtime.backend import QueueUnavailableError
 from .spans import SpanRecord, build_spans, format_tree
 
 #: After a cancel, how long the run may take to wind down before we call it cancelled anyway.
@@ -335,13 +336,22 @@ class Run:
             self._final.set_result(None)
 
     def _close_session(self) -> None:
-        """Write the run-end marker (how the run ended, for watchers elsewhere), then close the session."""
+        """Write the run-end marker (how the run ended, for watchers elsewhere), then close the session.
+
+        When the run failed because its queue (Redis) stayed away, neither is retried again: the run
+        ends now, and Redis expires the session on its own."""
         from .run_markers import run_end_marker, write_marker
 
+        if isinstance(self._exception, QueueUnavailableError):
+            self._session._closed = True
+            return
         try:
             write_marker(self._session, run_end_marker(self))
         finally:
-            self._session.close()
+            try:
+                self._session.close()
+            except QueueUnavailableError:
+                pass  # Redis went away at the very end: the session expires there on its own
 
     def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
         backend, sid = self._session.backend, self._session.id
@@ -445,6 +455,10 @@ class Run:
         from .runtime.cancel import RunCancelled
 
         self.ended_at = time.time()
+        if isinstance(failure, QueueUnavailableError):  # the queue (Redis) stayed away: say so, not "display"
+            self._exception = failure
+            self.status = "error"
+            return
         if failure is not None:
             self._exception = RunDisplayError(
                 f"run {self.id} was stopped: its display failed while streaming "

@@ -24,7 +24,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
-from .backend import SessionClosedError
+from .backend import QueueUnavailableError, SessionClosedError
 from .queue import _written
 from .session import backend_of
 
@@ -83,3 +83,5 @@ def _unread(backend, session_id: str, queue: str, end: int) -> bool:
         return backend.consumed(session_id, queue) < end
     except SessionClosedError:
         return False  # the task closed its own session: nothing is left to read there
+    except QueueUnavailableError:
+        return False  # the queue (Redis) is gone: no one can read it, so do not wait for that

@@ -233,7 +233,8 @@ class RedisBackend:
     def _closed_error(self, exc: Exception, session_id: str, queue: str) -> Exception:
         if "LSWCLOSED" not in str(exc):
             return exc
-        state = "was closed by its owner" if "ended" in str(exc) else "does not exist (it expired, or was never made)"
+        state = "was closed by its owner" if "ended" in str(exc) else ("does not exist (it expired, was never made, or "
+                                                                    "Redis restarted without persistence)")
         return SessionClosedError(f"session {session_id[:8]}… {state} in {self.describe()}: "
                                   f"queue {queue!r} takes no more items")
 
