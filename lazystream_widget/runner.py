@@ -385,7 +385,8 @@ class Run:
             except BaseException:
                 pass
             try:
-                self._drain()  # what is left still belongs in run.text (never truncated)
+                if not isinstance(exc, QueueUnavailableError):  # (no queue to drain: do not wait for it again)
+                    self._drain()  # what is left still belongs in run.text (never truncated)
             except BaseException:
                 pass
         finally:
