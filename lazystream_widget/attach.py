@@ -54,6 +54,7 @@ class AttachedRun(Run):
     def __init__(self, session_id: str) -> None:
         super().__init__(_not_callable, f"session {session_id[:8]}…")
         self.attached_session = session_id
+        self.remote_id: str | None = None  # the run's id in the process that runs it (its run-start entry)
         self._token = CancelToken()
 
     @property
@@ -68,7 +69,8 @@ class AttachedRun(Run):
     # ---- fed by the follower --------------------------------------------------------
 
     def _take_start(self, marker: dict[str, Any]) -> None:
-        self.id = str(marker.get("span") or self.id)
+        # our own ``id`` stays (a display keys the run by it); the producer's is ``remote_id``
+        self.remote_id = str(marker.get("span") or "") or None
         if marker.get("input") is not None:
             self.query = marker["input"]
         if isinstance(marker.get("ts"), (int, float)):
@@ -143,6 +145,16 @@ class Follower:
                 except (SessionClosedError, FileNotFoundError):
                     pass
         self.thread.start()
+
+    def peek_start(self) -> None:
+        """Take the run-start entry if the session begins with one (it does once a runner started there)."""
+        try:
+            items, _ = self.backend.read_from(self.sid, TRACE_QUEUE, START, limit=1)
+        except (SessionClosedError, QueueUnavailableError):
+            return
+        entry = parse_entry(items[0].decode("utf-8", "surrogatepass")) if items else None
+        if isinstance(entry, dict) and entry.get("event") == RUN_START_EVENT:
+            self.run._take_start(entry)
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -292,8 +304,10 @@ def attach_run(session_id: str, sink: RunSink | None = None, *, backend: Any = N
     run = AttachedRun(session_id)
     run.settings = None
     run._cell = _cell_number()
+    follower = Follower(backend, run, sink, contextvars.copy_context())
+    follower.peek_start()  # the query is known before the display first shows the run
     if sink is not None:
         sink.run_started(run)
     run._sink = sink
-    Follower(backend, run, sink, contextvars.copy_context()).start()
+    follower.start()
     return run

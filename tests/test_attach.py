@@ -147,7 +147,7 @@ def test_start_run_streams_into_a_session_a_watcher_can_join(child_env) -> None:
         watcher = attach_run(s.id)
         assert run.wait(20) == "ok" and watcher.wait(20) == "ok"
         assert watcher.text == run.text == "one two three four "
-        assert watcher.query == "one two three four" and watcher.id == run.id
+        assert watcher.query == "one two three four" and watcher.remote_id == run.id
         assert s.backend.session_state(s.id) == "open", "a session the run did not make stays open"
 
 
