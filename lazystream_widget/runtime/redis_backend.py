@@ -60,6 +60,7 @@ class RedisBackend:
         self.url = url
         self.client = connect(url)
         self._expiry = expiry
+        self._expiry_cache: tuple[int, int] = (-1, 0)  # (settings.generation, seconds)
         self.maxlen = maxlen
         self.prefix = prefix
         self._token = secrets.token_hex(6)  # this process's write tokens: <token>.<n>
@@ -87,8 +88,15 @@ class RedisBackend:
             return max(1, int(self._expiry))
         from .. import settings
 
+        if settings._run_settings.get() is None:  # outside a run: cached until configure() changes something
+            cached = self._expiry_cache
+            if cached[0] == settings.generation:
+                return cached[1]
         configured = settings.current_value("queue_expiry")
-        return max(1, int(configured if configured is not None else REDIS_SESSION_EXPIRY_S))
+        value = max(1, int(configured if configured is not None else REDIS_SESSION_EXPIRY_S))
+        if settings._run_settings.get() is None:
+            self._expiry_cache = (settings.generation, value)
+        return value
 
     def shutdown(self) -> None:
         self.client.connection_pool.disconnect()
