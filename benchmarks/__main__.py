@@ -20,7 +20,7 @@ import time
 from . import common
 from .common import Figure, Settings, header_text, machine_info, render_markdown, render_text
 
-GROUPS = ("queue", "e2e", "cpu", "concurrency", "footprint", "widget", "redis")
+GROUPS = ("queue", "e2e", "cpu", "concurrency", "footprint", "widget", "replay", "redis")
 NEEDS_SERVER = {"e2e", "cpu", "concurrency", "widget"}
 NEEDS_LAZYLLM = {"queue", "e2e", "cpu", "concurrency", "footprint"}
 

@@ -39,10 +39,17 @@ _LAZY = {
     "StreamView": "lazystream_widget.widget",
     "Run": "lazystream_widget.runner",
     "configure": "lazystream_widget.settings",
+    "cassette": "lazystream_widget.cassettes",
+    "Cassette": "lazystream_widget.cassettes",
+    "CassetteError": "lazystream_widget.cassettes",
+    "CassetteMismatchError": "lazystream_widget.cassettes",
     "start_run": "lazystream_widget.worker",
 }
 
 __all__ = [
+    "Cassette",
+    "CassetteError",
+    "CassetteMismatchError",
     "FileSystemQueue",
     "FunctionCallAgent",
     "MaxTurnsExceeded",
@@ -57,6 +64,7 @@ __all__ = [
     "StreamView",
     "ThreadPoolExecutor",
     "TrainableModule",
+    "cassette",
     "configure",
     "current_session",
     "fc_register",
@@ -84,6 +92,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for editors and type checkers only
+    from .cassettes import Cassette, CassetteError, CassetteMismatchError, cassette
     from .runner import Run
     from .runtime.agent import FunctionCallAgent, MaxTurnsExceeded
     from .runtime.cancel import RunCancelled

@@ -58,6 +58,22 @@ WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
 
+# --- cassettes (recorded model traffic, lazystream_widget.cassettes) -----------
+#: The record/replay proxy refuses request bodies larger than this (HTTP 413); chat
+#: requests, even with a long history, are far smaller.
+CASSETTE_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: A "no recorded request matches" error quotes at most this many characters of each
+#: differing value...
+CASSETTE_DIFF_CHARS = 160
+#: ...and lists at most this many differences.
+CASSETTE_DIFF_MAX = 4
+#: A request body field that repeats an earlier request's (the tools, the conversation so
+#: far) is written once and referenced, when its JSON is at least this long.
+CASSETTE_REUSE_MIN_CHARS = 64
+#: How often a replay that waits for its next recorded event checks whether the client
+#: hung up (a cancelled run), in seconds.
+CASSETTE_HANGUP_POLL_S = 0.05
+
 # --- integrations -------------------------------------------------------------
 #: How often a LazyLLM run's queue (LazyLLM's own SQLite FileSystemQueue) is read while
 #: nothing arrives; each read takes LazyLLM's file lock, so reading faster slows its writer.

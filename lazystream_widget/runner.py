@@ -52,6 +52,15 @@ def _cell_number() -> int | None:
     return getattr(shell, "execution_count", None) if shell is not None else None
 
 
+#: The run the current code belongs to (set in each run's context), for code that adds notices.
+_current_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar("lazystream_current_run", default=None)
+
+
+def current_run() -> Run | None:
+    """The run the current code belongs to; None outside a run."""
+    return _current_run.get()
+
+
 class RunSink(Protocol):
     def run_started(self, run: Run) -> None: ...
 
@@ -302,6 +311,7 @@ class Run:
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
         run_ctx.run(settings.use, self.settings)
+        run_ctx.run(_current_run.set, self)
         run_ctx.run(use_session, self._session)
         run_ctx.run(set_token, self._token)
         run_ctx.run(set_trace_everything, True)

@@ -134,6 +134,43 @@ def _prices(value: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _cassette(value: Any) -> Any:
+    """A cassette file path, or an open cassette (what ``with cassette(...)`` puts in force)."""
+    if getattr(value, "__lazystream_cassette__", False):
+        return value
+    try:
+        return _optional_str("cassette")(value)
+    except ValueError:
+        raise ValueError(
+            f"cassette must be a file path or lazystream_widget.cassette(...), got {type(value).__name__}"
+        ) from None
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    """Regular expressions (from code: a list; from the environment: a JSON list or one per line)."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f'cassette_redact must be a JSON list of regular expressions: {exc}') from None
+        else:
+            value = [line for line in text.splitlines() if line.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        raise ValueError(f"cassette_redact must be a list of regular expressions (str), got {value!r}")
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"cassette_redact: {pattern!r} is not a valid regular expression: {exc}") from None
+    return tuple(value)
+
+
 def _positive_float(name: str) -> Callable[[Any], Any]:
     def parse(value: Any) -> float:
         try:
@@ -162,13 +199,18 @@ _SETTINGS: dict[str, Setting] = {
                 "/v1/traces is added unless given); unset: nothing is sent. Needs the [otel] extra."),
         Setting("prices", "LAZYSTREAM_PRICES", {}, _prices,
                 "Price per 1M tokens per model, {model: (input, output)}, for the cost roll-ups."),
-        Setting("cassette", "LAZYSTREAM_CASSETTE", None, _optional_str("cassette"),
-                "A cassette file that every run records to or replays from (see lazystream_widget.cassette)."),
+        Setting("cassette", "LAZYSTREAM_CASSETTE", None, _cassette,
+                "A cassette file that every run records its model traffic to or replays it from "
+                "(see lazystream_widget.cassette and docs/cassettes.md)."),
         Setting("cassette_mode", "LAZYSTREAM_CASSETTE_MODE", "auto", _choice("cassette_mode",
                 ("auto", "record", "replay", "off")),
-                "auto (replay if the cassette exists, else record), record, replay or off."),
+                "auto (replay if the cassette file exists, else record), record (record anew), "
+                "replay (never the network), or off."),
         Setting("cassette_speed", "LAZYSTREAM_CASSETTE_SPEED", 1.0, _positive_float("cassette_speed"),
-                "Replay speed: 1.0 keeps the recorded timing, 0 replays at once."),
+                "Replay speed: 1.0 keeps the recorded timing, 2.0 is twice as fast, 0 replays at once."),
+        Setting("cassette_redact", "LAZYSTREAM_CASSETTE_REDACT", (), _patterns,
+                "Extra regular expressions whose matches are replaced by [REDACTED] before anything is "
+                "written to a cassette (API keys and credential headers are always removed)."),
     )
 }  # fmt: skip
 
@@ -230,9 +272,38 @@ def configure(**settings: Any) -> Settings:
     return snapshot()
 
 
+#: Settings in force for the current context only (``with cassette(...)``); they win over configure().
+_overrides: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "lazystream_settings_overrides", default=None
+)
+
+
+def override(**settings: Any) -> contextvars.Token:
+    """Put settings in force for the current context (and threads and runs started from it) only.
+
+    For context managers such as ``with cassette(...)``: a run started inside the block takes
+    these values in its snapshot and keeps them after the block ends. Undo with
+    :func:`reset_override` and the returned token.
+    """
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(_SETTINGS))}")
+    parsed = {name: _SETTINGS[name].parse(value) for name, value in settings.items()}
+    return _overrides.set({**(_overrides.get() or {}), **parsed})
+
+
+def reset_override(token: contextvars.Token) -> None:
+    """Undo one :func:`override` (in the context that made it)."""
+    _overrides.reset(token)
+
+
 def get(name: str) -> Any:
-    """The value of one setting: configured in code, else from its environment variable, else the default."""
+    """The value of one setting: overridden for this context, configured in code, else from its
+    environment variable, else the default."""
     setting = _SETTINGS[name]
+    local = _overrides.get()
+    if local and name in local:
+        return local[name]
     with _lock:
         if name in _configured:
             return _configured[name]
@@ -263,7 +334,12 @@ def current() -> Settings:
 def current_value(name: str) -> Any:
     """One setting as :func:`current` has it, without building a whole snapshot outside a run."""
     snap = _run_settings.get()
-    return snap[name] if snap is not None else get(name)
+    return snap[name] if snap is not None and name in snap else get(name)
+
+
+def run_settings() -> Settings | None:
+    """The snapshot of the run the current code belongs to; None outside a run."""
+    return _run_settings.get()
 
 
 def use(snap: Settings) -> contextvars.Token:

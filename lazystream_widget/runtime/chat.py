@@ -108,6 +108,7 @@ class ChatModuleBase(ModuleBase):
         self.model = model
         self.base_url = base_url
         self._api_key = api_key  # never traced, never in repr
+        self._missing_key_error: str | None = None  # set when built keyless for a cassette replay
         self.stream = bool(stream)
         self.system_prompt = system_prompt
         self.timeout = timeout if timeout is not None else MODEL_READ_TIMEOUT_S
@@ -129,17 +130,29 @@ class ChatModuleBase(ModuleBase):
 
     def _client(self):
         if self._client_obj is None:
+            if self._api_key is None and self._missing_key_error:
+                raise ModelConfigError(f"{self._missing_key_error} (it was built while a cassette replayed; "
+                                       "outside a replaying cassette it needs a key)")
             with self._client_lock:
                 if self._client_obj is None:
-                    import openai  # imported on first use: importing our package stays fast
-
-                    self._client_obj = openai.OpenAI(
-                        api_key=self._api_key,
-                        base_url=self.base_url,
-                        max_retries=0,  # our policy, visible in the trace
-                        timeout=openai.Timeout(self.timeout, connect=MODEL_CONNECT_TIMEOUT_S),
-                    )
+                    self._client_obj = self._make_client(self._api_key)
         return self._client_obj
+
+    def _make_client(self, api_key: str | None):
+        import openai  # imported on first use: importing our package stays fast
+
+        return openai.OpenAI(
+            api_key=api_key,
+            base_url=self.base_url,
+            max_retries=0,  # our policy, visible in the trace
+            timeout=openai.Timeout(self.timeout, connect=MODEL_CONNECT_TIMEOUT_S),
+        )
+
+    def _call_client(self):
+        """The client for one call: through the cassette in force (record / replay), else our own."""
+        from ..cassettes.activation import client_for
+
+        return client_for(self) or self._client()
 
     # ---- calling ----------------------------------------------------------------
 
@@ -165,12 +178,12 @@ class ChatModuleBase(ModuleBase):
         sp = sp if sp is not None and sp.kind == "llm" and not sp.ended else None
         t0 = time.perf_counter()
         if not self.stream:
-            resp = self._with_retries(lambda: self._client().chat.completions.create(**request), sp)
+            resp = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
             msg = _message_from_completion(resp)
         else:
             request["stream"] = True
             request.setdefault("stream_options", {"include_usage": True})
-            stream = self._with_retries(lambda: self._client().chat.completions.create(**request), sp)
+            stream = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
             msg = self._consume_stream(stream, sp, t0)
         if sp is not None:
             sp.usage = msg.usage
@@ -192,6 +205,10 @@ class ChatModuleBase(ModuleBase):
             try:
                 return call()
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                from ..cassettes.activation import error_of
+
+                if (cassette_error := error_of(exc)) is not None:
+                    raise cassette_error from None  # a replay with no recorded answer: say so, never retry
                 status = getattr(exc, "status_code", None)
                 retryable = status is None or status == 429 or status >= 500
                 if sp is not None:
@@ -418,16 +435,22 @@ class OnlineChatModule(ChatModuleBase):
             raise ModelConfigError(
                 f"OnlineChatModule(source={source!r}) needs a model: pass model=... or set {prefix}MODEL"
             )
+        missing_key = None
         if not api_key:
             if base_url and _is_loopback(base_url):
                 api_key = "not-needed"  # local servers usually take any key
             else:
-                raise ModelConfigError(
+                missing_key = (
                     f"OnlineChatModule(source={source!r}) has no API key: set {prefix}API_KEY (or OPENAI_API_KEY), "
                     "or pass api_key=...; for a local server pass base_url='http://127.0.0.1:PORT/v1'"
                 )
+                from ..cassettes.activation import missing_key_hint, replaying
+
+                if not replaying():  # a replaying cassette answers without a key: build the module as written
+                    raise ModelConfigError(missing_key + missing_key_hint())
         self.source = source
         super().__init__(model, base_url=base_url, api_key=api_key, stream=stream, return_trace=return_trace, **kwargs)
+        self._missing_key_error = missing_key
 
 
 def _is_loopback(url: str) -> bool:

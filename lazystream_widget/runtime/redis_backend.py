@@ -88,13 +88,13 @@ class RedisBackend:
             return max(1, int(self._expiry))
         from .. import settings
 
-        if settings._run_settings.get() is None:  # outside a run: cached until configure() changes something
+        if settings.run_settings() is None:  # outside a run: cached until configure() changes something
             cached = self._expiry_cache
             if cached[0] == settings.generation:
                 return cached[1]
         configured = settings.current_value("queue_expiry")
         value = max(1, int(configured if configured is not None else REDIS_SESSION_EXPIRY_S))
-        if settings._run_settings.get() is None:
+        if settings.run_settings() is None:
             self._expiry_cache = (settings.generation, value)
         return value
 

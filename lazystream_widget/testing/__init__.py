@@ -28,7 +28,7 @@ from .assertions import (
     find_spans,
     tool_calls,
 )
-from .script import HTTPError, Reply, ScriptItem, ToolCall, as_reply, split_tokens
+from .script import HTTPError, RawEvent, Reply, ScriptItem, ToolCall, as_reply, split_tokens
 from .server import EXHAUSTED_MESSAGE, MODEL_NAME, Responder, ScriptedServer, is_loopback
 from .weather import echo_responder, weather_responder
 
@@ -36,6 +36,7 @@ __all__ = [
     "EXHAUSTED_MESSAGE",
     "MODEL_NAME",
     "HTTPError",
+    "RawEvent",
     "Reply",
     "Responder",
     "ScriptItem",

@@ -15,13 +15,14 @@ import from test code that never starts a server.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["HTTPError", "Reply", "ScriptItem", "ToolCall", "as_reply", "split_tokens"]
+__all__ = ["HTTPError", "RawEvent", "Reply", "ScriptItem", "ToolCall", "as_reply", "split_tokens"]
 
 # Newline runs; the blanks before a number (real tokenizers split " 10" into " ", "10",
 # as the seed's transcript shows); a word with its leading blanks; one punctuation mark
@@ -64,6 +65,27 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class RawEvent:
+    """One server-sent event sent exactly as given, for streams in a provider's own chunk layout.
+
+    ``data``: a dict is sent as its JSON, a string as it is (``"[DONE]"``); ``comment``: a
+    comment line (``": keep-alive"``, which some providers send while the model is busy);
+    ``delay``: seconds slept before the event is sent.
+    """
+
+    data: Mapping[str, Any] | str | None = None
+    comment: str | None = None
+    delay: float = 0.0
+
+    def to_bytes(self) -> bytes:
+        lines = [] if self.comment is None else [f": {self.comment}"]
+        if self.data is not None:
+            text = self.data if isinstance(self.data, str) else json.dumps(self.data, ensure_ascii=False)
+            lines.append(f"data: {text}")
+        return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
 class Reply:
     """One scripted model response. All fields are optional and combine where sensible.
 
@@ -81,6 +103,9 @@ class Reply:
     stream terminator; ``stall_after=N`` stops sending after N deltas but keeps the
     connection open; ``invalid_json_after=N`` inserts a ``data: {not json`` event
     after N deltas. Deltas are counted over reasoning, content and tool-call fragments.
+
+    Provider formats: ``raw_events`` (a sequence of :class:`RawEvent`) replaces everything
+    above: the stream is exactly those events, with their delays (see :mod:`.providers`).
 
     Benchmarks: ``stamp=True`` replaces each content delta by ``"{i}@{time_ns} "``
     taken when the delta is written to the socket, ``n_tokens`` of them, so a client
@@ -104,6 +129,7 @@ class Reply:
     invalid_json_after: int | None = None
     stamp: bool = False
     n_tokens: int | None = None
+    raw_events: Sequence[RawEvent] = ()
 
     def __post_init__(self) -> None:
         # Freeze the mutable containers a caller may pass, so a Reply stays a value.
@@ -114,6 +140,7 @@ class Reply:
         calls = tuple(c if isinstance(c, ToolCall) else ToolCall.from_dict(c) for c in self.tool_calls)
         object.__setattr__(self, "tool_calls", calls)
         object.__setattr__(self, "headers", MappingProxyType({str(k): str(v) for k, v in self.headers.items()}))
+        object.__setattr__(self, "raw_events", tuple(self.raw_events))
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError(f"Reply.status must be an HTTP error code (400-599), got {self.status}")
         if self.stamp and self.n_tokens is None:

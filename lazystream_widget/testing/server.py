@@ -21,27 +21,33 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import select
 import socket
 import sys
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from http import HTTPStatus
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .script import Reply, ScriptItem, as_reply, split_tokens
+from .._http import GONE, STOPPED, read_body, sleep_unless_hung_up
+from .payloads import (
+    MODEL_NAME,
+    STAMP,
+    completion_body,
+    count_prompt_tokens,
+    error_body,
+    finish_reason_of,
+    new_call_ids,
+    stamp_text,
+)
+from .payloads import stream_deltas as _deltas  # a module attribute: tests patch it to bend the stream
+from .script import Reply, ScriptItem, as_reply
 
 __all__ = ["MODEL_NAME", "Responder", "ScriptedServer", "is_loopback"]
 
-#: The one model ``GET /v1/models`` lists; any model name is accepted in requests.
-MODEL_NAME = "scripted"
-#: Tool-call arguments are streamed in fragments of this many characters.
-ARGUMENT_FRAGMENT_CHARS = 6
 #: Granularity of waits: how often a sleeping handler checks for stop() / hang-up.
 _POLL_S = 0.05
 #: How long stop() waits for each handler thread to finish.
@@ -73,112 +79,6 @@ class _ClientGone(Exception):
 
 class _Stopping(Exception):
     """The server is shutting down; end the handler now."""
-
-
-# --------------------------------------------------------------------------- payloads
-
-
-def _error_body(status: int, message: str | None) -> dict[str, Any]:
-    """An error in OpenAI's shape, so the client raises its matching exception class."""
-    if status == 429:
-        kind, code = "requests", "rate_limit_exceeded"
-    elif status >= 500:
-        kind, code = "server_error", None
-    else:
-        kind, code = "invalid_request_error", None
-    if message is None:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Error"
-        message = f"scripted server: HTTP {status} {phrase}"
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
-def _prompt_tokens(request: dict[str, Any]) -> int:
-    """A rough word count of the messages: enough for usage numbers to be plausible."""
-    messages = request.get("messages") or []
-    return sum(len(_content_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
-
-
-def _call_ids(reply: Reply) -> list[str]:
-    return [c.id or f"call_{uuid.uuid4().hex[:24]}" for c in reply.tool_calls]
-
-
-def _arguments_text(arguments: Any) -> str:
-    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-
-
-_STAMP = object()  # placeholder content, replaced by "{i}@{time_ns} " when written
-
-
-def _deltas(reply: Reply, call_ids: list[str]) -> Iterator[dict[str, Any]]:
-    """The stream's deltas in order: reasoning, then content, then tool-call fragments."""
-    if reply.empty:
-        return
-    if reply.reasoning is not None:
-        parts = split_tokens(reply.reasoning) if isinstance(reply.reasoning, str) else reply.reasoning
-        for part in parts:
-            yield {"reasoning_content": part}
-    if reply.stamp:
-        for _ in range(reply.n_tokens or 0):
-            yield {"content": _STAMP}
-    else:
-        parts = reply.chunks if reply.chunks is not None else split_tokens(reply.text or "")
-        for part in parts:
-            yield {"content": part}
-    for index, (call, call_id) in enumerate(zip(reply.tool_calls, call_ids, strict=False)):
-        head = {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
-        yield {"tool_calls": [head]}
-        text = _arguments_text(call.arguments)
-        for i in range(0, len(text), ARGUMENT_FRAGMENT_CHARS):
-            yield {"tool_calls": [{"index": index, "function": {"arguments": text[i : i + ARGUMENT_FRAGMENT_CHARS]}}]}
-
-
-def _finish_reason(reply: Reply) -> str:
-    if reply.finish_reason is not None:
-        return reply.finish_reason
-    return "tool_calls" if reply.tool_calls and not reply.empty else "stop"
-
-
-def _stamp_text(i: int) -> str:
-    return f"{i}@{time.time_ns()} "
-
-
-def _completion(reply: Reply, request: dict[str, Any], model: str) -> dict[str, Any]:
-    """The non-streamed ``chat.completion`` holding the same content a stream would carry."""
-    call_ids = _call_ids(reply)
-    deltas = list(_deltas(reply, call_ids))
-    content = "".join(
-        _stamp_text(i) if d["content"] is _STAMP else d["content"]
-        for i, d in enumerate(d for d in deltas if "content" in d)
-    )
-    message: dict[str, Any] = {"role": "assistant", "content": content if content or not reply.tool_calls else None}
-    reasoning = "".join(d["reasoning_content"] for d in deltas if "reasoning_content" in d)
-    if reasoning:
-        message["reasoning_content"] = reasoning
-    if reply.tool_calls and not reply.empty:
-        message["tool_calls"] = [
-            {"id": cid, "type": "function", "function": {"name": c.name, "arguments": _arguments_text(c.arguments)}}
-            for c, cid in zip(reply.tool_calls, call_ids, strict=False)
-        ]
-    prompt = _prompt_tokens(request)
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(reply)}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": len(deltas), "total_tokens": prompt + len(deltas)},
-    }
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -230,17 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         return urlsplit(self.path).path.rstrip("/") or "/"
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body = bytearray()
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return bytes(body)
-                body += self.rfile.read(size)
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        return read_body(self.rfile, self.headers)
 
     def _send_bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -257,26 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _wait(self, seconds: float) -> None:
         """Sleep, but raise as soon as the client hangs up or the server stops."""
-        deadline = time.monotonic() + seconds
-        poller = select.poll()  # not select.select: it fails on descriptors >= 1024
-        poller.register(self.connection, select.POLLIN | select.POLLPRI)
-        while True:
-            if self.owner._stopping.is_set():
-                raise _Stopping
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            step = min(remaining, _POLL_S)
-            if poller.poll(step * 1000):
-                try:
-                    peeked = self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    continue
-                except OSError as exc:
-                    raise _ClientGone from exc
-                if not peeked:
-                    raise _ClientGone
-                self.owner._stopping.wait(step)  # unexpected bytes: just sleep, don't spin
+        outcome = sleep_unless_hung_up(self.connection, seconds, self.owner._stopping, _POLL_S)
+        if outcome == STOPPED:
+            raise _Stopping
+        if outcome == GONE:
+            raise _ClientGone
 
     def _hang_up(self) -> None:
         self.close_connection = True
@@ -305,10 +180,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = json.loads(body or b"null")
         except ValueError as exc:
-            self._send_json(400, _error_body(400, f"scripted server: request body is not JSON: {exc}"))
+            self._send_json(400, error_body(400, f"scripted server: request body is not JSON: {exc}"))
             return
         if not isinstance(request, dict):
-            self._send_json(400, _error_body(400, "scripted server: request body must be a JSON object"))
+            self._send_json(400, error_body(400, "scripted server: request body must be a JSON object"))
             return
         owner = self.owner
         index = owner._record_request(request)
@@ -316,13 +191,15 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if reply is None:
                 owner._event("exhausted", index)
-                self._send_json(500, _error_body(500, EXHAUSTED_MESSAGE))
+                self._send_json(500, error_body(500, EXHAUSTED_MESSAGE))
             elif reply.is_error:
                 self._wait(reply.first_delay or 0.0)
                 self._send_json(
-                    reply.status or 500, _error_body(reply.status or 500, reply.message), dict(reply.headers)
+                    reply.status or 500, error_body(reply.status or 500, reply.message), dict(reply.headers)
                 )
                 owner._event("error", index, status=reply.status)
+            elif reply.raw_events:
+                self._stream_raw(reply, request, index)
             elif request.get("stream"):
                 self._stream(reply, request, index)
             else:
@@ -339,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_found(self) -> None:
         message = f"scripted server: no route for {self.command} {self._path()}"
-        body = _error_body(404, message)
+        body = error_body(404, message)
         body["error"]["code"] = "unknown_url"
         self._send_json(404, body)
 
@@ -356,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_bytes(200, b"{not json", "application/json")
             self.owner._event("done", index, chunks=0)
         else:
-            body = _completion(reply, request, str(request.get("model") or MODEL_NAME))
+            body = completion_body(reply, request, str(request.get("model") or MODEL_NAME))
             self._send_json(200, body)
             self.owner._event("done", index, chunks=body["usage"]["completion_tokens"])
 
@@ -375,6 +252,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%b\r\n%b" % (len(payload), payload, b"0\r\n\r\n" if last else b""))
         self.wfile.flush()
 
+    def _stream_raw(self, reply: Reply, request: dict[str, Any], index: int) -> None:
+        """A stream of events given verbatim (a provider's own layout), each after its delay."""
+        if not request.get("stream"):
+            self._send_json(400, error_body(400, "scripted server: this reply is a raw event stream; "
+                                                  "ask with stream=true"))
+            return
+        self._start_stream()
+        for event in reply.raw_events:
+            if event.delay > 0:
+                self._wait(event.delay)
+            payload = event.to_bytes()
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(payload), payload))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.owner._event("done", index, chunks=len(reply.raw_events))
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
     def _stream(self, reply: Reply, request: dict[str, Any], index: int) -> None:
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         base: dict[str, Any] = {
@@ -390,11 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
             return json.dumps({**base, "choices": [choice]}, ensure_ascii=False)
 
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
 
         token_delay = self.owner.token_delay
         delay = reply.delay if reply.delay is not None else token_delay
@@ -417,14 +314,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stall(index, sent)
             return False
 
-        for delta in _deltas(reply, _call_ids(reply)):
+        for delta in _deltas(reply, new_call_ids(reply)):
             if fault(at_end=False):
                 return
             wait = first_delay if sent == 0 else delay
             if wait > 0:
                 self._wait(wait)
-            if delta.get("content") is _STAMP:
-                delta = {"content": _stamp_text(stamps)}  # taken now, just before the write
+            if delta.get("content") is STAMP:
+                delta = {"content": stamp_text(stamps)}  # taken now, just before the write
                 stamps += 1
             if sent == 0:
                 delta = {"role": "assistant", **delta}
@@ -432,9 +329,9 @@ class _Handler(BaseHTTPRequestHandler):
             sent += 1
         if fault(at_end=True):
             return
-        self._write_event(chunk({"role": "assistant"} if sent == 0 else {}, _finish_reason(reply)))
+        self._write_event(chunk({"role": "assistant"} if sent == 0 else {}, finish_reason_of(reply)))
         if include_usage and reply.usage:
-            prompt = _prompt_tokens(request)
+            prompt = count_prompt_tokens(request)
             usage = {"prompt_tokens": prompt, "completion_tokens": sent, "total_tokens": prompt + sent}
             self._write_event(json.dumps({**base, "choices": [], "usage": usage}))
         self._write_event("[DONE]", last=True)
