@@ -256,7 +256,7 @@ class Follower:
                 if not self.outage:
                     self.outage = True
                     run.add_notice(f"the queue is unreachable, retrying: {exc}")
-                run._token._event.wait(backoff)
+                run._token.wait(backoff)
                 backoff = min(backoff * 2, REDIS_RETRY_BACKOFF_MAX_S)
                 continue
             if text or thinking or entries:
@@ -275,7 +275,7 @@ class Follower:
             if ended:
                 return
             if pending:
-                run._token._event.wait(max(0.0, last_sent + interval - time.monotonic()))
+                run._token.wait(max(0.0, last_sent + interval - time.monotonic()))
             else:
                 watcher.wait(0.25)
 

@@ -353,7 +353,7 @@ class Run:
         from .run_markers import run_end_marker, write_marker
 
         if isinstance(self._exception, QueueUnavailableError):
-            self._session._closed = True
+            self._session.abandon()
             return
         try:
             write_marker(self._session, run_end_marker(self))

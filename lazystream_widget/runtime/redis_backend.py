@@ -198,8 +198,7 @@ class RedisBackend:
         token = self._write_token()
         touch = self._touch_due(session_id, queue)
         after = self._last_written.get((session_id, queue), b"0-0")
-        keys = [key, *self._session_keys(session_id)[:1], self._key(session_id, "queues"),
-                *(self._key(session_id, k) for k in ("seq", "pos", "read"))]
+        keys = [key, *(self._key(session_id, k) for k in ("meta", "queues", "seq", "pos", "read"))]  # see _APPEND
         args = [item, token, self.maxlen, self.expiry, "1" if touch else "0", queue, tail]
         script = self._scripts[script_name]
         try:

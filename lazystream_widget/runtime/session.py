@@ -137,6 +137,10 @@ class Session:
         if self.owned:
             self.backend.close_session(self.id)
 
+    def abandon(self) -> None:
+        """Mark the session closed without asking its backend (which is unreachable): Redis expires it itself."""
+        self._closed = True
+
     def watcher(self):
         """A waiter woken by any append to this session's queues, from any process."""
         return self.backend.watcher(self.id)
