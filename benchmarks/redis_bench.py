@@ -10,6 +10,7 @@ latency grow with 1 to 200 concurrent sessions):
   a blocking XREAD on Redis) and for the seed's busy dequeue loop;
 * 1, 10, 50 and 200 sessions at once, one waiting consumer thread each (in another process), 1,000 items/s in
   all: latency p50/p95, and the writer's unpaced rate over that many sessions;
+* the floor beside them: raw redis-py (an XADD loop; XADD -> a blocking XREAD in another process);
 * the stream layout: one stream per (session, queue), what the backend uses, vs one stream per session with a
   queue field, for a reader of the answer queue while a third of the items are trace lines.
 
@@ -53,12 +54,18 @@ def run(settings: Settings) -> list[Figure]:
         backends = {"file": "file", "Redis": plain.url, "Redis, appendfsync always": durable.url}
         if q:
             del backends["Redis, appendfsync always"]
-        n = 1000 if q else 20000
+        n = 1000 if q else 10000
+        floor = collect(settings, "ours", "redis_side", {"mode": "floor", "backend": plain.url, "n": n,
+                                                         "m": 50 if q else 300, "interval_ms": 10, "repeats": reps},
+                        "redis-floor")
         for label, backend in backends.items():
-            res = collect(settings, "ours", "redis_side", {"mode": "rate", "backend": backend, "n": n,
+            size = n if "always" not in label else max(500, n // 10)  # every write waits for an fsync
+            res = collect(settings, "ours", "redis_side", {"mode": "rate", "backend": backend, "n": size,
                                                            "repeats": reps}, f"redis-rate-{_slug(label)}")
             figs.append(Figure("redis", f"rate_{_slug(label)}", f"enqueue rate, one writer, {label}", "items/s",
                                {"ours": _verified(res)}, Target("report"), lower_is_better=False))
+        figs.append(Figure("redis", "floor_rate", "floor: raw redis-py XADD loop, same server", "items/s",
+                           {"ours": pick(floor, "rate")}, Target("report"), lower_is_better=False))
 
         m = 50 if q else 300
         styles = (("watcher", "a waiting consumer (Session.watcher)"), ("seed", "the seed's dequeue loop"))
@@ -72,6 +79,10 @@ def run(settings: Settings) -> list[Figure]:
                     figs.append(Figure("redis", f"lat_{style}_{_slug(label)}_{stat}",
                                        f"enqueue-to-seen {stat}, {who} in another process, {label}", "ms",
                                        {"ours": pick(res, f"{stat}_ms")}, target))
+
+        for stat in ("p50", "p95"):
+            figs.append(Figure("redis", f"floor_lat_{stat}", f"floor: raw XADD -> blocking XREAD in another "
+                               f"process, {stat}", "ms", {"ours": pick(floor, f"{stat}_ms")}, Target("report")))
 
         counts = SESSION_COUNTS[:2] if q else SESSION_COUNTS
         for label, backend in (("file", "file"), ("Redis", plain.url)):

@@ -15,22 +15,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
+from remote_agents import agent_source
 
 pytestmark = pytest.mark.backends("file", "redis")
 
-AGENT = textwrap.dedent('''
-    import time
-    import lazystream_widget as lsw
-    from lazystream_widget.runtime.trace import span
-
-    def agent(query):
-        q = lsw.FileSystemQueue()
-        with span("remote agent", "agent"):
-            for i in range(40):
-                q.enqueue(f"t{i} ")
-                time.sleep(0.01)
-        return "remote done"
-''')
+AGENT = agent_source(n=40, word="t", delay=0.01, span="remote agent", result="remote done")
 
 
 def test_a_notebook_watches_a_worker_process_and_saves_the_final_state(tmp_path: Path, queue_backend: str) -> None:

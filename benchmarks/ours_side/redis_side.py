@@ -11,6 +11,7 @@ and ``mode``:
 * ``sessions``: ``s`` sessions at once: a consumer process with one waiting thread per session, and a writer that
   sends ``total_rate`` items/s in all, round-robin over the sessions, for ``seconds``; then the same writer
   unpaced (its rate). Latency p50/p95 over every item of every session.
+* ``floor``: raw redis-py, no backend: an XADD loop, and XADD -> a blocking XREAD in another process (the floor).
 * ``layout``: raw redis-py, no backend: one stream per queue vs one stream per session with a queue field, for a
   reader that wants the answer queue only while a third of the items are trace lines.
 * ``reader`` / ``consumers``: the other process of the modes above (prints ``READY``, then its result).
@@ -25,31 +26,20 @@ import threading
 import time
 
 import lazystream_widget as lsw
+from benchmarks.ours_side.queue_side import consume as _consume
 from benchmarks.workerlib import emit, percentile, pin_env_home, spec_from_argv
+
+
+def consume(sess: lsw.Session, count: int, style: str, timeout: float, stamps: list[float] | None) -> int:
+    """queue_side's consumer (the seed's loop or a watcher loop), its latencies appended to ``stamps``."""
+    res = _consume(lsw.FileSystemQueue(session=sess), sess, count, style, timeout, stamps is not None)
+    if stamps is not None:
+        stamps.extend(res["lat_ms"])
+    return res["seen"]
 
 
 def use_backend(spec: dict) -> None:
     lsw.configure(queue=None if spec["backend"] == "file" else spec["backend"])
-
-
-def consume(sess: lsw.Session, count: int, style: str, timeout: float, stamps: list[float] | None) -> int:
-    q = lsw.FileSystemQueue(session=sess)
-    got = 0
-    deadline = time.monotonic() + timeout
-    watcher = sess.watcher() if style == "watcher" else None
-    try:
-        while got < count and time.monotonic() < deadline:
-            if value := q.dequeue():
-                now = time.time_ns()
-                got += len(value)
-                if stamps is not None:
-                    stamps.extend((now - int(v)) / 1e6 for v in value)
-            elif watcher is not None:
-                watcher.wait(0.25)
-    finally:
-        if watcher is not None:
-            watcher.close()
-    return got
 
 
 def spawn(spec: dict) -> subprocess.Popen:
@@ -198,7 +188,44 @@ def layout(spec: dict) -> dict:
     return out
 
 
-MODES = {"rate": rate, "latency": latency, "sessions": sessions, "layout": layout}
+def floor(spec: dict) -> dict:
+    """The physical floor beside us: raw redis-py, an XADD loop (rate), and XADD -> a blocking XREAD in another
+    process (latency), same server, same sizes: what any client pays on this machine at this moment."""
+    import redis
+
+    client = redis.Redis.from_url(spec["backend"])
+    n = spec["n"]
+    t0 = time.perf_counter()
+    for i in range(n):
+        client.xadd("floor:rate", {"d": f" token{i}"})
+    rate_ = n / (time.perf_counter() - t0)
+    client.delete("floor:rate", "floor:lat")
+    proc = spawn({**spec, "mode": "floor_reader", "count": spec["m"]})
+    time.sleep(0.3)
+    for _ in range(spec["m"]):
+        client.xadd("floor:lat", {"d": str(time.time_ns())})
+        time.sleep(spec["interval_ms"] / 1000)
+    lat = result_of(proc)["lat_ms"]
+    client.delete("floor:lat")
+    return {"rate": rate_, "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95)}
+
+
+def floor_reader(spec: dict) -> None:
+    import redis
+
+    client = redis.Redis.from_url(spec["backend"])
+    last, lat = "0-0", []
+    print("READY", flush=True)
+    while len(lat) < spec["count"]:
+        for _key, rows in client.xread({"floor:lat": last}, block=1000) or []:
+            now = time.time_ns()
+            for stream_id, fields in rows:
+                lat.append((now - int(fields[b"d"])) / 1e6)
+                last = stream_id
+    print(json.dumps({"lat_ms": lat}), flush=True)
+
+
+MODES = {"rate": rate, "latency": latency, "sessions": sessions, "layout": layout, "floor": floor}
 
 
 def main() -> None:
@@ -213,6 +240,8 @@ def main() -> None:
         return reader(spec)
     if spec["mode"] == "consumers":
         return consumers(spec)
+    if spec["mode"] == "floor_reader":
+        return floor_reader(spec)
     runs = [MODES[spec["mode"]](spec) for _ in range(spec.get("repeats", 1))]
     emit({"runs": runs})
 

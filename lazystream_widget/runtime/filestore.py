@@ -281,12 +281,8 @@ class FileBackend:
         return os.path.isdir(os.path.join(self._session_dir(session_id), "q"))
 
     def delete_session(self, session_id: str) -> None:
+        self.release_session(session_id)
         with self._lock:
-            for key in [k for k in self._files if k[0] == session_id]:
-                self._files.pop(key).close()
-            seq = self._seq_fds.pop(session_id, None)
-            if seq is not None:
-                os.close(seq[0])
             self._signals.pop(session_id, None)
             for activity in (self._last_read, self._heartbeat_at):
                 for key in [k for k in activity if k[0] == session_id]:

@@ -12,6 +12,7 @@ Nothing is saved outside the server's own temporary directory, which :meth:`Redi
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -54,6 +55,7 @@ class RedisServer:
         self.extra = extra
         self.dir = Path(tempfile.mkdtemp(prefix="lsw-redis-"))
         self.proc: subprocess.Popen | None = None
+        self._registered = False
 
     @property
     def url(self) -> str:
@@ -77,9 +79,13 @@ class RedisServer:
         for _attempt in range(5):
             if not self.port:
                 self.port = _free_port()
+            # in our process group: a Ctrl-C or a kill of the group that started it stops it too
             self.proc = subprocess.Popen(self._argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, start_new_session=True)
+                                         stderr=subprocess.DEVNULL)
             if self._wait_ready(timeout):
+                if not self._registered:
+                    atexit.register(self.stop)  # a script that forgets stop() leaves no server behind
+                    self._registered = True
                 return self
             self.proc.kill()
             self.proc.wait(5)

@@ -12,25 +12,14 @@ import textwrap
 import time
 
 import pytest
+from remote_agents import agent_source, answer_of
 
 from .jupyter import NotebookPage, normalize_ws, tree, wait_for, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
-AGENT = textwrap.dedent('''
-    import time
-    import lazystream_widget as lsw
-    from lazystream_widget.runtime.trace import span
-
-    def agent(query):
-        q = lsw.FileSystemQueue()
-        with span("remote agent", "agent"):
-            for i in range(60):
-                q.enqueue(f"word{i} ")
-                time.sleep(0.05)
-        return "worker done"
-''')
-ANSWER = "".join(f"word{i} " for i in range(60))
+AGENT = agent_source(n=60, word="word", delay=0.05, span="remote agent", result="worker done")
+ANSWER = answer_of(60, "word")
 
 
 def test_a_worker_process_streams_live_into_an_attached_view_and_replays_late(lab, open_page, redis_factory) -> None:
