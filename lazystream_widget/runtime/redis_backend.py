@@ -50,6 +50,23 @@ def id_to_position(stream_id: bytes | str) -> int:
     return (int(ms) << 64) | int(seq or 0)
 
 
+class _Appending:
+    """One queue's append state in this process: its keys, the last id written, when its expiry was refreshed."""
+
+    __slots__ = ("keys", "last_id", "last_position", "touched_at", "expiry", "touch_every")
+
+    def __init__(self, backend: RedisBackend, session_id: str, queue: str) -> None:
+        key = backend._key
+        # the order the append scripts expect: stream, meta, queues, seq, pos, read
+        self.keys = (backend.stream_key(session_id, queue), *(key(session_id, k) for k in
+                                                              ("meta", "queues", "seq", "pos", "read")))
+        self.last_id = b"0-0"
+        self.last_position = 0
+        self.touched_at = -1e18  # the first write sets the stream's expiry
+        self.expiry = backend.expiry
+        self.touch_every = min(self.expiry / 4, 600)
+
+
 class RedisBackend:
     """See the module docstring. One per Redis URL per process (``session.get_backend`` keeps them)."""
 
@@ -64,14 +81,18 @@ class RedisBackend:
         self.maxlen = maxlen
         self.prefix = prefix
         self._token = secrets.token_hex(6)  # this process's write tokens: <token>.<n>
+        self._token_bytes = self._token.encode()
         self._counter = itertools.count()
         self._scripts = {name: self.client.register_script(getattr(lua, name))
                          for name in ("TAKE", "PEEK", "SIZE", "CLEAR", "APPEND", "APPEND_NUMBERED", "READ_AGE",
                                      "SESSION_KEYS")}
+        self._shas = {name: script.sha for name, script in self._scripts.items()}
+        from redis.exceptions import NoScriptError
+
+        self._noscript = NoScriptError
         self._lock = threading.Lock()
-        self._touched: dict[tuple[str, str], float] = {}  # (session, queue) -> when its expiry was last refreshed
+        self._appending: dict[tuple[str, str], _Appending] = {}  # what each queue's appends reuse
         self._heartbeat_at: dict[tuple[str, str], float] = {}
-        self._last_written: dict[tuple[str, str], bytes] = {}  # the last id this process's writes got
         self._conds: dict[str, threading.Condition] = {}  # empty dequeues of this process wait here
         self._waiting: dict[str, int] = {}
 
@@ -167,7 +188,7 @@ class RedisBackend:
 
     def _forget(self, session_id: str) -> None:
         with self._lock:
-            for cache in (self._touched, self._heartbeat_at, self._last_written):
+            for cache in (self._appending, self._heartbeat_at):
                 for key in [k for k in cache if k[0] == session_id]:
                     del cache[key]
             self._conds.pop(session_id, None)
@@ -194,20 +215,38 @@ class RedisBackend:
         return self._append_in_transaction(session_id, queue, make_item)
 
     def _append(self, session_id: str, queue: str, script_name: str, item: bytes, tail: bytes) -> int:
-        key = self.stream_key(session_id, queue)
-        token = self._write_token()
-        touch = self._touch_due(session_id, queue)
-        after = self._last_written.get((session_id, queue), b"0-0")
-        keys = [key, *(self._key(session_id, k) for k in ("meta", "queues", "seq", "pos", "read"))]  # see _APPEND
-        args = [item, token, self.maxlen, self.expiry, "1" if touch else "0", queue, tail]
-        script = self._scripts[script_name]
+        # the streaming hot path: one EVALSHA, everything else cached per (session, queue)
+        state = self._appending.get((session_id, queue))
+        if state is None:
+            state = self._appending[(session_id, queue)] = _Appending(self, session_id, queue)
+        token = b"%s.%d" % (self._token_bytes, next(self._counter))
+        now = time.monotonic()
+        touch = now - state.touched_at > state.touch_every
+        after = state.last_id
+        args = (item, token, self.maxlen, state.expiry, b"1" if touch else b"0", queue, tail)
+        sha = self._shas[script_name]
+
+        def add() -> bytes:
+            try:
+                return self.client.evalsha(sha, 6, *state.keys, *args)
+            except self._noscript:  # a restarted Redis forgot its scripts: load it again
+                self._scripts[script_name].sha = self.client.script_load(getattr(lua, script_name))
+                return self.client.evalsha(sha, 6, *state.keys, *args)
+
         try:
-            stream_id = self._call(lambda: script(keys=keys, args=args), f"append to queue {queue!r}",
-                                   recover=lambda: self._landed(key, token, after))
+            stream_id = self._call(add, f"append to queue {queue!r}",
+                                   recover=lambda: self._landed(state.keys[0], token, after))
         except Exception as exc:
             raise self._closed_error(exc, session_id, queue) from None
-        self._wrote(session_id, queue, stream_id, touch)
-        return id_to_position(stream_id)
+        position = id_to_position(stream_id)
+        if position > state.last_position:
+            state.last_id, state.last_position = stream_id, position
+        if touch:
+            state.touched_at = now
+            state.expiry = self.expiry
+            state.touch_every = min(state.expiry / 4, 600)
+        self._wake(session_id)
+        return position
 
     def _append_in_transaction(self, session_id: str, queue: str, make_item: Callable[[int], bytes]) -> int:
         from redis.exceptions import WatchError
@@ -215,7 +254,7 @@ class RedisBackend:
         key, meta, seq_key = self.stream_key(session_id, queue), self._key(session_id, "meta"), self._key(session_id,
                                                                                                         "seq")
         token = self._write_token()
-        after = self._last_written.get((session_id, queue), b"0-0")
+        after = b"0-0"  # a rare path: look for a lost write from the start
 
         def add() -> bytes:
             while True:
@@ -234,7 +273,7 @@ class RedisBackend:
 
         stream_id = self._call(add, f"append to queue {queue!r}", recover=lambda: self._landed(key, token, after))
         self._touch(session_id, queue)
-        self._wrote(session_id, queue, stream_id, True)
+        self._wake(session_id)
         return id_to_position(stream_id)
 
     def _closed_error(self, exc: Exception, session_id: str, queue: str) -> Exception:
@@ -257,10 +296,6 @@ class RedisBackend:
                 return False, None
             start = b"(" + rows[-1][0]
 
-    def _touch_due(self, session_id: str, queue: str) -> bool:
-        last = self._touched.get((session_id, queue))
-        return last is None or time.monotonic() - last > min(self.expiry / 4, 600)
-
     def _touch(self, session_id: str, queue: str) -> None:
         key = self.stream_key(session_id, queue)
 
@@ -272,15 +307,6 @@ class RedisBackend:
             pipe.execute()
 
         self._call(touch, "refresh a session's expiry")
-
-    def _wrote(self, session_id: str, queue: str, stream_id: bytes, touched: bool) -> None:
-        self._wake(session_id)
-        k = (session_id, queue)
-        last = self._last_written.get(k)
-        if last is None or id_to_position(stream_id) > id_to_position(last):
-            self._last_written[k] = stream_id
-        if touched:
-            self._touched[k] = time.monotonic()
 
     # ---- the consumer (destructive reads: the position moves, nothing is deleted) --------
 

@@ -86,14 +86,15 @@ return 1
 
 # Appending, shared by APPEND and APPEND_NUMBERED. KEYS: stream, meta, queues, seq, pos, read.
 # ARGV: item, write token, maxlen, expiry, touch ("1": refresh the session's expiry), queue name.
-# Only an open session takes items; a stream gets its expiry with its first item (atomically: no key
-# without one is ever left behind) and the session's keys theirs again whenever the writer says so.
+# Only an open session takes items. A writer asks for the expiry with its first item of a queue (so a
+# stream gets one atomically with its first item: no key without one is ever left behind) and again
+# every quarter of the expiry (at most every 10 minutes) while it writes.
 _APPEND = """
 local state = redis.call('HGET', KEYS[2], 'state')
 if state ~= 'open' then return redis.error_reply('LSWCLOSED ' .. tostring(state)) end
 local function append(item)
   local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'd', item, 'p', ARGV[2])
-  if ARGV[5] == '1' or redis.call('TTL', KEYS[1]) < 0 then
+  if ARGV[5] == '1' then
     redis.call('SADD', KEYS[3], ARGV[6])
     for i = 1, 6 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
   end
