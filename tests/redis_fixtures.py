@@ -16,7 +16,7 @@ def require_redis(config: pytest.Config | None = None) -> None:
     try:
         redis_server_path()
     except RedisServerMissing as exc:
-        pytest.fail(f"{exc} (bash scripts/test --no-redis skips these tests)", pytrace=False)
+        pytest.fail(f"{exc} (bash scripts/test --no-redis)", pytrace=False)
     try:
         import redis  # noqa: F401
     except ImportError:
