@@ -20,7 +20,7 @@ import time
 from . import common
 from .common import Figure, Settings, header_text, machine_info, render_markdown, render_text
 
-GROUPS = ("queue", "e2e", "cpu", "concurrency", "footprint", "widget", "replay", "redis")
+GROUPS = ("queue", "e2e", "cpu", "concurrency", "footprint", "widget", "replay", "control", "filter", "redis")
 NEEDS_SERVER = {"e2e", "cpu", "concurrency", "widget"}
 NEEDS_LAZYLLM = {"queue", "e2e", "cpu", "concurrency", "footprint"}
 
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _module_of(group: str) -> str:
-    return {"queue": "queue_bench", "redis": "redis_bench"}.get(group, group)
+    return {"queue": "queue_bench", "filter": "trace_filter", "redis": "redis_bench"}.get(group, group)
 
 
 if __name__ == "__main__":

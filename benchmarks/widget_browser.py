@@ -375,7 +375,8 @@ def _unminified_bundle(out: Path) -> Path:
     if not esbuild.exists():
         raise RuntimeError("node_modules/.bin/esbuild missing (npm ci)")
     subprocess.run([str(esbuild), "js/widget.js", "--bundle", "--format=esm", "--target=es2020",
-                    f"--outfile={out / 'widget.js'}", "--log-level=warning"], cwd=REPO, check=True)
+                    "--loader:.html=text", f"--outfile={out / 'widget.js'}", "--log-level=warning"],
+                   cwd=REPO, check=True)
     return out / "widget.js"
 
 

@@ -1,13 +1,22 @@
-// The answer box of one run: status line, Stop / Copy buttons, the thinking
-// block, the streamed markdown answer (auto-scrolling), the error, and a
-// polite live region that announces the end of the run once.
+// The answer box of one run: status line, Stop / Copy / export buttons, the thinking block, the
+// streamed markdown answer (auto-scrolling, aria-busy while it streams), the run's result where it
+// says more than the streamed text ("Final answer"), and the error. Milestones (started, done,
+// failed) go to the view's one polite status region (announcer.js), never each token.
 
 import { copyText, flashCopied } from "./clipboard.js";
+import { downloadRunHtml } from "./export.js";
 import { errorText, formatDuration } from "./format.js";
-import { createMarkdownRenderer } from "./markdown.js";
-import { cancelMessage, isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+import { controlRoute, requestCancel } from "./control.js";
+import { createMarkdownRenderer, normalizeNewlines, renderMarkdown } from "./markdown.js";
+import { isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+import { runToMarkdown } from "./span-markdown.js";
 
 /** @typedef {import("./store.js").Run} Run */
+
+/** New answer text is rendered in pieces of this many characters... */
+export const ANSWER_CHARS_PER_PIECE = 4_000;
+/** ...while a frame has spent less than this (ms) on it; the rest follows in the next frames. */
+export const ANSWER_FRAME_BUDGET_MS = 12;
 
 export { errorText, formatDuration };
 
@@ -61,7 +70,33 @@ export function statusText(run, nowMs) {
   return parts.join(" · ");
 }
 
+/**
+ * Should the run's result show below the streamed text as the final answer? When it differs from
+ * the text and is not already part of it (a pipeline's last stage changed it).
+ * @param {Run} run
+ */
+export function resultDiffers(run) {
+  if (typeof run.result !== "string" || !run.result.trim() || !run.text) return false;
+  const squash = (t) => normalizeNewlines(t).replace(/\s+/g, " ").trim();
+  return !squash(run.text).includes(squash(run.result));
+}
+
 /** @param {Run} run @returns {string} what the live region says at the end */
+/**
+ * Why a Stop has had no effect yet (shown under the toolbar), by the kernel's control route.
+ * @param {"no-reply"|"not-sent"} what @param {string} route
+ * @returns {string}
+ */
+export function stopWaitText(what, route) {
+  if (what === "not-sent") return "Not connected to a kernel: Stop cannot reach it.";
+  if (route === "subshell")
+    return "The kernel has not confirmed the Stop yet; if this page lost its kernel connection, it cannot reach it.";
+  return (
+    "The kernel is busy running a cell and reads Stop only when that cell finishes; the run stops then. " +
+    "To stop sooner, interrupt the kernel."
+  );
+}
+
 export function endAnnouncement(run) {
   if (run.status === "done") return "Answer complete";
   if (run.status === "cancelled") return "Run cancelled";
@@ -132,6 +167,8 @@ function h(doc, tag, className, attrs = {}) {
  *   now?: () => number,
  *   maxChars?: number,
  *   highlight?: boolean,
+ *   announce?: (text: string) => void,
+ *   charsPerPiece?: number,
  * }} opts
  * @returns {AnswerBox}
  */
@@ -152,7 +189,15 @@ export function createAnswerBox(opts) {
   stop.textContent = "Stop";
   const copy = h(doc, "button", "lsw-btn lsw-copy", { type: "button", "aria-label": "Copy the answer as markdown" });
   copy.textContent = "Copy answer";
-  bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy);
+  const copyMd = h(doc, "button", "lsw-btn lsw-copy-md", {
+    type: "button", "aria-label": "Copy the question, the answer and a readable trace as Markdown",
+  });
+  copyMd.textContent = "Copy as Markdown";
+  const save = h(doc, "button", "lsw-btn lsw-save-html", {
+    type: "button", "aria-label": "Save the answer and its interactive trace as one HTML file",
+  });
+  save.textContent = "Save as HTML";
+  bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy, copyMd, save);
 
   const thinking = /** @type {HTMLDetailsElement} */ (h(doc, "details", "lsw-thinking"));
   const thinkingSummary = h(doc, "summary", "lsw-thinking-summary");
@@ -168,9 +213,22 @@ export function createAnswerBox(opts) {
   scroll.append(answer);
   const renderer = createMarkdownRenderer(answer, { maxChars, highlight: opts.highlight });
   scroll.append(renderer.moreButton);
+  // the run's result, where it says more than the streamed text
+  const result = h(doc, "section", "lsw-result", { "aria-label": "Final answer" });
+  const resultLabel = h(doc, "div", "lsw-result-label");
+  resultLabel.textContent = "Final answer";
+  const resultBody = h(doc, "div", "lsw-result-body");
+  result.append(resultLabel, resultBody);
+  result.hidden = true;
+  let resultShown = null;
+  const announce = opts.announce ?? (() => {});
 
+  // why a Stop has no effect yet; said once by the view's status region too (the one live region)
+  const stopNote = h(doc, "div", "lsw-stop-note");
+  stopNote.hidden = true;
   const resync = h(doc, "div", "lsw-resync");
-  resync.textContent = "Some live updates were missed; the complete answer will appear when the run ends.";
+  resync.textContent =
+    "Some live updates were missed; catching up with the kernel (at the latest, the complete answer appears when the run ends).";
   resync.hidden = true;
   const error = h(doc, "div", "lsw-error");
   error.hidden = true;
@@ -182,8 +240,7 @@ export function createAnswerBox(opts) {
   errorDetail.append(errorDetailSummary, errorDetailPre);
   error.append(errorMsg, errorDetail);
 
-  const live = h(doc, "div", "lsw-live lsw-visually-hidden", { "aria-live": "polite", "aria-atomic": "true" });
-  root.append(bar, thinking, scroll, resync, error, live);
+  root.append(bar, stopNote, thinking, scroll, result, resync, error);
 
   const scroller = new AutoScroller(scroll);
   const timers = new Set();
@@ -195,20 +252,57 @@ export function createAnswerBox(opts) {
   let thinkingLen = 0;
   let showingResult = false;
   let finished = false;
-  let sawRunning = run.status === "running";
+  let behind = false; // more text waits for the next frame
+  const charsPerPiece = opts.charsPerPiece ?? ANSWER_CHARS_PER_PIECE;
+  const clock = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+  let sawRunning = false;
   let announced = false;
   let stopping = false;
+  /** @type {{dispose(): void}|null} the Stop request waiting for its reply */
+  let pendingStop = null;
+  const route = controlRoute(opts.model);
+  if (route !== "subshell" && route !== "none")
+    stop.title = "This kernel reads Stop between cells only: while a cell runs, the run stops when it finishes.";
 
   stop.addEventListener("click", () => {
     if (run.status !== "running" || stopping) return;
     stopping = true;
-    opts.model.send(cancelMessage(run.id));
     stop.disabled = true;
     stop.textContent = "Stopping…";
+    const explain = (what) => {
+      if (run.status !== "running") return;
+      stopNote.textContent = stopWaitText(what, controlRoute(opts.model));
+      stopNote.hidden = false;
+      announce(stopNote.textContent);
+      if (what === "no-reply") stop.textContent = "Stop queued"; // sent, not yet read by the kernel
+    };
+    pendingStop = requestCancel(opts.model, run.id, {
+      win,
+      onNoReply: () => explain("no-reply"),
+      onNotSent: () => {
+        explain("not-sent");
+        stopping = false; // let the user try again (e.g. after reconnecting)
+        stop.disabled = false;
+        stop.textContent = "Stop";
+      },
+    });
   });
   copy.addEventListener("click", async () => {
-    const ok = await copyText(showingResult ? run.result ?? "" : run.text, doc);
+    // the answer is the run's result where there is one (it may differ from the streamed text)
+    const ok = await copyText(typeof run.result === "string" && run.result ? run.result : run.text, doc);
     timers.add(flashCopied(copy, ok, "Copy answer"));
+  });
+  copyMd.addEventListener("click", async () => {
+    const ok = await copyText(runToMarkdown(run), doc);
+    timers.add(flashCopied(copyMd, ok, "Copy as Markdown"));
+  });
+  save.addEventListener("click", async () => {
+    try {
+      await downloadRunHtml(opts.model, run, doc);
+    } catch (err) {
+      console.error("[lazystream-widget] saving the run as HTML failed", err);
+      timers.add(flashCopied(save, false, "Save as HTML"));
+    }
   });
 
   function tick() {
@@ -233,18 +327,28 @@ export function createAnswerBox(opts) {
     let grew = false;
     // Answer text: append what is new, start over when the store replaced it.
     if (showingResult ? run.text.length > 0 : run.textGen !== textGen) {
-      renderer.reset(run.text);
+      renderer.reset("");
       showingResult = false;
       finished = false;
       textGen = run.textGen;
-      textLen = run.text.length;
-      grew = true;
-    } else if (!showingResult && run.text.length > textLen) {
-      renderer.append(run.text.slice(textLen));
-      textLen = run.text.length;
+      textLen = 0;
       grew = true;
     }
-    const final = isFinalStatus(run.status);
+    if (!showingResult && run.text.length > textLen) {
+      // At most a frame's worth of new text is rendered per frame (a saved 10 MB answer or a burst of
+      // deltas after a busy spell never blocks the page); past the display bound the rest only waits
+      // behind "Show more", which costs nothing to hand over.
+      const t0 = clock();
+      do {
+        let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + charsPerPiece);
+        if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
+        renderer.append(run.text.slice(textLen, upto));
+        textLen = upto;
+      } while (textLen < run.text.length && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
+      grew = true;
+    }
+    behind = !showingResult && textLen < run.text.length;
+    const final = isFinalStatus(run.status) && !behind;
     if (final && !run.text && run.result && !showingResult) {
       // Nothing streamed: show the module's return value instead.
       renderer.reset(run.result);
@@ -257,6 +361,14 @@ export function createAnswerBox(opts) {
       finished = true;
       grew = true;
     } else if (!final) finished = false;
+    // the result as the final answer, below the streamed text, where it differs
+    const showResult = final && !showingResult && resultDiffers(run);
+    if (showResult && resultShown !== run.result) {
+      resultBody.replaceChildren(renderMarkdown(/** @type {string} */ (run.result), { highlight: opts.highlight }));
+      resultShown = run.result;
+      grew = true;
+    }
+    result.hidden = !showResult;
     // Thinking.
     if (run.thinkingGen !== thinkingGen) {
       thinkingText.data = run.thinking.slice(0, maxChars);
@@ -274,7 +386,12 @@ export function createAnswerBox(opts) {
     spinner.hidden = run.status !== "running";
     tick();
     stop.hidden = run.status !== "running";
-    if (run.status !== "running") stopping = false;
+    if (run.status !== "running") {
+      stopping = false;
+      pendingStop?.dispose();
+      pendingStop = null;
+      stopNote.hidden = true;
+    }
     if (!stopping) {
       stop.disabled = false;
       stop.textContent = "Stop";
@@ -292,12 +409,17 @@ export function createAnswerBox(opts) {
     if (reason) status.title = `Cancelled: ${reason}`;
     else status.removeAttribute("title");
     // Copy only what there is to copy (the text, or the result shown instead).
-    copy.hidden = !(showingResult ? run.result : run.text);
+    copy.hidden = !(run.result || run.text);
+    copyMd.hidden = !final;
+    save.hidden = !final;
+    scroll.setAttribute("aria-busy", String(run.status === "running"));
     resync.hidden = !run.stale;
-    // Announce the end once, and only an end this box saw happen.
-    if (run.status === "running") sawRunning = true;
-    else if (sawRunning && !announced) {
-      live.textContent = endAnnouncement(run);
+    // Announce the start and the end once, and only those this box saw happen (not saved state).
+    if (run.status === "running") {
+      if (!sawRunning) announce(`Run started${run.query ? `: ${run.query.slice(0, 80)}` : ""}`);
+      sawRunning = true;
+    } else if (sawRunning && !announced) {
+      announce(endAnnouncement(run));
       announced = true;
     }
     syncTicker();
@@ -311,11 +433,23 @@ export function createAnswerBox(opts) {
     el: root,
     sync,
     tick,
+    renderer,
+    /** Whether text received is still waiting to be rendered (call sync again next frame). */
+    get behind() {
+      return behind;
+    },
+    scrollEl: scroll,
+    answerEl: answer,
+    thinking: { details: thinking, textNode: thinkingText },
+    get sawRunning() {
+      return sawRunning;
+    },
     destroy() {
       if (ticker !== null) win.clearInterval(ticker);
       ticker = null;
       for (const t of timers) win.clearTimeout(t);
       timers.clear();
+      pendingStop?.dispose();
       scroller.destroy();
       renderer.destroy();
     },

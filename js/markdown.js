@@ -23,30 +23,20 @@
 //
 // Display bound: at most `maxChars` characters are rendered; the rest waits
 // behind a "Show more" button that feeds the next slice.
+//
+// Source ranges: each rendered top-level block element remembers the [start, end) of the text it
+// came from (in the normalized text), so a trace span can highlight the part of the answer it
+// wrote, and the answer can tell which span wrote a block (linking.js).
+//
+// Formulas: a formula still open at the end of the live tail shows as its muted TeX source until it
+// closes (math.js: pendingMathStart), so it goes from source to typeset once, never through markdown.
 
-import MarkdownIt from "markdown-it";
-import { highlightCode } from "./code-highlight.js";
 import { copyText, flashCopied } from "./clipboard.js";
+import { pendingMathStart } from "./math.js";
+import { md, normalizeNewlines, renderBlockList } from "./md-render.js";
 import { WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
-import { isHttpUrl, sanitizeToFragment } from "./sanitize.js";
 
-/** markdown-it as the widget uses it: no raw HTML, bare URLs become links. */
-export function createMarkdownIt() {
-  const md = new MarkdownIt({ html: false, linkify: true, typographer: false, breaks: false });
-  // Images are not loaded (see sanitize.js): an http(s) image becomes a link
-  // labelled with its alt text; any other image is reduced to its alt text.
-  md.renderer.rules.image = (tokens, idx, options, env, self) => {
-    const token = tokens[idx];
-    const src = token.attrGet("src");
-    const alt = md.utils.escapeHtml(self.renderInlineAsText(token.children || [], options, env) || "image");
-    if (!isHttpUrl(src)) return alt;
-    const href = md.utils.escapeHtml(src);
-    return `<a href="${href}" class="lsw-img-link" title="Image (not loaded): ${href}">[image: ${alt}]</a>`;
-  };
-  return md;
-}
-
-const md = createMarkdownIt();
+export { createMarkdownIt, decorateCodeBlocks, normalizeNewlines, renderMarkdown } from "./md-render.js";
 
 // Block families that may continue after a blank line.
 const FAMILY = {
@@ -102,69 +92,6 @@ export function completeBlockCount(blocks, completeLines) {
     n = i + 1;
   }
   return n;
-}
-
-/** Render markdown to a sanitized fragment (code blocks decorated). */
-function renderTokens(tokens, env, highlight) {
-  const html = md.renderer.render(tokens, md.options, env);
-  const frag = sanitizeToFragment(html);
-  decorateCodeBlocks(frag, highlight);
-  return frag;
-}
-
-/**
- * Wrap each <pre><code> in a .lsw-code box with a language label and a copy
- * button; highlight it if asked (complete fences only).
- * @param {DocumentFragment|Element} root
- * @param {boolean} highlight
- */
-export function decorateCodeBlocks(root, highlight) {
-  const doc = root.ownerDocument;
-  for (const pre of Array.from(root.querySelectorAll("pre"))) {
-    const code = pre.querySelector("code");
-    if (!code || pre.parentElement?.classList.contains("lsw-code")) continue;
-    const langClass = Array.from(code.classList).find((c) => c.startsWith("language-"));
-    const lang = langClass ? langClass.slice(9) : "";
-    if (highlight && lang) {
-      const html = highlightCode(code.textContent || "", lang);
-      if (html !== null) {
-        code.replaceChildren(sanitizeToFragment(html));
-        code.classList.add("hljs");
-      }
-    }
-    const box = doc.createElement("div");
-    box.className = "lsw-code";
-    const bar = doc.createElement("div");
-    bar.className = "lsw-code-bar";
-    const label = doc.createElement("span");
-    label.className = "lsw-code-lang";
-    label.textContent = lang;
-    const btn = doc.createElement("button");
-    btn.type = "button";
-    btn.className = "lsw-code-copy";
-    btn.textContent = "Copy";
-    btn.setAttribute("aria-label", lang ? `Copy ${lang} code` : "Copy code");
-    bar.append(label, btn);
-    pre.replaceWith(box);
-    box.append(bar, pre);
-  }
-}
-
-/**
- * Render a whole markdown text at once (same pipeline as the incremental
- * renderer; used for the final fix-up and by tests).
- * @param {string} text
- * @param {{highlight?: boolean}} [opts]
- * @returns {DocumentFragment}
- */
-export function renderMarkdown(text, opts = {}) {
-  const env = {};
-  return renderTokens(md.parse(normalizeNewlines(text), env), env, opts.highlight ?? true);
-}
-
-/** markdown-it's own normalization, done up front so our line numbers match its. */
-export function normalizeNewlines(text) {
-  return text.replace(/\r\n?/g, "\n").replace(/\0/g, "\uFFFD");
 }
 
 /** Offsets of the first `count` line starts after line 0 ("\n" positions + 1). */
@@ -228,6 +155,9 @@ export function createMarkdownRenderer(container, opts = {}) {
   let pendingCR = false; // a "\r" at a chunk end may be half of "\r\n"
   let frozenRefs = {}; // reference definitions from the frozen prefix
   let frozenBlockCount = 0;
+  let frozenLen = 0; // characters in the frozen chunks: where the tail starts in the whole text
+  /** @type {{el: Element, start: number, end: number}[]} */ let frozenRanges = [];
+  /** @type {{el: Element, start: number, end: number}[]} */ let liveRanges = [];
   let finished = false;
   const timers = new Set();
 
@@ -243,28 +173,119 @@ export function createMarkdownRenderer(container, opts = {}) {
   container.addEventListener("click", onClick);
   moreButton.addEventListener("click", () => showMore());
 
+  /**
+   * Render `blocks` of `tokens` into `into`, recording each element's source range.
+   * @param {any[]} tokens @param {ReturnType<typeof topLevelBlocks>} blocks
+   * @param {Record<string, any>} env @param {number[]} lineStarts line starts of the parsed source
+   * @param {number} base offset of the parsed source in the whole text
+   * @param {number} srcEnd where the last block's text ends (in the parsed source)
+   * @param {Element} into @param {{el: Element, start: number, end: number}[]} ranges
+   * @param {boolean} hl highlight code
+   */
+  function renderBlocks(tokens, blocks, env, lineStarts, base, srcEnd, into, ranges, hl, src) {
+    if (!blocks.length) return;
+    const at = (line) => (line === 0 ? 0 : lineStarts[line - 1] ?? srcEnd);
+    const { frag, elements } = renderBlockList(tokens, blocks, env, hl);
+    let prev = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i];
+      const start = b.map ? at(b.map[0]) : prev;
+      const next = blocks[i + 1];
+      let end = next && next.map ? at(next.map[0]) : srcEnd;
+      while (end > start && /\s/.test(src[end - 1])) end--; // the blank lines between blocks belong to none
+      for (const el of elements[i] ?? []) ranges.push({ el, start: base + start, end: base + end });
+      prev = end;
+    }
+    into.append(frag);
+  }
+
   /** Re-render the live tail, freezing whatever became complete. */
   function render(final) {
     const env = { references: { ...frozenRefs } };
-    const tokens = md.parse(tail, env);
-    const blocks = topLevelBlocks(tokens);
-    const lineStarts = newlineOffsets(tail);
+    let tokens = md.parse(tail, env);
+    let blocks = topLevelBlocks(tokens);
+    let lineStarts = newlineOffsets(tail);
     const n = final ? blocks.length : completeBlockCount(blocks, lineStarts.length);
-    let liveTokens = tokens;
     if (n > 0) {
-      const endTok = blocks[n - 1].end;
-      frozenEl.append(renderTokens(tokens.slice(0, endTok), env, highlight));
-      frozenBlockCount += n;
       const cut = n < blocks.length ? lineStarts[/** @type {number[]} */ (blocks[n].map)[0] - 1] : tail.length;
+      renderBlocks(tokens, blocks.slice(0, n), env, lineStarts, frozenLen, cut, frozenEl, frozenRanges, highlight, tail);
+      frozenBlockCount += n;
       const chunk = tail.slice(0, cut);
       // Definitions carry over to later parses (cheap pre-check: they need "]:").
       if (chunk.includes("]:")) md.parse(chunk, { references: frozenRefs });
       frozenChunks.push(chunk);
+      frozenLen += cut;
       tail = tail.slice(cut);
-      liveTokens = tokens.slice(endTok);
+      if (n < blocks.length) {
+        // the live blocks, re-parsed on their own (their line numbers start at 0 again)
+        tokens = md.parse(tail, env);
+        blocks = topLevelBlocks(tokens);
+        lineStarts = newlineOffsets(tail);
+      } else {
+        tokens = [];
+        blocks = [];
+      }
     }
-    if (liveTokens.length) liveEl.replaceChildren(renderTokens(liveTokens, env, highlight && final));
-    else liveEl.replaceChildren();
+    liveRanges = [];
+    const live = doc.createDocumentFragment();
+    // a formula still open at the end: its source, muted, until it closes (no flicker)
+    const pending = !final && /[$\\]/.test(tail) ? pendingMathStart(tail, tokens, blocks, lineStarts) : null;
+    if (pending) {
+      const head = tail.slice(0, pending.start);
+      const headTokens = md.parse(head, env);
+      renderBlocks(headTokens, topLevelBlocks(headTokens), env, newlineOffsets(head), frozenLen, head.length, live, liveRanges, false, head);
+      const el = doc.createElement(pending.display ? "div" : "span");
+      el.className = pending.display ? "lsw-math-pending lsw-math-display" : "lsw-math-pending";
+      el.textContent = tail.slice(pending.start);
+      el.title = "Formula still streaming";
+      const host = pending.display ? null : lastTextBlock(live);
+      // markdown drops a paragraph's trailing space: give it back before the formula
+      if (host && /[ \t]$/.test(head)) host.append(" ");
+      if (host) host.append(el);
+      else {
+        live.append(el);
+        liveRanges.push({ el, start: frozenLen + pending.start, end: frozenLen + tail.length });
+      }
+    } else if (blocks.length) {
+      renderBlocks(tokens, blocks, env, lineStarts, frozenLen, tail.length, live, liveRanges, highlight && final, tail);
+    }
+    liveEl.replaceChildren(live);
+  }
+
+  /** The deepest last paragraph-like element of a fragment (an inline pending formula goes there). */
+  function lastTextBlock(frag) {
+    let el = frag.lastElementChild;
+    while (el && !/^(P|H[1-6]|TD|TH)$/.test(el.tagName) && el.lastElementChild) el = el.lastElementChild;
+    return el && /^(P|H[1-6]|TD|TH|LI)$/.test(el.tagName) ? el : null;
+  }
+
+  /**
+   * The rendered blocks whose text overlaps [start, end) (offsets in the normalized text).
+   * @returns {Element[]}
+   */
+  function blocksIn(start, end) {
+    const out = [];
+    // frozen ranges are in order: binary search the first that ends after `start`
+    let lo = 0;
+    let hi = frozenRanges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (frozenRanges[mid].end <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < frozenRanges.length && frozenRanges[i].start < end; i++) out.push(frozenRanges[i].el);
+    for (const r of liveRanges) if (r.start < end && r.end > start) out.push(r.el);
+    return out;
+  }
+
+  /** The source range of the top-level block holding `node`, or null. */
+  function rangeAt(node) {
+    let el = node && node.nodeType === 1 ? node : node?.parentElement;
+    while (el && el.parentElement !== frozenEl && el.parentElement !== liveEl) el = el.parentElement;
+    if (!el) return null;
+    const list = el.parentElement === frozenEl ? frozenRanges : liveRanges;
+    const r = list.find((x) => x.el === el);
+    return r ? [r.start, r.end] : null;
   }
 
   function updateMoreButton() {
@@ -340,6 +361,9 @@ export function createMarkdownRenderer(container, opts = {}) {
     pendingCR = false;
     frozenRefs = {};
     frozenBlockCount = 0;
+    frozenLen = 0;
+    frozenRanges = [];
+    liveRanges = [];
     finished = false;
     frozenEl.replaceChildren();
     liveEl.replaceChildren();
@@ -357,9 +381,15 @@ export function createMarkdownRenderer(container, opts = {}) {
     if (Object.keys(frozenRefs).length > 0) {
       // A forward reference may have frozen as literal text: render once in full.
       const shown = frozenChunks.join("");
-      frozenEl.replaceChildren(renderMarkdown(shown, { highlight }));
+      const env = {};
+      const tokens = md.parse(shown, env);
+      const blocks = topLevelBlocks(tokens);
+      const frag = doc.createDocumentFragment();
+      frozenRanges = [];
+      renderBlocks(tokens, blocks, env, newlineOffsets(shown), 0, shown.length, frag, frozenRanges, highlight, shown);
+      frozenEl.replaceChildren(frag);
       frozenChunks = [shown];
-      frozenBlockCount = topLevelBlocks(md.parse(shown, {})).length;
+      frozenBlockCount = blocks.length;
     }
   }
 
@@ -396,6 +426,12 @@ export function createMarkdownRenderer(container, opts = {}) {
     },
     get hiddenChars() {
       return overflowLen;
+    },
+    blocksIn,
+    rangeAt,
+    /** Characters handed to the parser (the rest waits behind "Show more"). */
+    get shownChars() {
+      return fedLen;
     },
     moreButton,
     destroy() {

@@ -11,13 +11,22 @@ export const ANSWER_QUEUE = "lazy_answer";
 export const THINK_QUEUE = "lazy_think";
 export const TRACE_QUEUE = "lazy_trace";
 
-/** Message types (kernel -> browser: run_start, delta; browser -> kernel: cancel). */
+/** Message types (kernel -> browser: run_start, delta, snapshot, control_reply; browser -> kernel: cancel,
+ * resync; see js/control.js). */
 export const MSG_RUN_START = "run_start";
 export const MSG_DELTA = "delta";
+export const MSG_SNAPSHOT = "snapshot";
+export const MSG_CONTROL_REPLY = "control_reply";
 export const MSG_CANCEL = "cancel";
-export const MESSAGE_TYPES = ["run_start", "delta", "cancel"];
+export const MSG_RESYNC = "resync";
+export const MESSAGE_TYPES = ["run_start", "delta", "snapshot", "control_reply", "cancel", "resync"];
 
 export const SPAN_KINDS = ["agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"];
+/** protocol.TOOL_CALL_EVENT: events of an llm span carrying a tool call's argument text as it streams. */
+export const TOOL_CALL_EVENT = "tool_call";
+/** protocol.ATTR_TEXT_RANGES / ATTR_THINKING_RANGES: [[start, end], ...] of run.text / run.thinking (code points). */
+export const ATTR_TEXT_RANGES = "text_ranges";
+export const ATTR_THINKING_RANGES = "thinking_ranges";
 export const ENTRY_EVENTS = ["start", "end", "event"];
 /** Run markers (protocol.py RunMarker): lazy_trace lines that open and close a run, for watchers in
  * other processes. The kernel never sends them to the widget; if one arrives anyway it is ignored. */
@@ -29,6 +38,10 @@ export const RUN_STATUSES = ["running", "done", "error", "cancelled"];
 export const WIDGET_MAX_ANSWER_CHARS = 1_000_000;
 /** limits.WIDGET_MAX_MESSAGES_PER_S (informative: the kernel coalesces to this rate). */
 export const WIDGET_MAX_MESSAGES_PER_S = 30;
+/** limits.WIDGET_VALUE_FOLD_CHARS: a trace value longer than this shows folded. */
+export const WIDGET_VALUE_FOLD_CHARS = 2_000;
+/** limits.TRACE_FIELD_MAX_BYTES: the kernel cuts each trace field (leaf string) at this many UTF-8 bytes. */
+export const TRACE_FIELD_MAX_BYTES = 8_192;
 
 /**
  * @typedef {{type?: string, message?: string, detail?: string}} ErrorInfo
@@ -44,12 +57,14 @@ export const WIDGET_MAX_MESSAGES_PER_S = 30;
  *   id: string, query?: string, status?: "running"|"done"|"error"|"cancelled",
  *   text?: string, thinking?: string, entries?: Array<TraceEntry|string>,
  *   error?: ErrorInfo|null, result?: string|null, started_at?: number,
- *   ended_at?: number|null, stats?: RunStats, notices?: string[]
+ *   ended_at?: number|null, stats?: RunStats, notices?: string[],
+ *   prices?: Record<string, [number, number]>, currency?: string
  * }} RunState
  * @typedef {{type: "run_start", mseq: number, run: RunState}} RunStartMessage
  * @typedef {{type: "delta", mseq: number, run: string, text?: string, thinking?: string,
- *   entries?: Array<TraceEntry|string>, stats?: RunStats, notices?: string[]}} DeltaMessage
+ *   entries?: Array<TraceEntry|string>, stats?: RunStats, n?: number, notices?: string[]}} DeltaMessage
  * @typedef {{type: "cancel", run: string}} CancelMessage
+ * @typedef {{type: "snapshot", mseq: number, runs: RunState[]}} SnapshotMessage
  */
 
 const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
@@ -79,6 +94,11 @@ export function isDeltaMessage(x) {
   return isObject(x) && x.type === MSG_DELTA && typeof x.run === "string";
 }
 
+/** @param {unknown} x @returns {x is SnapshotMessage} */
+export function isSnapshotMessage(x) {
+  return isObject(x) && x.type === MSG_SNAPSHOT && Array.isArray(x.runs);
+}
+
 /** @param {unknown} s @returns {boolean} a run status other than "running" */
 export function isFinalStatus(s) {
   return s === "done" || s === "error" || s === "cancelled";
@@ -98,7 +118,7 @@ export function cancelMessage(runId) {
  * (returns false), so a newer kernel cannot break an older front end.
  * @param {unknown} msg
  * @param {{run_start?: (m: RunStartMessage) => void, delta?: (m: DeltaMessage) => void,
- *   unknown?: (m: unknown) => void}} handlers
+ *   snapshot?: (m: SnapshotMessage) => void, unknown?: (m: unknown) => void}} handlers
  * @returns {boolean} whether a handler ran
  */
 export function dispatch(msg, handlers) {
@@ -111,6 +131,10 @@ export function dispatch(msg, handlers) {
     case MSG_DELTA:
       if (!isDeltaMessage(msg) || !handlers.delta) return false;
       handlers.delta(msg);
+      return true;
+    case MSG_SNAPSHOT:
+      if (!isSnapshotMessage(msg) || !handlers.snapshot) return false;
+      handlers.snapshot(msg);
       return true;
     default:
       handlers.unknown?.(msg);

@@ -1,10 +1,12 @@
-// The view of one run: the query as a header, the answer box, and the trace
-// tree in a collapsible section. It consumes the store's run incrementally
-// (see the generation counters in store.js).
+// The view of one run: the query as a header, its notices, the answer box, and the trace (tree,
+// filter, details) in a collapsible section, the answer and the trace linked. It consumes the
+// store's run incrementally (see the generation counters in store.js).
 
 import { createAnswerBox } from "./answer.js";
+import { linkAnswerAndTrace } from "./linking.js";
 import { isFinalStatus } from "./protocol.js";
-import { TraceTree } from "./trace-tree.js";
+import { formatRollup } from "./rollups.js";
+import { TraceView } from "./trace-view.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
@@ -15,24 +17,26 @@ import { TraceTree } from "./trace-tree.js";
  *   flush(): boolean,
  *   setNewest(newest: boolean): void,
  *   destroy(): void,
- *   tree: TraceTree,
+ *   tree: TraceView,
  * }} RunView
  */
 
 /**
  * @param {{
  *   run: Run,
- *   model: {send(content: any): void},
+ *   model: {send(content: any): void, get(name: string): any},
  *   doc?: Document,
  *   onNeedsFlush: () => void,
  *   now?: () => number,
- *   treeOptions?: ConstructorParameters<typeof TraceTree>[0],
+ *   announce?: (text: string) => void,
+ *   treeOptions?: ConstructorParameters<typeof TraceView>[0],
  *   answerOptions?: {maxChars?: number, highlight?: boolean},
  * }} opts
  * @returns {RunView}
  */
 export function createRunView(opts) {
   const doc = opts.doc ?? document;
+  const announce = opts.announce ?? (() => {});
   let run = opts.run;
 
   const el = doc.createElement("section");
@@ -49,16 +53,27 @@ export function createRunView(opts) {
   notices.hidden = true;
   let noticesShown = "";
 
-  const answer = createAnswerBox({ run, model: opts.model, doc, now: opts.now, ...opts.answerOptions });
+  const answer = createAnswerBox({ run, model: opts.model, doc, now: opts.now, announce, ...opts.answerOptions });
 
   const trace = /** @type {HTMLDetailsElement} */ (doc.createElement("details"));
   trace.className = "lsw-trace";
   trace.open = true;
   const summary = doc.createElement("summary");
   summary.className = "lsw-trace-summary";
-  const tree = new TraceTree({ doc, now: opts.now, onNeedsFlush: opts.onNeedsFlush, ...opts.treeOptions });
+  const tree = new TraceView({
+    doc, now: opts.now, onNeedsFlush: opts.onNeedsFlush, ...opts.treeOptions,
+    onSelect: (node) => links.show(node),
+    onFailures: (nodes) => {
+      if (!answer.sawRunning) return; // saved state: nothing is happening now
+      for (const n of nodes) if (n.kind === "tool" || n.kind === "llm") announce(`${n.kind === "tool" ? "Tool" : "Model call"} ${n.name} failed`);
+    },
+  });
   trace.append(summary, tree.el);
   trace.hidden = true;
+  const links = linkAnswerAndTrace({
+    tree, renderer: answer.renderer, answerEl: answer.answerEl, scrollEl: answer.scrollEl, thinking: answer.thinking,
+    getRun: () => run,
+  });
   // The tree's DOM is only kept up to date while its section is open.
   const onToggle = () => {
     if (trace.open) opts.onNeedsFlush();
@@ -95,14 +110,24 @@ export function createRunView(opts) {
       entriesGen = run.entriesGen;
       entriesLen = 0;
     }
+    tree.setPrices(run.prices, run.currency);
+    tree.setOrigin(typeof run.started_at === "number" ? run.started_at : null);
     if (run.entries.length > entriesLen) {
       tree.addEntries(run.entries.slice(entriesLen));
       entriesLen = run.entries.length;
     }
     tree.setFinal(isFinalStatus(run.status));
     trace.hidden = run.entries.length === 0;
-    const spans = tree.spanCount;
-    summary.textContent = `Trace · ${spans.toLocaleString("en-US")} span${spans === 1 ? "" : "s"}`;
+  }
+
+  function renderSummary() {
+    const t = tree.model.totals;
+    const parts = [`Trace · ${t.spans.toLocaleString("en-US")} span${t.spans === 1 ? "" : "s"}`];
+    const roll = formatRollup(t, run.currency);
+    if (roll) parts.push(roll);
+    if (t.errors) parts.push(`${t.errors} error${t.errors === 1 ? "" : "s"}`);
+    summary.textContent = parts.join(" · ");
+    summary.classList.toggle("lsw-has-errors", t.errors > 0);
   }
 
   sync(run);
@@ -112,19 +137,24 @@ export function createRunView(opts) {
     sync,
     tree,
     flush() {
-      return trace.open && !trace.hidden ? tree.flush() : false;
+      // the answer's text past this frame's share, then the trace; a folded trace still takes its
+      // entries in (its summary counts them), but draws nothing
+      if (answer.behind) answer.sync(run);
+      const more = trace.hidden || !trace.open ? tree.ingestOnly() : tree.flush();
+      renderSummary();
+      return more || answer.behind;
     },
     setNewest(isNewest) {
       if (newest && !isNewest) {
         // An older run: fold its trace section away. Its nodes keep their
-        // default expansion (top-level spans with children open), so reopening
-        // the section shows the same tree as the newest run's.
+        // default expansion, so reopening the section shows the same tree.
         trace.open = false;
       }
       newest = isNewest;
     },
     destroy() {
       trace.removeEventListener("toggle", onToggle);
+      links.destroy();
       answer.destroy();
       tree.destroy();
     },

@@ -23,7 +23,7 @@ const ALLOWED_TAGS = [
 ];
 const ALLOWED_ATTR = ["href", "title", "class", "start", "style", "colspan", "rowspan"];
 const SAFE_SCHEMES = new Set(["http", "https", "mailto"]);
-const SAFE_CLASS = /^(language-[\w+#.-]{1,40}|hljs(-[\w-]{1,40})?|[a-z]{1,20}_{1,3}|lsw-img-link)$/;
+const SAFE_CLASS = /^(language-[\w+#.-]{1,40}|hljs(-[\w-]{1,40})?|[a-z]{1,20}_{1,3}|lsw-img-link|lsw-math|lsw-math-display|lsw-sep)$/;
 const SAFE_STYLE = /^text-align:\s*(left|right|center);?$/i;
 
 /**
@@ -72,6 +72,26 @@ function getPurifier() {
     }
   });
   return purifier;
+}
+
+let mathPurifier = null;
+
+/**
+ * Sanitize KaTeX's output (HTML with inline styles, MathML for screen readers, SVG for some
+ * glyphs) into a DocumentFragment. KaTeX already escapes its input and, with trust off, makes no
+ * links or images; this second gate (DOMPurify's HTML + MathML + SVG profiles, its own instance
+ * without the markdown policy's hooks) still removes scripts, handlers and foreign elements.
+ * @param {string} html
+ * @returns {DocumentFragment}
+ */
+export function sanitizeMathToFragment(html) {
+  mathPurifier ??= createDOMPurify(window);
+  return mathPurifier.sanitize(html, {
+    USE_PROFILES: { html: true, mathMl: true, svg: true },
+    FORBID_TAGS: ["style", "foreignobject", "a", "img", "image", "use", "form", "input"],
+    FORBID_ATTR: ["href", "xlink:href", "src", "action"],
+    RETURN_DOM_FRAGMENT: true,
+  });
 }
 
 /**

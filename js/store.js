@@ -16,16 +16,29 @@ import { dispatch, isFinalStatus, isRunState } from "./protocol.js";
  *   id: string, query: string, status: string, text: string, thinking: string,
  *   entries: Array<TraceEntry|string>, error: any, result: string|null,
  *   started_at: number|null, ended_at: number|null, stats: Record<string, any>, notices: string[],
+ *   prices: Record<string, [number, number]>|null, currency: string,
  *   statsAt: number, seenAt: number,
  *   textGen: number, thinkingGen: number, entriesGen: number,
  *   stale: boolean, inTrait: boolean
  * }} Run
- * @typedef {{type: "run", id: string} | {type: "order"} | {type: "resync", needed: boolean}} StoreEvent
+ * @typedef {{type: "run", id: string} | {type: "order"} | {type: "resync", needed: boolean} | {type: "snapshot"}}
+ *   StoreEvent  (resync: needed is re-announced at every further gap; snapshot: a resync reply was applied)
  */
 
 const str = (x) => (typeof x === "string" ? x : "");
 /** @param {unknown} x @returns {string[]} the strings of an array (anything else: none) */
 const strings = (x) => (Array.isArray(x) ? x.filter((s) => typeof s === "string") : []);
+/** @param {unknown} x @returns {Record<string, [number, number]>|null} valid {model: [input, output]} pairs */
+function prices(x) {
+  if (!x || typeof x !== "object" || Array.isArray(x)) return null;
+  const out = {};
+  for (const [model, pair] of Object.entries(x)) {
+    if (Array.isArray(pair) && pair.length === 2 && pair.every((p) => typeof p === "number" && Number.isFinite(p))) {
+      out[model] = [pair[0], pair[1]];
+    }
+  }
+  return Object.keys(out).length ? out : null;
+}
 
 /** Shallow check that two trace entries (or strings) are the same item. */
 function sameEntry(a, b) {
@@ -89,6 +102,7 @@ export class RunStore {
     return dispatch(msg, {
       run_start: (m) => this.applyRunStart(m),
       delta: (m) => this.applyDelta(m),
+      snapshot: (m) => this.applySnapshot(m),
     });
   }
 
@@ -109,13 +123,14 @@ export class RunStore {
       for (const run of this.runs.values()) {
         if (run.status === "running" && run.id !== runId) run.stale = true;
       }
-      this._setResync(true);
+      this._setResync(true, true);
     }
     return gap ? "gap" : true;
   }
 
-  _setResync(needed) {
-    if (this.resyncNeeded === needed) return;
+  /** @param {boolean} needed @param {boolean} [always] announce even if unchanged (a further gap) */
+  _setResync(needed, always = false) {
+    if (this.resyncNeeded === needed && !always) return;
     this.resyncNeeded = needed;
     this.emit({ type: "resync", needed });
   }
@@ -136,6 +151,8 @@ export class RunStore {
       ended_at: state.ended_at ?? null,
       stats: { ...(state.stats || {}) },
       notices: strings(state.notices),
+      prices: prices(state.prices),
+      currency: typeof state.currency === "string" ? state.currency : "$",
       statsAt: now,
       seenAt: now,
       textGen: 0,
@@ -188,8 +205,32 @@ export class RunStore {
     if (msg.stats && typeof msg.stats === "object") {
       Object.assign(run.stats, msg.stats);
       run.statsAt = this.now();
+    } else if (typeof msg.n === "number" && msg.n > 0) {
+      // tokens in this message: the count keeps step with the text between stats
+      run.stats.tokens = (typeof run.stats.tokens === "number" ? run.stats.tokens : 0) + msg.n;
     }
     this.emit({ type: "run", id: run.id });
+  }
+
+  /**
+   * Apply the kernel's reply to a resync request (js/control.js): each run as far as the live messages
+   * numbered before this one carried it, so the deltas after it continue it exactly.
+   * @param {import("./protocol.js").SnapshotMessage} msg
+   */
+  applySnapshot(msg) {
+    if (!this._checkSeq(msg.mseq, null)) return;
+    for (const state of msg.runs) {
+      if (!isRunState(state)) continue;
+      const cur = this.runs.get(state.id);
+      if (!cur) {
+        this._add(this._newRun(state));
+      } else if (!(isFinalStatus(cur.status) && cur.inTrait)) {
+        this._replace(cur, state, true);
+        this.emit({ type: "run", id: cur.id });
+      }
+    }
+    if (![...this.runs.values()].some((r) => r.stale)) this._setResync(false);
+    this.emit({ type: "snapshot" });
   }
 
   /**
@@ -215,6 +256,8 @@ export class RunStore {
     run.error = state.error ?? null;
     run.result = state.result ?? null;
     if (Array.isArray(state.notices)) run.notices = strings(state.notices);
+    if (state.prices !== undefined) run.prices = prices(state.prices);
+    if (typeof state.currency === "string") run.currency = state.currency;
     if (state.started_at != null) run.started_at = state.started_at;
     run.ended_at = state.ended_at ?? null;
     if (state.stats) {

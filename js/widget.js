@@ -1,39 +1,53 @@
 // lazystream-widget front end: the anywidget entry point.
 //
-// Data flow: kernel messages (msg:custom: run_start, delta) and the synced
-// `runs` trait feed ONE RunStore per model, set up in initialize() so nothing
-// sent before the first view is lost. Every view renders from that store,
+// Data flow: kernel messages (msg:custom: run_start, delta, snapshot) and the
+// synced `runs` trait feed ONE RunStore per model, set up in initialize() so
+// nothing sent before the first view is lost. A gap in the message numbers
+// makes the model's resyncer ask the kernel to catch the store up (control.js). Every view renders from that store,
 // batching DOM work to one update per animation frame.
 //
 // DOM / class contract (browser tests rely on it; keep it stable):
 //   .lsw-root                         the widget root (one per view)
 //   .lsw-title                        the view's `title` trait (hidden when empty)
+//   .lsw-live[role=status]            the view's one polite status region: "Run started",
+//                                     "Tool X failed", "Answer complete" (never each token)
 //   .lsw-run[data-run-id][data-status] one run; status running|done|error|cancelled
 //   .lsw-query                        the run's query (header)
 //   .lsw-status[data-status]          status line (spinner, elapsed, ttft, tokens, tok/s)
-//   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run}
-//   .lsw-copy                         "Copy answer" (raw markdown; hidden while there is nothing to copy)
+//   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run} (js/control.js)
+//   .lsw-stop-note                    why a Stop has no effect yet (kernel busy without subshells, no kernel)
+//   .lsw-copy                         "Copy answer" (the result where there is one, else the text)
+//   .lsw-copy-md / .lsw-save-html     "Copy as Markdown" / "Save as HTML" (once the run ended)
 //   .lsw-thinking                     <details> thinking block (collapsed by default)
+//   .lsw-scroll[aria-busy]            the answer's scroll region (busy while streaming)
 //   .lsw-answer                       rendered markdown container
 //     .lsw-md-frozen / .lsw-md-live   completed blocks / re-rendered tail
 //     .lsw-code > .lsw-code-bar > .lsw-code-copy, pre > code   code blocks
+//     .lsw-math[data-tex] > .katex    typeset formulas; .lsw-math-pending: one still streaming
+//     .lsw-linked                     blocks written by the selected span
+//   .lsw-result                       the run's result as "Final answer" (when it differs from the text)
 //   .lsw-more                         "Show more" of a long answer
 //   .lsw-error                        error message of a failed run (status error only; a
 //                                     cancelled run's reason is the .lsw-status title)
 //   .lsw-notices > .lsw-notice        one-line remarks about a run from the kernel (run.add_notice)
 //   .lsw-resync                       "live updates were missed" notice
-//   .lsw-live                         aria-live="polite" region (visually hidden)
-//   .lsw-trace                        <details> holding the trace tree
-//   .lsw-tree                         the trace tree
-//   .lsw-expand-all / .lsw-collapse-all
-//   .lsw-node[data-span][data-kind][data-status][data-depth]  one span
-//     (data-status running|ok|error|cancelled; data-orphan="true" when its
-//     parent never arrived; foreign text lines: .lsw-node.lsw-text-node[data-kind="text"])
-//   .lsw-node-name, .lsw-kind, .lsw-toggle[aria-expanded], .lsw-node-status,
-//     (.lsw-node-status text: OK | error | cancelled; the message is its title and in the body)
-//   .lsw-duration, .lsw-node-meta, .lsw-events-badge, .lsw-node-body,
-//   .lsw-children, .lsw-more-children, .lsw-bar > .lsw-bar-fill
+//   .lsw-trace                        <details> holding the trace (summary: spans and roll-ups)
+//   .lsw-tree                         the trace: toolbar, tree, detail panel
+//     .lsw-expand-all / .lsw-collapse-all / input.lsw-filter / .lsw-filter-status
+//     .lsw-tree-viewport > .lsw-tree-list[role=tree]   the virtualised rows
+//     .lsw-node[role=treeitem][data-span][data-kind][data-status][data-depth]  one row
+//       [aria-level][aria-setsize][aria-posinset][aria-expanded (parents)][aria-selected]
+//       (data-status running|ok|error|cancelled|requested; data-call="true": a tool call the
+//       model is still writing or that has not run; data-orphan="true" when its parent never
+//       arrived; foreign text lines: data-kind="text")
+//       .lsw-toggle, .lsw-kind, .lsw-node-name, .lsw-node-meta, .lsw-events-badge,
+//       .lsw-errors-below, .lsw-node-status, .lsw-duration, .lsw-bar > .lsw-bar-fill
+//     .lsw-span-detail                 details of the selected span (.lsw-detail-content[data-span]):
+//       .lsw-raw-toggle, .lsw-copy-span, .lsw-msg[data-role], .lsw-tool-call, table.lsw-kv,
+//       .lsw-show-all, .lsw-cut-note
 
+import { createAnnouncer } from "./announcer.js";
+import { createResyncer } from "./control.js";
 import { createFrameScheduler } from "./frame.js";
 import { createRunView } from "./run-view.js";
 import { RunStore } from "./store.js";
@@ -93,9 +107,11 @@ export function attachStore(model) {
   const key = layoutKey(model);
   if (key) BY_LAYOUT.set(key, store);
   onRuns();
+  const resyncer = createResyncer(model, store);
   return {
     store,
     cleanup() {
+      resyncer.dispose();
       model.off("msg:custom", onMessage);
       model.off("change:runs", onRuns);
       if (key && BY_LAYOUT.get(key) === store) BY_LAYOUT.delete(key);
@@ -129,7 +145,8 @@ export function createView(opts) {
   const empty = doc.createElement("div");
   empty.className = "lsw-empty";
   empty.textContent = "No runs yet.";
-  root.append(title, runsEl, empty);
+  const announcer = createAnnouncer(doc, { now: opts.now });
+  root.append(title, runsEl, empty, announcer.el);
   el.append(root);
   const onTitle = () => {
     const text = model.get("title");
@@ -165,7 +182,7 @@ export function createView(opts) {
       if (!view) {
         const run = /** @type {import("./store.js").Run} */ (store.get(id));
         view = createRunView({
-          run, model, doc, onNeedsFlush: request, now: opts.now,
+          run, model, doc, onNeedsFlush: request, now: opts.now, announce: announcer.announce,
           treeOptions: opts.treeOptions, answerOptions: opts.answerOptions,
         });
         views.set(id, view);

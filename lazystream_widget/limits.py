@@ -9,6 +9,10 @@ Each is a named constant so that docs, tests and code agree on one number.
 TRACE_FIELD_MAX_BYTES = 8 * 1024
 #: Appended (with the original size) to a truncated trace field.
 TRUNCATION_MARKER = "…[truncated, {size} bytes in all]"
+#: An llm span records the places in ``run.text`` (and ``run.thinking``) that it streamed as at
+#: most this many ``[start, end)`` ranges; a span interleaved with more writers than that gets none
+#: (the widget then shows no answer link for it rather than a wrong one).
+TEXT_RANGES_MAX = 32
 
 # --- queues and sessions ------------------------------------------------------
 #: An empty ``dequeue()`` may wait this long for a new item before returning
@@ -51,12 +55,24 @@ TOOL_ERROR_MAX_CHARS = 500
 TOOL_RESULT_MAX_CHARS = 64 * 1024
 #: Default bound on model turns of a FunctionCallAgent.
 AGENT_MAX_TURNS = 10
+#: While a model streams a tool call, its argument text goes to the trace as ``tool_call`` events on
+#: the llm span, at most one per call per this many seconds (the first at once, the rest coalesced),
+#: so the seed loop's printout of ``lazy_trace`` stays readable.
+TOOL_CALL_EVENT_INTERVAL_S = 0.25
+#: Argument text streamed that way per call; past it the events stop (the tool span still shows
+#: the arguments, cut like any trace field).
+TOOL_CALL_STREAM_MAX_CHARS = 8 * 1024
 
 # --- widget -------------------------------------------------------------------
 #: At most this many comm messages per second per view while streaming.
 WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
+#: The front end (``static/widget.js`` + ``widget.css``, KaTeX and its fonts included) stays below
+#: this size: anywidget loads it from a Blob URL and every saved notebook keeps a copy of it.
+WIDGET_BUNDLE_MAX_BYTES = 1_100_000
+#: A trace value longer than this shows folded in the widget, with "Show all".
+WIDGET_VALUE_FOLD_CHARS = 2_000
 
 # --- cassettes (recorded model traffic, lazystream_widget.cassettes) -----------
 #: The record/replay proxy refuses request bodies larger than this (HTTP 413); chat
@@ -82,6 +98,24 @@ LAZYLLM_QUEUE_POLL_S = 0.02
 OTLP_EXPORT_DELAY_S = 0.5
 #: Live OTLP export: how long one request to the collector may take before it is dropped.
 OTLP_EXPORT_TIMEOUT_S = 10.0
+
+# --- Stop and resync while a cell is busy (lazystream_widget/control.py, js/control.js) ---
+#: How long a new view waits for the kernel to create the subshell that takes Stop and resync requests.
+CONTROL_SUBSHELL_START_TIMEOUT_S = 5.0
+#: A resync reply carries at most this many runs (the newest); older ones follow on a later request.
+RESYNC_MAX_RUNS = 50
+#: Browser side (mirrored in js/control.js): with no reply to Stop after this long, the button says the
+#: kernel is busy and the run stops when the running cell finishes.
+STOP_NO_REPLY_MS = 1500
+#: Browser side: the first resync request goes this long after a gap in the message numbers (a burst
+#: of gaps makes one request)...
+RESYNC_MIN_INTERVAL_MS = 250
+#: ...each further one in the same episode (more was lost after a reply) waits twice the last, up to this...
+RESYNC_MAX_INTERVAL_MS = 4000
+#: ...are repeated this long after one that got no reply...
+RESYNC_RETRY_MS = 2000
+#: ...at most this many times in a row (then the run's final state, sent last, catches the browser up).
+RESYNC_MAX_ATTEMPTS = 5
 
 # --- the Redis queue backend (LAZYSTREAM_QUEUE=redis://...) ------------------------
 #: Each queue's stream is trimmed to about this many items (``XADD ... MAXLEN ~``): Redis keeps

@@ -1,7 +1,7 @@
 """The wire formats shared by the runtime, the widget runner and the JavaScript.
 
 One place, typed. ``js/protocol.js`` mirrors the names defined here; a test
-(``tests/test_protocol_js.py``) checks that both agree.
+(``tests/control/test_mirrors.py``) checks that both agree.
 
 Three things cross a boundary:
 
@@ -15,8 +15,8 @@ Three things cross a boundary:
 3. **Widget state** (synced trait ``runs``): a list of :class:`RunState`, the
    authoritative final state that saved notebooks and HTML exports show.
 
-Browser -> kernel: :class:`CancelMessage`.
-
+Browser -> kernel: :class:`CancelMessage` and :class:`ResyncMessage`, answered with a
+:class:`ControlReplyMessage` and a :class:`SnapshotMessage` (see ``control.py`` and ``resync.py``).
 Run markers (:class:`RunMarker`) are ``lazy_trace`` lines of their own that the runner writes
 around every run, for watchers in other processes (``StreamView.attach``): ``run_start`` with the
 query, ``run_end`` with the status and the (truncated) result. They are not spans: they carry no
@@ -37,6 +37,15 @@ ANSWER_QUEUE = "lazy_answer"  # what FileSystemQueue() with no name means
 THINK_QUEUE = "lazy_think"
 TRACE_QUEUE = "lazy_trace"
 
+#: Widget message types. Kernel -> browser: run_start, delta, snapshot (numbered), control_reply;
+#: browser -> kernel: cancel, resync.
+MSG_RUN_START = "run_start"
+MSG_DELTA = "delta"
+MSG_SNAPSHOT = "snapshot"
+MSG_CONTROL_REPLY = "control_reply"
+MSG_CANCEL = "cancel"
+MSG_RESYNC = "resync"
+
 SpanKind = Literal[
     "agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"
 ]
@@ -45,6 +54,17 @@ SpanKind = Literal[
 SPAN_KINDS: tuple[str, ...] = (
     "agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"
 )
+
+#: The ``name`` of the ``event`` entries an llm span writes while the model streams a tool call.
+#: Their ``attrs``: ``call_id``, ``index`` (the call's position in the turn), ``tool`` (its name),
+#: ``offset`` (characters of argument text sent before this event), ``delta`` (the new argument
+#: text), and on the last one ``done: true`` (``cut: true`` when the text stopped at
+#: ``TOOL_CALL_STREAM_MAX_CHARS``). The tool span that runs the call carries the same ``call_id``.
+TOOL_CALL_EVENT = "tool_call"
+#: llm span ``attrs``: where the span's streamed text sits in ``run.text`` / ``run.thinking``, as
+#: ``[[start, end], ...]`` in characters (Python ``str`` indices). Absent where no offsets are known.
+ATTR_TEXT_RANGES = "text_ranges"
+ATTR_THINKING_RANGES = "thinking_ranges"
 
 EntryEvent = Literal["start", "end", "event"]
 SpanStatus = Literal["ok", "error", "cancelled"]
@@ -136,6 +156,8 @@ class RunState(TypedDict, total=False):
     ended_at: float | None
     stats: RunStats
     notices: list[str]  # one-line remarks about the run shown above the answer (e.g. "nothing was streamed: ...")
+    prices: dict[str, list[float]]  # the run's configure(prices=...): model -> [input, output] per 1M tokens
+    currency: str  # the symbol shown before costs (configure(currency=...))
 
 
 class RunStartMessage(TypedDict):
@@ -152,12 +174,40 @@ class DeltaMessage(TypedDict, total=False):
     thinking: str  # new thinking text since the last message
     entries: list[TraceEntry | str]  # new trace entries since the last message
     stats: RunStats  # about once a second, and with the first token; merge into what you have
+    n: int  # answer tokens in this message (the browser's count stays in step with the text)
     notices: list[str]  # notices added since the last message
 
 
 class CancelMessage(TypedDict):
     type: Literal["cancel"]
     run: str
+
+
+class ResyncMessage(TypedDict, total=False):
+    """The browser saw a gap in ``mseq``: it lists what it holds, the kernel sends what it lacks."""
+
+    type: Literal["resync"]
+    runs: dict[str, RunStatus]  # every run the browser holds -> the status it shows
+    stale: list[str]  # runs the browser knows to be incomplete
+
+
+class SnapshotMessage(TypedDict):
+    """Reply to a resync: each run's state as far as live messages carried it (numbered like the deltas)."""
+
+    type: Literal["snapshot"]
+    mseq: int
+    runs: list[RunState]
+
+
+class ControlReplyMessage(TypedDict):
+    """Reply to a cancel: the kernel got it (``ok``: this request stopped the run) and on which thread."""
+
+    type: Literal["control_reply"]
+    request: Literal["cancel"]
+    run: str
+    ok: bool
+    status: str  # the run's status when the request arrived ("unknown": no such run)
+    thread: str  # the kernel thread that handled the request (a subshell's while a cell is busy)
 
 
 #: Characters that ``str.splitlines`` (and some editors) treat as line breaks but JSON leaves unescaped.

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import os
+import pathlib
 import secrets
 import threading
 import time
@@ -120,6 +122,8 @@ class Run:
         self._sink: RunSink | None = None
         self._resynced = False
         self._cell: int | None = None
+        self._work_ended_at: float | None = None  # when the module's call returned or raised
+        self.settings: Any = None  # the settings snapshot taken at start()
 
     # ---- reading ----------------------------------------------------------------
 
@@ -180,6 +184,37 @@ class Run:
     def trace_tree(self) -> str:
         """The spans as an indented text tree."""
         return format_tree(self.trace)
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Tokens of the run's model calls: ``{"prompt_tokens": ..., "completion_tokens": ...}`` summed."""
+        from .rollups import run_totals
+        from .spans import roots
+
+        t = run_totals(roots(self.trace), None)
+        return {"prompt_tokens": int(t.in_tokens), "completion_tokens": int(t.out_tokens)}
+
+    @property
+    def cost(self) -> float | None:
+        """The run's cost from ``configure(prices=...)`` (per 1M tokens), or None if no call was priced."""
+        from .rollups import run_totals
+        from .spans import roots
+
+        prices = (self.settings or {}).get("prices") if self.settings is not None else None
+        t = run_totals(roots(self.trace), prices)
+        return t.cost if t.priced else None
+
+    def to_markdown(self) -> str:
+        """The question, the answer and a readable trace as Markdown (what the widget's "Copy as Markdown" gives)."""
+        from .export import to_markdown
+
+        return to_markdown(self.state())
+
+    def to_html(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the answer and its interactive trace tree as one self-contained HTML file (no server, no network)."""
+        from .export import to_html
+
+        return to_html(self.state(), path)
 
     def done(self) -> bool:
         return self._final.done()
@@ -266,7 +301,15 @@ class Run:
             "ended_at": self.ended_at,
             "stats": self.stats(),
             "notices": self.notices,
+            **self._price_state(),
         }
+
+    def _price_state(self) -> dict[str, Any]:
+        """The run's prices and currency (from its settings snapshot), for the widget's cost roll-ups."""
+        snap = self.settings
+        if not snap or not snap.get("prices"):
+            return {}
+        return {"prices": {m: list(p) for m, p in snap["prices"].items()}, "currency": snap.get("currency", "$")}
 
     def stats(self) -> dict[str, Any]:
         end = self.ended_at if self.ended_at is not None else time.time()
@@ -322,6 +365,7 @@ class Run:
                 sink.run_started(self)
             invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
             future = run_ctx.run(_run_pool().submit, invoke, self.query)
+            future.add_done_callback(self._note_work_ended)
             pump = threading.Thread(
                 target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
                 daemon=True,
@@ -333,6 +377,11 @@ class Run:
             self._end_now(exc, sink)
             raise
         return self
+
+    def _note_work_ended(self, _future: concurrent.futures.Future) -> None:
+        # the run's end is when its work ended, not when the pump next looked (up to its wait later),
+        # so a run's elapsed time and its top span's duration tell the same story
+        self._work_ended_at = time.time()
 
     def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
         self.ended_at = time.time()
@@ -465,7 +514,7 @@ class Run:
     def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:
         from .runtime.cancel import RunCancelled
 
-        self.ended_at = time.time()
+        self.ended_at = self._work_ended_at if future.done() and self._work_ended_at is not None else time.time()
         if isinstance(failure, QueueUnavailableError):  # the queue (Redis) stayed away: say so, not "display"
             self._exception = failure
             self.status = "error"

@@ -134,6 +134,14 @@ def _prices(value: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _currency(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"currency must be a short string such as '$' or 'EUR ', got {type(value).__name__}")
+    if len(value) > 8 or any(ch in value for ch in "\n\r\t"):
+        raise ValueError(f"currency must be a short one-line symbol (8 characters at most), got {value!r}")
+    return value
+
+
 def _cassette(value: Any) -> Any:
     """A cassette file path, or an open cassette (what ``with cassette(...)`` puts in force)."""
     if getattr(value, "__lazystream_cassette__", False):
@@ -199,6 +207,8 @@ _SETTINGS: dict[str, Setting] = {
                 "/v1/traces is added unless given); unset: nothing is sent. Needs the [otel] extra."),
         Setting("prices", "LAZYSTREAM_PRICES", {}, _prices,
                 "Price per 1M tokens per model, {model: (input, output)}, for the cost roll-ups."),
+        Setting("currency", "LAZYSTREAM_CURRENCY", "$", _currency,
+                "The symbol shown before costs computed from `prices` (e.g. '$', '€', 'CNY ')."),
         Setting("cassette", "LAZYSTREAM_CASSETTE", None, _cassette,
                 "A cassette file that every run records its model traffic to or replays it from "
                 "(see lazystream_widget.cassette and docs/cassettes.md)."),
@@ -211,6 +221,10 @@ _SETTINGS: dict[str, Setting] = {
         Setting("cassette_redact", "LAZYSTREAM_CASSETTE_REDACT", (), _patterns,
                 "Extra regular expressions whose matches are replaced by [REDACTED] before anything is "
                 "written to a cassette (API keys and credential headers are always removed)."),
+        Setting("control_route", "LAZYSTREAM_CONTROL_ROUTE", "auto", _choice("control_route", ("auto", "shell")),
+                "How a view's Stop and resync requests reach the kernel: auto (a kernel subshell where the kernel "
+                "has them, so they work while a cell is busy) or shell (the kernel's main shell, between cells "
+                "only). Applies to views made after the change."),
     )
 }  # fmt: skip
 

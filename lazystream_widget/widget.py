@@ -7,6 +7,9 @@ Live updates travel as custom messages holding only what is new (the runner send
 at most ``WIDGET_MAX_MESSAGES_PER_S`` per view); the finished run lands in the
 synced ``runs`` trait, sent last, so re-rendered outputs, second displays, saved
 notebooks and static HTML exports all show the final answer and trace.
+
+The browser's Stop and resync requests take the control route of
+:mod:`lazystream_widget.control` (a kernel subshell), so they work while a cell is busy.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any, Callable
 import anywidget
 import traitlets
 
-from .protocol import DeltaMessage, RunStartMessage
+from . import control
+from .protocol import MSG_SNAPSHOT, DeltaMessage, RunStartMessage, SnapshotMessage
+from .resync import ResyncRequest, SentLedger, snapshot_states
 from .runner import Run
 
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -57,6 +62,9 @@ class StreamView(anywidget.AnyWidget):
     #: the runs of this view, as :class:`~lazystream_widget.protocol.RunState` dicts (final state once ended)
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    #: how Stop and resync reach the kernel (see :mod:`lazystream_widget.control`): "subshell" (also while a
+    #: cell is busy), "frontend" (while busy if the frontend uses subshells), "shell" (between cells), "none"
+    control_route = traitlets.Unicode("none").tag(sync=True)
 
     def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "", **kwargs: Any):
         if not callable(module):
@@ -71,8 +79,12 @@ class StreamView(anywidget.AnyWidget):
         self._mseq = 0
         self._stats_sent_at: dict[str, float] = {}
         self._ttft_sent: set[str] = set()
+        self._tokens_sent: dict[str, int] = {}
         self._runs_lock = threading.Lock()
+        self._ledger = SentLedger()  # what the live messages carried of each run (for resync replies)
+        self._lose_deltas = 0  # test-only: see _lose_next_deltas
         self.on_msg(self._on_browser_message)
+        self.control_route = control.install_route(self.comm)
         if display:
             _display_in_notebook(self)
 
@@ -134,7 +146,7 @@ class StreamView(anywidget.AnyWidget):
 
     def run_started(self, run: Run) -> None:
         msg: RunStartMessage = {"type": "run_start", "mseq": 0, "run": run.state()}
-        self._send_message(msg)
+        self._send_message(msg, lambda: self._ledger.started(run.id))
         self._store_run(run)
 
     def run_delta(self, run: Run, text: str, thinking: str, entries: list) -> None:
@@ -148,6 +160,13 @@ class StreamView(anywidget.AnyWidget):
             self._stats_sent_at[run.id] = now
             if run.ttft_ms is not None:
                 self._ttft_sent.add(run.id)
+        else:
+            # the token count rides with every message that carries text (a few bytes), so the status
+            # line's count keeps step with the text on screen between the once-a-second stats
+            n = run.tokens - self._tokens_sent.get(run.id, 0)
+            if n:
+                msg["n"] = n
+        self._tokens_sent[run.id] = run.tokens
         if text:
             msg["text"] = text
         if thinking:
@@ -157,20 +176,49 @@ class StreamView(anywidget.AnyWidget):
         notices = run.take_new_notices()
         if notices:
             msg["notices"] = notices
-        self._send_message(msg)
+        self._send_message(msg, lambda: self._ledger.add(run.id, text, thinking, entries))
 
     def run_finished(self, run: Run) -> None:
+        for table in (self._stats_sent_at, self._tokens_sent):
+            table.pop(run.id, None)
+        self._ttft_sent.discard(run.id)
         self._store_run(run)  # the final state, as a trait: sent last, kept in saved notebooks
 
     def run_resync(self, run: Run) -> None:
         self.send_state("runs")
 
+    # ---- the browser's control requests (called on the control route's thread) ----------
+
+    def send_snapshot(self, request: ResyncRequest) -> None:
+        """Answer a resync request: the runs the browser lacks, as far as the live messages carried them."""
+        with self._runs_lock:  # no delta can slip between reading the ledger and numbering the snapshot
+            states = snapshot_states(list(self.history), request, self._ledger)
+            self._mseq += 1
+            msg: SnapshotMessage = {"type": MSG_SNAPSHOT, "mseq": self._mseq, "runs": states}
+            self.send(msg)
+
+    def send_control_reply(self, msg: dict) -> None:
+        """An acknowledgement outside the numbered stream (a lost one costs nothing but a hint)."""
+        self.send(msg)
+
+    def _lose_next_deltas(self, count: int) -> None:
+        """Test-only: number the next ``count`` delta messages but never send them, as Jupyter does
+        when it drops messages, to exercise gap detection and resync."""
+        with self._runs_lock:
+            self._lose_deltas = count
+
     # ---- plumbing -------------------------------------------------------------------
 
-    def _send_message(self, msg: dict) -> None:
+    def _send_message(self, msg: dict, record: Callable[[], None] | None = None) -> None:
+        """Number and send a live message; ``record`` notes what it carried, under the same lock."""
         with self._runs_lock:
             self._mseq += 1
             msg["mseq"] = self._mseq
+            if record is not None:
+                record()
+            if self._lose_deltas > 0 and msg.get("type") == "delta":
+                self._lose_deltas -= 1
+                return
             self.send(msg)
 
     def _store_run(self, run: Run) -> None:
@@ -182,10 +230,7 @@ class StreamView(anywidget.AnyWidget):
             self.runs = runs
 
     def _on_browser_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "cancel":
-            for run in self.history:
-                if run.id == content.get("run"):
-                    run.cancel("stopped from the widget")
+        control.handle_request(self, content)
 
 
 def _display_in_notebook(view: StreamView) -> None:

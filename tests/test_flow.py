@@ -1,14 +1,17 @@
-"""pipeline and parallel: order, argument passing, the with-block form, tracing and errors."""
+"""Flows on our side: clear errors when building or calling them wrong, and calls that must not wait on themselves.
+
+What a flow computes is compared with real LazyLLM in tests/compat/; its spans are in tests/test_flow_trace.py.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
 import lazystream_widget as lazyllm
-from lazystream_widget.runtime.flow import parallel, pipeline
+from lazystream_widget import _0, bind, diverter, graph, package, parallel, pipeline, switch
+from lazystream_widget.runtime.flow import BindError
 from lazystream_widget.runtime.module import ModuleBase
 from lazystream_widget.runtime.session import session
 
@@ -17,128 +20,127 @@ def add_one(x: int) -> int:
     return x + 1
 
 
-def double(x: int) -> int:
-    return 2 * x
-
-
-def split(x: int) -> tuple[int, int]:
-    return x, x + 10
-
-
-def add(a: int, b: int) -> int:
-    return a + b
-
-
 class Square(ModuleBase):
     def forward(self, x: int) -> int:
         return x * x
 
 
-def test_pipeline_runs_stages_in_order() -> None:
-    assert pipeline(add_one, double)(3) == 8
-    assert pipeline(double, add_one)(3) == 7
-    assert pipeline(add_one)(1) == 2
-    assert pipeline(add_one, Square(), double)(2) == 18
+def test_every_lazyllm_flow_name_is_importable_where_lazyllm_has_it() -> None:
+    import lazystream_widget.flow as flow
+
+    for name in ("pipeline", "parallel", "diverter", "warp", "switch", "ifs", "loop", "graph", "barrier",
+                 "save_pipeline_result", "FlowBase", "LazyLLMFlowsBase"):
+        assert getattr(lazyllm, name) is getattr(flow, name), name
+    for name in ("bind", "package", "kwargs", "arguments", "Identity", "ActionModule", "Thread", "globals", "locals",
+                 *(f"_{i}" for i in range(10))):
+        assert getattr(lazyllm, name) is not None, name
+    assert lazyllm.pipeline is flow.Pipeline and lazyllm.flow is flow
+    assert repr(lazyllm._3) == "_3" and lazyllm.Placeholder(3) is lazyllm._3
 
 
-def test_a_tuple_result_is_spread_over_the_next_stage() -> None:
-    assert pipeline(split, add)(1) == 12
-    assert pipeline(lambda: (2, 3), add)() == 5  # the first stage gets the call's own arguments
-
-
-def test_a_pipeline_is_built_in_a_with_block() -> None:
-    with pipeline() as p:
-        p.first = add_one
-        p.second = double
-        p.third = Square()
-    assert len(p) == 3 and p.stages[0] is add_one
-    assert p(1) == 16
-    p.note = "after the block"  # a plain attribute once the block is closed
-    assert len(p) == 3 and p.note == "after the block"
-
-
-def test_flows_refuse_what_they_cannot_run() -> None:
-    with pytest.raises(TypeError, match="stage 'x' is not callable"):
+def test_building_mistakes_are_clear_errors() -> None:
+    with pytest.raises(TypeError, match="stage 'x' is not callable .*int 42"):
         with pipeline() as p:
             p.x = 42
-    with pytest.raises(ValueError, match="pipeline has no stages"):
-        pipeline()(1)
-    with pytest.raises(ValueError, match="parallel has no branches"):
-        parallel()(1)
+    with pytest.raises(ValueError, match="already has a stage named 'a'"):
+        with pipeline() as p:
+            p.a = add_one
+            p.a = add_one
+    with pytest.raises(RuntimeError, match="stage 'a' of .* can only be set inside its `with` block"):
+        p.a = add_one
+    with pytest.raises(ValueError, match="already has stages from its constructor"):
+        with pipeline(add_one):
+            pass
+    with pytest.raises(TypeError, match="either positionally or by name, not both"):
+        pipeline(add_one, b=add_one)
+    with pytest.raises(TypeError, match="in pairs"):
+        switch(lambda x: True)
+    with pytest.raises(TypeError, match=r"sw.case\[cond::add_one\]"):
+        with switch() as sw:
+            sw.branch = add_one
+    with pytest.raises(ValueError, match="choose one result form"):
+        parallel(add_one).sum.aslist  # noqa: B018
+    with pytest.raises(ValueError, match="count=...\\) is the most passes"):
+        lazyllm.loop(add_one, count=0)
+    with pytest.raises(AttributeError, match=r"no attribute 'missing' \(its named stages: \['a'\]\)"):
+        pipeline(a=add_one).missing  # noqa: B018
 
 
-def test_parallel_returns_a_tuple_in_branch_order() -> None:
-    assert parallel(add_one, double, Square())(5) == (6, 10, 25)
-    assert pipeline(parallel(add_one, double), add)(3) == 10  # (4, 6) spread into add
+def test_calling_mistakes_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="has 2 branch\\(es\\) but got 3 input"):
+        diverter(add_one, add_one)(1, 2, 3)
+    with pytest.raises(ValueError, match="asdict needs every branch named"):
+        parallel(add_one, add_one).asdict(1)
+    with pytest.raises(IndexError, match=r"uses _1, but the stage got 1 input"):
+        pipeline(add_one, bind(lambda a, b: a, _0, lazyllm._1))(1)
+    with graph() as g:
+        g.a = add_one
+    g.add_edge("__start__", "a")
+    with pytest.raises(ValueError, match="no edge into '__end__'"):
+        g(1)
+    with pytest.raises(KeyError, match="graph has no node 'b'"):
+        g.add_edge("a", "b")
 
 
-def test_parallel_branches_run_at_the_same_time() -> None:
-    barrier = threading.Barrier(3, timeout=5)
-
-    def branch(x: int) -> int:
-        barrier.wait()  # returns only if all three run at once
-        return x
-
-    assert parallel(branch, branch, branch)(7) == (7, 7, 7)
-
-
-def test_a_traced_pipeline_shows_every_stage(read_trace, spans) -> None:
-    with session():
-        assert pipeline(add_one, Square(), double, return_trace=True, name="calc")(2) == 18
-        entries = read_trace()
-    tree = spans(entries)
-    starts = [s["start"] for s in tree.values()]
-    (flow,) = [s for s in starts if s["kind"] == "flow"]
-    assert flow["name"] == "calc" and flow["input"] == 2 and flow["parent"] is None
-    stages = sorted((s for s in starts if s is not flow), key=lambda s: s["seq"])
-    assert [(s["name"], s["kind"], s["input"]) for s in stages] == [
-        ("add_one", "module", 2), ("Square", "module", 3), ("double", "module", 9)]
-    assert all(s["parent"] == flow["span"] for s in stages)
-    assert [tree[s["span"]]["end"]["output"] for s in stages] == [3, 9, 18]
-    assert tree[flow["span"]]["end"]["output"] == 18
+def test_a_reference_to_a_pipeline_that_is_not_running_says_so() -> None:
+    with pipeline() as p:
+        p.a = add_one
+    other = pipeline(bind(lambda x, y: x, _0, p.input))
+    with pytest.raises(BindError, match=r"refers to pipeline.input, but pipeline is not running around this call"):
+        other(1)
+    with pipeline() as q:
+        q.a = bind(lambda x, later: later, _0, q.output("b"))
+        q.b = add_one
+    with pytest.raises(BindError, match="stage 'b' has not run yet"):
+        q(1)
 
 
-def test_parallel_branch_spans_are_siblings_under_the_flow_span(read_trace, spans) -> None:
-    def slow_a(x: int) -> str:
-        time.sleep(0.1)
-        return f"a{x}"
-
-    def slow_b(x: int) -> str:
-        time.sleep(0.1)
-        return f"b{x}"
-
-    with session():
-        with lazyllm.ThreadPoolExecutor(1) as pool:  # the flow runs inside a pool task, as a runner would
-            assert pool.submit(parallel(slow_a, slow_b, return_trace=True), 1).result() == ("a1", "b1")
-        tree = spans(read_trace())
-    starts = {s["start"]["name"]: s["start"] for s in tree.values()}
-    assert set(starts) == {"parallel", "slow_a", "slow_b"}
-    flow = starts["parallel"]
-    assert flow["kind"] == "flow"
-    assert starts["slow_a"]["parent"] == starts["slow_b"]["parent"] == flow["span"]
-    assert tree[flow["span"]]["end"]["output"] == ["a1", "b1"]
-    # they overlapped: both started before either ended
-    first_end = min(tree[starts[n]["span"]]["end"]["seq"] for n in ("slow_a", "slow_b"))
-    assert starts["slow_a"]["seq"] < first_end and starts["slow_b"]["seq"] < first_end
-
-
-def test_a_stage_exception_ends_its_span_with_error_and_propagates(read_trace, spans) -> None:
+def test_a_stage_exception_propagates_unchanged_with_a_note_saying_where() -> None:
     def broken(x: int) -> int:
         raise ZeroDivisionError("stage two divided by zero")
 
-    with session():
-        with pytest.raises(ZeroDivisionError, match="divided by zero"):
-            pipeline(add_one, broken, double, return_trace=True)(1)
-        with pytest.raises(ZeroDivisionError):
-            parallel(add_one, broken, return_trace=True)(1)
-        tree = spans(read_trace())
-    ends = {(s["start"]["name"], s["start"]["kind"]): s["end"] for s in tree.values()}
-    assert ends[("broken", "module")]["status"] == "error"
-    assert ends[("broken", "module")]["error"]["message"] == "stage two divided by zero"
-    assert all(e is not None for e in ends.values())
-    flows = [s["end"] for s in tree.values() if s["start"]["kind"] == "flow"]
-    assert len(flows) == 2 and all(e["status"] == "error" for e in flows)
-    assert ("double", "module") not in ends  # the pipeline stopped at the failing stage
+    with pipeline() as outer:
+        outer.prepare = add_one
+        with pipeline() as outer.inner:
+            outer.inner.divide = broken
+    with pytest.raises(ZeroDivisionError, match="divided by zero") as info:
+        outer(1)
+    assert info.value.__notes__ == ["in stage 'divide' of pipeline 'inner'", "in stage 'inner' of a pipeline"]
+
+
+def test_a_module_assigned_to_a_named_stage_takes_that_name_unless_it_has_one() -> None:
+    with pipeline() as p:
+        p.square = Square()
+        p.kept = Square(name="mine")
+    assert p.square.name == "square" and p.kept.name == "mine"
+    assert p(2) == 16
+
+
+def test_action_module_runs_its_stages_as_a_pipeline() -> None:
+    action = lazyllm.ActionModule(add_one, pipeline(Square(), add_one))
+    assert action(1) == 5
+    assert [type(m).__name__ for m in action.submodules] == ["Square"]
+    single = pipeline(add_one)
+    assert lazyllm.ActionModule(single).action is single
+    with pytest.raises(TypeError, match="needs something to run"):
+        lazyllm.ActionModule()
+
+
+def test_start_starts_the_modules_that_need_it_as_lazyllms_deploy_does() -> None:
+    started: list[str] = []
+
+    class Served(ModuleBase):
+        def start(self) -> Served:
+            started.append(self.name)
+            return self
+
+        def forward(self, x: int) -> int:
+            return x
+
+    flow = pipeline(Served(name="a"), parallel(Served(name="b"), add_one))
+    assert flow.start() is flow and started == ["a", "b"]
+    action = lazyllm.ActionModule(Served(name="c"))
+    assert action.start() is action and started == ["a", "b", "c"]
 
 
 def test_parallel_called_by_a_reading_thread_does_not_wait_for_itself() -> None:
@@ -151,7 +153,54 @@ def test_parallel_called_by_a_reading_thread_does_not_wait_for_itself() -> None:
     with session():
         lazyllm.FileSystemQueue().dequeue()  # this thread is an active consumer of the answer queue
         t0 = time.monotonic()
-        assert parallel(talk, talk)(1) == (1, 1)
+        assert parallel(talk, talk)(1) == package(1, 1)
         elapsed = time.monotonic() - t0
         assert lazyllm.FileSystemQueue().dequeue() == ["branch 1", "branch 1"]
     assert elapsed < 0.5, f"parallel() blocked {elapsed:.2f} s waiting for its caller to read"
+
+
+def test_barrier_waits_for_every_concurrent_branch() -> None:
+    order: list[str] = []
+
+    def slow(x: int) -> int:
+        time.sleep(0.2)
+        order.append("slow before")
+        return x
+
+    def fast(x: int) -> int:
+        order.append("fast before")
+        return x
+
+    def after(x: int) -> int:
+        order.append("after")
+        return x
+
+    p = parallel(pipeline(slow, lazyllm.barrier, after), pipeline(fast, lazyllm.barrier, after))
+    assert p(3) == package(3, 3)
+    assert order[-2:] == ["after", "after"] and set(order[:2]) == {"slow before", "fast before"}
+
+
+def test_a_cancelled_run_starts_no_further_stage() -> None:
+    import threading
+
+    from lazystream_widget.runner import Run
+
+    started: list[str] = []
+    running = threading.Event()
+
+    def slow(x: str) -> str:
+        started.append("slow")
+        running.set()
+        time.sleep(0.5)
+        return x
+
+    def next_stage(x: str) -> str:
+        started.append("next")
+        return x
+
+    run = Run(pipeline(slow, next_stage), "q").start()
+    assert running.wait(10), "the first stage never started"
+    run.cancel()
+    with pytest.raises(lazyllm.RunCancelled):
+        run.wait(10)
+    assert started == ["slow"] and run.status == "cancelled"

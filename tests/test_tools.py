@@ -1,4 +1,4 @@
-"""Tests of lazystream_widget.runtime.tools: schemas from hints and docstrings, registration errors, argument checks."""
+"""lazystream_widget.runtime.tools and .tool_registry: schemas from hints and docstrings, registration, arguments."""
 
 import inspect
 import json
@@ -9,14 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lazystream_widget.limits import TOOL_TIMEOUT_S
-from lazystream_widget.runtime import tools
+from lazystream_widget.runtime import tool_registry, tools
+from lazystream_widget.runtime.tool_registry import ToolRegistry, fc_register
 from lazystream_widget.runtime.tools import (
     ToolArgumentError,
-    ToolRegistry,
     ToolSchemaError,
     ToolSpec,
     UnknownToolError,
-    fc_register,
     validate_arguments,
 )
 
@@ -24,7 +23,7 @@ from lazystream_widget.runtime.tools import (
 
 
 def _define_seed_tools() -> tuple[Any, Any]:
-    """Run the seed's definitions (only the import changed) against whatever tools.REGISTRY is at the time."""
+    """Run the seed's definitions (only the import changed) against whatever tool_registry.REGISTRY is at the time."""
 
     @fc_register("tool")
     def get_current_weather(location: str, unit: Literal["fahrenheit", "celsius"]="fahrenheit"):
@@ -60,9 +59,9 @@ def _define_seed_tools() -> tuple[Any, Any]:
 
 @pytest.fixture
 def default_registry(monkeypatch: pytest.MonkeyPatch) -> ToolRegistry:
-    """A fresh registry standing in for tools.REGISTRY, so the seed's bare @fc_register("tool") can be tested."""
+    """A fresh registry standing in for tool_registry.REGISTRY, to test the seed's bare @fc_register("tool")."""
     fresh = ToolRegistry()
-    monkeypatch.setattr(tools, "REGISTRY", fresh)
+    monkeypatch.setattr(tool_registry, "REGISTRY", fresh)
     return fresh
 
 
@@ -216,7 +215,7 @@ def test_name_timeout_and_groups() -> None:
 
 
 def test_isolated_registries_do_not_leak_into_the_default_registry() -> None:
-    before = tools.REGISTRY.names()
+    before = tool_registry.REGISTRY.names()
     reg = ToolRegistry()
 
     @fc_register("tool", registry=reg)
@@ -229,7 +228,7 @@ def test_isolated_registries_do_not_leak_into_the_default_registry() -> None:
         return x
 
     assert reg.names() == ["private_tool_for_isolation_test"]
-    assert tools.REGISTRY.names() == before
+    assert tool_registry.REGISTRY.names() == before
     assert "private_tool_for_isolation_test" not in ToolRegistry().names()
 
 
@@ -289,18 +288,68 @@ def test_toolspec_is_hashable_and_validates_name_and_timeout() -> None:
     assert spec in {spec}
     anonymous = lambda: None  # noqa: E731
     anonymous.__doc__ = "Do nothing."
+    reg = ToolRegistry()
+    assert fc_register("tool", registry=reg)(anonymous) is anonymous  # registering never fails, as in LazyLLM...
     with pytest.raises(ToolSchemaError, match=r"<lambda>\(\): tool name '<lambda>' is not valid.*name='...'"):
-        fc_register("tool", registry=ToolRegistry())(anonymous)
+        reg.get("<lambda>")  # ...using it does
+    fc_register("tool", "get weather", registry=reg)(_documented_int_tool)
     with pytest.raises(ToolSchemaError, match=r"_documented_int_tool\(\): tool name 'get weather' is not valid"):
-        fc_register("tool", "get weather", registry=ToolRegistry())(_documented_int_tool)
+        reg.resolve(["get weather"])
     for bad in (0, -1, float("inf"), True, "5"):
         with pytest.raises(ToolSchemaError, match=r"_documented_int_tool\(\): timeout .* is not valid"):
             ToolSpec.from_function(_documented_int_tool, timeout=bad)
 
 
-def test_bare_decorator_is_a_clear_error() -> None:
-    with pytest.raises(TypeError, match=r"write @fc_register\('tool'\)"):
-        fc_register(_documented_int_tool)  # type: ignore[arg-type]
+def test_bare_decorator_registers_in_the_tool_group_as_in_lazyllm(default_registry: ToolRegistry) -> None:
+    assert fc_register(_documented_int_tool) is _documented_int_tool
+    assert default_registry.get("_documented_int_tool").fn is _documented_int_tool
+    with pytest.raises(TypeError, match=r"needs a group: write @fc_register\('tool'\)"):
+        fc_register()
+    with pytest.raises(TypeError, match=r"takes a group name first"):
+        fc_register(42)
+    with pytest.raises(TypeError, match=r"\['execute_in_sandbox'\] are LazyLLM's sandbox"):
+        fc_register("tool", execute_in_sandbox=True)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['colour'\]"):
+        fc_register("tool", colour="red")
+    with pytest.raises(TypeError, match=r"registers a function, got int 42"):
+        fc_register("tool")(42)
+
+
+def test_a_function_that_cannot_be_a_tool_fails_where_it_is_used(default_registry: ToolRegistry) -> None:
+    from lazystream_widget.runtime.chat import OnlineChatModule
+    from lazystream_widget.tools import FunctionCallAgent, ReactAgent
+
+    def nodoc(x: int) -> int:
+        return x
+
+    assert fc_register("Tool")(nodoc) is nodoc and nodoc(2) == 2  # decorating returns it unchanged
+    assert default_registry.names("tool") == ["nodoc"]  # groups are case-insensitive, as in LazyLLM
+    llm = OnlineChatModule(base_url="http://127.0.0.1:9/v1", model="m")
+    for build in (lambda: FunctionCallAgent(llm, ["nodoc"]), lambda: ReactAgent(llm, [nodoc])):
+        with pytest.raises(ToolSchemaError) as info:
+            build()
+        assert str(info.value) == ("tool 'nodoc' (registered with @fc_register('Tool')) cannot be offered to a model: "
+                                   "test_a_function_that_cannot_be_a_tool_fails_where_it_is_used.<locals>.nodoc(): "
+                                   "has no docstring; a tool needs one: a summary line saying what the tool does, "
+                                   "then an 'Args:' section with one 'name (type): description' line per parameter")
+
+    def nodoc(x: int) -> int:
+        """Return x.
+
+        Args:
+            x (int): a number.
+        """
+        return x
+
+    fc_register("tool")(nodoc)
+    assert FunctionCallAgent(llm, ["nodoc"]).tools[0].fn is nodoc
+
+
+def test_register_under_another_name_returns_a_wrapper_of_that_name(default_registry: ToolRegistry) -> None:
+    renamed = fc_register("tool")(_documented_int_tool, "doubled")
+    assert renamed.__name__ == "doubled" and renamed.__wrapped__ is _documented_int_tool
+    assert renamed(4) == _documented_int_tool(4)
+    assert default_registry.get("doubled").fn is renamed and default_registry.names() == ["doubled"]
 
 
 # --- type mapping -----------------------------------------------------------------------------------------------------
@@ -474,10 +523,16 @@ class MyEnum:
 
 
 def _schema_error(fn: Any) -> str:
+    """The error building ``fn``'s spec; registering it succeeds and using it raises the same message."""
     with pytest.raises(ToolSchemaError) as info:
-        fc_register("tool", registry=ToolRegistry())(fn)
+        ToolSpec.from_function(fn)
     message = str(info.value)
     assert "\n" not in message
+    reg = ToolRegistry()
+    assert fc_register("tool", registry=reg)(fn) is fn
+    with pytest.raises(ToolSchemaError) as used:
+        reg.resolve([fn.__name__])
+    assert str(used.value).endswith(message) and "cannot be offered to a model" in str(used.value)
     return message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -125,9 +126,18 @@ def test_large_fields_are_truncated_at_8_kib_with_the_marker(read_trace) -> None
     start, end, wide_start, _ = entries
     marker = TRUNCATION_MARKER.format(size=20_000)
     assert start["input"] == "x" * TRACE_FIELD_MAX_BYTES + marker
-    for value in (start["attrs"], end["output"]):  # structured values are cut as their JSON text
-        assert isinstance(value, str) and value.endswith(" bytes in all]")
-        assert len(value.encode()) <= TRACE_FIELD_MAX_BYTES + len(marker) + 10
+    # structured values keep their shape: their leaf strings are cut (so a message list stays parseable)
+    assert set(start["attrs"]) == {"blob"} and start["attrs"]["blob"].endswith(marker)
+    rows = end["output"]["rows"]
+    assert len(rows) == 2 and all(r.startswith("x" * 1000) and r.endswith(marker) for r in rows)
+    for value in (start["attrs"], end["output"]):
+        assert len(json.dumps(value, ensure_ascii=False).encode()) <= TRACE_FIELD_MAX_BYTES + 2 * len(marker.encode())
+    # a structure too big even with every string cut short falls back to its cut JSON text
+    with session():
+        with span("many", "module", input=list(range(20_000))):
+            pass
+        many = read_trace()[0]["input"]
+    assert isinstance(many, str) and many.startswith("[0, 1, 2") and many.endswith(" bytes in all]")
     assert wide_start["input"] == "é" * (TRACE_FIELD_MAX_BYTES // 2) + TRUNCATION_MARKER.format(size=20_000)
     small = {"k": "v" * 100}
     with session():

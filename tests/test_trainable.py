@@ -142,5 +142,17 @@ def test_calling_before_start_is_a_clear_error() -> None:
 
 def test_seed_spelling_works_with_the_package_namespace() -> None:
     assert lazyllm.TrainableModule is TrainableModule
-    with pytest.raises(ModelConfigError):
-        TrainableModule("")
+    with pytest.raises(ModelConfigError, match="has no base_model to serve"):
+        TrainableModule("").start()
+
+
+def test_lazyllm_signature_never_misbinds_a_path_as_stream() -> None:
+    llm = TrainableModule("my-model", "out/weights")
+    assert (llm.base_model, llm.target_path, llm.stream, llm.return_trace) == ("my-model", "out/weights", False, False)
+    with pytest.raises(TypeError, match="positional argument"):
+        TrainableModule("my-model", "out/weights", True)  # type: ignore[misc]
+    with pytest.raises(ModelConfigError, match="to stream, pass stream=True by name"):
+        TrainableModule("my-model", True)  # type: ignore[arg-type]
+    streaming = TrainableModule("my-model", stream=True, return_trace=True)
+    assert streaming.stream and streaming.return_trace and streaming.target_path == ""
+    assert TrainableModule().base_model == "" and TrainableModule().name == "TrainableModule"

@@ -574,6 +574,45 @@ async function bigTrace({ entries }) {
   };
 }
 
+/**
+ * The trace filter (benchmarks/trace_filter.py): a final state with `entries` trace entries, the
+ * filter box focused (its search index builds in the background), then each query typed one
+ * keystroke at a time. Per keystroke: the widget's work (the input handler plus its frames until
+ * idle) and the wall time until the filtered rows are drawn.
+ */
+async function filterKeystrokes({ entries, queries }) {
+  await bigTrace({ entries });
+  const el = mounted.el;
+  const input = el.querySelector(".lsw-filter");
+  const t0 = performance.now();
+  input.focus();
+  await settle();
+  const indexMs = performance.now() - t0;
+  const keys = [];
+  for (const query of queries) {
+    for (let i = 1; i <= query.length; i++) {
+      resetStats();
+      const since = performance.now();
+      input.value = query.slice(0, i);
+      const h0 = performance.now();
+      input.dispatchEvent(new Event("input"));
+      const handlerMs = performance.now() - h0;
+      await settle();
+      const lt = longTasks.filter((t) => t.start >= since);
+      keys.push({
+        query: input.value, handlerMs, workMs: handlerMs + stats.frameMs, frameMax: stats.frameMax,
+        wallMs: performance.now() - since, longTaskMax: lt.reduce((m, t) => Math.max(m, t.duration), 0),
+        rows: el.querySelectorAll(".lsw-node").length,
+        status: el.querySelector(".lsw-filter-status")?.textContent ?? "",
+      });
+    }
+    input.value = "";
+    input.dispatchEvent(new Event("input"));
+    await settle();
+  }
+  return { indexMs, keys };
+}
+
 async function idle(ms) {
   const since = performance.now();
   resetStats();
@@ -584,5 +623,6 @@ async function idle(ms) {
 window.harness = {
   ready: loadBundle().then(() => true),
   mount, unmount, warmup, streamPrepare, streamFeed, streamPaced, streamFinish, bigAnswer, bigTrace, idle,
+  filterKeystrokes,
   answerInfo, TokenSource,
 };

@@ -58,14 +58,15 @@ describe("answer box", () => {
   test("running -> done: spinner, stop button, announcement once", () => {
     const { store, run } = makeRun();
     const model = createFakeModel();
-    const box = createAnswerBox({ run, model, now: () => 0 });
+    const said = [];
+    const box = createAnswerBox({ run, model, now: () => 0, announce: (t) => said.push(t) });
     document.body.append(box.el);
     const q = (s) => box.el.querySelector(s);
     expect(q(".lsw-status").dataset.status).toBe("running");
     expect(q(".lsw-spinner").hidden).toBe(false);
     expect(q(".lsw-stop").hidden).toBe(false);
-    expect(q(".lsw-live").getAttribute("aria-live")).toBe("polite");
-    expect(q(".lsw-live").textContent).toBe("");
+    expect(said).toEqual(["Run started: q"]);
+    expect(q(".lsw-scroll").getAttribute("aria-busy")).toBe("true");
     store.applyMessage({ type: "delta", mseq: 1, run: "r1", text: "# Hi\n\nthere" });
     box.sync(store.get("r1"));
     expect(q(".lsw-answer").textContent).toContain("there");
@@ -75,11 +76,11 @@ describe("answer box", () => {
     expect(q(".lsw-status").textContent).toContain("Done · 1.50 s");
     expect(q(".lsw-spinner").hidden).toBe(true);
     expect(q(".lsw-stop").hidden).toBe(true);
-    expect(q(".lsw-live").textContent).toBe("Answer complete");
-    q(".lsw-live").textContent = "";
+    expect(said).toEqual(["Run started: q", "Answer complete"]);
+    expect(q(".lsw-scroll").getAttribute("aria-busy")).toBe("false");
     box.sync(done);
     box.sync(setStatus(store, { status: "done", text: "# Hi\n\nthere!" }));
-    expect(q(".lsw-live").textContent).toBe(""); // not announced again
+    expect(said.length).toBe(2); // not announced again, and never per token
     box.destroy();
   });
 
@@ -89,10 +90,11 @@ describe("answer box", () => {
       [{ status: "error", error: { type: "ValueError", message: "bad input", detail: "Traceback (most recent call last)..." } }, "Run failed: ValueError: bad input"],
     ]) {
       const { store, run } = makeRun();
-      const box = createAnswerBox({ run, model: createFakeModel() });
+      const said = [];
+      const box = createAnswerBox({ run, model: createFakeModel(), announce: (t) => said.push(t) });
       box.sync(setStatus(store, state));
       expect(box.el.querySelector(".lsw-status").dataset.status).toBe(state.status);
-      expect(box.el.querySelector(".lsw-live").textContent).toBe(live);
+      expect(said.at(-1)).toBe(live);
       const err = box.el.querySelector(".lsw-error");
       if (state.status === "error") {
         expect(err.hidden).toBe(false);
@@ -105,7 +107,8 @@ describe("answer box", () => {
 
   test("a stopped run: calm 'Cancelled · elapsed' status, no red error box", () => {
     const { store, run } = makeRun({ stats: { elapsed_ms: 1000 } });
-    const box = createAnswerBox({ run, model: createFakeModel(), now: () => 0 });
+    const said = [];
+    const box = createAnswerBox({ run, model: createFakeModel(), now: () => 0, announce: (t) => said.push(t) });
     box.el.querySelector(".lsw-stop").click();
     box.sync(setStatus(store, {
       status: "cancelled", text: "partial", stats: { elapsed_ms: 2400 },
@@ -118,7 +121,7 @@ describe("answer box", () => {
     expect(q(".lsw-error").hidden).toBe(true);
     expect(q(".lsw-error").textContent).not.toContain("RunCancelled");
     expect(q(".lsw-stop").hidden).toBe(true);
-    expect(q(".lsw-live").textContent).toBe("Run cancelled");
+    expect(said.at(-1)).toBe("Run cancelled");
     // A failure still gets the red box (and no cancel tooltip).
     box.sync(setStatus(store, { status: "error", error: { type: "ModelError", message: "no answer" } }));
     expect(q(".lsw-error").hidden).toBe(false);
@@ -150,8 +153,9 @@ describe("answer box", () => {
 
   test("a run that was already finished is not announced", () => {
     const { run } = makeRun({ status: "done", text: "old answer" });
-    const box = createAnswerBox({ run, model: createFakeModel() });
-    expect(box.el.querySelector(".lsw-live").textContent).toBe("");
+    const said = [];
+    const box = createAnswerBox({ run, model: createFakeModel(), announce: (t) => said.push(t) });
+    expect(said).toEqual([]);
     expect(box.el.querySelector(".lsw-answer").textContent).toContain("old answer");
     box.destroy();
   });
@@ -277,5 +281,64 @@ describe("auto-scroll", () => {
     s.contentChanged();
     expect(scrollTop).toBe(1600);
     s.destroy();
+  });
+});
+
+describe("the run's result", () => {
+  test("shown below the streamed text as the final answer when it differs and is not contained; Copy copies it", async () => {
+    const { store, run } = makeRun();
+    const box = createAnswerBox({ run, model: createFakeModel(), highlight: false });
+    document.body.append(box.el);
+    store.applyMessage({ type: "delta", mseq: 1, run: "r1", text: "Draft: the sky is green." });
+    box.sync(store.get("r1"));
+    const result = box.el.querySelector(".lsw-result");
+    expect(result.hidden).toBe(true); // only once the run ended
+    box.sync(setStatus(store, { status: "done", text: "Draft: the sky is green.", result: "**Checked:** the sky is blue." }));
+    expect(result.hidden).toBe(false);
+    expect(result.querySelector(".lsw-result-label").textContent).toBe("Final answer");
+    expect(result.querySelector("strong").textContent).toBe("Checked:"); // rendered as markdown
+    expect(box.el.querySelector(".lsw-answer").textContent).toContain("Draft: the sky is green.");
+    const copied = [];
+    Object.defineProperty(window.navigator, "clipboard", { value: { writeText: async (t) => copied.push(t) }, configurable: true });
+    box.el.querySelector(".lsw-copy").click();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(copied).toEqual(["**Checked:** the sky is blue."]);
+    box.destroy();
+  });
+
+  test("not shown when the streamed text already contains it (text before a tool call, then the answer)", () => {
+    const { store, run } = makeRun();
+    const box = createAnswerBox({ run, model: createFakeModel(), highlight: false });
+    box.sync(setStatus(store, { status: "done", text: "Let me check.\n\nIt is  10 degrees.", result: "It is 10 degrees." }));
+    expect(box.el.querySelector(".lsw-result").hidden).toBe(true);
+    box.destroy();
+  });
+
+  test("aria-busy only while streaming; Copy as Markdown and Save as HTML once the run ended", () => {
+    const { store, run } = makeRun();
+    const box = createAnswerBox({ run, model: createFakeModel() });
+    const q = (s) => box.el.querySelector(s);
+    expect(q(".lsw-scroll").getAttribute("aria-busy")).toBe("true");
+    expect(q(".lsw-copy-md").hidden).toBe(true);
+    expect(q(".lsw-save-html").hidden).toBe(true);
+    box.sync(setStatus(store, { status: "done", text: "x" }));
+    expect(q(".lsw-scroll").getAttribute("aria-busy")).toBe("false");
+    expect(q(".lsw-copy-md").hidden).toBe(false);
+    expect(q(".lsw-save-html").hidden).toBe(false);
+    box.destroy();
+  });
+});
+
+describe("token count", () => {
+  test("keeps step with the text: each delta's n adds up between the once-a-second stats", () => {
+    const store = new RunStore({ now: () => 0 });
+    store.applyMessage({ type: "run_start", mseq: 1, run: { id: "r1", status: "running", stats: {} } });
+    store.applyMessage({ type: "delta", mseq: 2, run: "r1", text: "one", stats: { tokens: 1, elapsed_ms: 100 } });
+    store.applyMessage({ type: "delta", mseq: 3, run: "r1", text: " two three", n: 2 });
+    store.applyMessage({ type: "delta", mseq: 4, run: "r1", text: " four", n: 1 });
+    expect(store.get("r1").stats.tokens).toBe(4);
+    expect(statusText(store.get("r1"), 0)).toContain("4 tokens");
+    store.applyMessage({ type: "delta", mseq: 5, run: "r1", text: " five", stats: { tokens: 5, elapsed_ms: 1100 } });
+    expect(store.get("r1").stats.tokens).toBe(5); // the absolute count wins
   });
 });

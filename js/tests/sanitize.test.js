@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { createMarkdownRenderer } from "../markdown.js";
 import { isSafeHref, sanitizeToFragment } from "../sanitize.js";
-import { TraceTree } from "../trace-tree.js";
+import { TraceView } from "../trace-view.js";
 import { createView, attachStore } from "../widget.js";
 import { createFakeModel, createManualFrames } from "./helpers.js";
 
@@ -40,12 +40,19 @@ const PAYLOADS = [
   "<https://ok.example/path> and [ok](https://ok.example) and [mail](mailto:a@b.c)",
   "[ref][r]\n\n[r]: javascript:alert(1)",
   "| a |\n|---|\n| <img src=x onerror=alert(1)> |",
+  // formulas: KaTeX runs with trust off, so no links, images, ids or raw HTML come out of TeX
+  "$\\href{javascript:alert(1)}{click}$ and $$\\url{javascript:alert(1)}$$",
+  "$<img src=x onerror=alert(1)>$ and \\(<script>alert(1)</script>\\)",
+  "$\\includegraphics{https://evil.example/x.png}$ $\\htmlId{x}{y}$ $\\htmlStyle{color:red}{z}$",
+  "$$\nx \\\\ </script><script>alert(1)</script>\n$$",
 ];
 
 /** Assert nothing executable or dangerous is in the DOM under `root`. */
 function assertSafe(root) {
-  const bad = root.querySelectorAll("script, iframe, object, embed, style, svg, math, form, img, link, meta, base, frame, frameset");
-  expect(Array.from(bad).map((e) => e.outerHTML)).toEqual([]);
+  const bad = Array.from(root.querySelectorAll("script, iframe, object, embed, style, svg, math, form, img, link, meta, base, frame, frameset, image, use, foreignObject"))
+    // KaTeX's own output (MathML for screen readers, SVG for some glyphs) is the only math / svg allowed
+    .filter((e) => !(["svg", "math"].includes(e.tagName.toLowerCase()) && e.closest(".katex")));
+  expect(bad.map((e) => e.outerHTML)).toEqual([]);
   for (const el of root.querySelectorAll("*")) {
     for (const attr of Array.from(el.attributes)) {
       expect(attr.name.toLowerCase().startsWith("on"), `${attr.name} on <${el.tagName}>`).toBe(false);
@@ -108,8 +115,8 @@ describe("sanitizing", () => {
     expect(el.textContent).toContain("x"); // the data: image is reduced to its alt text
   });
 
-  test("payloads in trace names, inputs, outputs, errors and text lines stay text", () => {
-    const tree = new TraceTree();
+  test("payloads in trace names, inputs, outputs, errors and text lines stay text (rows and details)", () => {
+    const tree = new TraceView({ viewportHeight: 100_000 });
     document.body.append(tree.el);
     let seq = 0;
     const entries = [];
@@ -124,9 +131,17 @@ describe("sanitizing", () => {
     tree.expandAll();
     while (tree.flush());
     assertSafe(tree.el);
-    const names = Array.from(tree.el.querySelectorAll(".lsw-node-name")).map((n) => n.textContent);
+    const names = Array.from(tree.el.querySelectorAll('.lsw-node:not([data-kind="text"]) .lsw-node-name')).map((n) => n.textContent);
     expect(names).toEqual(PAYLOADS);
-    expect(tree.el.querySelectorAll(".lsw-text-node").length).toBe(PAYLOADS.length);
+    expect(tree.el.querySelectorAll('.lsw-node[data-kind="text"]').length).toBe(PAYLOADS.length);
+    // every span's details: readable views and the raw JSON
+    for (const node of [...tree.model.nodes.values()]) {
+      tree.select(node);
+      assertSafe(tree.detail);
+      tree.el.querySelector(".lsw-raw-toggle")?.click();
+      assertSafe(tree.detail);
+    }
+    assertSafe(tree.el);
     tree.el.remove();
   });
 

@@ -8,7 +8,7 @@ const entry = (seq, span, event = "start") => ({ v: 1, seq, ts: 1000 + seq, even
 
 describe("protocol", () => {
   test("constants mirror protocol.py", () => {
-    expect(MESSAGE_TYPES).toEqual(["run_start", "delta", "cancel"]);
+    expect(MESSAGE_TYPES).toEqual(["run_start", "delta", "snapshot", "control_reply", "cancel", "resync"]);
     expect(SPAN_KINDS).toEqual(["agent", "llm", "tool", "flow", "module", "chain", "retriever", "embedding", "reranker", "guardrail", "evaluator"]);
     expect(RUN_STATUSES).toEqual(["running", "done", "error", "cancelled"]);
   });

@@ -136,7 +136,7 @@ describe("widget", () => {
     const { cleanup } = attachStore(model.proxy());
     const frames = createManualFrames();
     const { el, view } = mount(model.proxy(), frames);
-    const agentOpen = (run) => run.querySelector('.lsw-node[data-span="a1"] > .lsw-node-header .lsw-toggle').getAttribute("aria-expanded");
+    const agentOpen = (run) => run.querySelector('.lsw-node[data-span="a1"]').getAttribute("aria-expanded");
     // Streamed: r1 is the newest run while it runs, then r2 starts.
     model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
     model.emitCustom({ type: "delta", mseq: 2, run: "r1", entries: traceEntries });
@@ -171,10 +171,13 @@ describe("widget", () => {
     expect(old.querySelector(".lsw-trace").open).toBe(false);
     old.querySelector(".lsw-trace").open = true;
     view.frame();
-    const toggle = old.querySelector('.lsw-node[data-span="a1"] .lsw-toggle');
-    expect(toggle.getAttribute("aria-expanded")).toBe("true");
-    expect(old.querySelector('.lsw-node[data-span="a1"] .lsw-node-body')).not.toBeNull();
+    const agent = old.querySelector('.lsw-node[data-span="a1"]');
+    expect(agent.getAttribute("role")).toBe("treeitem");
+    expect(agent.getAttribute("aria-expanded")).toBe("true");
     expect(old.querySelector('.lsw-node[data-span="t1"]')).not.toBeNull();
+    agent.click(); // selecting shows its details
+    view.frame();
+    expect(old.querySelector('.lsw-span-detail .lsw-detail-content[data-span="a1"]')).not.toBeNull();
     view.destroy();
     cleanup();
   });
@@ -196,7 +199,7 @@ describe("widget", () => {
     expect(run.dataset.status).toBe("cancelled");
     expect(el.querySelector(".lsw-md-frozen p")).toBe(firstBlock); // appended, not rebuilt
     expect(el.querySelector(".lsw-answer").textContent).toContain("Para three");
-    expect(el.querySelector(".lsw-live").textContent).toBe("Run cancelled");
+    expect(el.querySelector(".lsw-root > .lsw-live[role=status]").textContent).toBe("Run started: question r1. Run cancelled");
     view.destroy();
     cleanup();
   });
@@ -237,14 +240,16 @@ describe("widget", () => {
     const { store, cleanup } = attachStore(model.proxy());
     model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
     const el = document.createElement("div");
+    const before = store.listeners.size; // the model's own (the resyncer)
     const dispose = widget.render({ model: model.proxy(), el });
-    expect(store.listeners.size).toBe(1);
+    expect(store.listeners.size).toBe(before + 1);
     expect(vi.getTimerCount()).toBeGreaterThan(0); // elapsed ticker
     dispose();
-    expect(store.listeners.size).toBe(0);
+    expect(store.listeners.size).toBe(before);
     // jsdom queues <details> toggle events on timers: let those run out.
     vi.advanceTimersByTime(5000);
     expect(vi.getTimerCount()).toBe(0);
     cleanup();
+    expect(store.listeners.size).toBe(0);
   });
 });

@@ -24,10 +24,11 @@ import time
 from typing import Any
 
 from ..limits import AGENT_MAX_TURNS, TOOL_ERROR_MAX_CHARS, TOOL_RESULT_MAX_CHARS, TOOL_TIMEOUT_S
-from . import cancel
+from . import cancel, tool_registry
+from .agent_options import check_lazyllm_options, with_stream
 from .chat import AssistantMessage, ChatModuleBase
 from .module import ModuleBase
-from .tools import REGISTRY, ToolArgumentError, ToolSpec, validate_arguments
+from .tools import ToolArgumentError, ToolSpec, validate_arguments
 from .trace import Span, activate, end_with_exception, error_info, start_span, strip_ansi
 
 
@@ -45,6 +46,13 @@ class FunctionCallAgent(ModuleBase):
         max_turns: model turns before giving up with :class:`MaxTurnsExceeded`.
         return_trace: write ``agent`` and ``tool`` spans to the trace queue.
         system_prompt: an optional system message.
+        stream: ``None`` (default): stream as ``llm`` is configured; ``True`` / ``False``: LazyLLM's agent
+            switch, overriding the model's.
+        max_retries: LazyLLM's spelling of the turn bound: ``max_turns = max_retries + 1``.
+        desc: a description of the agent (LazyLLM's ``desc``).
+
+    LazyLLM-only options (``skills``, ``workspace``, ``sandbox``...) are accepted at their defaults and
+    refused otherwise; built-in shell and file tools are never offered, whatever ``enable_builtin_tools`` says.
     """
 
     kind = "agent"
@@ -52,34 +60,56 @@ class FunctionCallAgent(ModuleBase):
     def __init__(
         self,
         llm: ChatModuleBase,
-        tools: list[Any],
+        tools: list[Any] | None,
         max_turns: int = AGENT_MAX_TURNS,
         return_trace: bool = False,
         system_prompt: str | None = None,
         name: str | None = None,
+        *,
+        stream: bool | None = None,
+        max_retries: int | None = None,
+        desc: str = "",
+        **lazyllm_options: Any,
     ) -> None:
         super().__init__(return_trace=return_trace, name=name)
+        check_lazyllm_options(type(self).__name__, lazyllm_options)
         if not hasattr(llm, "chat"):
             raise TypeError(
-                f"FunctionCallAgent needs a chat module (OnlineChatModule or TrainableModule), got {type(llm).__name__}"
+                f"{type(self).__name__} needs a chat module (OnlineChatModule or TrainableModule), "
+                f"got {type(llm).__name__}"
             )
-        if not isinstance(max_turns, int) or max_turns < 1:
+        if max_retries is not None:
+            if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+                raise ValueError(f"max_retries must be an int >= 0 (the turns after the first), got {max_retries!r}")
+            max_turns = max_retries + 1
+        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive int, got {max_turns!r}")
+        if tools is None:
+            tools = []
         if isinstance(tools, (str, ToolSpec)) or callable(tools):
             tools = [tools]
-        self.llm = llm
-        self.tools: list[ToolSpec] = REGISTRY.resolve(list(tools))
+        self.llm = with_stream(llm, stream)
+        self.desc = desc
+        # the registry looked up now, not at import: tests (and users) may swap tool_registry.REGISTRY
+        self.tools: list[ToolSpec] = tool_registry.REGISTRY.resolve(list(tools))
         self._by_name = {t.name: t for t in self.tools}
         self.max_turns = max_turns
         self.system_prompt = system_prompt
 
     def forward(self, query: str) -> str:
         if not isinstance(query, str):
-            raise TypeError(f"FunctionCallAgent takes the user's question as a str, got {type(query).__name__}")
+            raise TypeError(f"{type(self).__name__} takes the user's question as a str, got {type(query).__name__}")
+        return self._converse(self._first_messages(query))
+
+    def _first_messages(self, query: str) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": self.system_prompt})
         messages.append({"role": "user", "content": query})
+        return messages
+
+    def _converse(self, messages: list[dict[str, Any]]) -> str:
+        """Model turns over ``messages`` (extended in place), tools run between them, until a reply has no tool call."""
         schemas = [t.openai_schema() for t in self.tools] or None
         for _ in range(self.max_turns):
             cancel.check_cancelled()
@@ -88,6 +118,10 @@ class FunctionCallAgent(ModuleBase):
                 return reply.content
             messages.append(reply.to_message())
             messages.extend(self._run_tools(reply.tool_calls))
+        return self._out_of_turns(messages)
+
+    def _out_of_turns(self, messages: list[dict[str, Any]]) -> str:
+        """Every turn ended in a tool call: give up (agents that can still answer override this)."""
         raise MaxTurnsExceeded(
             f"{self.name} made {self.max_turns} model turns without a final answer; "
             f"raise max_turns (now {self.max_turns}) or check that the tools give the model what it needs"

@@ -28,9 +28,12 @@ from ..limits import (
     MODEL_RETRY_BACKOFF_S,
     REDACT_MIN_KEY_CHARS,
 )
+from ..protocol import ATTR_TEXT_RANGES, ATTR_THINKING_RANGES
 from . import cancel
 from .module import ModuleBase
 from .queue import answer_queue, think_queue
+from .text_offsets import TextRanges
+from .tool_stream import ToolCallStream
 from .trace import current_span
 
 #: Known OpenAI-compatible providers: source -> (base URL, default model). ``None`` base: the client's default.
@@ -239,7 +242,8 @@ class ChatModuleBase(ModuleBase):
         msg = AssistantMessage()
         content: list[str] = []
         reasoning: list[str] = []
-        calls: dict[int, dict[str, Any]] = {}
+        calls = ToolCallStream(sp)  # merges tool-call deltas; shows their arguments live in the trace
+        answer_at, thinking_at = TextRanges(), TextRanges()  # where this call's text lands in run.text
         first = None
         try:
             for chunk in stream:
@@ -260,14 +264,14 @@ class ChatModuleBase(ModuleBase):
                 if think:
                     first = first or time.perf_counter()
                     reasoning.append(think)
-                    thinking.enqueue(think)
+                    thinking_at.add(thinking.enqueue_at(think), len(think))
                 if delta.tool_calls:
-                    _merge_tool_deltas(calls, delta.tool_calls)
+                    calls.feed(delta.tool_calls)
                 if delta.content:
                     first = first or time.perf_counter()
                     content.append(delta.content)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
-                        answer.enqueue(delta.content)
+                        answer_at.add(answer.enqueue_at(delta.content), len(delta.content))
         except Exception as exc:
             if token is not None and token.cancelled:
                 stream.close()
@@ -277,14 +281,20 @@ class ChatModuleBase(ModuleBase):
             )) from self._safe_cause(exc)
         finally:
             unregister()
-            if sp is not None and first is not None:
-                sp.attrs["ttft_ms"] = round((first - t0) * 1000, 1)
+            if sp is not None:
+                if first is not None:
+                    sp.attrs["ttft_ms"] = round((first - t0) * 1000, 1)
+                for key, at in ((ATTR_TEXT_RANGES, answer_at), (ATTR_THINKING_RANGES, thinking_at)):
+                    ranges = at.ranges()
+                    if ranges:
+                        sp.attrs[key] = ranges
         if token is not None and token.cancelled:
             stream.close()
             raise cancel.RunCancelled(token.reason)
+        calls.close()
         msg.content = "".join(content)
         msg.reasoning = "".join(reasoning)
-        msg.tool_calls = [calls[i] for i in sorted(calls)]
+        msg.tool_calls = calls.ordered()
         return msg
 
 
@@ -329,20 +339,6 @@ def _reasoning_of(delta: Any) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
-
-
-def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: Any) -> None:
-    for d in deltas:
-        index = d.index if d.index is not None else len(calls)
-        call = calls.setdefault(index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
-        if d.id:
-            call["id"] = d.id
-        fn = d.function
-        if fn is not None:
-            if fn.name:
-                call["function"]["name"] += fn.name
-            if fn.arguments:
-                call["function"]["arguments"] += fn.arguments
 
 
 def _message_from_completion(resp: Any) -> AssistantMessage:

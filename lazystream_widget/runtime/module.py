@@ -7,11 +7,29 @@ tracing on for everything in a run, so the tree shows every module.
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable, TypeVar
 
 from .trace import activate, deactivate, end_with_exception, start_span, trace_everything
 
 T = TypeVar("T")
+
+#: Set by a flow just before it calls a module as one of its stages: the stage's span name (or None)
+#: and attributes. The module's own span takes them, so a stage that is a module is one span, not two.
+_stage: contextvars.ContextVar[tuple[str | None, dict[str, Any]] | None] = contextvars.ContextVar(
+    "lazystream_stage", default=None)
+
+
+@contextmanager
+def as_stage(name: str | None, attrs: dict[str, Any]) -> Iterator[None]:
+    """Calls in this block are a flow stage: the next module span opened takes ``name`` and ``attrs``."""
+    token = _stage.set((name, attrs))
+    try:
+        yield
+    finally:
+        _stage.reset(token)
 
 
 def describe_input(args: tuple, kwargs: dict) -> Any:
@@ -44,6 +62,10 @@ class ModuleBase:
     def name(self) -> str:
         return self._name or type(self).__name__
 
+    @name.setter
+    def name(self, name: str | None) -> None:
+        self._name = name
+
     @property
     def return_trace(self) -> bool:
         return self._return_trace
@@ -66,7 +88,13 @@ class ModuleBase:
         """Run ``fn(*args, **kwargs)`` inside this module's span (when tracing is on)."""
         if not self.tracing():
             return fn(*args, **kwargs)
-        sp = start_span(self.name, self.kind, input, _attrs)
+        name = self.name
+        stage = _stage.get()
+        if stage is not None:  # this call is a flow's stage: one span, named and marked as the stage
+            stage_token = _stage.set(None)  # ... for this call only, not for the modules it calls
+            name = stage[0] or name
+            _attrs = {**(_attrs or {}), **stage[1]}
+        sp = start_span(name, self.kind, input, _attrs)
         token = activate(sp)
         try:
             out = fn(*args, **kwargs)
@@ -75,6 +103,8 @@ class ModuleBase:
             raise
         finally:
             deactivate(token)
+            if stage is not None:
+                _stage.reset(stage_token)
         sp.end(out)
         return out
 

@@ -14,6 +14,9 @@ Two things the seed relies on:
   active consumer it completes at once. Activity is per queue: a consumer that reads
   only the answer queue does not hold the future for trace or thinking items it
   never reads.
+
+As in LazyLLM, each task also carries the submitter's session id for ``globals`` and runs in a fresh
+``locals`` scope (``local_scope="inherit"`` shares the submitter's; see ``session_vars``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
+from . import session_vars
 from .backend import QueueUnavailableError, SessionClosedError
 from .queue import _written
 from .session import backend_of
@@ -34,13 +38,17 @@ T = TypeVar("T")
 class ThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
     """``concurrent.futures.ThreadPoolExecutor`` that propagates sessions, spans and cancellation."""
 
-    def __init__(self, max_workers: int | None = None, thread_name_prefix: str = "lazystream", **kwargs: Any):
+    def __init__(self, max_workers: int | None = None, thread_name_prefix: str = "lazystream", *,
+                 local_scope: str = "isolated", **kwargs: Any):
+        self._local_scope = session_vars.check_local_scope(local_scope)
         super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix, **kwargs)
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        session_vars.before_handoff(self._local_scope)
         ctx = contextvars.copy_context()
         nested = ctx.get(_written) is not None
-        return super().submit(ctx.run, _nested_task if nested else _top_level_task, fn, args, kwargs)
+        task = session_vars.in_task(fn, self._local_scope)
+        return super().submit(ctx.run, _nested_task if nested else _top_level_task, task, args, kwargs)
 
 
 def _nested_task(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:

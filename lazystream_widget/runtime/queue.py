@@ -14,6 +14,7 @@ import re
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
 from .session import Session, current_session
+from .text_offsets import COUNTED, append_counted
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
@@ -67,12 +68,27 @@ class FileSystemQueue:
                 f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
                 "serialize it first (e.g. json.dumps)"
             )
-        sess = self._session or current_session()
-        sid = sess.id
-        end = sess.backend.append(sid, self._name, message.encode("utf-8", "surrogatepass"))
+        self._write(message)
+
+    def enqueue_at(self, message: str) -> int:
+        """``enqueue(message)``, returning where it starts in the session's stream (answer and
+        thinking queues: characters before it; other queues: 0). Used to link spans to their text."""
+        if not isinstance(message, str):
+            raise TypeError(f"enqueue_at() takes a str, got {type(message).__name__}")
+        return self._write(message)
+
+    def _write(self, message: str) -> int:
+        sess = self.session
+        sid, name = sess.id, self._name
+        data = message.encode("utf-8", "surrogatepass")
+        if name in COUNTED:
+            start, end = append_counted(sess, name, message, lambda: sess.backend.append(sid, name, data))
+        else:
+            start, end = 0, sess.backend.append(sid, name, data)
         written = _written.get()
         if written is not None:
-            written[(sid, self._name)] = end
+            written[(sid, name)] = end
+        return start
 
     def dequeue(self, limit: int | None = None) -> list[str]:
         """Remove and return up to ``limit`` items (all when None), oldest first.

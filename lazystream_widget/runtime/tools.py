@@ -2,8 +2,9 @@
 
 A tool's JSON schema is built once, at registration, from the function's type hints (which decide the schema) and its
 Google-style docstring (which supplies the descriptions). Anything the schema cannot express, and any disagreement
-between docstring and hints, is a :class:`ToolSchemaError` right there, naming the function and the parameter, so that a
-mistake shows up in the notebook cell that defines the tool rather than as a confused model three turns later.
+between docstring and hints, is a :class:`ToolSchemaError` naming the function and the parameter. As in LazyLLM the
+decorator itself never fails for such a function (it returns it unchanged, so code written for LazyLLM runs as is):
+the error is raised when the tool is used, in the cell that builds the agent, never later in the model's turn.
 
 At call time :func:`validate_arguments` checks the model's arguments against that schema and returns a short, one-line
 :class:`ToolArgumentError` message meant to be handed back to the model so it can correct itself.
@@ -31,22 +32,18 @@ import inspect
 import json
 import math
 import re
-import threading
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from lazystream_widget.limits import TOOL_TIMEOUT_S
 
 __all__ = [
-    "REGISTRY",
     "ToolArgumentError",
-    "ToolRegistry",
     "ToolSchemaError",
     "ToolSpec",
     "UnknownToolError",
-    "fc_register",
     "validate_arguments",
 ]
 
@@ -126,91 +123,6 @@ class ToolSpec:
         """The spec as an entry of the OpenAI ``tools`` list (a copy: callers may change it freely)."""
         return {"type": "function", "function": {"name": self.name, "description": self.description,
                                                  "parameters": copy.deepcopy(self.parameters)}}
-
-
-#: What ToolRegistry.resolve accepts for one tool: a registered name, a function or a spec.
-ToolLike = str | Callable[..., Any] | ToolSpec
-
-
-# --- the registry -----------------------------------------------------------------------------------------------------
-
-
-class ToolRegistry:
-    """Tools by group and name. Thread-safe: notebooks register while agents on other threads resolve."""
-
-    def __init__(self) -> None:
-        self._groups: dict[str, dict[str, ToolSpec]] = {}
-        self._lock = threading.Lock()
-
-    def register(self, spec: ToolSpec, group: str = "tool") -> None:
-        """Add ``spec``; one of the same name in ``group`` is replaced (re-running a notebook cell redefines a tool)."""
-        with self._lock:
-            self._groups.setdefault(group, {})[spec.name] = spec
-
-    def get(self, name: str, group: str = "tool") -> ToolSpec:
-        """The spec registered as ``name``; :class:`UnknownToolError` if there is none."""
-        with self._lock:
-            specs = self._groups.get(group, {})
-            if name in specs:
-                return specs[name]
-            raise UnknownToolError(name, group, list(specs))
-
-    def names(self, group: str = "tool") -> list[str]:
-        """Names registered in ``group``, in registration order."""
-        with self._lock:
-            return list(self._groups.get(group, {}))
-
-    def resolve(self, tools: Iterable[ToolLike] | ToolLike, group: str = "tool") -> list[ToolSpec]:
-        """Turn names, functions and specs (or one of them) into specs.
-
-        A function registered in ``group`` gives its registered spec (with its name and timeout); any other function
-        is converted on the fly. Two tools of one name are an error: the model could not tell them apart.
-        """
-        if isinstance(tools, (str, ToolSpec)) or callable(tools):
-            tools = [tools]
-        specs: list[ToolSpec] = []
-        for tool in tools:
-            if isinstance(tool, ToolSpec):
-                spec = tool
-            elif isinstance(tool, str):
-                spec = self.get(tool, group)
-            elif callable(tool):
-                spec = self._registered_spec(tool, group) or ToolSpec.from_function(tool)
-            else:
-                raise TypeError(f"a tool is given as a name, a function or a ToolSpec, got {type(tool).__name__} "
-                                f"{tool!r}")
-            if any(s.name == spec.name for s in specs):
-                raise ToolSchemaError(f"two tools are named {spec.name!r}; the model cannot tell them apart, "
-                                      f"so give one another name (fc_register(..., name='...'))")
-            specs.append(spec)
-        return specs
-
-    def _registered_spec(self, fn: Callable[..., Any], group: str) -> ToolSpec | None:
-        with self._lock:
-            return next((s for s in self._groups.get(group, {}).values() if s.fn is fn), None)
-
-
-#: The registry ``fc_register`` uses unless given another.
-REGISTRY = ToolRegistry()
-
-
-def fc_register(group: str, name: str | None = None, *, timeout: float | None = None,
-                registry: ToolRegistry | None = None) -> Callable[[F], F]:
-    """Decorator: register the function as a tool of ``group`` (under ``name``, default its ``__name__``).
-
-    The function itself is returned unchanged, so it stays callable as plain Python. ``timeout`` (seconds) overrides
-    the package default for this tool. Raises :class:`ToolSchemaError` if the function cannot be a tool.
-    """
-    if not isinstance(group, str) or not group:  # e.g. a bare @fc_register, which passes the function as the group
-        raise TypeError(f"fc_register() takes a group name first; write @fc_register('tool'), got {group!r}")
-
-    def decorator(fn: F) -> F:
-        spec = ToolSpec.from_function(fn, name=name, timeout=timeout)
-        # Looked up at decoration time (not bound as a default) so tests may swap the module attribute.
-        (registry if registry is not None else REGISTRY).register(spec, group)
-        return fn
-
-    return decorator
 
 
 # --- argument validation ----------------------------------------------------------------------------------------------
@@ -637,3 +549,15 @@ def _covers(doc: dict[str, Any], hint: dict[str, Any]) -> bool:
         if not isinstance(inner, dict) or not _covers(doc["additionalProperties"], inner):
             return False
     return True
+
+
+_REGISTRY_NAMES = ("REGISTRY", "ToolRegistry", "ToolLike", "fc_register", "register")
+
+
+def __getattr__(name: str) -> Any:
+    """Registration lives in :mod:`.tool_registry` (which imports this module); its names stay reachable here."""
+    if name in _REGISTRY_NAMES:
+        from . import tool_registry
+
+        return getattr(tool_registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -77,14 +77,70 @@ def _safe_repr(value: Any) -> str:
 
 
 def truncate_field(value: Any, limit: int = TRACE_FIELD_MAX_BYTES) -> Any:
-    """``value`` as JSON data, or its text cut at ``limit`` UTF-8 bytes with a marker."""
+    """``value`` as JSON data whose serialized form fits ``limit`` UTF-8 bytes (plus markers).
+
+    A string is cut at ``limit`` bytes and ends with :data:`TRUNCATION_MARKER` (naming its
+    full size). A structure keeps its shape: its *leaf strings* are cut, the longest first,
+    so a list of chat messages stays a list of messages a reader can parse and show. Only a
+    structure too big even with every string cut short (say 100,000 numbers) falls back to
+    its JSON text, cut like a string.
+    """
     data = to_jsonable(value)
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
-    size = len(text.encode("utf-8", "surrogatepass"))
+    size = _json_size(data)
     if size <= limit:
         return data
-    cut = text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
-    return cut + TRUNCATION_MARKER.format(size=size)
+    if isinstance(data, str):
+        return _cut_text(data, limit)
+    # the largest per-string byte cap that makes the whole fit: binary search on the cap
+    lo, hi, best = _MIN_LEAF_BYTES, limit, None
+    while lo <= hi:
+        cap = (lo + hi) // 2
+        candidate = _cap_strings(data, cap)
+        if _json_size(candidate) <= limit + _marker_slack(candidate):
+            best, lo = candidate, cap + 1
+        else:
+            hi = cap - 1
+    if best is not None:
+        return best
+    return _cut_text(json.dumps(data, ensure_ascii=False, default=str), limit)
+
+
+#: Leaf strings are never cut shorter than this (below it, cutting the structure's text is clearer).
+_MIN_LEAF_BYTES = 64
+
+
+def _json_size(data: Any) -> int:
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _cut_text(text: str, limit: int) -> str:
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return text
+    return raw[:limit].decode("utf-8", "ignore") + TRUNCATION_MARKER.format(size=len(raw))
+
+
+def _cap_strings(data: Any, cap: int) -> Any:
+    if isinstance(data, str):
+        return _cut_text(data, cap)
+    if isinstance(data, dict):
+        return {k: _cap_strings(v, cap) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_cap_strings(v, cap) for v in data]
+    return data
+
+
+def _marker_slack(data: Any) -> int:
+    """The bytes the truncation markers themselves add (they do not count against the limit)."""
+    if isinstance(data, str):
+        end = data.rfind("…[truncated, ")
+        return len(data[end:].encode()) if end >= 0 and data.endswith(" bytes in all]") else 0
+    if isinstance(data, dict):
+        return sum(_marker_slack(v) for v in data.values())
+    if isinstance(data, list):
+        return sum(_marker_slack(v) for v in data)
+    return 0
 
 
 def error_info(exc: BaseException) -> ErrorInfo:

@@ -1,4 +1,9 @@
-"""``TrainableModule(model).start()``: a model served by a local OpenAI-compatible server we launch.
+"""``TrainableModule(base_model).start()``: a model served by a local OpenAI-compatible server we launch.
+
+The signature is LazyLLM 1.4.0's, ``TrainableModule(base_model='', target_path='', *, stream=False,
+return_trace=False, ...)``, so ``TrainableModule(model, path)`` binds the path to ``target_path`` (where
+LazyLLM keeps fine-tuned weights; kept here as given, since fine-tuning is not part of this package) and
+``stream`` can only be given by name.
 
 How the server is launched, first match wins:
 
@@ -51,8 +56,9 @@ class TrainableModule(ChatModuleBase):
     """A local model: call ``.start()`` to launch its server, then use it like ``OnlineChatModule``.
 
     Args:
-        model: the model to serve (a name or path the server understands; ``"scripted"`` for the
-            embedded scripted model).
+        base_model: the model to serve (a name or path the server understands; ``"scripted"`` for the
+            embedded scripted model). Required by :meth:`start`.
+        target_path: LazyLLM's directory for fine-tuned weights; kept as given (no fine-tuning here).
         stream: push answer deltas to the answer queue as they arrive.
         return_trace: write an ``llm`` span per call.
         launch_cmd: the server's command line with ``{model}`` and ``{port}`` placeholders.
@@ -62,29 +68,52 @@ class TrainableModule(ChatModuleBase):
 
     def __init__(
         self,
-        model: str = "scripted",
+        base_model: str = "",
+        target_path: str = "",
+        *,
         stream: bool = False,
         return_trace: bool = False,
-        *,
         launch_cmd: str | list[str] | None = None,
         port: int | None = None,
         start_timeout: float = TRAINABLE_START_TIMEOUT_S,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(model, str) or not model:
-            raise ModelConfigError(f"TrainableModule needs a model name or path, got {model!r}")
-        super().__init__(model, base_url=None, api_key="not-needed", stream=stream, return_trace=return_trace, **kwargs)
+        if not isinstance(base_model, str):
+            raise ModelConfigError(f"TrainableModule(base_model=...) is a model name or path (a str), got "
+                                   f"{type(base_model).__name__} {base_model!r}")
+        if not isinstance(target_path, str):
+            raise ModelConfigError(f"TrainableModule(target_path=...) is a directory (a str), got "
+                                   f"{type(target_path).__name__} {target_path!r}; to stream, pass stream=True by name")
+        super().__init__(base_model, base_url=None, api_key="not-needed", stream=stream, return_trace=return_trace,
+                         **kwargs)
+        self.target_path = target_path
         self.launch_cmd = launch_cmd
         self.port = port
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen | None = None
         self._log: Any = None
 
+    @property
+    def base_model(self) -> str:
+        return self.model
+
+    @property
+    def name(self) -> str:
+        return self._name or self.model or "TrainableModule"
+
+    @name.setter
+    def name(self, name: str | None) -> None:
+        self._name = name
+
     # LazyLLM spells it .start(); chained: TrainableModule(...).start()
     def start(self) -> TrainableModule:
         """Launch the server and wait until it answers. Returns self."""
         if self._proc is not None and self._proc.poll() is None:
             return self
+        if not self.model:
+            raise ModelConfigError("TrainableModule() has no base_model to serve: pass a model name or path, e.g. "
+                                   "TrainableModule('Qwen/Qwen2.5-0.5B-Instruct', stream=True).start(), or "
+                                   "TrainableModule('scripted') for the embedded scripted model")
         port = self.port or _free_port()
         argv = self._command(port)
         # a file, not a pipe: a chatty server (vLLM logs a lot) would block on a full pipe

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from .arithmetic import arithmetic_responder
 from .assertions import (
     TimingBudgetWarning,
     assert_no_errors,
@@ -43,6 +44,7 @@ __all__ = [
     "ScriptedServer",
     "TimingBudgetWarning",
     "ToolCall",
+    "arithmetic_responder",
     "as_reply",
     "assert_no_errors",
     "assert_order",

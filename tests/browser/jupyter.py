@@ -94,6 +94,10 @@ def clean_env(home: Path) -> dict[str, str]:
     (config / "labconfig" / "default_setting_overrides.json").write_text(json.dumps(SETTING_OVERRIDES, indent=1))
     for name in ("jupyter-runtime", "ipython", "lazystream"):
         (home / name).mkdir(parents=True, exist_ok=True)
+    # the kernels must import the package under test: `python -m jupyter lab` runs the `jupyter-lab` script
+    # first on PATH, which may belong to another Python (a venv with --system-site-packages has none of its
+    # own), and its kernels would then import whatever lazystream_widget that Python has installed
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     env.update(
         JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
@@ -104,9 +108,27 @@ def clean_env(home: Path) -> dict[str, str]:
     )
     if "JUPYTER_DATA_DIR" in os.environ:  # keep a deliberately chosen data dir (extensions live there)
         env["JUPYTER_DATA_DIR"] = os.environ["JUPYTER_DATA_DIR"]
-    if "JUPYTER_PATH" in os.environ:
-        env["JUPYTER_PATH"] = os.environ["JUPYTER_PATH"]
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        [str(_test_kernelspec(home)), *filter(None, [os.environ.get("JUPYTER_PATH")])])
     return env
+
+
+def _test_kernelspec(home: Path) -> Path:
+    """A ``python3`` kernelspec that runs the tests' own Python (a venv's, with the package under test).
+
+    The servers are started through the ``jupyter`` command, whose scripts may run another Python (the system's,
+    outside a venv); the stock kernelspec says ``python``, which jupyter_client resolves to the *server's*
+    Python, so kernels would import whatever that Python has installed instead of the code under test. This
+    spec, first on ``JUPYTER_PATH``, pins the kernels to ``sys.executable``."""
+    data = home / "jupyter-path"
+    spec = data / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python",
+        "metadata": {"debugger": True},
+    }, indent=1))  # fmt: skip
+    return data
 
 
 class JupyterServer:
@@ -379,13 +401,17 @@ class NotebookPage:
                 if attempt == attempts - 1:
                     raise
 
-    def run_cell(self, index: int, attempts: int = 3) -> None:
-        """Run the code cell at ``index`` (counting all cells), without advancing; checked like ``run_all``."""
+    def run_cell(self, index: int, attempts: int = 3, *, wait_done: bool = True) -> None:
+        """Run the code cell at ``index`` (counting all cells), without advancing; checked like ``run_all``.
+
+        The run command resolves when the cell finishes: ``wait_done=False`` returns once the cell started
+        (for a cell that blocks while the test acts on the page)."""
         before = self.js("return nb.widgets[arg].model.executionCount;", index)
+        run = "await app.commands.execute('notebook:run-cell');" if wait_done else \
+            "app.commands.execute('notebook:run-cell').catch(() => {});"
         for attempt in range(attempts):
             self.js("nb.activeCellIndex = arg; nb.deselectAll();"
-                    "nb.widgets[arg].node.scrollIntoView({block: 'center'});"
-                    "await app.commands.execute('notebook:run-cell');", index)
+                    "nb.widgets[arg].node.scrollIntoView({block: 'center'});" + run, index)
             try:
                 wait_for(lambda: self.js(
                     "const c = nb.widgets[arg.i]; const p = c.node.querySelector('.jp-InputPrompt');"
@@ -466,8 +492,9 @@ def normalize_ws(text: str | None) -> str:
 # DOM contract (documented at the top of js/widget.js): .lsw-root, .lsw-run[data-run-id][data-status],
 # .lsw-answer, .lsw-status, .lsw-stop, .lsw-copy, .lsw-thinking, .lsw-error, .lsw-trace (a <details> holding
 # the tree; open for the newest run), .lsw-tree, .lsw-node[data-span][data-kind][data-status][data-depth]
-# (nested: li > ul.lsw-children > li), .lsw-node-name, .lsw-toggle[aria-expanded], .lsw-node-body,
-# .lsw-expand-all, .lsw-collapse-all, .lsw-live.
+# (a flat, virtualised role=tree: rows are treeitems with aria-level / aria-expanded, in display order),
+# .lsw-node-name, .lsw-toggle, .lsw-span-detail (details of the selected span), .lsw-expand-all,
+# .lsw-collapse-all, .lsw-filter, .lsw-live (the view's one polite status region).
 
 SEED_QUERY = "What's the weather like today in celsius in Tokyo and Paris."
 #: What the scripted weather model answers to SEED_QUERY once the seed's tools ran (Tokyo 10 °C, Paris 22 °C).
@@ -524,6 +551,15 @@ JS_TREE = """(runId) => {
             visible: r.width > 0 && r.height > 0 && getComputedStyle(n).visibility !== 'hidden'};
   });
 }"""
+
+
+def set_theme(nbp: NotebookPage, theme: str) -> None:
+    """Switch JupyterLab's theme ("JupyterLab Light" / "JupyterLab Dark") and wait until it applies."""
+    nbp.js("await app.commands.execute('apputils:change-theme', {theme: arg});", theme)
+    light = "true" if "Light" in theme else "false"
+    wait_for(lambda: nbp.page.evaluate("() => document.body.dataset.jpThemeLight") == light, 20,
+             f"the theme {theme} to apply")
+    nbp.page.wait_for_timeout(500)
 
 
 def tree(page: Any, run_id: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .jupyter import REPO, JupyterServer, NotebookPage, click_until_none, copy_notebook, wait_for
+from .jupyter import REPO, JupyterServer, NotebookPage, click_until_none, copy_notebook, set_theme, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -109,7 +109,7 @@ def _shoot(nbp: NotebookPage, cell: Any, path: Path, *, whole_page: bool = False
     path.parent.mkdir(parents=True, exist_ok=True)
     root = page.locator(".lsw-root").first
     click_until_none(root.locator(".lsw-trace:not([open]) > summary"))
-    click_until_none(root.locator('.lsw-node[data-depth="0"] > .lsw-node-header > .lsw-toggle[aria-expanded="false"]'))
+    click_until_none(root.locator('.lsw-node[data-depth="0"][aria-expanded="false"] > .lsw-toggle'))
     # make the last cell the active one, so the photographed cell has no selection marker
     nbp.js("nb.activeCellIndex = nb.widgets.length - 1; nb.deselectAll();")
     cell.scroll_into_view_if_needed()
@@ -122,14 +122,6 @@ def _shoot(nbp: NotebookPage, cell: Any, path: Path, *, whole_page: bool = False
     print(f"[screenshots] wrote {path}")
 
 
-def _set_theme(nbp: NotebookPage, theme: str) -> None:
-    nbp.js("await app.commands.execute('apputils:change-theme', {theme: arg});", theme)
-    light = "true" if "Light" in theme else "false"
-    wait_for(lambda: nbp.page.evaluate("() => document.body.dataset.jpThemeLight") == light, 20,
-             f"the theme {theme} to apply")
-    nbp.page.wait_for_timeout(500)
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_in_jupyterlab(name: str, lab: JupyterServer, open_page) -> None:
     """Runs in JupyterLab 4 with no error output; the widget shows the kernel's final answer."""
@@ -139,10 +131,10 @@ def test_notebook_in_jupyterlab(name: str, lab: JupyterServer, open_page) -> Non
         cell = _widget_cell(bp.page)
         _shoot(nbp, cell, SCREENSHOTS / "quick-start-light.png")
         try:
-            _set_theme(nbp, "JupyterLab Dark")
+            set_theme(nbp, "JupyterLab Dark")
             _shoot(nbp, cell, SCREENSHOTS / "quick-start-dark.png")
         finally:
-            _set_theme(nbp, "JupyterLab Light")
+            set_theme(nbp, "JupyterLab Light")
     bp.assert_no_bundle_errors()
 
 

@@ -109,7 +109,8 @@ def test_the_seeds_example_end_to_end_many_times(scripted_server_factory, figure
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a trace entry was lost"
             kinds = sorted(e["kind"] for e in entries if e["event"] == "start")
             assert kinds == ["agent", "llm", "llm", "tool", "tool"], kinds
-            assert len(entries) == 10, "every span started and ended"
+            spans = [e for e in entries if e["event"] in ("start", "end")]  # (tool-call events come besides)
+            assert len(spans) == 10, "every span started and ended"
         assert lazyllm.FileSystemQueue().dequeue() == []
     figures.add("end_of_stream.seed_example_repeated", runs=reps, tokens_checked=reps * len(SEED_ANSWER.split()),
                 tokens_lost=0)

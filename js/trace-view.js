@@ -1,0 +1,513 @@
+// The trace tree's DOM view: a toolbar (expand / collapse all, the filter box), a virtualised
+// role=tree of fixed-height rows, and the detail panel of the selected span.
+//
+// - Data lives in TraceModel (trace-model.js); this file only draws it. addEntries() is data
+//   work; flush() (once per animation frame) does the DOM work.
+// - Virtualised: only the rows in the scroll viewport (plus a few) exist in the DOM, so a
+//   100,000-span trace costs the same per frame as a small one. Each treeitem carries aria-level,
+//   aria-setsize and aria-posinset, so assistive technology knows where it is.
+// - Keyboard (WAI-ARIA tree pattern): roving focus; Up/Down move, Right opens or goes to the first
+//   child, Left closes or goes to the parent, Home/End, PageUp/PageDown, Enter/Space open or close,
+//   "*" opens all siblings. Selection follows focus: the selected span shows its details and the
+//   part of the answer it wrote.
+// Untrusted text (names, inputs, outputs, errors) only ever goes through textContent.
+
+import { DetailPanel } from "./detail-panel.js";
+import { createRow, renderRow } from "./span-row.js";
+import { FilterBox } from "./filter-box.js";
+import { TraceFilter } from "./trace-filter.js";
+import { TraceModel } from "./trace-model.js";
+import { flattenRows, isExpanded, isParent, windowOf } from "./trace-rows.js";
+import { treeKey } from "./tree-keyboard.js";
+
+export const DEFAULT_ROW_HEIGHT = 26;
+export const DEFAULT_OVERSCAN = 12;
+/** Filter work per frame (ms): a keystroke on a huge trace never blocks the page longer. */
+export const FILTER_BUDGET_MS = 25;
+/** Entries taken into the model per frame (ms): a saved 100,000-entry trace loads over a few frames. */
+export const INGEST_BUDGET_MS = 15;
+
+function button(doc, className, text, label) {
+  const b = doc.createElement("button");
+  b.type = "button";
+  b.className = className;
+  b.textContent = text;
+  if (label) b.setAttribute("aria-label", label);
+  return b;
+}
+
+let viewCounter = 0;
+
+export class TraceView {
+  /**
+   * @param {{
+   *   doc?: Document, now?: () => number, onNeedsFlush?: () => void, rowHeight?: number,
+   *   overscan?: number, viewportHeight?: number, orphanGraceMs?: number,
+   *   onSelect?: (node: any|null) => void, onFailures?: (nodes: any[]) => void,
+   *   clock?: () => number,
+   * }} [opts]
+   *   viewportHeight: rows area height when the page has no layout (tests)
+   */
+  constructor(opts = {}) {
+    const doc = (this.doc = opts.doc ?? document);
+    this.onNeedsFlush = opts.onNeedsFlush ?? (() => {});
+    this.onSelect = opts.onSelect ?? (() => {});
+    this.onFailures = opts.onFailures ?? (() => {});
+    this.rowHeight = opts.rowHeight ?? DEFAULT_ROW_HEIGHT;
+    this.overscan = opts.overscan ?? DEFAULT_OVERSCAN;
+    this.fallbackHeight = opts.viewportHeight ?? 640;
+    this.model = new TraceModel({ now: opts.now, orphanGraceMs: opts.orphanGraceMs });
+    this.clock = opts.clock ?? (() => (typeof performance !== "undefined" ? performance.now() : Date.now()));
+    /** @type {Array<any>[]} entries not yet taken into the model (see flush) */
+    this.inbox = [];
+    this.inboxPos = 0;
+    this.wantFinal = false;
+    this.filter = new TraceFilter({ clock: opts.clock });
+    this.currency = "$";
+    this.runStart = null;
+    this.uid = `lsw-tree-${++viewCounter}`;
+
+    this.el = doc.createElement("div");
+    this.el.className = "lsw-tree";
+    const toolbar = doc.createElement("div");
+    toolbar.className = "lsw-tree-toolbar";
+    this.expandBtn = button(doc, "lsw-btn lsw-expand-all", "Expand all", "Expand all trace nodes");
+    this.collapseBtn = button(doc, "lsw-btn lsw-collapse-all", "Collapse all", "Collapse all trace nodes");
+    this.box = new FilterBox(this, { budgetMs: FILTER_BUDGET_MS });
+    this.filterInput = this.box.input;
+    this.filterStatus = this.box.status;
+    this.summaryEl = doc.createElement("span");
+    this.summaryEl.className = "lsw-tree-summary";
+    toolbar.append(this.expandBtn, this.collapseBtn, this.filterInput, this.filterStatus, this.summaryEl);
+
+    this.split = doc.createElement("div");
+    this.split.className = "lsw-tree-split";
+    this.viewport = doc.createElement("div");
+    this.viewport.className = "lsw-tree-viewport";
+    this.listEl = doc.createElement("div");
+    this.listEl.className = "lsw-tree-list";
+    this.listEl.id = `${this.uid}-list`;
+    this.listEl.setAttribute("role", "tree");
+    this.listEl.setAttribute("aria-label", "Trace");
+    this.emptyEl = doc.createElement("div");
+    this.emptyEl.className = "lsw-tree-empty";
+    this.emptyEl.hidden = true;
+    this.viewport.append(this.listEl, this.emptyEl);
+    this.panel = new DetailPanel(doc, this.clock);
+    this.detail = this.panel.el;
+    this.split.append(this.viewport, this.detail);
+    this.el.append(toolbar, this.split);
+
+    /** @type {Map<any, import("./span-row.js").RowDom>} node -> its row while rendered */
+    this.rendered = new Map();
+    /** @type {import("./span-row.js").RowDom[]} */
+    this.pool = [];
+    this._onClick = (ev) => this._click(ev);
+    this._onDblClick = (ev) => this._dblclick(ev);
+    this._onKey = (ev) => treeKey(this, ev);
+    // Geometry is read where it is cheap (in the scroll event, and from a ResizeObserver), never in
+    // the frame after DOM writes: that would force a layout of the whole page every frame.
+    this.scrollTop = 0;
+    this.height = 0;
+    this._onScroll = () => {
+      this.scrollTop = this.viewport.scrollTop;
+      this._windowDirty = true;
+      this.onNeedsFlush();
+    };
+    const RO = doc.defaultView?.ResizeObserver;
+    this._resize = RO
+      ? new RO((items) => {
+          const h = items[items.length - 1]?.contentRect?.height ?? 0;
+          if (h !== this.height) {
+            this.height = h;
+            this._windowDirty = true;
+            this.onNeedsFlush();
+          }
+        })
+      : null;
+    this._resize?.observe(this.viewport);
+    this.el.addEventListener("click", this._onClick);
+    this.listEl.addEventListener("dblclick", this._onDblClick);
+    this.listEl.addEventListener("keydown", this._onKey);
+    this.viewport.addEventListener("scroll", this._onScroll, { passive: true });
+    this.reset();
+  }
+
+  /** Forget everything (the store replaced the run's entries). */
+  reset() {
+    this.box?.reset();
+    this.inbox = [];
+    this.inboxPos = 0;
+    this.wantFinal = false;
+    this.model.reset();
+    this.filter.restart();
+    /** @type {import("./trace-rows.js").Expansion} */
+    this.expansion = { mode: "level", toggled: new Map(), filterToggled: new Map() };
+    this.rows = [];
+    this.selected = null;
+    this.active = null;
+    this.linked = new Set();
+    this._rowsDirty = true;
+    this._windowDirty = true;
+
+    this._range = "";
+    for (const row of this.rendered.values()) this._release(row);
+    this.rendered.clear();
+    this.listEl.replaceChildren();
+    this.panel.clear();
+  }
+
+  get spanCount() {
+    return this.model.spanCount;
+  }
+
+  /**
+   * Queue entries for the model; flush() takes them in within a time budget per frame.
+   * @param {Array<import("./protocol.js").TraceEntry|string>} entries
+   */
+  addEntries(entries) {
+    if (entries.length) this.inbox.push(entries);
+  }
+
+  /** The run ended (applied once every queued entry is in: orphans then show at the top). */
+  setFinal(final = true) {
+    this.wantFinal = final;
+  }
+
+  /** Data work only (the tree is folded away): take queued entries in. @returns {boolean} whether some wait */
+  ingestOnly() {
+    return this._ingest();
+  }
+
+  /** Take queued entries into the model until the budget is spent. @returns {boolean} whether some wait */
+  _ingest() {
+    const start = this.clock();
+    while (this.inbox.length) {
+      const batch = this.inbox[0];
+      while (this.inboxPos < batch.length) {
+        const end = Math.min(batch.length, this.inboxPos + 128);
+        this.model.add(batch.slice(this.inboxPos, end));
+        this.inboxPos = end;
+        if (this.clock() - start > INGEST_BUDGET_MS) break;
+      }
+      if (this.inboxPos < batch.length) break;
+      this.inbox.shift();
+      this.inboxPos = 0;
+    }
+    const waiting = this.inbox.length > 0;
+    if (!waiting && this.model.final !== this.wantFinal) this.model.setFinal(this.wantFinal);
+    return waiting;
+  }
+
+  /** @param {Record<string, [number, number]>|null} prices @param {string} [currency] */
+  setPrices(prices, currency = "$") {
+    this.model.setPrices(prices);
+    this.currency = currency;
+  }
+
+  /** The run's start (unix seconds): the waterfall's zero, so a start-up delay shows. */
+  setOrigin(ts) {
+    if (ts !== this.runStart) {
+      this.runStart = ts;
+      this._rowsDirty = true;
+    }
+  }
+
+  // ------------------------------------------------------------------ expansion
+
+  isExpanded(node) {
+    return isExpanded(node, this.expansion, this.filter.active ? this.filter : null);
+  }
+
+  get mode() {
+    return this.expansion.mode;
+  }
+
+  expandAll() {
+    this._setMode("all");
+  }
+
+  collapseAll() {
+    this._setMode("none");
+  }
+
+  _setMode(mode) {
+    this.expansion = { mode, toggled: new Map(), filterToggled: new Map() };
+    this._rowsDirty = true;
+    this.flush();
+    this.onNeedsFlush();
+  }
+
+  /** @param {any} node @param {boolean} [open] toggle when omitted */
+  toggle(node, open) {
+    if (!isParent(node, this.filter.active ? this.filter : null)) return;
+    const next = open ?? !this.isExpanded(node);
+    (this.filter.active ? this.expansion.filterToggled : this.expansion.toggled).set(node, next);
+    this._rowsDirty = true;
+    this.flush();
+    this.onNeedsFlush();
+  }
+
+  /** Open every sibling of `node` that has children ("*" on the keyboard). */
+  openSiblings(node) {
+    for (const sib of node.container?.children ?? []) if (isParent(sib)) this.expansion.toggled.set(sib, true);
+    this._rowsDirty = true;
+    this.flush();
+  }
+
+  // ------------------------------------------------------------------ selection
+
+  /** @param {any|string|null} target a node or a span id */
+  select(target, { focus = false, scroll = true } = {}) {
+    const node = typeof target === "string" ? this.model.nodes.get(target) ?? null : target;
+    if (node === this.selected && !focus) return;
+    this.selected = node;
+    if (node) this.active = node;
+    if (node && scroll) this._reveal(node);
+    this._windowDirty = true;
+    this.flush();
+    if (focus && node) this.rendered.get(node)?.li.focus({ preventScroll: true });
+    this.onSelect(node);
+    this.onNeedsFlush();
+  }
+
+  /** Open the ancestors of `node` so it is a row. */
+  _reveal(node) {
+    let changed = false;
+    for (const up of this.model.ancestors(node)) {
+      if (!this.isExpanded(up)) {
+        (this.filter.active ? this.expansion.filterToggled : this.expansion.toggled).set(up, true);
+        changed = true;
+      }
+    }
+    if (changed) this._rowsDirty = true;
+    this._scrollToNode = node;
+  }
+
+  /** Mark the rows of `nodes` (the spans that wrote the part of the answer under the pointer). */
+  highlight(nodes) {
+    this.linked = new Set(nodes);
+    this._windowDirty = true;
+    this._forceRows = true;
+    this.onNeedsFlush();
+  }
+
+  // ------------------------------------------------------------------ frame work
+
+  /**
+   * Bring the DOM up to date. @returns {boolean} whether work remains (call again next frame)
+   */
+  flush() {
+    const ingesting = this._ingest();
+    const waiting = this.model.promoteOrphans() || ingesting;
+    const changes = this.model.takeChanges();
+    if (changes.failures.length) this.onFailures(changes.failures);
+    this._followReplaced();
+    if (changes.structure) this._rowsDirty = true;
+    let filterDone = true;
+    if (this.filter.active) {
+      const before = this.filter.visible;
+      filterDone = this.filter.run(this.model, FILTER_BUDGET_MS);
+      if (this.filter.visible !== before || !filterDone || changes.structure) this._rowsDirty = true;
+      this.box.render();
+    }
+    if (this._rowsDirty) {
+      this._rowsDirty = false;
+      this._windowDirty = true;
+      this._forceRows = true;
+      this.rows = flattenRows(this.model.root, this.expansion, this.filter.active ? this.filter : null);
+      this.listEl.style.height = `${this.rows.length * this.rowHeight}px`;
+      this._fixActive();
+    }
+    this._renderTime();
+    if (this._scrollToNode) {
+      this._scrollIntoView(this._scrollToNode);
+      this._scrollToNode = null;
+    }
+    this._renderWindow(changes.nodes);
+    const detailDue = this._renderDetail();
+    this._renderSummary();
+    const indexing = this.box.buildIndex();
+    return !filterDone || waiting || detailDue || indexing;
+  }
+
+  _followReplaced() {
+    for (const key of ["selected", "active"]) {
+      const n = this[key];
+      if (n && n.isCall && !n.container) {
+        const id = this.model.replaced.get(n.id);
+        this[key] = (id && this.model.nodes.get(id)) || null;
+        if (key === "selected" && this[key]) this.onSelect(this[key]);
+      }
+    }
+  }
+
+  _fixActive() {
+    const a = this.active;
+    if (!a) return;
+    if (this.rows[a.row?.index] === a) return;
+    // collapsed away or filtered out: the nearest shown ancestor takes the focus
+    for (const up of this.model.ancestors(a)) if (this.rows[up.row?.index] === up) return void (this.active = up);
+    this.active = this.rows[0] ?? null;
+  }
+
+  _renderTime() {
+    const m = this.model;
+    if (!Number.isFinite(m.maxTs)) return;
+    const origin = m.origin(this.runStart);
+    const key = `${origin}|${m.maxTs}`;
+    if (key === this._range) return;
+    this._range = key;
+    this.origin = origin;
+    this.el.style.setProperty("--lsw-now", String(m.maxTs - origin));
+    this.el.style.setProperty("--lsw-range", String(Math.max(m.maxTs - origin, 1e-3)));
+    this._forceRows = true; // bar starts are relative to the origin
+  }
+
+  viewportHeight() {
+    return this.height || this.fallbackHeight;
+  }
+
+  _renderWindow(changedNodes) {
+    if (!this._windowDirty && !changedNodes.size && !this._forceRows) return;
+    const force = this._forceRows;
+    this._windowDirty = false;
+    this._forceRows = false;
+    const rows = this.rows;
+    const [first, last] = windowOf(rows.length, this.scrollTop, this.viewportHeight(), this.rowHeight, this.overscan);
+    if (!this.active || this.rows[this.active.row?.index] !== this.active) this.active = rows[first] ?? rows[0] ?? null;
+    const want = new Set();
+    for (let i = first; i < last; i++) want.add(rows[i]);
+    if (this.active) want.add(this.active); // the focusable row always exists (Tab can reach the tree)
+    for (const [node, row] of this.rendered) {
+      if (!want.has(node)) {
+        this._release(row);
+        this.rendered.delete(node);
+      }
+    }
+    const filtering = this.filter.active;
+    const linkedShown = this._linkedRows();
+    const ordered = [...want].sort((a, b) => a.row.index - b.row.index);
+    let cursor = this.listEl.firstChild;
+    for (const node of ordered) {
+      let row = this.rendered.get(node);
+      const parent = isParent(node, filtering ? this.filter : null);
+      const s = {
+        expanded: parent && this.isExpanded(node), parent, selected: node === this.selected, active: node === this.active,
+        origin: this.origin ?? 0, currency: this.currency,
+        match: filtering && this.filter.matched.has(node), context: filtering && !this.filter.matched.has(node),
+      };
+      const key = `${node.row.index}|${node.row.level}|${node.row.pos}|${node.row.size}|${s.expanded}|${s.parent}|${s.selected}|${s.active}|${s.match}|${s.context}`;
+      if (!row) {
+        row = this.pool.pop() ?? createRow(this.doc);
+        this.rendered.set(node, row);
+        row.v = -1;
+      }
+      if (force || row.v !== node.v || row.key !== key || row.node !== node) {
+        renderRow(row, node, s);
+        row.key = key;
+        row.li.id = `${this.uid}-r${node.row.index}`;
+        row.li.style.transform = `translateY(${node.row.index * this.rowHeight}px)`;
+      }
+      row.li.classList.toggle("lsw-linked", linkedShown.has(node));
+      if (cursor === row.li) cursor = cursor.nextSibling;
+      else this.listEl.insertBefore(row.li, cursor);
+    }
+    this.emptyEl.hidden = rows.length > 0 || !filtering;
+    if (!this.emptyEl.hidden) this.emptyEl.textContent = this.filter.done ? "No spans match the filter." : "Searching…";
+  }
+
+  /** The rows to mark for the linked spans: each span, or its nearest shown ancestor. */
+  _linkedRows() {
+    const out = new Set();
+    for (const n of this.linked) {
+      let x = n;
+      while (x && !x.isRoot && this.rows[x.row?.index] !== x) x = x.container;
+      if (x && !x.isRoot) out.add(x);
+    }
+    return out;
+  }
+
+  _release(row) {
+    row.li.remove();
+    row.node = null;
+    row.li.classList.remove("lsw-linked");
+    if (this.pool.length < 200) this.pool.push(row);
+  }
+
+  _scrollIntoView(node) {
+    const i = node.row?.index;
+    if (typeof i !== "number" || this.rows[i] !== node) return;
+    const h = this.viewportHeight();
+    const top = i * this.rowHeight;
+    let next = this.scrollTop;
+    if (top < next) next = top;
+    else if (top + this.rowHeight > next + h) next = top + this.rowHeight - h;
+    if (next !== this.scrollTop) {
+      this.scrollTop = next;
+      this.viewport.scrollTop = next; // a write: no layout is forced
+    }
+    this._windowDirty = true;
+  }
+
+  _renderDetail() {
+    const node = this.selected && (this.selected.container || this.selected.isRoot) ? this.selected : null;
+    return this.panel.show(node, { origin: this.origin ?? 0, currency: this.currency });
+  }
+
+  _renderSummary() {
+    const n = this.model.spanCount;
+    this.summaryEl.textContent = `${n.toLocaleString("en-US")} span${n === 1 ? "" : "s"}`;
+  }
+
+  // ------------------------------------------------------------------ filter
+
+  /** The filter's query changed (the box): new rows, the selection kept in view. */
+  filterChanged() {
+    this.expansion.filterToggled = new Map();
+    this._rowsDirty = true;
+    if (this.selected) this._scrollToNode = this.selected;
+    this.flush();
+    this.onNeedsFlush();
+  }
+
+  // ------------------------------------------------------------------ mouse and keyboard
+
+  _nodeOf(target) {
+    const li = target?.closest?.(".lsw-node");
+    if (!li || !this.listEl.contains(li)) return null;
+    for (const [node, row] of this.rendered) if (row.li === li) return node;
+    return null;
+  }
+
+  _click(ev) {
+    const target = /** @type {Element} */ (ev.target);
+    if (!target?.closest) return;
+    if (target.closest(".lsw-expand-all")) return this.expandAll();
+    if (target.closest(".lsw-collapse-all")) return this.collapseAll();
+    const node = this._nodeOf(target);
+    if (!node) return;
+    if (target.closest(".lsw-toggle")) {
+      this.active = node;
+      this.toggle(node);
+      this.rendered.get(node)?.li.focus({ preventScroll: true });
+      return;
+    }
+    this.select(node, { focus: true, scroll: false });
+  }
+
+  _dblclick(ev) {
+    const node = this._nodeOf(ev.target);
+    if (node) this.toggle(node);
+  }
+
+  destroy() {
+    this._resize?.disconnect();
+    this.panel.destroy();
+    this.el.removeEventListener("click", this._onClick);
+    this.listEl.removeEventListener("dblclick", this._onDblClick);
+    this.listEl.removeEventListener("keydown", this._onKey);
+    this.viewport.removeEventListener("scroll", this._onScroll);
+    this.box.destroy();
+  }
+}
