@@ -16,7 +16,7 @@ TEXT_RANGES_MAX = 32
 
 # --- queues and sessions ------------------------------------------------------
 #: An empty ``dequeue()`` may wait this long for a new item before returning
-#: ``[]``; it keeps the seed's busy-poll loop cheap (spec 1).
+#: ``[]``; it keeps the seed's busy-poll loop cheap.
 EMPTY_DEQUEUE_WAIT_S = 0.002
 #: A consumer that dequeued from a queue within this window counts as *active* on
 #: it: futures of our executor then wait for their items in that queue to be read
@@ -116,6 +116,13 @@ RESYNC_MAX_INTERVAL_MS = 4000
 RESYNC_RETRY_MS = 2000
 #: ...at most this many times in a row (then the run's final state, sent last, catches the browser up).
 RESYNC_MAX_ATTEMPTS = 5
+
+# --- marimo (lazystream_widget/frontends.py) ------------------------------------
+#: In marimo, messages sent before a view's front end starts are dropped; the view then
+#: refreshes its ``runs`` trait with what was sent, first this long after a message...
+MARIMO_CATCH_UP_FIRST_S = 0.25
+#: ...then at doubling intervals up to this one, until the browser sends the kernel a message.
+MARIMO_CATCH_UP_MAX_INTERVAL_S = 2.0
 
 # --- the Redis queue backend (LAZYSTREAM_QUEUE=redis://...) ------------------------
 #: Each queue's stream is trimmed to about this many items (``XADD ... MAXLEN ~``): Redis keeps

@@ -116,6 +116,9 @@ class Run:
         self._lock = threading.Lock()
         self._result: Any = None
         self._exception: BaseException | None = None
+        self._failure: tuple[ErrorInfo, str] | None = None  # (error info, full traceback) before any trimming
+        self._raised = False  # the exception was raised to a caller (and trimmed) already
+        self._worker_tb: Any = None  # its traceback in the worker, trimmed to the user's frames
         self._final: concurrent.futures.Future = concurrent.futures.Future()
         self._token = None  # set in start()
         self._session = None
@@ -222,21 +225,37 @@ class Run:
     @property
     def result(self) -> Any:
         """The module's return value; raises the run's exception if it failed (waits if still running)."""
+        __tracebackhide__ = True
         return self.wait()
 
     @property
     def error(self) -> BaseException | None:
+        """The run's exception (None unless it failed or was cancelled)."""
         return self._exception
+
+    @property
+    def traceback(self) -> str | None:
+        """The run's full traceback, chain included, as it was in the worker (None unless it failed).
+
+        What ``wait()`` raises into a cell is trimmed to the user's code; this is the whole story.
+        """
+        return self._failure[1] if self._failure is not None else None
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the run ends; return its result or raise its exception.
 
-        A kernel interrupt (KeyboardInterrupt) while waiting cancels the run cleanly, then re-raises.
+        The exception is the run's own (same type and message), its traceback trimmed to your
+        code; :attr:`traceback` holds the full one. A kernel interrupt (KeyboardInterrupt) while
+        waiting cancels the run cleanly, then re-raises.
         """
+        __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
         try:
             self._final.result(timeout)
         except concurrent.futures.TimeoutError:
-            raise TimeoutError(f"run {self.id} still running after {timeout} s (status: {self.status})") from None
+            raise TimeoutError(
+                f"run {self.id} is still running after {timeout} s; wait longer (run.wait(timeout=...)) "
+                "or stop it (run.cancel())"
+            ) from None
         except KeyboardInterrupt:
             self.cancel("interrupted")
             try:
@@ -260,16 +279,26 @@ class Run:
                     warnings.warn(f"run {self.id}: resending the final state failed: {exc!r}", RuntimeWarning,
                                   stacklevel=2)
         if self._exception is not None:
-            raise self._exception
+            self._raise_error()
         return self._result
+
+    def _raise_error(self) -> None:
+        __tracebackhide__ = True
+        from .tracebacks import prepare, raise_for_user
+
+        exc = self._exception
+        if not self._raised:
+            self._raised, self._worker_tb = True, prepare(exc)
+        raise_for_user(exc, self._worker_tb)
 
     def __await__(self):
         return self._await().__await__()
 
     async def _await(self) -> Any:
+        __tracebackhide__ = True
         await asyncio.wrap_future(self._final)
         if self._exception is not None:
-            raise self._exception
+            self._raise_error()
         return self._result
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
@@ -282,11 +311,7 @@ class Run:
         """The run as the widget's ``runs`` trait stores it."""
         with self._lock:
             text, thinking, entries = "".join(self._text), "".join(self._thinking), list(self._entries)
-        error: ErrorInfo | None = None
-        if self._exception is not None:
-            from .runtime.trace import error_info
-
-            error = error_info(self._exception)
+        error = self._failure[0] if self._failure is not None else None
         return {
             "id": self.id,
             "query": self.query if isinstance(self.query, str) else repr(self.query),
@@ -385,7 +410,7 @@ class Run:
 
     def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
         self.ended_at = time.time()
-        self._exception = exc
+        self._set_exception(exc)
         self.status = "error"
         try:
             if sink is not None:
@@ -520,15 +545,16 @@ class Run:
             self.status = "error"
             return
         if failure is not None:
-            self._exception = RunDisplayError(
+            error = RunDisplayError(
                 f"run {self.id} was stopped: its display failed while streaming "
                 f"({type(failure).__name__}: {failure}); run.text holds what was streamed"
             )
-            self._exception.__cause__ = failure
+            error.__cause__ = failure
+            self._set_exception(error)
             self.status = "error"
             return
         if not future.done():  # abandoned after a cancel the module did not honour
-            self._exception = RunCancelled(self._token.reason)
+            self._set_exception(RunCancelled(self._token.reason))
             self.status = "cancelled"
             return
         exc = future.exception()
@@ -536,5 +562,13 @@ class Run:
             self._result = future.result()
             self.status = "done"
         else:
-            self._exception = exc
+            self._set_exception(exc)
             self.status = "cancelled" if isinstance(exc, RunCancelled) else "error"
+
+    def _set_exception(self, exc: BaseException) -> None:
+        """The run failed with ``exc``: keep its error info and full traceback before anyone trims it."""
+        from .runtime.trace import error_info
+        from .tracebacks import full_traceback
+
+        self._failure = (error_info(exc), full_traceback(exc))
+        self._exception = exc

@@ -24,9 +24,11 @@ import anywidget
 import traitlets
 
 from . import control
+from .frontends import CatchUp, in_marimo, show
 from .protocol import MSG_SNAPSHOT, DeltaMessage, RunStartMessage, SnapshotMessage
 from .resync import ResyncRequest, SentLedger, snapshot_states
 from .runner import Run
+from .views import RunHistory, check_module, module_name
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
@@ -46,7 +48,7 @@ def _bundle(name: str, fallback: str) -> pathlib.Path | str:
     return fallback
 
 
-class StreamView(anywidget.AnyWidget):
+class StreamView(RunHistory, anywidget.AnyWidget):
     """A live view of a module's runs: the streaming answer and the trace tree.
 
     Args:
@@ -67,11 +69,7 @@ class StreamView(anywidget.AnyWidget):
     control_route = traitlets.Unicode("none").tag(sync=True)
 
     def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "", **kwargs: Any):
-        if not callable(module):
-            raise TypeError(
-                f"StreamView needs something callable on a query (an agent, a model, a flow or a function), "
-                f"got {type(module).__name__}"
-            )
+        check_module("StreamView", module)
         super().__init__(title=title, **kwargs)
         self.module = module
         self.attached_session: str | None = None  # set by attach(): a read-only view of a run elsewhere
@@ -83,10 +81,12 @@ class StreamView(anywidget.AnyWidget):
         self._runs_lock = threading.Lock()
         self._ledger = SentLedger()  # what the live messages carried of each run (for resync replies)
         self._lose_deltas = 0  # test-only: see _lose_next_deltas
+        # marimo drops messages sent before the view's front end starts: catch it up through the trait
+        self._catch_up = CatchUp(self._refresh_as_sent) if in_marimo() else None
         self.on_msg(self._on_browser_message)
         self.control_route = control.install_route(self.comm)
         if display:
-            _display_in_notebook(self)
+            show(self)  # Jupyter: IPython display; marimo: mo.output.append
 
     # ---- the API ----------------------------------------------------------------
 
@@ -106,41 +106,34 @@ class StreamView(anywidget.AnyWidget):
         view.attached_session = session_id
         view.history.append(attach_run(session_id, view))
         if display:
-            _display_in_notebook(view)
+            show(view)  # Jupyter: IPython display; marimo: mo.output.append
         return view
 
     def ask(self, query: Any, *, wait: bool = False, timeout: float | None = None) -> Run:
         """Start a run of the module on ``query`` and return its handle at once.
 
         With ``wait=True`` block until it ends (still streaming live) and raise its
-        exception if it failed, so a failing notebook fails under nbval.
+        exception if it failed, so a failing notebook fails under nbval. The exception is
+        the run's own, its traceback trimmed to your code (the full one:
+        ``view.last_run.traceback``). ``timeout`` (seconds, with ``wait=True``) raises
+        ``TimeoutError`` if the run is still going by then; the run goes on.
         """
+        __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
         if self.attached_session is not None:
             raise TypeError(
                 f"this view watches session {self.attached_session[:8]}… (StreamView.attach): it cannot ask; "
                 "make a StreamView(module) to run queries here"
             )
-        run = Run(self.module, query)
-        self.history.append(run)
-        run.start(self)
-        if wait:
-            run.wait(timeout)
-        return run
-
-    @property
-    def last_run(self) -> Run | None:
-        return self.history[-1] if self.history else None
+        return self._start_run(query, wait, timeout)
 
     def cancel_all(self) -> None:
         for run in self.history:
             run.cancel()
 
     def __repr__(self) -> str:
-        # stable text form: nbval compares it, and a memory address would differ every run
         if self.attached_session is not None:
-            return "StreamView.attach(<session>)"
-        name = getattr(self.module, "name", None) or getattr(self.module, "__name__", type(self.module).__name__)
-        return f"StreamView({name})"
+            return "StreamView.attach(<session>)"  # stable: nbval compares it
+        return f"StreamView({module_name(self.module)})"  # stable: nbval compares it
 
     # ---- the runner's sink (called from the pump thread) ----------------------------
 
@@ -216,6 +209,8 @@ class StreamView(anywidget.AnyWidget):
             msg["mseq"] = self._mseq
             if record is not None:
                 record()
+            if self._catch_up is not None:
+                self._catch_up.message_sent()  # marimo: a trait refresh follows (frontends.py)
             if self._lose_deltas > 0 and msg.get("type") == "delta":
                 self._lose_deltas -= 1
                 return
@@ -229,17 +224,19 @@ class StreamView(anywidget.AnyWidget):
             runs.insert(index, state)
             self.runs = runs
 
+    def _refresh_as_sent(self) -> None:
+        """marimo: write each running run's state as the live messages carried it into ``runs`` (frontends.py)."""
+        with self._runs_lock:
+            stored = {r.get("id"): r for r in self.runs}
+            runs = []
+            for run in list(self.history):
+                if run.status == "running":
+                    runs.append(self._ledger.state_as_sent(run))
+                elif run.id in stored:
+                    runs.append(stored[run.id])
+            self.runs = runs
+
     def _on_browser_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if self._catch_up is not None:
+            self._catch_up.browser_is_listening()
         control.handle_request(self, content)
-
-
-def _display_in_notebook(view: StreamView) -> None:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and getattr(shell, "kernel", None) is not None:
-        from IPython.display import display
-
-        display(view)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from redis_fixtures import redis_factory, require_redis  # noqa: F401  (fixtures for the Redis tests)
+from services import SERVICE_MARKERS, check_item
 
 from lazystream_widget import settings
 from lazystream_widget.runtime import session as session_mod
@@ -37,25 +38,33 @@ def _plugin_is_installed() -> bool:
 # Registering the plugin twice (entry point + pytest_plugins) is an error, so only name it when it is not installed.
 pytest_plugins = [] if _plugin_is_installed() else ["lazystream_widget.testing.pytest_plugin"]
 
-# ---- queue backends ---------------------------------------------------------------------------------------------
+# ---- suites that need a service from apt: a flag skips them, a missing service fails naming the flag ----
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lazystream", "lazystream-widget test suites")
+    group.addoption("--no-browser", action="store_true", help="skip the tests that drive chromium (marker: browser)")
     group.addoption("--no-redis", action="store_true", help="skip the tests that need redis-server (marker: redis)")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--no-redis"):
-        skip = pytest.mark.skip(reason="--no-redis given: tests that need redis-server are skipped")
-        for item in items:
-            if item.get_closest_marker("redis"):
-                item.add_marker(skip)
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "backends(*names): run the test once per queue backend ('file', 'redis')")
     config.addinivalue_line("markers", "redis: needs redis-server (skipped with --no-redis)")
+    config.addinivalue_line("markers", "backends(*names): run the test once per queue backend ('file', 'redis')")
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for marker, (flag, _need) in SERVICE_MARKERS.items():
+        if config.getoption(flag):
+            skip = pytest.mark.skip(reason=f"{flag} given: tests that need {_need.split(' (')[0]} are skipped")
+            for item in items:
+                if item.get_closest_marker(marker):
+                    item.add_marker(skip)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check_item(item)  # a missing chromium / redis-server fails here, before any fixture starts a server
+
+
+# ---- queue backends ------------------------------------------------------------------------------------------
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("backends")

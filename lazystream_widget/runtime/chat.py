@@ -366,8 +366,9 @@ def _usage_dict(usage: Any) -> dict[str, int]:
 
 
 def _short_error(exc: BaseException) -> str:
+    """``Type: first line of the message``, without a final period (callers go on with their own)."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300].rstrip(" .")
 
 
 def _retry_delay(exc: Any, attempt: int) -> float:
@@ -388,7 +389,7 @@ def _describe_failure(exc: Any, module: ChatModuleBase, attempts: int) -> str:
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     if status is None:
         return (f"cannot reach the model at {where}{tries}: {_short_error(exc)}. "
-                "Is the server running and the URL right?")
+                "Is the server running, and is the base URL right (it usually ends in /v1)?")
     if status in (401, 403):
         return f"the model at {where} refused the API key (HTTP {status}); check the key for this source"
     if status == 404:
