@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .limits import REDIS_READ_BATCH, REDIS_RETRY_BACKOFF_MAX_S, WIDGET_MAX_MESSAGES_PER_S
 from .protocol import ANSWER_QUEUE, RUN_END_EVENT, RUN_START_EVENT, THINK_QUEUE, TRACE_QUEUE, parse_entry
@@ -119,14 +119,9 @@ class Follower:
     """The thread that reads one session for one :class:`AttachedRun` and hands what is new to its sink."""
 
     def __init__(self, backend: Any, run: AttachedRun, sink: RunSink | None, ctx: contextvars.Context) -> None:
-        self.private = False
-        if not backend.replays and hasattr(backend, "home"):
-            # the file backend: descriptors of our own, opened now, keep the logs readable after the owner deletes
-            # them (its run-end marker included), even when the owner is this very process
-            from .runtime.filestore import FileBackend
-
-            backend, self.private = FileBackend(backend.home), True
+        self.logs = None  # file backend: the logs opened at attach (readable after the owner deletes them)
         self.backend = backend
+        self.reader = backend
         self.run = run
         self.sink = sink
         self.ctx = ctx
@@ -138,12 +133,12 @@ class Follower:
                                        daemon=True)
 
     def start(self) -> None:
-        if self.private:
-            for queue in _QUEUES:
-                try:
-                    self.backend.read_from(self.sid, queue, START, limit=0)  # opens the queue's log
-                except (SessionClosedError, FileNotFoundError):
-                    pass
+        open_logs = getattr(self.backend, "open_logs", None)
+        if open_logs is not None:
+            try:
+                self.reader = self.logs = open_logs(self.sid, _QUEUES)
+            except (SessionClosedError, FileNotFoundError):
+                pass  # gone already: what there was cannot be read any more
         self.thread.start()
 
     def peek_start(self) -> None:
@@ -165,7 +160,7 @@ class Follower:
             got: list[bytes] = []
             while True:
                 try:
-                    items, cursor = self.backend.read_from(self.sid, queue, self.cursors[queue])
+                    items, cursor = self.reader.read_from(self.sid, queue, self.cursors[queue])
                 except SessionClosedError:
                     break  # deleted (file backend): what we read is what there was
                 if items:
@@ -197,7 +192,10 @@ class Follower:
         watcher = None
         stopped: str | None = None
         try:
-            watcher = self.backend.watcher(self.sid)
+            try:
+                watcher = self.backend.watcher(self.sid)
+            except SessionClosedError:  # deleted already (file backend): read what our descriptors hold, then end
+                watcher = _Ended()
             self._note_trimmed()
             self._loop(watcher)
             if run._token.cancelled:
@@ -207,8 +205,8 @@ class Follower:
         finally:
             if watcher is not None:
                 watcher.close()
-            if self.private:
-                self.backend.release_session(self.sid)
+            if self.logs is not None:
+                self.logs.close()
         if stopped is not None and run._token.cancelled:
             run.add_notice("you stopped watching: the run goes on in its own process (attach again to follow it)")
         run._end(self.end_marker if stopped is None else None, stopped=stopped)
@@ -280,7 +278,19 @@ class Follower:
                 watcher.wait(0.25)
 
 
-def attach_run(session_id: str, sink: RunSink | None = None, *, backend: Any = None) -> AttachedRun:
+class _Ended:
+    """The watcher of a session that is gone: nothing more will arrive."""
+
+    def wait(self, timeout: float) -> bool:
+        time.sleep(min(timeout, 0.05))
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def attach_run(session_id: str, sink: RunSink | None = None, *, backend: Any = None,
+               keep: Callable[[AttachedRun], None] | None = None) -> AttachedRun:
     """Start watching ``session_id``; returns its :class:`AttachedRun` (the sink sees it start, stream, end).
 
     Raises :class:`SessionNotFoundError` when the session does not exist (closed and deleted, expired,
@@ -306,6 +316,8 @@ def attach_run(session_id: str, sink: RunSink | None = None, *, backend: Any = N
     run._cell = _cell_number()
     follower = Follower(backend, run, sink, contextvars.copy_context())
     follower.peek_start()  # the query is known before the display first shows the run
+    if keep is not None:
+        keep(run)  # e.g. a view's history, before the view is told the run started
     if sink is not None:
         sink.run_started(run)
     run._sink = sink

@@ -1,4 +1,4 @@
-"""Runs a module on a query in the pool and drains its queues for a display.
+"""Runs a module on a query (on a thread of its own) and drains its queues for a display.
 
 Each run gets a fresh session (so concurrent runs never mix), a cancel token, and
 tracing of everything in it. A pump thread waits on the session's queues (an
@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any, Callable, Protocol
 
-from .limits import WIDGET_MAX_MESSAGES_PER_S
+from .limits import DEQUEUE_MAX_BYTES, WIDGET_MAX_MESSAGES_PER_S
 from .protocol import (
     ANSWER_QUEUE,
     THINK_QUEUE,
@@ -75,19 +75,14 @@ class RunSink(Protocol):
         """Send the (final) state again, from the caller's context."""
 
 
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _run_pool():
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                from .runtime.pool import ThreadPoolExecutor
-
-                _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lazystream-run")
-    return _pool
+def _read_all(backend: Any, session_id: str, queue: str) -> list[bytes]:
+    """Everything waiting in a queue: one read hands over about DEQUEUE_MAX_BYTES, so read on past a full batch."""
+    items = backend.read(session_id, queue)
+    batch = items
+    while batch and sum(map(len, batch)) >= DEQUEUE_MAX_BYTES:
+        batch = backend.read(session_id, queue)
+        items.extend(batch)
+    return items
 
 
 class Run:
@@ -360,6 +355,7 @@ class Run:
         follows); it is closed at the end only if this process created it.
         """
         from .runtime.cancel import CancelToken, set_token
+        from .runtime.run_threads import RunLimitError, start_run_thread
         from .runtime.session import new_session, use_session
         from .runtime.trace import activate, set_trace_everything
 
@@ -389,14 +385,17 @@ class Run:
             if sink is not None:
                 sink.run_started(self)
             invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
-            future = run_ctx.run(_run_pool().submit, invoke, self.query)
+            # a thread of its own (runtime/run_threads.py): a stuck, abandoned run never blocks a new one
+            future = start_run_thread(invoke, self.query, run_ctx, f"lazystream-run-{self.id}")
             future.add_done_callback(self._note_work_ended)
             pump = threading.Thread(
                 target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
                 daemon=True,
             )
             pump.start()
-        except BaseException as exc:  # e.g. the pool is shut down: end the run now, never leave it "running"
+        except BaseException as exc:  # e.g. too many stuck runs: end the run now, never leave it "running"
+            if isinstance(exc, RunLimitError):
+                self.add_notice(str(exc))
             watcher.close()
             self._token.cancel("the run could not start")
             self._end_now(exc, sink)
@@ -439,10 +438,10 @@ class Run:
 
     def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
         backend, sid = self._session.backend, self._session.id
-        deltas = backend.read(sid, ANSWER_QUEUE)
+        deltas = _read_all(backend, sid, ANSWER_QUEUE)
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
-        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in backend.read(sid, THINK_QUEUE))
-        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in backend.read(sid, TRACE_QUEUE)]
+        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in _read_all(backend, sid, THINK_QUEUE))
+        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in _read_all(backend, sid, TRACE_QUEUE)]
         entries = [e for e in entries if not is_run_marker(e)]  # our own run_start: for watchers, not the display
         if text or thinking or entries:
             with self._lock:
@@ -554,6 +553,9 @@ class Run:
             self.status = "error"
             return
         if not future.done():  # abandoned after a cancel the module did not honour
+            from .runtime.run_threads import mark_abandoned
+
+            mark_abandoned(future)  # its thread still counts against RUN_THREADS_MAX until it returns
             self._set_exception(RunCancelled(self._token.reason))
             self.status = "cancelled"
             return

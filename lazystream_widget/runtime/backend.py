@@ -33,6 +33,26 @@ class QueueUnavailableError(ConnectionError):
     """The queue engine could not be reached (e.g. Redis down past the producer's retry bound)."""
 
 
+def closed_error(session_id: str, *, deleted: bool = False, attaching: bool = False) -> SessionClosedError:
+    """The error for an operation on a session whose storage is gone, saying why and what to do."""
+    if deleted:
+        return SessionClosedError(
+            f"session {session_id[:8]}…'s files were deleted while it was in use (closed by its owner, or swept "
+            "as stale): nothing more can be written to or read from it. Open a new one with "
+            "lazystream_widget.session()"
+        )
+    if attaching:
+        return SessionClosedError(
+            f"session {session_id[:8]}… does not exist: it was closed (or never created) by the process that "
+            "owned it. Attach only to a session that is open, e.g. the id of lazystream_widget.session() "
+            "handed over through LAZYSTREAM_SESSION"
+        )
+    return SessionClosedError(
+        f"session {session_id[:8]}… has no queue files: it was closed (or never created). "
+        "Open a new one with lazystream_widget.session()"
+    )
+
+
 class QueueBackend(Protocol):
     #: True when a closed session stays readable (marked ended) until it expires.
     replays: bool
@@ -54,10 +74,16 @@ class QueueBackend(Protocol):
         """
 
     def create_session(self, session_id: str, *, owned: bool) -> None:
-        """Make the session's storage exist (idempotent). ``owned``: this process may delete it."""
+        """Make the session's storage exist (idempotent). ``owned``: this process may delete it.
+
+        Not owned (attaching to another process's session): the session must exist, else SessionClosedError.
+        """
 
     def delete_session(self, session_id: str) -> None:
         """Remove every queue of the session and its storage."""
+
+    def release_session(self, session_id: str) -> None:
+        """Let go of what this process holds for the session (descriptors, connections); its queues stay."""
 
     def session_exists(self, session_id: str) -> bool: ...
 
@@ -71,7 +97,11 @@ class QueueBackend(Protocol):
         """
 
     def read(self, session_id: str, queue: str, limit: int | None = None) -> list[bytes]:
-        """Remove and return up to ``limit`` items (all when None), oldest first."""
+        """Remove and return up to ``limit`` items, oldest first.
+
+        One call hands over about ``DEQUEUE_MAX_BYTES`` of payload at most (always at least one
+        item when any is waiting): with ``limit=None`` the rest stays for the next call.
+        """
 
     def peek(self, session_id: str, queue: str) -> bytes | None: ...
 

@@ -120,7 +120,10 @@ class RedisBackend:
         return value
 
     def shutdown(self) -> None:
+        """Close this process's connections (the data stays in Redis)."""
         self.client.connection_pool.disconnect()
+
+    close = shutdown
 
     # ---- keys -------------------------------------------------------------------
 

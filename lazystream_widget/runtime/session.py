@@ -29,11 +29,32 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from .. import settings
-from .backend import QueueBackend
+from .backend import QueueBackend, SessionClosedError
 
 SESSION_ENV = "LAZYSTREAM_SESSION"
 #: What a session id looks like (also the only names the sweep considers under ``sessions/``).
 SESSION_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .homedir import QueueHomeError
+
+    return (QueueHomeError, SessionClosedError)
+
+
+#: Errors that say what the user must change (the queue home, a closed session): the user's call raises them
+#: with a short traceback (see :func:`short`).
+USER_ERRORS = _user_errors()
+
+
+def short(exc: BaseException) -> BaseException:
+    """``exc`` as the user's call raises it: the library's frames dropped from its traceback.
+
+    The full traceback stays reachable as ``exc.full_traceback``.
+    """
+    if not hasattr(exc, "full_traceback"):
+        exc.full_traceback = exc.__traceback__  # type: ignore[attr-defined]
+    return exc.with_traceback(None)
+
 
 _backend: QueueBackend | None = None  # the backend of the current ``queue`` setting (or forced by set_backend)
 _backend_url: str | None = None  # the ``queue`` setting _backend was made for
@@ -102,7 +123,9 @@ class Session:
     """A set of queues (answer, thinking, trace, ...) that belongs to one consumer.
 
     ``owned`` sessions were created by this process and are deleted by :meth:`close`;
-    attached ones (an id from another process) are left for their owner to close.
+    attached ones (an id from another process) are left for their owner to close, and
+    attaching to a session that does not exist (closed, or a mistyped id) raises
+    :class:`~lazystream_widget.runtime.backend.SessionClosedError`.
     """
 
     __slots__ = ("id", "owned", "backend", "_closed", "__weakref__")
@@ -121,7 +144,10 @@ class Session:
             self.owned = False
         self._closed = False
         self.backend = backend or get_backend()
-        self.backend.create_session(self.id, owned=self.owned)
+        try:
+            self.backend.create_session(self.id, owned=self.owned)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
         _live[self.id] = self
 
     @property
@@ -129,13 +155,16 @@ class Session:
         return self._closed
 
     def close(self) -> None:
-        """Close the session if this process created it (idempotent): the file backend deletes its queues;
-        Redis marks it ended and lets it expire (``queue_expiry``), so watchers can still replay it."""
+        """Close the session if this process created it: the file backend deletes its queues; Redis marks it ended
+        and lets it expire (``queue_expiry``), so watchers can still replay it. Otherwise release what this process
+        holds of it (open descriptors, caches), leaving the queues to their owner. Idempotent."""
         if self._closed:
             return
         self._closed = True
         if self.owned:
             self.backend.close_session(self.id)
+        else:
+            self.backend.release_session(self.id)
 
     def abandon(self) -> None:
         """Mark the session closed without asking its backend (which is unreachable): Redis expires it itself."""
