@@ -67,13 +67,16 @@ def own_pump(monkeypatch):
     """Install a pump with a given pacer for this test (the default one has the production limits)."""
 
     def make(pacer: Pacer) -> pump_mod.Pump:
-        p = pump_mod.Pump(get_backend(), pacer)
-        monkeypatch.setattr(pump_mod, "_pump", p)
+        backend = get_backend()
+        p = pump_mod.Pump(backend, pacer)
+        monkeypatch.setitem(pump_mod._pumps, id(backend), p)
+        made.append(p)
         return p
 
+    made: list[pump_mod.Pump] = []
     yield make
-    if isinstance(pump_mod._pump, pump_mod.Pump):
-        pump_mod._pump.retire()
+    for p in made:
+        p.retire()
 
 
 def test_one_thread_serves_every_run_and_nothing_mixes():

@@ -18,6 +18,8 @@ from lazystream_widget.limits import WIDGET_MAX_MESSAGES_PER_S
 from lazystream_widget.testing import HTTPError, Reply, ToolCall, weather_responder
 from lazystream_widget.tools import FunctionCallAgent, fc_register
 
+pytestmark = pytest.mark.backends("file", "redis")  # the runtime suite on both queue backends
+
 QUERY = "What's the weather like today in celsius in Tokyo and Paris?"
 ANSWER = "The current weather in Tokyo is 10 degrees Celsius, and in Paris, it is 22 degrees Celsius."
 

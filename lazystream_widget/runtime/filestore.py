@@ -113,8 +113,30 @@ class _Signal:
         return woken
 
 
+class LogReader:
+    """``read_from`` over descriptors opened once (see :meth:`FileBackend.open_logs`)."""
+
+    def __init__(self, fds: dict[str, int]) -> None:
+        self._fds = fds
+
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+        fd = self._fds.get(queue)
+        if fd is None:
+            return [], cursor
+        items, end, _last, _skipped = take(fd, int(cursor), limit, limits.DEQUEUE_MAX_BYTES)
+        return items, str(end)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
+
+
 class FileBackend:
     """See the module docstring. One instance per queue home per process."""
+
+    #: Closing a session deletes its files at once: a watcher can follow a live session, not replay a closed one.
+    replays = False
 
     def __init__(self, home: str | None = None) -> None:
         self.home = home or default_home()
@@ -225,6 +247,15 @@ class FileBackend:
             return False
         finally:
             os.close(sessions_fd)
+
+    def describe(self) -> str:
+        return f"the file backend under {self.home}"
+
+    def close_session(self, session_id: str) -> None:
+        self.delete_session(session_id)
+
+    def session_state(self, session_id: str) -> str:
+        return "open" if self.session_exists(session_id) else "missing"
 
     def release_session(self, session_id: str) -> None:
         """Close this process's descriptors of the session and forget it; its files stay (another process owns it)."""
@@ -417,6 +448,38 @@ class FileBackend:
         if skipped:
             recoveries.append(skip_recovery(skipped))
         return items, recoveries
+
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+        """Non-destructive read from a byte offset of the queue's log (the log keeps every item until the
+        session is deleted: ``dequeue`` only moves the consumer's offset). No lock: appended bytes never change,
+        and neither the consumer's position nor its activity is touched."""
+        try:
+            start = int(cursor)
+        except ValueError:
+            raise ValueError(f"not a cursor of the file backend: {cursor!r}") from None
+        h = self._queue(session_id, queue)
+        try:
+            items, end, _last, _skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
+        finally:
+            self._cache.release(h)
+        return items, str(end)
+
+    def open_logs(self, session_id: str, queues: tuple[str, ...]) -> LogReader:
+        """The queues' logs, opened now for a watcher: they stay readable after the owner deletes the session
+        (the run-end entry a runner writes just before closing included). The caller closes the reader."""
+        fds: dict[str, int] = {}
+        try:
+            for queue in queues:
+                h = self._queue(session_id, queue)
+                try:
+                    fds[queue] = os.dup(h.log_fd)
+                finally:
+                    self._cache.release(h)
+        except BaseException:
+            for fd in fds.values():
+                os.close(fd)
+            raise
+        return LogReader(fds)
 
     def peek(self, session_id: str, queue: str) -> bytes | None:
         h = self._queue(session_id, queue)
