@@ -231,6 +231,52 @@ def test_a_run_in_this_process_can_be_watched_by_its_session_id() -> None:
     assert run.wait(20) == "abc" and watcher.wait(20) == "abc" and watcher.text == "a b c "
 
 
+def test_watchers_are_served_by_the_process_pump_not_threads_of_their_own() -> None:
+    from lazystream_widget import pump as pump_mod
+
+    gate = threading.Event()
+
+    def slow(q: str) -> str:
+        gate.wait(10)
+        for w in ("a ", "b ", "c "):
+            FileSystemQueue().enqueue(w)
+        return "abc"
+
+    run = lsw.StreamView(slow, display=False).ask("q")
+    watchers = [attach_run(run.session_id) for _ in range(5)]
+    pump = pump_mod.get_pump(get_backend())
+    deadline = time.monotonic() + 10
+    while pump.live < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pump.live == 6, "the run and its five watchers are all served by the process's one pump"
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("lazystream-attach")]
+    gate.set()
+    assert run.wait(20) == "abc"
+    assert all(w.wait(20) == "abc" and w.text == "a b c " for w in watchers)
+
+
+def test_stopping_a_watcher_ends_it_at_once_and_the_run_goes_on() -> None:
+    gate = threading.Event()
+
+    def slow(q: str) -> str:
+        FileSystemQueue().enqueue("first ")
+        gate.wait(10)
+        return "done"
+
+    run = lsw.StreamView(slow, display=False).ask("q")
+    watcher = attach_run(run.session_id)
+    deadline = time.monotonic() + 10
+    while watcher.text != "first " and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert watcher.cancel()
+    with pytest.raises(RunCancelled):
+        watcher.wait(5)
+    assert watcher.status == "cancelled" and any("stopped watching" in n for n in watcher.notices)
+    assert run.status == "running", "stopping a watcher never stops the run it watches"
+    gate.set()
+    assert run.wait(20) == "done"
+
+
 def test_run_markers_frame_the_trace_and_carry_the_outcome() -> None:
     seen: list[dict] = []
     with lsw.session() as s:
