@@ -8,6 +8,10 @@ own consumer loses nothing. It follows the session's first run: until that run's
 marker (status, truncated result, error), or until the session ends without one (a producer that
 is not a lazystream runner), or until you stop watching.
 
+The watcher is one more feed of the process's pump (:mod:`.pump`, :class:`AttachFeed`): no thread of
+its own, paced like any run's view, woken by appends to the session (inotify on files; a blocking
+``XREAD`` on Redis) and, while nothing arrives, looking at the session's state about once a second.
+
 With Redis a finished session stays readable until it expires (``queue_expiry``), so attaching
 after the run ended replays it. The file backend deletes a session when its owner closes it: there
 a watcher on the same machine follows a live run, not a closed one.
