@@ -78,7 +78,8 @@ def test_twenty_runs_streaming_at_once_each_get_exactly_their_own_tokens(scripte
         assert result == "".join(expected)
         entries = trace_entries(trace)
         assert_complete_trace(entries)
-        assert [e["event"] for e in entries] == ["start", "end"] and entries[1]["status"] == "ok"
+        extra = [e for e in entries if e["event"] == "event"]  # e.g. a retry: shown if the check fails
+        assert [e["event"] for e in entries] == ["start", "end"] and entries[1]["status"] == "ok", extra
     assert len(server.requests) == N_RUNS
     figures.add("concurrency.threads_seed_loop", runs=N_RUNS, tokens_checked=N_RUNS * n_tokens, tokens_lost=0)
 
