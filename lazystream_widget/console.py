@@ -20,6 +20,7 @@ from typing import IO, Any, Callable
 
 from .runner import Run
 from .spans import SpanRecord, build_spans, roots
+from .tracebacks import user_facing
 from .views import RunHistory, check_module, module_name
 
 #: A tool's arguments or output longer than this is cut in the tree (the full value is in ``run.trace``).
@@ -54,6 +55,13 @@ def _seconds(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
+def _raised_below(span: SpanRecord) -> bool:
+    """Whether the span's error is one a child span already failed with (it passed through this span)."""
+    mine = (span.error or {}).get("type"), (span.error or {}).get("message")
+    return any(c.status == "error" and ((c.error or {}).get("type"), (c.error or {}).get("message")) == mine
+               for c in span.children)
+
+
 def span_label(span: SpanRecord) -> tuple[str, str]:
     """(what the span is, its details) in one line each: ``tool get_current_weather(location='Tokyo')``."""
     if span.kind == "tool":
@@ -72,7 +80,9 @@ def span_label(span: SpanRecord) -> tuple[str, str]:
         detail = ""
     timing = _seconds(span.duration_ms)
     if span.status == "error" and span.error:
-        detail = f"{span.error.get('type')}: {span.error.get('message')}"
+        kind = span.error.get("type")
+        # an error passed up from a child is told once, where it happened; its ancestors name only its type
+        detail = kind if _raised_below(span) else f"{kind}: {span.error.get('message')}"
     elif span.status not in ("ok",):
         detail = " · ".join(b for b in (detail, span.status) if b)
     return head, " · ".join(b for b in (detail, timing) if b)
@@ -159,7 +169,7 @@ class _Rich(_Plain):
         for root in roots(spans):
             tree = Tree(label(root), guide_style="dim")
             add(tree, root)
-            self.console.print(tree)
+            self.console.print(tree, soft_wrap=False)  # wrap long rows under their guide lines, never crop
 
 
 def _printer(file: IO[str], use_rich: bool | None) -> _Plain:
@@ -187,6 +197,8 @@ class StreamConsole(RunHistory):
             ``False`` for plain text.
     """
 
+    handle_name = "console"  # a failed run's note: "run.traceback, e.g. console.last_run.traceback"
+
     def __init__(self, module: Callable[[Any], Any], *, file: IO[str] | None = None, trace: bool = True,
                  thinking: bool = True, rich: bool | None = None) -> None:
         check_module("StreamConsole", module)
@@ -200,6 +212,7 @@ class StreamConsole(RunHistory):
         self._printers: dict[str, _Plain] = {}
         self._in_thinking: set[str] = set()
 
+    @user_facing
     def ask(self, query: Any, *, wait: bool = True, timeout: float | None = None) -> Run:
         """Run the module on ``query``, printing as it streams; return the run's handle.
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Protocol
 from .limits import DEQUEUE_MAX_BYTES, WIDGET_MAX_MESSAGES_PER_S
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
 from .spans import SpanRecord, build_spans, format_tree
+from .tracebacks import mark_for_user, user_facing
 
 #: After a cancel, how long the run may take to wind down before we call it cancelled anyway.
 CANCEL_GRACE_S = 2.0
@@ -112,6 +113,7 @@ class Run:
         self._cell: int | None = None
         self._work_ended_at: float | None = None  # when the module's call returned or raised
         self.settings: Any = None  # the settings snapshot taken at start()
+        self._asked_through: str | None = None  # the kind of view that started it, for error notes
 
     # ---- reading ----------------------------------------------------------------
 
@@ -208,6 +210,7 @@ class Run:
         return self._final.done()
 
     @property
+    @user_facing
     def result(self) -> Any:
         """The module's return value; raises the run's exception if it failed (waits if still running)."""
         __tracebackhide__ = True
@@ -226,6 +229,7 @@ class Run:
         """
         return self._failure[1] if self._failure is not None else None
 
+    @user_facing
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the run ends; return its result or raise its exception.
 
@@ -237,11 +241,12 @@ class Run:
         try:
             self._final.result(timeout)
         except concurrent.futures.TimeoutError:
-            raise TimeoutError(
+            raise mark_for_user(TimeoutError(
                 f"run {self.id} is still running after {timeout} s; wait longer (run.wait(timeout=...)) "
                 "or stop it (run.cancel())"
-            ) from None
-        except KeyboardInterrupt:
+            )) from None
+        except KeyboardInterrupt as interrupt:
+            mark_for_user(interrupt)  # the user's line, not the pool's and threading's frames it landed in
             self.cancel("interrupted")
             try:
                 self._final.result(CANCEL_GRACE_S + 1)
@@ -273,12 +278,13 @@ class Run:
 
         exc = self._exception
         if not self._raised:
-            self._raised, self._worker_tb = True, prepare(exc)
+            self._raised, self._worker_tb = True, prepare(exc, self._asked_through)
         raise_for_user(exc, self._worker_tb)
 
     def __await__(self):
         return self._await().__await__()
 
+    @user_facing
     async def _await(self) -> Any:
         __tracebackhide__ = True
         await asyncio.wrap_future(self._final)
@@ -348,6 +354,7 @@ class Run:
         from .integrations.otlp import export_sink
 
         self.settings = settings.snapshot()  # a later configure() never reaches this run
+        self._asked_through = getattr(sink, "handle_name", None)  # "view", "console": named in error notes
         sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
         self._sink = sink
         self._session = new_session()

@@ -29,6 +29,7 @@ from .protocol import MSG_SNAPSHOT, DeltaMessage, RunStartMessage, SnapshotMessa
 from .resync import ResyncRequest, SentLedger, snapshot_states
 from .run_list import RunList
 from .runner import Run
+from .tracebacks import user_facing
 from .views import RunHistory, check_module, module_name
 
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -62,6 +63,7 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         max_history: run handles kept in ``view.history`` (default ``limits.WIDGET_MAX_HISTORY``, 200).
     """
 
+    handle_name = "view"  # a failed run's note: "run.traceback, e.g. view.last_run.traceback"
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
     _css = _bundle("widget.css", "")
 
@@ -96,6 +98,7 @@ class StreamView(RunHistory, anywidget.AnyWidget):
 
     # ---- the API ----------------------------------------------------------------
 
+    @user_facing
     def ask(self, query: Any, *, wait: bool = False, timeout: float | None = None) -> Run:
         """Start a run of the module on ``query`` and return its handle at once.
 
