@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             print(exc.args[0] if isinstance(exc, Reported) else "".join(traceback.format_exception(exc)),
                   file=sys.stderr, end="")
         elif not isinstance(exc, Reported):
-            print(f"{parser.prog}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"{parser.prog}: {type(exc).__name__}: {exc} (--traceback shows where)", file=sys.stderr)
         return 1
 
 

@@ -107,3 +107,37 @@ def test_the_demo_shows_a_streaming_answer_and_a_tree(child_env) -> None:
     assert any(line.startswith("├─ tool get_current_weather(") for line in lines)
     assert lines[-1].startswith("done · ")
     assert not any(line.startswith(("output: ", "trace: {")) for line in lines)  # that is --raw's format
+
+
+def test_the_demo_fails_with_one_line_and_status_1(child_env) -> None:
+    """A wrong endpoint: the tree and the status line say it once each; no Python traceback, exit status 1."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    proc = subprocess.run([sys.executable, "-m", "lazystream_widget.demo"], capture_output=True, text=True,
+                          timeout=90, env=child_env(LAZYSTREAM_OPENAI_BASE_URL=refused, LAZYSTREAM_OPENAI_API_KEY="k"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    shown = proc.stdout + proc.stderr
+    assert "Traceback" not in shown and "/lazystream_widget/" not in shown, shown
+    assert f"cannot reach the model at {refused}" in shown
+    assert shown.count("cannot reach the model") <= 2, shown  # the failing llm row and the status line
+    assert proc.stdout.splitlines()[-1] == "ModelError: " + shown.split("ModelError: ")[-1].strip()
+
+    full = subprocess.run([sys.executable, "-m", "lazystream_widget.demo", "--traceback"], capture_output=True,
+                          text=True, timeout=90, env=child_env(LAZYSTREAM_OPENAI_BASE_URL=refused))
+    assert full.returncode == 1 and "Traceback (most recent call last)" in full.stderr, full.stderr
+
+
+def test_the_demo_names_lazystream_home_when_it_cannot_be_used(child_env, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = subprocess.run([sys.executable, "-m", "lazystream_widget.demo", "--token-delay", "0"],
+                          capture_output=True, text=True, timeout=90,
+                          env=child_env(LAZYSTREAM_HOME=str(blocker / "home")))
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("python -m lazystream_widget.demo: QueueHomeError: cannot create the queue home")
+    assert "set LAZYSTREAM_HOME to a private directory" in lines[0] and lines[0].endswith("(--traceback shows where)")
