@@ -130,6 +130,30 @@ def test_a_wait_timeout_says_what_to_do() -> None:
 
 
 @NO_LIBRARY_FRAME
+def test_a_stopped_run_raises_run_cancelled_from_the_callers_line_only() -> None:
+    """Stop (``run.cancel``) while a caller waits: RunCancelled with the caller's frame and no library frame
+    (the old re-raise frame said "the run failed in a worker thread", wrong for a Stop)."""
+    import threading
+
+    from lazystream_widget.runtime.cancel import RunCancelled, sleep
+
+    def patient(q: str) -> str:
+        sleep(30)  # a cancel interrupts it
+        return "not stopped"
+
+    run = Run(patient, "q").start()
+    threading.Timer(0.3, run.cancel, ("stopped from the Stop button",)).start()
+    with pytest.raises(RunCancelled) as info:
+        run.wait(30)
+    assert run.status == "cancelled"
+    frames = _frames(info.value)
+    assert all(is_user_frame(f) for f, _ in frames), frames
+    assert frames[0][1] == "test_a_stopped_run_raises_run_cancelled_from_the_callers_line_only", frames
+    printed = "".join(traceback.format_exception(info.value))
+    assert "worker thread" not in printed and "/lazystream_widget/" not in printed, printed
+
+
+@NO_LIBRARY_FRAME
 def test_an_interrupt_while_waiting_shows_only_the_callers_line() -> None:
     """A kernel interrupt (KeyboardInterrupt in the main thread) during ``wait`` cancels the run; the traceback
     is the caller's line, not the ``concurrent.futures`` and ``threading`` frames the wait was blocked in."""
