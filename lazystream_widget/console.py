@@ -181,8 +181,21 @@ def _printer(file: IO[str], use_rich: bool | None) -> _Plain:
         return _Rich(file)
     except ImportError:
         if use_rich:
-            raise ImportError('StreamConsole(rich=True) needs rich: pip install "lazystream-widget[console]"') from None
+            raise _rich_missing() from None
         return _Plain(file)
+
+
+def _rich_missing() -> ImportError:
+    return ImportError('StreamConsole(rich=True) needs rich: pip install "lazystream-widget[console]" '
+                       "(or StreamConsole(..., rich=False) for plain text)")
+
+
+def _require_rich() -> None:
+    """Fail at ``StreamConsole(rich=True)`` itself, not at the first run's first line."""
+    try:
+        import rich.console  # noqa: F401
+    except ImportError:
+        raise _rich_missing() from None
 
 
 class StreamConsole(RunHistory):
@@ -202,6 +215,8 @@ class StreamConsole(RunHistory):
     def __init__(self, module: Callable[[Any], Any], *, file: IO[str] | None = None, trace: bool = True,
                  thinking: bool = True, rich: bool | None = None) -> None:
         check_module("StreamConsole", module)
+        if rich:
+            _require_rich()
         self.module = module
         self.file = file
         self.show_trace = trace
@@ -248,7 +263,8 @@ class StreamConsole(RunHistory):
                 out.write(text)
 
     def run_finished(self, run: Run) -> None:
-        out = self._printers.pop(run.id)
+        # no printer if run_started failed: end on plain text rather than hide that failure behind a KeyError
+        out = self._printers.pop(run.id, None) or _Plain(self.file or sys.stdout)
         self._in_thinking.discard(run.id)
         with self._lock:
             if run.text and not run.text.endswith("\n"):

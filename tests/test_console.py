@@ -141,3 +141,25 @@ def test_the_demo_names_lazystream_home_when_it_cannot_be_used(child_env, tmp_pa
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith("python -m lazystream_widget.demo: QueueHomeError: cannot create the queue home")
     assert "set LAZYSTREAM_HOME to a private directory" in lines[0] and lines[0].endswith("(--traceback shows where)")
+
+
+def _hide_rich(monkeypatch) -> None:
+    """As if rich were not installed: importing it raises ImportError."""
+    for name in [m for m in sys.modules if m == "rich" or m.startswith("rich.")] + ["rich", "rich.console"]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_rich_true_without_rich_fails_at_construction(monkeypatch) -> None:
+    _hide_rich(monkeypatch)
+    with pytest.raises(ImportError, match=r'needs rich: pip install "lazystream-widget\[console\]"'):
+        StreamConsole(lambda q: q, rich=True)
+    StreamConsole(lambda q: q, rich=None, file=io.StringIO()).ask("x")  # optional rich: plain text, no error
+
+
+def test_a_printer_that_cannot_start_is_the_error_shown_not_a_key_error(monkeypatch) -> None:
+    console = StreamConsole(lambda q: "answer", rich=True, file=io.StringIO())
+    _hide_rich(monkeypatch)  # rich went away after construction: the first run's printer cannot start
+    with pytest.raises(Exception) as info:
+        console.ask("x", timeout=30)
+    shown = f"{info.value} {info.value.__cause__}"
+    assert "needs rich" in shown and "KeyError" not in shown, shown
