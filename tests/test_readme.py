@@ -38,6 +38,8 @@ NOT_RUN = {
         "venv and runs the demo there, tests/test_console.py runs the demo",
     "bash scripts/install-test-deps && bash scripts/test":
         "the test command itself (CI runs it through .ci/run)",
+    "bash scripts/install-test-deps --no-apt":
+        "installs (npm ci, pip install -e); tests/test_scripts.py checks that --no-apt never reaches apt",
     "bash scripts/test --no-browser --no-redis":
         "the test command itself; tests/test_scripts.py checks the flags",
     'pip install ".[docs]" && mkdocs serve':
@@ -87,6 +89,8 @@ def test_what_the_readme_names_exists() -> None:
     flags = set(re.findall(r"scripts/test((?: --[\w-]+)+)", text))
     for flag in {f for group in flags for f in group.split()}:
         assert flag in (REPO / "scripts" / "test").read_text(), f"README passes {flag} to scripts/test, which lacks it"
+    for flag in re.findall(r"scripts/install-test-deps (--[\w-]+)", text):
+        assert f"{flag})" in (REPO / "scripts" / "install-test-deps").read_text(), f"install-test-deps lacks {flag}"
 
 
 def test_the_python_blocks_run_as_written_in_a_fresh_kernel(tmp_path, monkeypatch, scripted_server_factory) -> None:
