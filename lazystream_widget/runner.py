@@ -128,6 +128,7 @@ class Run:
 
     @property
     def thinking(self) -> str:
+        """The model's reasoning streamed so far (empty for models that send none)."""
         return self._thinking.value() if self._thinking is not None else ""
 
     @property
@@ -213,6 +214,7 @@ class Run:
         return to_html(self.state(), path)
 
     def done(self) -> bool:
+        """Whether the run has ended (done, error or cancelled)."""
         return self._final.done()
 
     @property
@@ -335,6 +337,7 @@ class Run:
         return {"prices": {m: list(p) for m, p in snap["prices"].items()}, "currency": snap.get("currency", "$")}
 
     def stats(self) -> dict[str, Any]:
+        """Answer deltas streamed (``tokens``), time to the first one (``ttft_ms``) and time so far (``elapsed_ms``)."""
         end = self.ended_at if self.ended_at is not None else time.time()
         return {"tokens": self.tokens, "ttft_ms": self.ttft_ms, "elapsed_ms": round((end - self.started_at) * 1000, 1)}
 

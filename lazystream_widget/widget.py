@@ -115,6 +115,7 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         self._run_list.add(run)  # bounded history (run_list.py)
 
     def cancel_all(self) -> None:
+        """Stop every run of this view that is still running (what the Stop buttons do, all at once)."""
         for run in list(self.history):
             run.cancel()
 
