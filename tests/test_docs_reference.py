@@ -27,8 +27,10 @@ def _hooks():
 
 def test_sphinx_roles_become_code_spans() -> None:
     plain = _hooks().plain_roles
-    assert plain("raises :class:<code>~lazystream_widget.RunCancelled</code> if") == "raises <code>RunCancelled</code> if"
-    assert plain(":attr:<code>traceback</code>, :py:meth:<code>Run.wait</code>") == "<code>traceback</code>, <code>Run.wait</code>"
+    assert plain("raises :class:<code>~lazystream_widget.RunCancelled</code> if") == (
+        "raises <code>RunCancelled</code> if")
+    assert plain(":attr:<code>traceback</code>, :py:meth:<code>Run.wait</code>") == (
+        "<code>traceback</code>, <code>Run.wait</code>")
     assert plain("a :term: and <code>x</code>") == "a :term: and <code>x</code>"  # only the roles we write
 
 
