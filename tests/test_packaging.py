@@ -119,3 +119,18 @@ def test_the_wheel_installs_in_a_fresh_venv_and_the_demo_runs(dist: dict[str, Pa
              "print(len(v._esm) if isinstance(v._esm, str) else v._esm.stat().st_size)")
     size = int(_run([py, "-c", probe], env=env, cwd=tmp_path).stdout.strip())
     assert size > 100_000
+
+
+def test_a_build_with_unreleased_changes_never_carries_a_released_version() -> None:
+    """CHANGELOG.md's "## X.Y.Z" headings are releases; while "## Unreleased" lists changes, the package's
+    version must be none of them (a wheel built today said 0.1.0, the older release's number)."""
+    import re
+
+    text = (REPO / "CHANGELOG.md").read_text()
+    released = re.findall(r"^## (\d+\.\d+\.\d+)\b", text, flags=re.M)
+    unreleased = text.split("## Unreleased", 1)[1].split("\n## ", 1)[0] if "## Unreleased" in text else ""
+    assert released, "CHANGELOG.md lists no release"
+    if re.search(r"^- ", unreleased, flags=re.M):
+        assert VERSION not in released, f"__version__ {VERSION} is a released version, but Unreleased has changes"
+        newest = tuple(int(x) for x in released[0].split("."))
+        assert tuple(int(x) for x in re.match(r"(\d+)\.(\d+)\.(\d+)", VERSION).groups()) > newest, VERSION
