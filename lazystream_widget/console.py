@@ -18,6 +18,7 @@ import sys
 import threading
 from typing import IO, Any, Callable
 
+from .protocol import TOOL_CALL_EVENT
 from .runner import Run
 from .spans import SpanRecord, build_spans, roots
 from .tracebacks import user_facing
@@ -226,6 +227,8 @@ class StreamConsole(RunHistory):
         self._lock = threading.Lock()  # one run prints at a time, whole deltas never interleave
         self._printers: dict[str, _Plain] = {}
         self._in_thinking: set[str] = set()
+        self._mid_line: set[str] = set()  # runs whose last printed text did not end its line
+        self._calls_told: dict[str, set[str]] = {}  # per run: tool calls already announced
 
     @user_facing
     def ask(self, query: Any, *, wait: bool = True, timeout: float | None = None) -> Run:
@@ -256,16 +259,37 @@ class StreamConsole(RunHistory):
             if thinking and self.show_thinking:
                 self._in_thinking.add(run.id)
                 out.write(thinking, "dim italic")
+            for tool in self._new_calls(run.id, entries):
+                # the model writes a call's arguments for seconds before the tool runs: say so at once
+                out.write(("\n" if run.id in self._mid_line else "") + f"… calling {tool}\n", "dim")
+                self._mid_line.discard(run.id)
             if text:
                 if run.id in self._in_thinking:
                     self._in_thinking.discard(run.id)
                     out.write("\n\n")
                 out.write(text)
+                (self._mid_line.add if not text.endswith("\n") else self._mid_line.discard)(run.id)
+
+    def _new_calls(self, run_id: str, entries: list) -> list[str]:
+        """Tools the model started to call in these trace entries (the first ``tool_call`` event of each call)."""
+        told = self._calls_told.setdefault(run_id, set())
+        names = []
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("event") != "event" or entry.get("name") != TOOL_CALL_EVENT:
+                continue
+            attrs = entry.get("attrs") or {}
+            key = f"{entry.get('span')}:{attrs.get('call_id') or attrs.get('index')}"
+            if key not in told and attrs.get("tool"):
+                told.add(key)
+                names.append(str(attrs["tool"]))
+        return names
 
     def run_finished(self, run: Run) -> None:
         # no printer if run_started failed: end on plain text rather than hide that failure behind a KeyError
         out = self._printers.pop(run.id, None) or _Plain(self.file or sys.stdout)
         self._in_thinking.discard(run.id)
+        self._mid_line.discard(run.id)
+        self._calls_told.pop(run.id, None)
         with self._lock:
             if run.text and not run.text.endswith("\n"):
                 out.write("\n")

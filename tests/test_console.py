@@ -38,7 +38,8 @@ def test_the_answer_streams_then_the_tree_and_status_print(agent) -> None:
     printed = "".join(text for _, text in out.writes)
     lines = printed.splitlines()
     assert lines[0] == f"» {QUERY}"
-    assert lines[1] == SEED_ANSWER
+    assert lines[1:3] == ["… calling get_current_weather"] * 2
+    assert lines[3] == SEED_ANSWER
     # the answer arrived in several pieces over time, not in one block at the end
     answer_writes = [(t, s) for t, s in out.writes if s and s in SEED_ANSWER and s.strip()]
     assert len(answer_writes) >= 3 and answer_writes[-1][0] - answer_writes[0][0] > 0.1, answer_writes
@@ -103,7 +104,7 @@ def test_the_demo_shows_a_streaming_answer_and_a_tree(child_env) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("# no endpoint configured: using the embedded scripted model at http://127.0.0.1:")
-    assert lines[1] == f"» {QUERY}" and lines[2] == SEED_ANSWER
+    assert lines[1] == f"» {QUERY}" and lines[4] == SEED_ANSWER
     assert any(line.startswith("├─ tool get_current_weather(") for line in lines)
     assert lines[-1].startswith("done · ")
     assert not any(line.startswith(("output: ", "trace: {")) for line in lines)  # that is --raw's format
@@ -163,3 +164,25 @@ def test_a_printer_that_cannot_start_is_the_error_shown_not_a_key_error(monkeypa
         console.ask("x", timeout=30)
     shown = f"{info.value} {info.value.__cause__}"
     assert "needs rich" in shown and "KeyError" not in shown, shown
+
+
+def test_a_narrow_rich_terminal_wraps_tool_rows_instead_of_cropping_them(agent, monkeypatch) -> None:
+    pytest.importorskip("rich")
+    monkeypatch.setenv("COLUMNS", "60")
+    out = io.StringIO()
+    StreamConsole(agent, file=out, rich=True).ask("Give me a 3-day forecast for Tokyo and Paris in celsius.")
+    lines = out.getvalue().split("\n\n", 1)[1].splitlines()  # the tree (the answer above flows: the terminal wraps it)
+    assert all(len(line) <= 60 for line in lines), [line for line in lines if len(line) > 60]
+    tree = " ".join(line.lstrip("│├└─ ").strip() for line in lines)
+    for whole in ("location='Paris, France'", "num_days=3", '"temperature": "25"', '"num_days": 3}'):
+        assert whole.replace(" ", "") in tree.replace(" ", ""), (whole, out.getvalue())
+
+
+def test_the_console_says_which_tool_is_called_while_the_model_writes_the_call(agent) -> None:
+    out = io.StringIO()
+    run = StreamConsole(agent, file=out, rich=False).ask(QUERY)
+    lines = out.getvalue().splitlines()
+    assert lines[1:3] == ["… calling get_current_weather"] * 2, lines  # one line per call, before the answer
+    assert lines[3] == run.text == SEED_ANSWER
+    llm = next(s for s in run.trace if s.kind == "llm")
+    assert any(e.get("name") == "tool_call" for e in llm.events)  # what the lines come from
