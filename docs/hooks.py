@@ -54,8 +54,9 @@ def rendered_notebooks() -> str:
 
     pages = sorted((Path(__file__).parent / "rendered").glob("*.html"))
     if not pages:
-        return ("*The rendered notebooks are not part of this build: run `python scripts/render_notebooks.py` "
-                "before `mkdocs build` (scripts/test does).*")
+        return ("*The rendered notebooks are not part of this build. To include them, build the front end and "
+                "render them first: `npm ci && npm run build && python scripts/render_notebooks.py`, then "
+                "`mkdocs build` or `mkdocs serve` (scripts/test does this).*")
     links = ", ".join(f"[{p.stem}](rendered/{p.name})" for p in pages)
     return (f"**Rendered with their widget state** (executed at build time; the pages carry the widget manager "
             f"files and work offline): {links}.")

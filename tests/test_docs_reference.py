@@ -35,13 +35,27 @@ def test_sphinx_roles_become_code_spans() -> None:
 
 
 @pytest.fixture(scope="module")
-def reference_html(tmp_path_factory) -> str:
+def site(tmp_path_factory) -> Path:
     site = tmp_path_factory.mktemp("site")
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
                           cwd=REPO, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode == 0, proc.stderr
+    return site
+
+
+@pytest.fixture(scope="module")
+def reference_html(site: Path) -> str:
     return (site / "reference" / "index.html").read_text()
+
+
+def test_no_page_loads_anything_from_another_host(site: Path) -> None:
+    """Material's default theme font comes from fonts.googleapis.com on every page view."""
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        text = page.read_text()
+        assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, page
 
 
 def test_the_reference_shows_no_raw_roles(reference_html: str) -> None:
@@ -59,3 +73,10 @@ def test_the_reference_lists_the_api_and_not_the_plumbing(reference_html: str) -
                    "StreamView.run_delta", "StreamConsole.run_resync", "StreamConsole.run_finished",
                    "Run.take_new_notices", "Run.state", "Run.start"]:
         assert member not in ids, member
+
+
+def test_without_rendered_notebooks_the_page_says_every_step_to_get_them() -> None:
+    if list((REPO / "docs" / "rendered").glob("*.html")):
+        pytest.skip("docs/rendered/ holds rendered notebooks in this checkout")
+    line = _hooks().rendered_notebooks()
+    assert "npm ci && npm run build && python scripts/render_notebooks.py" in line, line
