@@ -36,3 +36,17 @@ def test_outside_marimo_nothing_of_marimo_is_imported(child_env) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr
     assert in_marimo() is False
+
+
+def test_a_view_in_a_plain_script_says_to_use_the_console(tmp_path, child_env) -> None:
+    """A script has no notebook to show a widget in: one warning, at the user's line, naming StreamConsole."""
+    script = tmp_path / "view.py"
+    script.write_text("import lazystream_widget as lazyllm\n"
+                      "view = lazyllm.StreamView(lambda q: q.upper())\n"
+                      "print(view.ask('x', wait=True).result)\n"
+                      "quiet = lazyllm.StreamView(lambda q: q, display=False)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=child_env())
+    assert proc.returncode == 0 and proc.stdout == "X\n", proc.stderr
+    assert f"{script}:2: NotANotebookWarning: StreamView shows itself only in a notebook" in proc.stderr, proc.stderr
+    assert "lazystream_widget.StreamConsole(module)" in proc.stderr
+    assert proc.stderr.count("NotANotebookWarning") == 1  # display=False says nothing
