@@ -33,6 +33,12 @@ from .tracebacks import user_facing
 from .views import RunHistory, check_module, module_name
 
 _STATIC = pathlib.Path(__file__).parent / "static"
+
+#: marimo delivers the Stop button's message only once the cell ends, and ``ask(wait=True)`` keeps the cell
+#: running until the run ends: Stop cannot stop it. marimo's interrupt can (the wait cancels the run).
+MARIMO_WAIT_NOTICE = ("This cell waits for the run (ask(wait=True)), and marimo reads Stop only after a cell ends: "
+                      "to stop the run now, interrupt the cell (marimo's stop button); the answer so far stays in "
+                      "view.last_run.text. Without wait=True, Stop works at once.")
 _MISSING_BUNDLE = """
 export default { render({ el }) {
   el.textContent = "lazystream-widget: the JavaScript bundle is missing. "
@@ -113,6 +119,10 @@ class StreamView(RunHistory, anywidget.AnyWidget):
 
     def _remember(self, run: Run) -> None:
         self._run_list.add(run)  # bounded history (run_list.py)
+
+    def _waiting(self, run: Run) -> None:
+        if self._catch_up is not None:  # marimo: its kernel reads widget messages only between cells
+            run.add_notice(MARIMO_WAIT_NOTICE)
 
     def cancel_all(self) -> None:
         """Stop every run of this view that is still running (what the Stop buttons do, all at once)."""
