@@ -131,6 +131,9 @@ class ChatModuleBase(ModuleBase):
         self.request_options = request_options
         self._client_obj = None
         self._client_lock = threading.Lock()
+        # The openai import (about 1 s on a busy machine) is paid here, on the line that makes the model, not
+        # by its first run, whose "first token" it inflated. `import lazystream_widget` stays light.
+        import openai  # noqa: F401
 
     @property
     def name(self) -> str:
