@@ -67,7 +67,8 @@ def test_the_wheel_carries_the_front_end_license_and_metadata(dist: dict[str, Pa
         assert f"{info}/licenses/LICENSE" in names
         meta = whl.read(f"{info}/METADATA").decode()
     assert f"Version: {VERSION}" in meta and "License-Expression: MIT" in meta
-    assert "Project-URL: " in meta and "Requires-Python: >=3.10" in meta
+    # no Project-URL: the package has no public repository, docs host or PyPI page to point at yet
+    assert "Project-URL: " not in meta and "Requires-Python: >=3.10" in meta
     for extra in ("console", "marimo", "docs", "test"):
         assert f"Provides-Extra: {extra}" in meta, extra
     assert "# lazystream-widget" in meta  # the README is the long description
