@@ -55,13 +55,20 @@ const STATUS_LABEL = { running: "Running", done: "Done", error: "Error", cancell
 export function statusText(run, nowMs) {
   const running = run.status === "running";
   const parts = [STATUS_LABEL[run.status] ?? run.status];
-  const elapsed = elapsedMs(run, nowMs);
-  if (elapsed !== null) parts.push(formatDuration(elapsed, { whole: running }));
   const s = run.stats || {};
-  if (typeof s.ttft_ms === "number") parts.push(`first token ${formatDuration(s.ttft_ms)}`);
+  const ttft = typeof s.ttft_ms === "number" ? s.ttft_ms : null;
+  let elapsed = elapsedMs(run, nowMs);
+  // the first token came after the run started: the clock never reads less (the ticking clock shows
+  // whole seconds, so it rounds up to the first token's time until it passes it)
+  if (elapsed !== null && ttft !== null) elapsed = Math.max(elapsed, ttft);
+  if (elapsed !== null) {
+    const shown = running && ttft !== null && Math.floor(elapsed / 1000) * 1000 < ttft ? Math.ceil(ttft / 1000) * 1000 : elapsed;
+    parts.push(formatDuration(shown, { whole: running }));
+  }
+  if (ttft !== null) parts.push(`first token ${formatDuration(ttft)}`);
   if (typeof s.tokens === "number" && s.tokens > 0) {
-    parts.push(`${s.tokens.toLocaleString("en-US")} tokens`);
-    if (elapsed !== null) {
+    parts.push(`${s.tokens.toLocaleString("en-US")} token${s.tokens === 1 ? "" : "s"}`);
+    if (elapsed !== null && s.tokens > 1) {
       // Generation rate: time after the first token, when known.
       const gen = typeof s.ttft_ms === "number" && elapsed - s.ttft_ms > 250 ? elapsed - s.ttft_ms : elapsed;
       if (gen > 250) parts.push(`${(s.tokens / (gen / 1000)).toFixed(1)} tok/s`);
