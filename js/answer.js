@@ -194,14 +194,14 @@ export function createAnswerBox(opts) {
   status.append(spinner, statusLabel);
   const stop = h(doc, "button", "lsw-btn lsw-stop", { type: "button", "aria-label": "Stop this run" });
   stop.textContent = "Stop";
-  const copy = h(doc, "button", "lsw-btn lsw-copy", { type: "button", "aria-label": "Copy the answer as markdown" });
+  const copy = h(doc, "button", "lsw-btn lsw-copy", { type: "button", "aria-label": "Copy answer as Markdown" });
   copy.textContent = "Copy answer";
   const copyMd = h(doc, "button", "lsw-btn lsw-copy-md", {
-    type: "button", "aria-label": "Copy the question, the answer and a readable trace as Markdown",
+    type: "button", "aria-label": "Copy as Markdown: the question, the answer and a readable trace",
   });
   copyMd.textContent = "Copy as Markdown";
   const save = h(doc, "button", "lsw-btn lsw-save-html", {
-    type: "button", "aria-label": "Save the answer and its interactive trace as one HTML file",
+    type: "button", "aria-label": "Save as HTML: the answer and its interactive trace in one file",
   });
   save.textContent = "Save as HTML";
   bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy, copyMd, save);

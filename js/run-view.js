@@ -10,6 +10,13 @@ import { TraceView } from "./trace-view.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
+/** The accessible name of a run's trace tree: "Trace of: <query>" (several runs' trees told apart). */
+export function traceLabel(query) {
+  const q = String(query ?? "").replace(/\s+/g, " ").trim();
+  if (!q) return "Trace";
+  return `Trace of: ${q.length > 80 ? `${q.slice(0, 79)}…` : q}`;
+}
+
 /**
  * @typedef {{
  *   el: HTMLElement,
@@ -61,7 +68,7 @@ export function createRunView(opts) {
   const summary = doc.createElement("summary");
   summary.className = "lsw-trace-summary";
   const tree = new TraceView({
-    doc, now: opts.now, onNeedsFlush: opts.onNeedsFlush, ...opts.treeOptions,
+    label: traceLabel(run.query), doc, now: opts.now, onNeedsFlush: opts.onNeedsFlush, ...opts.treeOptions,
     onSelect: (node) => links.show(node),
     onFailures: (nodes) => {
       if (!answer.sawRunning) return; // saved state: nothing is happening now
@@ -91,6 +98,7 @@ export function createRunView(opts) {
     el.dataset.status = run.status;
     query.textContent = run.query || "(no query)";
     query.title = run.query || "";
+    tree.listEl.setAttribute("aria-label", traceLabel(run.query));
     const key = run.notices.join("\n");
     if (key !== noticesShown) {
       noticesShown = key;

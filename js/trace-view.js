@@ -44,8 +44,9 @@ export class TraceView {
    *   doc?: Document, now?: () => number, onNeedsFlush?: () => void, rowHeight?: number,
    *   overscan?: number, viewportHeight?: number, orphanGraceMs?: number,
    *   onSelect?: (node: any|null) => void, onFailures?: (nodes: any[]) => void,
-   *   clock?: () => number,
+   *   clock?: () => number, label?: string,
    * }} [opts]
+   *   label: the tree's accessible name (a run's view names its query)
    *   viewportHeight: rows area height when the page has no layout (tests)
    */
   constructor(opts = {}) {
@@ -88,7 +89,7 @@ export class TraceView {
     this.listEl.className = "lsw-tree-list";
     this.listEl.id = `${this.uid}-list`;
     this.listEl.setAttribute("role", "tree");
-    this.listEl.setAttribute("aria-label", "Trace");
+    this.listEl.setAttribute("aria-label", opts.label || "Trace");
     this.emptyEl = doc.createElement("div");
     this.emptyEl.className = "lsw-tree-empty";
     this.emptyEl.hidden = true;
