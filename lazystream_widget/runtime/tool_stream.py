@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..limits import TOOL_CALL_EVENT_INTERVAL_S, TOOL_CALL_STREAM_MAX_CHARS
+from ..limits import TOOL_CALL_EVENT_INTERVAL_S, TOOL_CALL_EVENT_MAX_CHARS, TOOL_CALL_STREAM_MAX_CHARS
 from ..protocol import TOOL_CALL_EVENT
 
 
@@ -81,13 +81,19 @@ class ToolCallStream:
         upto = min(len(args), TOOL_CALL_STREAM_MAX_CHARS)
         if self._last.get(index) is not None and upto == sent and not done:
             return
-        attrs: dict[str, Any] = {"call_id": call["id"], "index": index, "tool": name, "offset": sent,
-                                 "delta": args[sent:upto]}
-        if done:
-            attrs["done"] = True
-            if len(args) > upto:
-                attrs["cut"] = True
-                attrs["total"] = len(args)
-        self.span.event(TOOL_CALL_EVENT, **attrs)
+        while True:  # pieces of at most TOOL_CALL_EVENT_MAX_CHARS: an event is never cut by the field limit
+            end = min(upto, sent + TOOL_CALL_EVENT_MAX_CHARS)
+            last = end == upto
+            attrs: dict[str, Any] = {"call_id": call["id"], "index": index, "tool": name, "offset": sent,
+                                     "delta": args[sent:end]}
+            if done and last:
+                attrs["done"] = True
+                if len(args) > upto:
+                    attrs["cut"] = True
+                    attrs["total"] = len(args)
+            self.span.event(TOOL_CALL_EVENT, **attrs)
+            sent = end
+            if last:
+                break
         self._sent[index] = upto
         self._last[index] = now
