@@ -326,7 +326,7 @@ export class TraceView {
       this._scrollToNode = null;
     }
     this._renderWindow(changes.nodes);
-    const detailDue = this._renderDetail();
+    const detailDue = this._renderDetail(filterDone);
     this._renderSummary();
     const indexing = this.box.buildIndex();
     return !filterDone || waiting || detailDue || indexing;
@@ -451,8 +451,10 @@ export class TraceView {
     this._windowDirty = true;
   }
 
-  _renderDetail() {
-    const node = this.selected && (this.selected.container || this.selected.isRoot) ? this.selected : null;
+  _renderDetail(filterDone = true) {
+    let node = this.selected && (this.selected.container || this.selected.isRoot) ? this.selected : null;
+    // a filter that hides the selected span hides its details too (they come back with the row)
+    if (node && this.filter.active && filterDone && this.rows[node.row?.index] !== node) node = null;
     return this.panel.show(node, { origin: this.origin ?? 0, currency: this.currency });
   }
 
