@@ -204,7 +204,10 @@ export function createAnswerBox(opts) {
     type: "button", "aria-label": "Save as HTML: the answer and its interactive trace in one file",
   });
   save.textContent = "Save as HTML";
-  bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy, copyMd, save);
+  // the buttons wrap as one group (never one button alone on a line); the status line gives way first
+  const actions = h(doc, "span", "lsw-actions");
+  actions.append(stop, copy, copyMd, save);
+  bar.append(status, actions);
 
   const thinking = /** @type {HTMLDetailsElement} */ (h(doc, "details", "lsw-thinking"));
   const thinkingSummary = h(doc, "summary", "lsw-thinking-summary");
