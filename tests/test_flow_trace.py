@@ -86,6 +86,7 @@ def test_a_shared_module_is_labelled_by_the_stage_it_runs_in(traced) -> None:
     branches = flow.children[0]
     assert sorted([c.name for c in b.children] for b in branches.children) == [["add_one", "Square"],
                                                                                ["double", "Square"]]
+    # (a model is labelled by its model there, as anywhere it has no name of its own)
     assert [b.attrs["stages"] for b in sorted(branches.children, key=lambda b: b.name)] == [
         ["add_one", "Square"], ["double", "Square"]]
     assert flow.children[-1].name == "summary" and flow.attrs["stages"][-1] == "summary"

@@ -61,13 +61,23 @@ def label_of(stage: Any) -> str:
     branches and later as ``p.summary`` must not show as "summary" in the branches."""
     target = unbound(stage)
     if isinstance(target, ModuleBase):
-        if target.__dict__.get("_named_as_stage") == target._name:
-            return type(target).__name__
-        return target.name
+        return _unstaged_name(target) if _named_by_a_stage(target) else target.name
     name = getattr(target, "__name__", None)
     if isinstance(name, str) and name:
         return "lambda" if name == "<lambda>" else name
     return type(target).__name__
+
+
+def _named_by_a_stage(module: ModuleBase) -> bool:
+    """Is the module's name the one a flow gave it (``p.summary = llm``), not one of its own?"""
+    given = module.__dict__.get("_named_as_stage")
+    return given is not None and given == module._name
+
+
+def _unstaged_name(module: ModuleBase) -> str:
+    """The name a module has apart from a stage's: its model for a model, else its type."""
+    model = getattr(module, "model", None)
+    return model if isinstance(model, str) and model else type(module).__name__
 
 
 class FlowBase(ModuleBase):
@@ -387,7 +397,7 @@ class FlowBase(ModuleBase):
         attrs = {"stage": label, **extra}
         if isinstance(fn, ModuleBase) and fn.tracing():
             # the module's own span is the stage's span, named after the stage it runs in
-            with as_stage(name or (label if fn.__dict__.get("_named_as_stage") == fn._name else None), attrs):
+            with as_stage(name or (label if _named_by_a_stage(fn) else None), attrs):
                 return fn(*args, **kwargs)
         with span(label, "module", describe_input(args, kwargs), attrs) as sp:
             out = fn(*args, **kwargs)
