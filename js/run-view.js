@@ -7,6 +7,7 @@ import { linkAnswerAndTrace } from "./linking.js";
 import { isFinalStatus } from "./protocol.js";
 import { formatRollup } from "./rollups.js";
 import { TraceView } from "./trace-view.js";
+import { interleavedNotice, interleavedWriters } from "./writers.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
@@ -99,19 +100,7 @@ export function createRunView(opts) {
     query.textContent = run.query || "(no query)";
     query.title = run.query || "";
     tree.listEl.setAttribute("aria-label", traceLabel(run.query));
-    const key = run.notices.join("\n");
-    if (key !== noticesShown) {
-      noticesShown = key;
-      notices.replaceChildren(
-        ...run.notices.map((text) => {
-          const li = doc.createElement("li");
-          li.className = "lsw-notice";
-          li.textContent = text;
-          return li;
-        }),
-      );
-      notices.hidden = run.notices.length === 0;
-    }
+    renderNotices();
     answer.sync(run);
     if (run.entriesGen !== entriesGen) {
       tree.reset();
@@ -126,6 +115,31 @@ export function createRunView(opts) {
     }
     tree.setFinal(isFinalStatus(run.status));
     trace.hidden = run.entries.length === 0;
+  }
+
+  // the kernel's notices, and one of ours when parallel model calls interleaved in the answer
+  // (checked once the run has ended and its trace is all in: a walk over its spans)
+  let interleaved = "";
+  let interleavedAt = -1;
+  function renderNotices() {
+    if (isFinalStatus(run.status) && tree.model.spanCount !== interleavedAt && !tree.inbox.length) {
+      interleavedAt = tree.model.spanCount;
+      const n = interleavedWriters(tree.model);
+      interleaved = n > 1 ? interleavedNotice(n) : "";
+    }
+    const all = interleaved ? [...run.notices, interleaved] : run.notices;
+    const key = all.join("\n");
+    if (key === noticesShown) return;
+    noticesShown = key;
+    notices.replaceChildren(
+      ...all.map((text) => {
+        const li = doc.createElement("li");
+        li.className = "lsw-notice";
+        li.textContent = text;
+        return li;
+      }),
+    );
+    notices.hidden = all.length === 0;
   }
 
   function renderSummary() {
@@ -150,6 +164,7 @@ export function createRunView(opts) {
       if (answer.behind) answer.sync(run);
       const more = trace.hidden || !trace.open ? tree.ingestOnly() : tree.flush();
       renderSummary();
+      renderNotices();
       return more || answer.behind;
     },
     setNewest(isNewest) {
