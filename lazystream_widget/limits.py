@@ -109,7 +109,7 @@ OTLP_MAX_BATCH = 512
 OTLP_MAX_QUEUED_SPANS = 2048
 #: Live OTLP export: until the collector has answered once, a run waits this long at its end for that
 #: answer, so a collector that cannot be reached is reported (one notice) on the very first run.
-OTLP_FIRST_EXPORT_WAIT_S = 0.3
+OTLP_FIRST_EXPORT_WAIT_S = 1.0
 
 # --- Stop and resync while a cell is busy (lazystream_widget/control.py, js/control.js) ---
 #: How long a new view waits for the kernel to create the subshell that takes Stop and resync requests.

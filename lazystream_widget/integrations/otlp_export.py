@@ -165,7 +165,8 @@ class Exporter:
         self.dropped = 0  # spans dropped because the queue was full (a collector far slower than the runs)
         self.problem: str | None = None  # why the last export failed; None once one succeeds
         self.succeeded = False  # an export has succeeded (the collector answered at least once)
-        self._attempt_problem: str | None = None
+        self._attempt_problem: str | None = None  # why the current attempt failed (its first failure claims this)
+        self._attempt_reported = False  # ... and the runs listening were told (what settle() waits for)
         self._listeners: weakref.WeakSet[ExportingSink] = weakref.WeakSet()
         _take_exporter_records()
         self._thread = threading.Thread(target=self._loop, name=f"lazystream-otlp-export:{self.url}", daemon=True)
@@ -196,7 +197,7 @@ class Exporter:
         with self._cond:
             self._flush = True
             self._cond.notify_all()
-            while (self._queue or self._busy) and self._attempt_problem is None:
+            while (self._queue or self._busy) and not self._attempt_reported:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
@@ -212,12 +213,11 @@ class Exporter:
                     self._cond.wait(deadline - time.monotonic())
                 batch, self._queue = self._queue[:OTLP_MAX_BATCH], self._queue[OTLP_MAX_BATCH:]
                 self._flush = bool(self._queue) and self._flush
-                self._busy, self._attempt_problem = True, None
-            ok = self._export(batch)
+                self._busy, self._attempt_problem, self._attempt_reported = True, None, False
+            self._outcome(self._export(batch))  # before settle() may return: a failure is told to the runs first
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
-            self._outcome(ok)
 
     def _export(self, batch: list[Any]) -> bool:
         from opentelemetry.sdk.trace.export import SpanExportResult
@@ -237,11 +237,15 @@ class Exporter:
 
     def _note_problem(self, reason: str) -> None:
         with self._cond:
-            first = self._attempt_problem is None
-            self._attempt_problem = self._attempt_problem or reason
+            if self._attempt_problem is not None:
+                return
+            self._attempt_problem = reason
+        # at the first failed attempt, not 10 s of retries later; outside the lock (telling a run takes its lock),
+        # and before settle() may return: the run waiting there must hold the notice in its final state
+        self._report(reason)
+        with self._cond:
+            self._attempt_reported = True
             self._cond.notify_all()
-        if first:
-            self._report(reason)  # at the first failed attempt, not 10 s of retries later
 
     def _outcome(self, ok: bool) -> None:
         if ok:
