@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from . import limits
 from .runner import Run
 
 
@@ -34,11 +35,16 @@ class RunHistory:
     def _start_run(self, query: Any, wait: bool, timeout: float | None) -> Run:
         __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
         run = Run(self.module, query)
-        self.history.append(run)
+        self._remember(run)
         run.start(self)  # type: ignore[arg-type]  # the class is a RunSink
         if wait:
             run.wait(timeout)
         return run
+
+    def _remember(self, run: Run) -> None:
+        """Keep the new run in ``history``: the last ``WIDGET_MAX_HISTORY`` runs (a long session stays bounded)."""
+        self.history.append(run)
+        del self.history[: -limits.WIDGET_MAX_HISTORY]
 
     @property
     def last_run(self) -> Run | None:

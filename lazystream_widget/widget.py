@@ -27,6 +27,7 @@ from . import control
 from .frontends import CatchUp, in_marimo, show
 from .protocol import MSG_SNAPSHOT, DeltaMessage, RunStartMessage, SnapshotMessage
 from .resync import ResyncRequest, SentLedger, snapshot_states
+from .run_list import RunList
 from .runner import Run
 from .views import RunHistory, check_module, module_name
 
@@ -56,6 +57,9 @@ class StreamView(RunHistory, anywidget.AnyWidget):
             a ``ModuleBase`` subclass or a plain function.
         display: show the view as the current cell's output right away (inside a notebook).
         title: an optional heading shown above the runs.
+        max_runs: runs kept in full in the widget (and a saved notebook); older ones are summarised
+            (default ``limits.WIDGET_FULL_RUNS``, 10). See :mod:`lazystream_widget.run_list`.
+        max_history: run handles kept in ``view.history`` (default ``limits.WIDGET_MAX_HISTORY``, 200).
     """
 
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
@@ -68,11 +72,14 @@ class StreamView(RunHistory, anywidget.AnyWidget):
     #: cell is busy), "frontend" (while busy if the frontend uses subshells), "shell" (between cells), "none"
     control_route = traitlets.Unicode("none").tag(sync=True)
 
-    def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "", **kwargs: Any):
+    def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "",
+                 max_runs: int | None = None, max_history: int | None = None, **kwargs: Any):
         check_module("StreamView", module)
         super().__init__(title=title, **kwargs)
         self.module = module
-        self.history: list[Run] = []
+        self._run_list = RunList(max_runs, max_history)  # bounded: last runs in full, older summarised
+        #: the view's last ``max_history`` runs (handles), oldest first
+        self.history: list[Run] = self._run_list.history
         self._mseq = 0
         self._stats_sent_at: dict[str, float] = {}
         self._ttft_sent: set[str] = set()
@@ -101,8 +108,11 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
         return self._start_run(query, wait, timeout)
 
+    def _remember(self, run: Run) -> None:
+        self._run_list.add(run)  # bounded history (run_list.py)
+
     def cancel_all(self) -> None:
-        for run in self.history:
+        for run in list(self.history):
             run.cancel()
 
     def __repr__(self) -> str:
@@ -149,6 +159,11 @@ class StreamView(RunHistory, anywidget.AnyWidget):
             table.pop(run.id, None)
         self._ttft_sent.discard(run.id)
         self._store_run(run)  # the final state, as a trait: sent last, kept in saved notebooks
+        self._stats_sent_at.pop(run.id, None)
+        self._ttft_sent.discard(run.id)
+        self._tokens_sent.pop(run.id, None)
+        with self._runs_lock:  # an ended run is resent whole: what its live messages carried is no longer needed
+            self._ledger.forget(run.id)
 
     def run_resync(self, run: Run) -> None:
         self.send_state("runs")
@@ -190,12 +205,8 @@ class StreamView(RunHistory, anywidget.AnyWidget):
             self.send(msg)
 
     def _store_run(self, run: Run) -> None:
-        state = run.state()
         with self._runs_lock:
-            runs = [r for r in self.runs if r.get("id") != run.id]
-            index = next((i for i, r in enumerate(self.runs) if r.get("id") == run.id), len(runs))
-            runs.insert(index, state)
-            self.runs = runs
+            self.runs = self._run_list.update(run)
 
     def _refresh_as_sent(self) -> None:
         """marimo: write each running run's state as the live messages carried it into ``runs`` (frontends.py)."""

@@ -16,7 +16,7 @@ from lazystream_widget.runtime import cancel
 from lazystream_widget.runtime.chat import ModelConfigError, ModelError, OnlineChatModule
 from lazystream_widget.runtime.queue import FileSystemQueue
 from lazystream_widget.runtime.session import session
-from lazystream_widget.testing import HTTPError, Reply, ScriptedServer, ToolCall, split_tokens
+from lazystream_widget.testing import HTTPError, RawEvent, Reply, ScriptedServer, ToolCall, split_tokens
 from lazystream_widget.testing import server as server_mod
 
 ANSWER = "The current weather in Tokyo is 10 degrees Celsius."
@@ -259,6 +259,24 @@ def test_invalid_json_in_the_stream_is_a_model_error(scripted_server_factory) ->
     with session():
         with pytest.raises(ModelError):
             model(server)("hi")
+    assert len(server.requests) == 1
+
+
+def test_an_error_object_in_the_stream_is_a_model_error_naming_it(scripted_server_factory) -> None:
+    # Providers report some failures (overload, content filter) as an event in an open stream:
+    # the openai client raises APIError for such an event; we read events ourselves, and must too.
+    def chunk(text: str) -> dict:
+        return {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+
+    events = [RawEvent(data=chunk("Hello ")), RawEvent(data={"error": {"message": "the model is overloaded"}}),
+              RawEvent(data=chunk("never")), RawEvent(data="[DONE]")]
+    server = scripted_server_factory([Reply(raw_events=events)])
+    with session():
+        with pytest.raises(ModelError, match="broke after 1 chunks: APIError: the model is overloaded"):
+            model(server)("hi")
+        shown = FileSystemQueue().dequeue()
+    assert shown == ["Hello "]  # what came before the error stays shown; nothing after it
     assert len(server.requests) == 1
 
 

@@ -20,6 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import limits
 from ..limits import (
     MODEL_CONNECT_TIMEOUT_S,
     MODEL_MAX_RETRIES,
@@ -30,9 +31,11 @@ from ..limits import (
 )
 from ..protocol import ATTR_TEXT_RANGES, ATTR_THINKING_RANGES
 from . import cancel
+from .chat_stream import ChunkStream
 from .module import ModuleBase
 from .queue import answer_queue, think_queue
 from .text_offsets import TextRanges
+from .textbuffer import TextBuffer
 from .tool_stream import ToolCallStream
 from .trace import current_span
 
@@ -54,6 +57,10 @@ class ModelConfigError(ValueError):
 
 class ModelError(RuntimeError):
     """The model request failed (after retries, or mid-stream, which is never retried)."""
+
+
+class StreamLimitError(ModelError):
+    """A streamed model call went past its total time or size bound; the text streamed so far is kept."""
 
 
 @dataclass
@@ -104,6 +111,8 @@ class ChatModuleBase(ModuleBase):
         system_prompt: str | None = None,
         timeout: float | None = None,
         max_retries: int = MODEL_MAX_RETRIES,
+        max_stream_seconds: float | None = None,
+        max_stream_chars: int | None = None,
         name: str | None = None,
         **request_options: Any,
     ) -> None:
@@ -118,6 +127,8 @@ class ChatModuleBase(ModuleBase):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self.max_retries = max_retries
+        self.max_stream_seconds = _positive("max_stream_seconds", max_stream_seconds, limits.MODEL_STREAM_MAX_S)
+        self.max_stream_chars = _positive("max_stream_chars", max_stream_chars, limits.MODEL_STREAM_MAX_CHARS)
         self.request_options = request_options
         self._client_obj = None
         self._client_lock = threading.Lock()
@@ -186,7 +197,7 @@ class ChatModuleBase(ModuleBase):
         else:
             request["stream"] = True
             request.setdefault("stream_options", {"include_usage": True})
-            stream = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
+            stream = self._with_retries(lambda: ChunkStream(self._call_client(), request), sp)
             msg = self._consume_stream(stream, sp, t0)
         if sp is not None:
             sp.usage = msg.usage
@@ -240,44 +251,53 @@ class ChatModuleBase(ModuleBase):
         unregister = token.on_cancel(lambda: _abort_stream(stream)) if token is not None else (lambda: None)
         answer, thinking = answer_queue(), think_queue()
         msg = AssistantMessage()
-        content: list[str] = []
-        reasoning: list[str] = []
+        content, reasoning = TextBuffer(), TextBuffer()  # one growing buffer each, not an object per delta
         calls = ToolCallStream(sp)  # merges tool-call deltas; shows their arguments live in the trace
         answer_at, thinking_at = TextRanges(), TextRanges()  # where this call's text lands in run.text
         first = None
+        chars, cut = 0, None  # the call's total bounds (finding: an endless trickle was never cut off)
         try:
             for chunk in stream:
                 if token is not None and token.cancelled:
                     break
-                usage = getattr(chunk, "usage", None)
-                if usage is not None:
+                cut = self._over_bounds(t0, chars)
+                if cut is not None:
+                    break
+                usage = chunk.get("usage")
+                if usage:
                     msg.usage = _usage_dict(usage)
-                if not chunk.choices:
+                choices = chunk.get("choices")
+                if not choices:
                     continue
-                choice = chunk.choices[0]
-                delta = choice.delta
-                if choice.finish_reason:
-                    msg.finish_reason = choice.finish_reason
-                if delta is None:
+                choice = choices[0]
+                if choice.get("finish_reason"):
+                    msg.finish_reason = choice["finish_reason"]
+                delta = choice.get("delta")
+                if not delta:
                     continue
-                think = _reasoning_of(delta)
-                if think:
+                think = delta.get("reasoning_content") or delta.get("reasoning")
+                if think and isinstance(think, str):
                     first = first or time.perf_counter()
-                    reasoning.append(think)
+                    chars += len(think)
+                    reasoning.add(think)
                     thinking_at.add(thinking.enqueue_at(think), len(think))
-                if delta.tool_calls:
-                    calls.feed(delta.tool_calls)
-                if delta.content:
+                tool_deltas = delta.get("tool_calls")
+                if tool_deltas:
+                    chars += _tool_delta_chars(tool_deltas)
+                    calls.feed(tool_deltas)
+                text = delta.get("content")
+                if text:
                     first = first or time.perf_counter()
-                    content.append(delta.content)
+                    chars += len(text)
+                    content.add(text)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
-                        answer_at.add(answer.enqueue_at(delta.content), len(delta.content))
+                        answer_at.add(answer.enqueue_at(text), len(text))
         except Exception as exc:
             if token is not None and token.cancelled:
                 stream.close()
                 raise cancel.RunCancelled(token.reason) from None
             raise ModelError(self._redact(
-                f"the stream from {self.model!r} broke after {len(content)} chunks: {_short_error(exc)}"
+                f"the stream from {self.model!r} broke after {content.count} chunks: {_short_error(exc)}"
             )) from self._safe_cause(exc)
         finally:
             unregister()
@@ -291,11 +311,35 @@ class ChatModuleBase(ModuleBase):
         if token is not None and token.cancelled:
             stream.close()
             raise cancel.RunCancelled(token.reason)
+        if cut is not None:
+            _abort_stream(stream)  # the server sees the hang-up; what was streamed stays in the answer
+            raise StreamLimitError(f"the stream from {self.model!r} was cut: {cut}; the {chars} characters streamed "
+                                   "so far are kept")
         calls.close()
-        msg.content = "".join(content)
-        msg.reasoning = "".join(reasoning)
+        msg.content = content.take()  # the string is then the only copy of a long answer
+        msg.reasoning = reasoning.take()
         msg.tool_calls = calls.ordered()
         return msg
+
+
+    def _over_bounds(self, t0: float, chars: int) -> str | None:
+        """Why the call must end now (past its total time or size bound), or None."""
+        elapsed = time.perf_counter() - t0
+        if elapsed > self.max_stream_seconds:
+            return (f"it streamed for more than {self.max_stream_seconds:g} s (max_stream_seconds; raise it with "
+                    f"{type(self).__name__}(..., max_stream_seconds=...))")
+        if chars > self.max_stream_chars:
+            return (f"it streamed more than {self.max_stream_chars} characters (max_stream_chars; raise it with "
+                    f"{type(self).__name__}(..., max_stream_chars=...))")
+        return None
+
+
+def _positive(name: str, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number (math.inf for no bound), got {value!r}")
+    return value
 
 
 def _abort_stream(stream: Any) -> None:
@@ -330,15 +374,50 @@ def _as_messages(input: Any, system_prompt: str | None) -> list[dict[str, Any]]:
     return messages
 
 
+_REASONING_NAMES = ("reasoning_content", "reasoning")
+#: per class: which of _REASONING_NAMES are real attributes of its instances (cached: looked up per delta)
+_REASONING_ATTRS: dict[type, tuple[str, ...]] = {}
+
+
+def _reasoning_attrs(cls: type) -> tuple[str, ...]:
+    fields = getattr(cls, "model_fields", None)
+    if isinstance(fields, dict):  # a pydantic model (the openai client's delta): only declared fields
+        return tuple(n for n in _REASONING_NAMES if n in fields)
+    return _REASONING_NAMES  # any other object: plain getattr is cheap
+
+
 def _reasoning_of(delta: Any) -> str | None:
-    for name in ("reasoning_content", "reasoning"):
+    """The reasoning text of a delta or message (``reasoning_content`` / ``reasoning``), or None.
+
+    Called once per streamed delta, so it stays cheap: the openai client's delta declares
+    neither field, and ``getattr`` of an undeclared name on a pydantic model costs an
+    exception inside pydantic; such fields arrive in ``model_extra`` (a dict, usually empty).
+    """
+    cls = type(delta)
+    names = _REASONING_ATTRS.get(cls)
+    if names is None:
+        names = _REASONING_ATTRS[cls] = _reasoning_attrs(cls)
+    for name in names:
         value = getattr(delta, name, None)
-        if value is None:
-            extra = getattr(delta, "model_extra", None) or {}
-            value = extra.get(name)
         if isinstance(value, str) and value:
             return value
+    extra = getattr(delta, "__pydantic_extra__", None)
+    if extra:
+        for name in _REASONING_NAMES:
+            value = extra.get(name)
+            if isinstance(value, str) and value:
+                return value
     return None
+
+
+def _tool_delta_chars(deltas: list[dict[str, Any]]) -> int:
+    """Characters of tool-call names and arguments in one chunk (they count against ``max_stream_chars``)."""
+    added = 0
+    for d in deltas:
+        fn = d.get("function")
+        if fn:
+            added += len(fn.get("name") or "") + len(fn.get("arguments") or "")
+    return added
 
 
 def _message_from_completion(resp: Any) -> AssistantMessage:
@@ -358,11 +437,9 @@ def _message_from_completion(resp: Any) -> AssistantMessage:
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:
-    return {
-        k: int(getattr(usage, k))
-        for k in ("prompt_tokens", "completion_tokens", "total_tokens")
-        if getattr(usage, k, None) is not None
-    }
+    """Token counts of a usage object (a completion's) or dict (a streamed chunk's)."""
+    get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
+    return {k: int(get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens") if get(k) is not None}
 
 
 def _short_error(exc: BaseException) -> str:
@@ -409,6 +486,10 @@ class OnlineChatModule(ChatModuleBase):
         base_url, api_key: override the environment.
         stream: push answer deltas to the answer queue as they arrive.
         return_trace: write an ``llm`` span per call.
+        timeout: seconds without a byte before a stream counts as stalled (default 60).
+        max_stream_seconds, max_stream_chars: total bounds of one streamed call (defaults 1800 s and
+            32 Mi characters, ``limits.MODEL_STREAM_MAX_S`` / ``MODEL_STREAM_MAX_CHARS``; ``math.inf`` for
+            none). Past either, the call ends with :class:`StreamLimitError` and the text streamed so far is kept.
     """
 
     def __init__(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..limits import TOOL_CALL_EVENT_INTERVAL_S, TOOL_CALL_STREAM_MAX_CHARS
+from ..limits import TOOL_CALL_EVENT_INTERVAL_S, TOOL_CALL_EVENT_MAX_CHARS, TOOL_CALL_STREAM_MAX_CHARS
 from ..protocol import TOOL_CALL_EVENT
 
 
@@ -35,21 +35,23 @@ class ToolCallStream:
         return bool(self.calls)
 
     def feed(self, deltas: Any) -> None:
-        """Merge one chunk's ``delta.tool_calls``; report argument text that is due."""
+        """Merge one chunk's ``delta["tool_calls"]`` (dicts, as streamed); report argument text that is due."""
         touched = []
         for d in deltas:
-            index = d.index if d.index is not None else len(self.calls)
+            index = d.get("index")
+            if index is None:
+                index = len(self.calls)
             call = self.calls.get(index)
             if call is None:
                 call = self.calls[index] = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
-            if d.id:
-                call["id"] = d.id
-            fn = d.function
-            if fn is not None:
-                if fn.name:
-                    call["function"]["name"] += fn.name
-                if fn.arguments:
-                    call["function"]["arguments"] += fn.arguments
+            if d.get("id"):
+                call["id"] = d["id"]
+            fn = d.get("function")
+            if fn:
+                if fn.get("name"):
+                    call["function"]["name"] += fn["name"]
+                if fn.get("arguments"):
+                    call["function"]["arguments"] += fn["arguments"]
             touched.append(index)
         if self.span is None:
             return
@@ -81,13 +83,19 @@ class ToolCallStream:
         upto = min(len(args), TOOL_CALL_STREAM_MAX_CHARS)
         if self._last.get(index) is not None and upto == sent and not done:
             return
-        attrs: dict[str, Any] = {"call_id": call["id"], "index": index, "tool": name, "offset": sent,
-                                 "delta": args[sent:upto]}
-        if done:
-            attrs["done"] = True
-            if len(args) > upto:
-                attrs["cut"] = True
-                attrs["total"] = len(args)
-        self.span.event(TOOL_CALL_EVENT, **attrs)
+        while True:  # pieces of at most TOOL_CALL_EVENT_MAX_CHARS: an event is never cut by the field limit
+            end = min(upto, sent + TOOL_CALL_EVENT_MAX_CHARS)
+            last = end == upto
+            attrs: dict[str, Any] = {"call_id": call["id"], "index": index, "tool": name, "offset": sent,
+                                     "delta": args[sent:end]}
+            if done and last:
+                attrs["done"] = True
+                if len(args) > upto:
+                    attrs["cut"] = True
+                    attrs["total"] = len(args)
+            self.span.event(TOOL_CALL_EVENT, **attrs)
+            sent = end
+            if last:
+                break
         self._sent[index] = upto
         self._last[index] = now
