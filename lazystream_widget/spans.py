@@ -48,8 +48,7 @@ class SpanRecord:
             yield from child.walk()
 
     def describe(self) -> str:
-        call = f"({_arguments_text(self.input)})" if self.kind == "tool" and isinstance(self.input, dict) else ""
-        bits = [f"{self.kind} {self.name}{call}", self.status]
+        bits = [f"{self.kind} {self.name}", self.status]
         if self.duration_ms is not None:
             bits.append(f"{self.duration_ms:.0f} ms")
         if self.error:
@@ -111,15 +110,6 @@ def build_spans(entries: Iterable[TraceEntry | str]) -> list[SpanRecord]:
 def roots(spans: list[SpanRecord]) -> list[SpanRecord]:
     ids = {s.id for s in spans}
     return [s for s in spans if s.parent_id is None or s.parent_id not in ids]
-
-
-#: A tool call's arguments in a text tree are cut past this many characters.
-_ARGUMENTS_CHARS = 100
-
-
-def _arguments_text(arguments: dict[str, Any]) -> str:
-    text = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
-    return text if len(text) <= _ARGUMENTS_CHARS else text[: _ARGUMENTS_CHARS - 1] + "…"
 
 
 def format_tree(spans: list[SpanRecord], *, internal: bool = False) -> str:

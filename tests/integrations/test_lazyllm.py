@@ -94,7 +94,7 @@ def assert_readable_tree(run: Run) -> None:
                                ("llm", "llm")]
     lines = run.trace_tree().splitlines()
     assert lines[0].startswith("- agent FunctionCallAgent · ok") and len(lines) == 6, run.trace_tree()
-    assert lines[2].startswith("  - tool get_current_weather(location='") and "unit='celsius'" in lines[2]
+    assert lines[2].startswith("  - tool get_current_weather · ok"), run.trace_tree()
     assert lines[-1] == f"({len([s for s in spans if s.internal])} internal spans not shown: " \
                         "trace_tree(internal=True) shows them)"
     # while running: each span's start entry already has its final kind, and a tool call its tool and arguments
