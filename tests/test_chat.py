@@ -361,3 +361,18 @@ def test_a_cancel_during_retry_backoff_stops_at_once(scripted_server_factory) ->
             model(server)("hi")
         assert time.monotonic() - t0 < 0.45  # the 0.5 s backoff was interrupted
     assert len(server.requests) == 1
+
+
+def test_httpx_is_whole_before_our_first_request(tmp_path) -> None:
+    # Recent openai clients peek at sys.modules["httpx"] on every request, outside the import lock; a
+    # request built while another thread first imports httpx (the cassette proxy, starting to record) failed
+    # with "partially initialized module 'httpx'". Our first client must find httpx already imported whole.
+    import subprocess
+    import sys
+
+    code = ("import sys; import lazystream_widget as l; assert 'httpx' not in sys.modules, 'imported too early';"
+            "m = l.OnlineChatModule(base_url='http://127.0.0.1:9/v1', api_key='k', stream=True); m._client();"
+            "h = sys.modules.get('httpx'); print(h is not None and hasattr(h, 'Timeout') and hasattr(h, 'Client'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

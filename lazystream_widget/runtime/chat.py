@@ -153,8 +153,7 @@ class ChatModuleBase(ModuleBase):
         return self._client_obj
 
     def _make_client(self, api_key: str | None):
-        import openai  # imported on first use: importing our package stays fast
-
+        openai = _import_openai()  # imported on first use: importing our package stays fast
         return openai.OpenAI(
             api_key=api_key,
             base_url=self.base_url,
@@ -332,6 +331,28 @@ class ChatModuleBase(ModuleBase):
             return (f"it streamed more than {self.max_stream_chars} characters (max_stream_chars; raise it with "
                     f"{type(self).__name__}(..., max_stream_chars=...))")
         return None
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_openai() -> Any:
+    """The ``openai`` module, with ``httpx`` (if installed) fully imported before it.
+
+    Why httpx: openai clients built on ``httpx2`` look ``httpx`` up in ``sys.modules`` on every
+    request, outside the import lock, to accept the older library's objects. A request built while
+    another thread imports ``httpx`` for the first time (our cassette proxy does, when it starts
+    recording; so may user code) finds the half-initialised module and fails with
+    "partially initialized module 'httpx' has no attribute 'Timeout'". Every client we make comes
+    from here, so by the time any of our requests is in flight, ``httpx`` is complete.
+    """
+    with _IMPORT_LOCK:
+        try:
+            import httpx  # noqa: F401
+        except ImportError:  # pragma: no cover - httpx is a dependency; nothing to race with without it
+            pass
+        import openai
+    return openai
 
 
 def _positive(name: str, value: Any, default: float) -> float:
