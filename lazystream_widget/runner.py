@@ -176,9 +176,9 @@ class Run:
 
         return to_otlp(self)
 
-    def trace_tree(self) -> str:
-        """The spans as an indented text tree."""
-        return format_tree(self.trace)
+    def trace_tree(self, *, internal: bool = False) -> str:
+        """The spans as an indented text tree; ``internal=True`` also shows a producer's plumbing spans."""
+        return format_tree(self.trace, internal=internal)
 
     @property
     def usage(self) -> dict[str, int]:
