@@ -269,6 +269,8 @@ class Pump:
                 if feed.sink is not None:
                     self.pacer.charge(feed.lane, now)
                 feed.send()
+                if feed.sink is not None:  # as for a paced send: the frame counts from when it went (a
+                    self.pacer.sent(feed.lane, time.monotonic())  # Redis drain takes round trips)
             elif self.pacer.take(feed.lane, now, budget=feed.sink is not None):
                 feed.send()
                 self.pacer.sent(feed.lane, time.monotonic())
