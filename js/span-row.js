@@ -92,8 +92,10 @@ export function renderRow(row, node, s) {
   li.dataset.span = node.id;
   li.dataset.kind = node.isText ? "text" : node.kind || "span";
   li.dataset.status = node.status;
-  li.dataset.depth = String(node.depth);
-  li.style.setProperty("--d", String(node.depth));
+  // the depth shown (folded internal spans above it are not counted)
+  const depth = node.row.level - 1;
+  li.dataset.depth = String(depth);
+  li.style.setProperty("--d", String(depth));
   li.setAttribute("aria-level", String(node.row.level));
   li.setAttribute("aria-setsize", String(node.row.size));
   li.setAttribute("aria-posinset", String(node.row.pos));
