@@ -62,7 +62,7 @@ export function rowFacts(node, currency) {
     const args = summarize(a.arguments ?? node.input);
     if (args) parts.push(args);
   }
-  if (!node.isCall && node.kind !== "llm" && node.children.length) {
+  if (rollsUp(node)) {
     const calls = formatCalls(node.sub);
     if (calls) parts.push(calls);
     const tok = formatTokens(node.sub, "tok");
@@ -70,6 +70,15 @@ export function rowFacts(node, currency) {
     if (node.sub.priced) parts.push(formatSubtreeCost(node.sub, currency));
   }
   return parts;
+}
+
+/**
+ * Does the row sum what is below it? Not an llm span (its own tokens say it), nor a tool whose
+ * subtree holds no other call (LazyLLM's sandbox under each tool: "1 tool call" on a tool says nothing).
+ */
+function rollsUp(node) {
+  if (node.isCall || node.kind === "llm" || !node.children.length) return false;
+  return node.kind !== "tool" || node.sub.llm + node.sub.tool > node.own.llm + node.own.tool;
 }
 
 function statusText(node) {

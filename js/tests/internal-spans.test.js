@@ -101,6 +101,7 @@ describe("internal spans are folded", () => {
       "a@1", "loop@2", "fc1@3", "p1@4", "l1@5", "post@5", "tm@6", "div@7", "t1@8", "box@9", "fc2@3", "p2@4", "l2@5",
     ]);
     expect(row(tree, "t1").dataset.depth).toBe("7");
+    expect(row(tree, "t1").querySelector(".lsw-node-meta").textContent).toBe('{"city":"Tokyo"}'); // not "· 1 tool call"
     expect(row(tree, "a").querySelector(".lsw-node-meta").textContent).toBe("2 LLM calls · 1 tool call · 250 → 50 tok");
     click(tree.internalBtn);
     flush(tree);
