@@ -44,7 +44,11 @@ export function isInternal(node) {
  */
 export function shownChildren(node, fold = false, filter = null, firstOnly = false) {
   const filtering = !!(filter && filter.active);
-  if (!fold && !filtering) return node.children;
+  const folds = fold && node.children.some(isFolded);
+  if (!folds) {
+    if (!filtering) return node.children; // nothing folded: no copy
+    if (!firstOnly) return node.children.filter((c) => filter.visible.has(c));
+  }
   const out = [];
   // explicit stack (a long chain of plumbing never overflows the call stack)
   const stack = [{ list: node.children, i: 0 }];
@@ -68,7 +72,8 @@ export function shownChildren(node, fold = false, filter = null, firstOnly = fal
 /** Does `node` show any child (after folding and the filter)? */
 function hasShown(node, fold, filter) {
   if (node.isText || node.children.length === 0) return false;
-  if (!fold && !(filter && filter.active)) return true;
+  const filtering = !!(filter && filter.active);
+  if (!filtering && (!fold || !isFolded(node.children[0]))) return true;
   return shownChildren(node, fold, filter, true).length > 0;
 }
 
