@@ -5,7 +5,7 @@
 import { conversationView, isAssistantTurn, isMessageList, messageView } from "./chat-view.js";
 import { errorText, formatDuration } from "./format.js";
 import { ATTR_TEXT_RANGES, ATTR_THINKING_RANGES } from "./protocol.js";
-import { formatCost, formatRollup, formatTokens, modelOf } from "./rollups.js";
+import { formatCost, formatRollup, formatTokens, modelOf, rollsUp } from "./rollups.js";
 import { parseJsonText, rawJson, summarize, textBlock, valueView } from "./value-view.js";
 
 /** Attributes shown elsewhere (or only useful to the widget itself). */
@@ -40,7 +40,7 @@ export function factsOf(node, ctx) {
     if (tok) facts.push(tok);
     if (node.own.priced) facts.push(formatCost(node.own.cost, ctx.currency));
     if (typeof a.ttft_ms === "number") facts.push(`first token ${formatDuration(a.ttft_ms)}`);
-  } else if (node.children.some((c) => !c.isCall)) {
+  } else if (rollsUp(node) && node.children.some((c) => !c.isCall)) {
     const roll = formatRollup(node.sub, ctx.currency);
     if (roll) facts.push(roll);
     const below = node.sub.errors - node.own.errors;

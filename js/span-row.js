@@ -3,7 +3,7 @@
 // virtualised; everything longer lives in the detail panel (span-detail.js).
 
 import { errorText, formatDuration } from "./format.js";
-import { formatCalls, formatCost, formatSubtreeCost, formatTokens, modelOf } from "./rollups.js";
+import { formatCalls, formatCost, formatSubtreeCost, formatTokens, modelOf, rollsUp } from "./rollups.js";
 import { durationOf } from "./span-detail.js";
 import { summarize } from "./value-view.js";
 
@@ -70,15 +70,6 @@ export function rowFacts(node, currency) {
     if (node.sub.priced) parts.push(formatSubtreeCost(node.sub, currency));
   }
   return parts;
-}
-
-/**
- * Does the row sum what is below it? Not an llm span (its own tokens say it), nor a tool whose
- * subtree holds no other call (LazyLLM's sandbox under each tool: "1 tool call" on a tool says nothing).
- */
-function rollsUp(node) {
-  if (node.isCall || node.kind === "llm" || !node.children.length) return false;
-  return node.kind !== "tool" || node.sub.llm + node.sub.tool > node.own.llm + node.own.tool;
 }
 
 function statusText(node) {

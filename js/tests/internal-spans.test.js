@@ -191,6 +191,9 @@ describe("nothing opens by itself", () => {
     tree.select("a");
     flush(tree);
     expect(tree.detail.querySelector("details.lsw-attrs").open).toBe(true); // kept per span
+    tree.select("t1");
+    flush(tree);
+    expect(tree.detail.querySelector(".lsw-detail-facts").textContent).not.toContain("tool call"); // no roll-up of itself
   });
 
   test("'Expand all' opens every row and no detail panel", () => {
