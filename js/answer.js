@@ -9,14 +9,15 @@ import { errorText, formatDuration } from "./format.js";
 import { controlRoute, requestCancel } from "./control.js";
 import { createMarkdownRenderer, normalizeNewlines, renderMarkdown } from "./markdown.js";
 import { isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+import { createRenderPace } from "./render-pace.js";
 import { runToMarkdown } from "./span-markdown.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
-/** New answer text is rendered in pieces of this many characters... */
-export const ANSWER_CHARS_PER_PIECE = 4_000;
+/** New answer text is rendered in pieces of at most this many characters (sized by render-pace.js)... */
+export const ANSWER_CHARS_PER_PIECE = 16_000;
 /** ...while a frame has spent less than this (ms) on it; the rest follows in the next frames. */
-export const ANSWER_FRAME_BUDGET_MS = 12;
+export const ANSWER_FRAME_BUDGET_MS = 10;
 
 export { errorText, formatDuration };
 
@@ -253,7 +254,11 @@ export function createAnswerBox(opts) {
   let showingResult = false;
   let finished = false;
   let behind = false; // more text waits for the next frame
-  const charsPerPiece = opts.charsPerPiece ?? ANSWER_CHARS_PER_PIECE;
+  const pace = createRenderPace({
+    budgetMs: ANSWER_FRAME_BUDGET_MS,
+    maxChars: opts.charsPerPiece ?? ANSWER_CHARS_PER_PIECE,
+    minChars: Math.min(256, opts.charsPerPiece ?? 256),
+  });
   const clock = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
   let sawRunning = false;
   let announced = false;
@@ -338,13 +343,22 @@ export function createAnswerBox(opts) {
       // At most a frame's worth of new text is rendered per frame (a saved 10 MB answer or a burst of
       // deltas after a busy spell never blocks the page); past the display bound the rest only waits
       // behind "Show more", which costs nothing to hand over.
+      // Pieces are sized from the measured cost per character; while more pieces follow in this
+      // frame only completed blocks are drawn, the live tail once at the end.
       const t0 = clock();
+      let deferred = false;
       do {
-        let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + charsPerPiece);
+        const spent = clock() - t0;
+        let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + pace.piece(spent));
         if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
-        renderer.append(run.text.slice(textLen, upto));
+        const more = upto < run.text.length;
+        const p0 = clock();
+        renderer.append(run.text.slice(textLen, upto), { live: !more });
+        pace.record(upto - textLen, clock() - p0);
+        deferred = more;
         textLen = upto;
       } while (textLen < run.text.length && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
+      if (deferred) renderer.renderLive();
       grew = true;
     }
     behind = !showingResult && textLen < run.text.length;

@@ -107,7 +107,8 @@ function newlineOffsets(text) {
 
 /**
  * @typedef {{
- *   append(delta: string): void,
+ *   append(delta: string, opts?: {live?: boolean}): void,
+ *   renderLive(): void,
  *   update(fullText: string): void,
  *   reset(text?: string): void,
  *   finish(): void,
@@ -199,8 +200,15 @@ export function createMarkdownRenderer(container, opts = {}) {
     into.append(frag);
   }
 
-  /** Re-render the live tail, freezing whatever became complete. */
-  function render(final) {
+  let liveStale = false; // the live tail's DOM lags behind the text (render(false, false))
+
+  /**
+   * Re-render the live tail, freezing whatever became complete.
+   * @param {boolean} final
+   * @param {boolean} [withLive] false: only freeze what completed; the live tail's DOM waits for
+   *   renderLive() (a frame catching up over several pieces draws the live tail once, not per piece)
+   */
+  function render(final, withLive = true) {
     const env = { references: { ...frozenRefs } };
     let tokens = md.parse(tail, env);
     let blocks = topLevelBlocks(tokens);
@@ -216,6 +224,10 @@ export function createMarkdownRenderer(container, opts = {}) {
       frozenChunks.push(chunk);
       frozenLen += cut;
       tail = tail.slice(cut);
+      if (!withLive) {
+        liveStale = true;
+        return;
+      }
       if (n < blocks.length) {
         // the live blocks, re-parsed on their own (their line numbers start at 0 again)
         tokens = md.parse(tail, env);
@@ -226,6 +238,11 @@ export function createMarkdownRenderer(container, opts = {}) {
         blocks = [];
       }
     }
+    if (!withLive) {
+      liveStale = true;
+      return;
+    }
+    liveStale = false;
     liveRanges = [];
     const live = doc.createDocumentFragment();
     // a formula still open at the end: its source, muted, until it closes (no flicker)
@@ -323,7 +340,8 @@ export function createMarkdownRenderer(container, opts = {}) {
     return normalizeNewlines(text);
   }
 
-  function append(delta) {
+  /** @param {string} delta @param {{live?: boolean}} [opts] live: false defers the live tail (renderLive) */
+  function append(delta, opts = {}) {
     if (!delta) return;
     if (finished) {
       // finish() froze the last block even if it was cut short: start over
@@ -333,7 +351,12 @@ export function createMarkdownRenderer(container, opts = {}) {
     }
     const before = fedLen;
     feed(normalizeChunk(delta));
-    if (fedLen !== before) render(false);
+    if (fedLen !== before) render(false, opts.live ?? true);
+  }
+
+  /** Draw the live tail if append(..., {live: false}) left it behind. */
+  function renderLive() {
+    if (liveStale && !finished) render(false);
   }
 
   function fullText() {
@@ -365,6 +388,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     frozenRanges = [];
     liveRanges = [];
     finished = false;
+    liveStale = false;
     frozenEl.replaceChildren();
     liveEl.replaceChildren();
     updateMoreButton();
@@ -411,6 +435,7 @@ export function createMarkdownRenderer(container, opts = {}) {
 
   return {
     append,
+    renderLive,
     update(full) {
       const text = normalizeNewlines(full);
       const current = frozenChunks.join("") + tail + overflow.join("");

@@ -76,6 +76,30 @@ describe("incremental markdown", () => {
     }
   });
 
+  test("pieces with the live tail deferred, then renderLive(), render like a one-shot render", () => {
+    const all = CORPUS.join("\n");
+    const rand = rng(7);
+    const { el, r } = setup();
+    let i = 0;
+    while (i < all.length) {
+      // a frame: a few pieces, only the last one draws the live tail
+      const pieces = 1 + Math.floor(rand() * 4);
+      for (let p = 0; p < pieces && i < all.length; p++) {
+        const n = 1 + Math.floor(rand() * 60);
+        r.append(all.slice(i, i + n), { live: false });
+        i += n;
+      }
+      r.renderLive();
+      const visible = all.slice(0, i).replace(/\r$/, "");
+      expect(rendered(el), `after ${i} chars`).toEqual(reference(visible));
+      r.renderLive(); // nothing left behind: a second call changes nothing
+      expect(rendered(el)).toEqual(reference(visible));
+    }
+    r.finish();
+    expect(rendered(el)).toEqual(reference(all));
+    r.destroy();
+  });
+
   test("frozen block count grows and frozen DOM nodes are never replaced", () => {
     const { el, r } = setup({ highlight: true });
     const frozen = el.querySelector(".lsw-md-frozen");
