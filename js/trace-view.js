@@ -25,7 +25,13 @@ export const DEFAULT_OVERSCAN = 12;
 /** Filter work per frame (ms): a keystroke on a huge trace never blocks the page longer. */
 export const FILTER_BUDGET_MS = 25;
 /** Entries taken into the model per frame (ms): a saved 100,000-entry trace loads over a few frames. */
-export const INGEST_BUDGET_MS = 15;
+export const INGEST_BUDGET_MS = 8;
+/**
+ * While a backlog of entries loads, the tree is redrawn at most this often (ms): every redraw
+ * re-lays out the rows (their bars move as the time range grows), which cost as much as the
+ * ingestion itself when done every frame.
+ */
+export const BACKLOG_REDRAW_MS = 250;
 
 function button(doc, className, text, label) {
   const b = doc.createElement("button");
@@ -139,6 +145,7 @@ export class TraceView {
     this.inbox = [];
     this.inboxPos = 0;
     this.wantFinal = false;
+    this._drawnAt = -Infinity;
     this.model.reset();
     this.filter.restart();
     /** @type {import("./trace-rows.js").Expansion} */
@@ -234,7 +241,7 @@ export class TraceView {
   _setMode(mode) {
     this.expansion = { mode, toggled: new Map(), filterToggled: new Map() };
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 
@@ -244,7 +251,7 @@ export class TraceView {
     const next = open ?? !this.isExpanded(node);
     (this.filter.active ? this.expansion.filterToggled : this.expansion.toggled).set(node, next);
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 
@@ -252,7 +259,7 @@ export class TraceView {
   openSiblings(node) {
     for (const sib of node.container?.children ?? []) if (isParent(sib)) this.expansion.toggled.set(sib, true);
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
   }
 
   // ------------------------------------------------------------------ selection
@@ -265,7 +272,7 @@ export class TraceView {
     if (node) this.active = node;
     if (node && scroll) this._reveal(node);
     this._windowDirty = true;
-    this.flush();
+    this._flushNow();
     if (focus && node) this.rendered.get(node)?.li.focus({ preventScroll: true });
     this.onSelect(node);
     this.onNeedsFlush();
@@ -300,6 +307,10 @@ export class TraceView {
   flush() {
     const ingesting = this._ingest();
     const waiting = this.model.promoteOrphans() || ingesting;
+    // a backlog still loading: data work this frame, the DOM only now and then (changes accumulate)
+    if (ingesting && this.clock() - this._drawnAt < BACKLOG_REDRAW_MS && !this._forceDraw) return true;
+    this._forceDraw = false;
+    this._drawnAt = this.clock();
     const changes = this.model.takeChanges();
     if (changes.failures.length) this.onFailures(changes.failures);
     this._followReplaced();
@@ -329,6 +340,12 @@ export class TraceView {
     this._renderSummary();
     const indexing = this.box.buildIndex();
     return !filterDone || waiting || detailDue || indexing;
+  }
+
+  /** flush() for the user's own action (a click, a key, a filter): drawn now, even while a backlog loads. */
+  _flushNow() {
+    this._forceDraw = true;
+    return this.flush();
   }
 
   _followReplaced() {
@@ -467,7 +484,7 @@ export class TraceView {
     this.expansion.filterToggled = new Map();
     this._rowsDirty = true;
     if (this.selected) this._scrollToNode = this.selected;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 

@@ -105,6 +105,45 @@ describe("trace view: rows", () => {
   });
 });
 
+describe("trace view: a backlog of entries", () => {
+  test("loads over frames, redrawn now and then (not every frame); a click draws at once; all rows at the end", () => {
+    const entries = [start("root", null, "agent", "agent", 0)];
+    for (let i = 0; i < 6_000; i++) {
+      entries.push(start(`s${i}`, "root", `tool_${i}`, "tool", i * 0.001));
+      entries.push(end(`s${i}`, "root", `tool_${i}`, "tool", i * 0.001 + 0.0005));
+    }
+    // a clock that moves 2 ms per reading: ingestion runs out of budget every frame
+    let clock = 0;
+    const tree = new TraceView({ clock: () => (clock += 2), viewportHeight: 400, rowHeight: 20 });
+    document.body.append(tree.el);
+    tree.addEntries(entries);
+    let frames = 0;
+    let draws = 0;
+    let height = tree.listEl.style.height;
+    let clicked = false;
+    while (tree.flush() && frames < 5000) {
+      frames++;
+      clock += 16.7; // the next animation frame
+      if (tree.listEl.style.height !== height) {
+        draws++;
+        height = tree.listEl.style.height;
+      }
+      if (!clicked && tree.spanCount > 100) {
+        clicked = true;
+        row(tree, "s1").click(); // the user's action during the backlog: drawn now
+        expect(row(tree, "s1").getAttribute("aria-selected")).toBe("true");
+        expect(tree.panel.el.textContent).toContain("tool_1");
+      }
+    }
+    expect(clicked).toBe(true);
+    expect(frames).toBeGreaterThan(15); // it did take several frames
+    expect(draws).toBeLessThan(frames / 5); // ...without a redraw in each
+    expect(tree.spanCount).toBe(6_001);
+    expect(tree.listEl.style.height).toBe(`${6_001 * 20}px`);
+    expect(tree.el.querySelector(".lsw-tree-summary").textContent).toBe("6,001 spans");
+  });
+});
+
 describe("trace view: keyboard", () => {
   test("arrows, Home/End, Right/Left open, close and move; Enter/Space toggle; focus follows; selection shows details", () => {
     const { tree, flushAll } = makeTree();
