@@ -10,6 +10,7 @@ import { controlRoute, requestCancel } from "./control.js";
 import { createMarkdownRenderer, normalizeNewlines, renderMarkdown } from "./markdown.js";
 import { isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
 import { createRenderPace } from "./render-pace.js";
+import { formatCount } from "./rollups.js";
 import { runToMarkdown } from "./span-markdown.js";
 
 /** @typedef {import("./store.js").Run} Run */
@@ -61,7 +62,7 @@ export function statusText(run, nowMs) {
   const s = run.stats || {};
   if (typeof s.ttft_ms === "number") parts.push(`first token ${formatDuration(s.ttft_ms)}`);
   if (typeof s.tokens === "number" && s.tokens > 0) {
-    parts.push(`${s.tokens.toLocaleString("en-US")} tokens`);
+    parts.push(`${formatCount(s.tokens)} tokens`); // toLocaleString builds a formatter per call
     if (elapsed !== null) {
       // Generation rate: time after the first token, when known.
       const gen = typeof s.ttft_ms === "number" && elapsed - s.ttft_ms > 250 ? elapsed - s.ttft_ms : elapsed;
@@ -143,6 +144,11 @@ export class AutoScroller {
 }
 
 // ---------------------------------------------------------------- the box
+
+/** Write text only when it differs: the box syncs every frame, and each write costs a layout. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
 
 function h(doc, tag, className, attrs = {}) {
   const el = doc.createElement(tag);
@@ -311,7 +317,9 @@ export function createAnswerBox(opts) {
   });
 
   function tick() {
-    statusLabel.textContent = statusText(run, now());
+    // written only when it changed: a text write per frame costs a style and layout pass per frame
+    const text = statusText(run, now());
+    setText(statusLabel, text);
   }
 
   function syncTicker() {
@@ -408,17 +416,17 @@ export function createAnswerBox(opts) {
     }
     if (!stopping) {
       stop.disabled = false;
-      stop.textContent = "Stop";
+      setText(stop, "Stop");
     }
     // The red error box is for failures only. A cancelled run (the user's own
     // Stop, run.cancel(), an interrupt) gets a neutral status line, with the
     // reason as its tooltip.
     const failed = run.status === "error";
     error.hidden = !failed;
-    errorMsg.textContent = failed ? errorText(run.error) || "The run failed." : "";
+    setText(errorMsg, failed ? errorText(run.error) || "The run failed." : "");
     const detail = failed && run.error && typeof run.error === "object" ? run.error.detail : "";
     errorDetail.hidden = !detail;
-    errorDetailPre.textContent = detail || "";
+    setText(errorDetailPre, detail || "");
     const reason = run.status === "cancelled" ? errorText(run.error) : "";
     if (reason) status.title = `Cancelled: ${reason}`;
     else status.removeAttribute("title");

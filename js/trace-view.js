@@ -15,6 +15,7 @@
 import { DetailPanel } from "./detail-panel.js";
 import { createRow, renderRow } from "./span-row.js";
 import { FilterBox } from "./filter-box.js";
+import { formatCount } from "./rollups.js";
 import { TraceFilter } from "./trace-filter.js";
 import { TraceModel } from "./trace-model.js";
 import { flattenRows, isExpanded, isParent, windowOf } from "./trace-rows.js";
@@ -474,7 +475,8 @@ export class TraceView {
 
   _renderSummary() {
     const n = this.model.spanCount;
-    this.summaryEl.textContent = `${n.toLocaleString("en-US")} span${n === 1 ? "" : "s"}`;
+    const text = `${formatCount(n)} span${n === 1 ? "" : "s"}`;
+    if (this.summaryEl.textContent !== text) this.summaryEl.textContent = text;
   }
 
   // ------------------------------------------------------------------ filter
