@@ -65,11 +65,13 @@ PROBE_JS = """() => {
 }"""
 PROBE_RESULT_JS = "() => { window.__lswLag.stop(); return window.__lswLag.lags; }"
 
-#: The newest run's answer text and status (ours), after "show more" if the answer was cut.
+#: The newest run's answer text and status (ours), after "show more" if the answer was cut; null while
+#: the answer box is busy (streaming, or still drawing text received: it renders a frame's share at a time).
 ANSWER_JS = """async () => {
   const runs = document.querySelectorAll('.lsw-run');
   const run = runs[runs.length - 1];
   if (!run) return null;
+  if (run.querySelector('.lsw-scroll')?.getAttribute('aria-busy') === 'true') return null;
   const more = run.querySelector('.lsw-more');
   if (more && !more.hidden) { more.click(); await new Promise(r => setTimeout(r, 500)); }
   const a = run.querySelector('.lsw-answer');

@@ -434,7 +434,9 @@ export function createAnswerBox(opts) {
     copy.hidden = !(run.result || run.text);
     copyMd.hidden = !final;
     save.hidden = !final;
-    scroll.setAttribute("aria-busy", String(run.status === "running"));
+    // busy until the text received is drawn too (a big final state renders over several frames)
+    const busy = String(run.status === "running" || behind);
+    if (scroll.getAttribute("aria-busy") !== busy) scroll.setAttribute("aria-busy", busy);
     resync.hidden = !run.stale;
     // Announce the start and the end once, and only those this box saw happen (not saved state).
     if (run.status === "running") {

@@ -242,6 +242,31 @@ describe("answer box", () => {
   });
 });
 
+describe("a big final state", () => {
+  test("renders over several syncs, busy (aria-busy) until the whole text is drawn", () => {
+    const text = Array.from({ length: 300 }, (_, i) => `Paragraph ${i} with **bold** words and \`code\` in it.`).join("\n\n");
+    const { run } = makeRun({ status: "done", text, stats: { tokens: 10 } });
+    const box = createAnswerBox({ run, model: createFakeModel(), charsPerPiece: 300, highlight: false });
+    document.body.append(box.el);
+    const scroll = box.el.querySelector(".lsw-scroll");
+    expect(box.behind).toBe(true); // a frame's share only
+    expect(scroll.getAttribute("aria-busy")).toBe("true");
+    expect(box.el.querySelector(".lsw-status-text").textContent).toMatch(/^Done/);
+    let syncs = 1;
+    while (box.behind && syncs < 10_000) {
+      box.sync(run);
+      syncs++;
+    }
+    expect(syncs).toBeGreaterThan(2);
+    expect(scroll.getAttribute("aria-busy")).toBe("false");
+    const shown = box.el.querySelector(".lsw-answer").textContent;
+    expect(shown).toContain("Paragraph 0 with bold words");
+    expect(shown).toContain("Paragraph 299 with bold words and code in it.");
+    expect(box.el.querySelectorAll(".lsw-answer p").length).toBe(300);
+    box.destroy();
+  });
+});
+
 describe("auto-scroll", () => {
   test("isNearBottom", () => {
     expect(isNearBottom({ scrollTop: 600, scrollHeight: 1000, clientHeight: 400 })).toBe(true);
