@@ -176,7 +176,9 @@ function h(doc, tag, className, attrs = {}) {
  *   highlight?: boolean,
  *   announce?: (text: string) => void,
  *   charsPerPiece?: number,
+ *   onNeedsFlush?: () => void,
  * }} opts
+ *   onNeedsFlush: asks the view for a frame (sync runs again while `behind`)
  * @returns {AnswerBox}
  */
 export function createAnswerBox(opts) {
@@ -218,7 +220,14 @@ export function createAnswerBox(opts) {
   const scroll = h(doc, "div", "lsw-scroll", { tabindex: "0", role: "region", "aria-label": "Answer" });
   const answer = h(doc, "div", "lsw-answer");
   scroll.append(answer);
-  const renderer = createMarkdownRenderer(answer, { maxChars, highlight: opts.highlight });
+  const renderer = createMarkdownRenderer(answer, {
+    maxChars, highlight: opts.highlight,
+    // "Show more": its text is drawn over the next frames (see sync)
+    onBacklog: () => {
+      behind = true;
+      opts.onNeedsFlush?.();
+    },
+  });
   scroll.append(renderer.moreButton);
   // the run's result, where it says more than the streamed text
   const result = h(doc, "section", "lsw-result", { "aria-label": "Final answer" });
@@ -347,29 +356,34 @@ export function createAnswerBox(opts) {
       textLen = 0;
       grew = true;
     }
-    if (!showingResult && run.text.length > textLen) {
-      // At most a frame's worth of new text is rendered per frame (a saved 10 MB answer or a burst of
-      // deltas after a busy spell never blocks the page); past the display bound the rest only waits
-      // behind "Show more", which costs nothing to hand over.
-      // Pieces are sized from the measured cost per character; while more pieces follow in this
-      // frame only completed blocks are drawn, the live tail once at the end.
+    // Text waiting to be drawn: "Show more" text (the renderer's backlog) first, then new run text.
+    const waiting = () => renderer.backlogChars > 0 || (!showingResult && run.text.length > textLen);
+    if (waiting()) {
+      // At most a frame's worth of new text is rendered per frame (a saved 10 MB answer, a burst of
+      // deltas after a busy spell or a click on "Show more" never blocks the page); past the display
+      // bound the rest only waits behind "Show more", which costs nothing to hand over. Pieces are
+      // sized from the measured cost per character; only completed blocks are drawn per piece, the
+      // live tail once at the end of the frame.
       const t0 = clock();
-      let deferred = false;
       do {
         const spent = clock() - t0;
-        let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + pace.piece(spent));
-        if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
-        const more = upto < run.text.length;
         const p0 = clock();
-        renderer.append(run.text.slice(textLen, upto), { live: !more });
-        pace.record(upto - textLen, clock() - p0);
-        deferred = more;
-        textLen = upto;
-      } while (textLen < run.text.length && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
-      if (deferred) renderer.renderLive();
+        let fed;
+        if (renderer.backlogChars > 0) fed = renderer.drain(pace.piece(spent), { live: false });
+        else {
+          let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + pace.piece(spent));
+          if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
+          renderer.append(run.text.slice(textLen, upto), { live: false });
+          fed = upto - textLen;
+          textLen = upto;
+        }
+        // text past the display bound is only stored: no measure of the rendering cost
+        if (renderer.hiddenChars === 0) pace.record(fed, clock() - p0);
+      } while (waiting() && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
+      renderer.renderLive();
       grew = true;
     }
-    behind = !showingResult && textLen < run.text.length;
+    behind = waiting();
     const final = isFinalStatus(run.status) && !behind;
     if (final && !run.text && run.result && !showingResult) {
       // Nothing streamed: show the module's return value instead.

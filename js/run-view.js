@@ -53,7 +53,9 @@ export function createRunView(opts) {
   notices.hidden = true;
   let noticesShown = "";
 
-  const answer = createAnswerBox({ run, model: opts.model, doc, now: opts.now, announce, ...opts.answerOptions });
+  const answer = createAnswerBox({
+    run, model: opts.model, doc, now: opts.now, announce, onNeedsFlush: opts.onNeedsFlush, ...opts.answerOptions,
+  });
 
   const trace = /** @type {HTMLDetailsElement} */ (doc.createElement("details"));
   trace.className = "lsw-trace";

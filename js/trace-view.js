@@ -33,6 +33,12 @@ export const INGEST_BUDGET_MS = 8;
  * ingestion itself when done every frame.
  */
 export const BACKLOG_REDRAW_MS = 250;
+/**
+ * A live trace is redrawn at most once per this many times the last redraw's cost: on a big tree
+ * (a redraw flattens every shown row) redraws take at most ~1/4 of the main thread, however fast
+ * entries arrive; a small tree, cheap to draw, still redraws every frame.
+ */
+export const REDRAW_SPACING = 4;
 
 function button(doc, className, text, label) {
   const b = doc.createElement("button");
@@ -147,6 +153,7 @@ export class TraceView {
     this.inboxPos = 0;
     this.wantFinal = false;
     this._drawnAt = -Infinity;
+    this._drawMs = 0;
     this.model.reset();
     this.filter.restart();
     /** @type {import("./trace-rows.js").Expansion} */
@@ -308,10 +315,23 @@ export class TraceView {
   flush() {
     const ingesting = this._ingest();
     const waiting = this.model.promoteOrphans() || ingesting;
-    // a backlog still loading: data work this frame, the DOM only now and then (changes accumulate)
-    if (ingesting && this.clock() - this._drawnAt < BACKLOG_REDRAW_MS && !this._forceDraw) return true;
+    // A backlog still loading: data work this frame, the DOM only now and then; a live trace: redraws
+    // spaced by their cost. The model's changes accumulate meanwhile. The user's own actions (a
+    // click, a key, a scroll) always draw at once.
+    const userDriven = this._forceDraw || this._windowDirty || this._scrollToNode;
+    const sinceDraw = this.clock() - this._drawnAt;
+    const spacing = ingesting ? BACKLOG_REDRAW_MS : Math.min(BACKLOG_REDRAW_MS, REDRAW_SPACING * this._drawMs);
+    if (!userDriven && this.model.hasChanges && sinceDraw < spacing) return true;
     this._forceDraw = false;
+    const drawStart = this.clock();
+    const more = this._draw();
     this._drawnAt = this.clock();
+    this._drawMs = this._drawnAt - drawStart;
+    return more || waiting;
+  }
+
+  /** The DOM work of flush(). @returns {boolean} whether work remains */
+  _draw() {
     const changes = this.model.takeChanges();
     if (changes.failures.length) this.onFailures(changes.failures);
     this._followReplaced();
@@ -340,7 +360,7 @@ export class TraceView {
     const detailDue = this._renderDetail();
     this._renderSummary();
     const indexing = this.box.buildIndex();
-    return !filterDone || waiting || detailDue || indexing;
+    return !filterDone || detailDue || indexing;
   }
 
   /** flush() for the user's own action (a click, a key, a filter): drawn now, even while a backlog loads. */

@@ -267,6 +267,40 @@ describe("a big final state", () => {
   });
 });
 
+describe("show more", () => {
+  test("a click hands the next slice over to the frames: busy until drawn, then complete", () => {
+    const text = Array.from({ length: 120 }, (_, i) => `Line ${i} of the answer, long enough.`).join("\n\n");
+    const { run } = makeRun({ status: "done", text });
+    let frames = 0;
+    const box = createAnswerBox({ run, model: createFakeModel(), maxChars: 1000, highlight: false, onNeedsFlush: () => frames++ });
+    document.body.append(box.el);
+    while (box.behind) box.sync(run);
+    const more = box.el.querySelector(".lsw-more");
+    expect(more.hidden).toBe(false);
+    expect(box.el.querySelector(".lsw-answer").textContent).not.toContain("Line 119");
+    more.click();
+    expect(frames).toBe(1); // asked for a frame instead of drawing in the click
+    expect(box.behind).toBe(true);
+    let syncs = 0;
+    while (box.behind && syncs < 1000) {
+      box.sync(run);
+      syncs++;
+    }
+    expect(box.el.querySelector(".lsw-scroll").getAttribute("aria-busy")).toBe("false");
+    const shown = box.el.querySelector(".lsw-answer").textContent;
+    expect(shown).toContain("Line 0 of the answer");
+    expect(shown).toContain("Line 45 of the answer");
+    expect(shown).not.toContain("Line 119"); // the next slice only (1,000 more characters)
+    for (let i = 0; i < 20 && !more.hidden; i++) {
+      more.click();
+      while (box.behind) box.sync(run);
+    }
+    expect(more.hidden).toBe(true);
+    expect(box.el.querySelectorAll(".lsw-answer p").length).toBe(120);
+    box.destroy();
+  });
+});
+
 describe("auto-scroll", () => {
   test("isNearBottom", () => {
     expect(isNearBottom({ scrollTop: 600, scrollHeight: 1000, clientHeight: 400 })).toBe(true);

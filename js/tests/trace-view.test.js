@@ -144,6 +144,50 @@ describe("trace view: a backlog of entries", () => {
   });
 });
 
+describe("trace view: a live trace", () => {
+  test("redraws are spaced by their cost, and a scroll draws at once", () => {
+    // a clock the test moves: each redraw "costs" what the tree's rows cost (1 ms per 200 rows)
+    let clock = 0;
+    const tree = new TraceView({ clock: () => clock, viewportHeight: 400, rowHeight: 20 });
+    document.body.append(tree.el);
+    const flattenCost = () => tree.rows.length / 200;
+    const realDraw = tree._draw.bind(tree);
+    tree._draw = () => {
+      const out = realDraw();
+      clock += flattenCost();
+      return out;
+    };
+    tree.addEntries([start("root", null, "agent", "agent", 0)]);
+    let n = 0;
+    let draws = 0;
+    let frames = 0;
+    for (let f = 0; f < 300; f++) {
+      // 40 spans per frame, a frame every 16.7 ms
+      const batch = [];
+      for (let i = 0; i < 40; i++, n++) batch.push(start(`s${n}`, "root", `tool_${n}`, "tool", n * 0.001));
+      tree.addEntries(batch);
+      const before = tree.rows.length;
+      tree.flush();
+      frames++;
+      if (tree.rows.length !== before) draws++;
+      clock += 16.7;
+    }
+    // early on (cheap) every frame draws; with 10,000 rows a draw costs 50 ms: one in ~12 frames
+    expect(draws).toBeLessThan(frames * 0.6);
+    expect(draws).toBeGreaterThan(frames * 0.1);
+    // a scroll is the user's: drawn in the next frame whatever the spacing
+    tree.addEntries([start("late", "root", "late_tool", "tool", 99)]);
+    tree.viewport.scrollTop = 20 * 5000;
+    tree.viewport.dispatchEvent(new Event("scroll"));
+    tree.flush();
+    const shown = [...tree.el.querySelectorAll(".lsw-node")].map((r) => r.dataset.span);
+    expect(shown).toContain("s4999");
+    // and nothing is lost: once the entries stop, the last ones are drawn
+    for (let i = 0; i < 100 && tree.flush(); i++) clock += 16.7;
+    expect(tree.rows.length).toBe(n + 2);
+  });
+});
+
 describe("trace view: keyboard", () => {
   test("arrows, Home/End, Right/Left open, close and move; Enter/Space toggle; focus follows; selection shows details", () => {
     const { tree, flushAll } = makeTree();
