@@ -366,19 +366,20 @@ export function createAnswerBox(opts) {
       // live tail once at the end of the frame.
       const t0 = clock();
       do {
-        const spent = clock() - t0;
+        const live = renderer.liveChars;
+        const size = pace.piece(clock() - t0, live);
         const p0 = clock();
         let fed;
-        if (renderer.backlogChars > 0) fed = renderer.drain(pace.piece(spent), { live: false });
+        if (renderer.backlogChars > 0) fed = renderer.drain(size, { live: false });
         else {
-          let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + pace.piece(spent));
+          let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + size);
           if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
           renderer.append(run.text.slice(textLen, upto), { live: false });
           fed = upto - textLen;
           textLen = upto;
         }
         // text past the display bound is only stored: no measure of the rendering cost
-        if (renderer.hiddenChars === 0) pace.record(fed, clock() - p0);
+        if (renderer.hiddenChars === 0) pace.record(fed, clock() - p0, live);
       } while (waiting() && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
       renderer.renderLive();
       grew = true;

@@ -113,6 +113,7 @@ function newlineOffsets(text) {
  *   renderLive(): void,
  *   drain(maxChars: number, opts?: {live?: boolean}): number,
  *   readonly backlogChars: number,
+ *   readonly liveChars: number,
  *   update(fullText: string): void,
  *   reset(text?: string): void,
  *   finish(): void,
@@ -497,6 +498,10 @@ export function createMarkdownRenderer(container, opts = {}) {
     /** Characters "Show more" queued that drain() has not fed yet. */
     get backlogChars() {
       return backlogLen;
+    },
+    /** Characters of the live tail (re-parsed by every update). */
+    get liveChars() {
+      return tail.length;
     },
     update(full) {
       const text = normalizeNewlines(full);

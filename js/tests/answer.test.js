@@ -267,6 +267,22 @@ describe("a big final state", () => {
   });
 });
 
+describe("a big final state", () => {
+  test("one huge paragraph is parsed a few times over, not once per piece (linear, not quadratic)", async () => {
+    const { md } = await import("../md-render.js");
+    const text = Array.from({ length: 20_000 }, (_, i) => `${i}@tok`).join(" "); // ~180 KB, no blank line
+    const { run } = makeRun({ status: "done", text });
+    const parse = vi.spyOn(md, "parse");
+    const box = createAnswerBox({ run, model: createFakeModel(), highlight: false });
+    while (box.behind) box.sync(run);
+    const parsed = parse.mock.calls.reduce((n, [src]) => n + src.length, 0);
+    parse.mockRestore();
+    expect(box.el.querySelector(".lsw-answer").textContent).toContain("19999@tok");
+    expect(parsed).toBeLessThan(12 * text.length);
+    box.destroy();
+  });
+});
+
 describe("show more", () => {
   test("a click hands the next slice over to the frames: busy until drawn, then complete", () => {
     const text = Array.from({ length: 120 }, (_, i) => `Line ${i} of the answer, long enough.`).join("\n\n");

@@ -27,4 +27,12 @@ describe("render pace", () => {
     pace.record(1000, Number.NaN);
     expect(pace.msPerChar).toBe(est);
   });
+
+  test("a long live tail: the cost counts its re-parse, and a piece is never under a quarter of it", () => {
+    const pace = createRenderPace({ budgetMs: 10, minChars: 256, maxChars: 16_000, startMsPerChar: 0.001 });
+    expect(pace.piece(0, 4000)).toBe(6000); // 10,000 fit, the tail takes 4,000 of them
+    expect(pace.piece(0, 400_000)).toBe(100_000); // over budget anyway: a quarter of the tail
+    pace.record(1000, 66, 10_000); // 66 ms for 1,000 new characters parsed with a 10,000-character tail
+    expect(pace.msPerChar).toBeCloseTo(0.0035, 4); // halfway from 0.001 to the sample, 0.006
+  });
 });
