@@ -39,6 +39,8 @@ export const BACKLOG_REDRAW_MS = 250;
  * entries arrive; a small tree, cheap to draw, still redraws every frame.
  */
 export const REDRAW_SPACING = 4;
+/** ...once the tree holds this many spans (a smaller tree shows every change in the next frame). */
+export const SPACED_REDRAW_MIN_SPANS = 2_000;
 
 function button(doc, className, text, label) {
   const b = doc.createElement("button");
@@ -320,7 +322,8 @@ export class TraceView {
     // click, a key, a scroll) always draw at once.
     const userDriven = this._forceDraw || this._windowDirty || this._scrollToNode;
     const sinceDraw = this.clock() - this._drawnAt;
-    const spacing = ingesting ? BACKLOG_REDRAW_MS : Math.min(BACKLOG_REDRAW_MS, REDRAW_SPACING * this._drawMs);
+    const big = this.model.nodes.size >= SPACED_REDRAW_MIN_SPANS;
+    const spacing = ingesting ? BACKLOG_REDRAW_MS : big ? Math.min(BACKLOG_REDRAW_MS, REDRAW_SPACING * this._drawMs) : 0;
     if (!userDriven && this.model.hasChanges && sinceDraw < spacing) return true;
     this._forceDraw = false;
     const drawStart = this.clock();
