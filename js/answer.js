@@ -326,9 +326,7 @@ export function createAnswerBox(opts) {
   });
 
   function tick() {
-    // written only when it changed: a text write per frame costs a style and layout pass per frame
-    const text = statusText(run, now());
-    setText(statusLabel, text);
+    setText(statusLabel, statusText(run, now()));
   }
 
   function syncTicker() {
