@@ -27,6 +27,7 @@ from typing import Any, Callable, Protocol
 from .limits import DEQUEUE_MAX_BYTES
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
 from .pump import CANCEL_GRACE_S, Feed, get_pump
+from .result_text import result_markdown
 from .run_text import StreamedText
 from .spans import SpanRecord, build_spans, format_tree
 
@@ -175,9 +176,9 @@ class Run:
 
         return to_otlp(self)
 
-    def trace_tree(self) -> str:
-        """The spans as an indented text tree."""
-        return format_tree(self.trace)
+    def trace_tree(self, *, internal: bool = False) -> str:
+        """The spans as an indented text tree; ``internal=True`` also shows a producer's plumbing spans."""
+        return format_tree(self.trace, internal=internal)
 
     @property
     def usage(self) -> dict[str, int]:
@@ -313,7 +314,7 @@ class Run:
             "entries": entries,
             "error": error,
             # the result only where it says more than the streamed text (no second copy of the answer)
-            "result": None if self._result is None or str(self._result) == text else str(self._result),
+            "result": None if self._result is None or str(self._result) == text else result_markdown(self._result),
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "stats": self.stats(),
