@@ -62,6 +62,7 @@ _LAZY = {
     "MaxTurnsExceeded": "lazystream_widget.runtime.agent",
     "RunCancelled": "lazystream_widget.runtime.cancel",
     "StreamView": "lazystream_widget.widget",
+    "StreamConsole": "lazystream_widget.console",
     "Run": "lazystream_widget.runner",
     "configure": "lazystream_widget.settings",
     "cassette": "lazystream_widget.cassettes",
@@ -92,6 +93,7 @@ __all__ = [
     "RunCancelled",
     "ServerStartError",
     "Session",
+    "StreamConsole",
     "StreamView",
     "Thread",
     "ThreadPoolExecutor",
@@ -155,6 +157,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for editors and type checkers only
     from .cassettes import Cassette, CassetteError, CassetteMismatchError, cassette
+    from .console import StreamConsole
     from .runner import Run
     from .runtime.agent import FunctionCallAgent, MaxTurnsExceeded
     from .runtime.cancel import RunCancelled

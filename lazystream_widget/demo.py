@@ -3,8 +3,10 @@
 ``python -m lazystream_widget.demo`` runs them on the embedded scripted model (no API
 key needed); with ``LAZYSTREAM_OPENAI_BASE_URL`` / ``LAZYSTREAM_OPENAI_API_KEY`` /
 ``LAZYSTREAM_OPENAI_MODEL`` (or ``OPENAI_*``) set it uses your endpoint instead.
-``--form trainable`` uses the ``TrainableModule(...).start()`` form; ``--example quick``
-runs only the quick start.
+By default the traced example is shown through :class:`~lazystream_widget.StreamConsole`: the
+answer streams as flowing text and the trace prints as a tree. ``--raw`` prints exactly what the
+seed's code prints (one queue item per line, trace entries as JSON); ``--form trainable`` uses the
+``TrainableModule(...).start()`` form; ``--raw --example quick`` runs only the quick start.
 """
 # ruff: noqa: E501, I001  -- the seed's code, kept as the seed wrote it
 # --- the seed's tools (unchanged but for the import line) ---------------------------
@@ -106,14 +108,41 @@ def intermediate_log_output(form: str = "online") -> None:
         llm.stop()
 
 
+def pretty(form: str = "online") -> None:
+    """The seed's traced agent, shown as a person would like to read it: a StreamConsole."""
+    import lazystream_widget as lazyllm
+    from lazystream_widget.tools import FunctionCallAgent
+
+    if form == "trainable":
+        llm = lazyllm.TrainableModule("internlm2-chat-20b", stream=True, return_trace=True).start()
+    else:
+        llm = lazyllm.OnlineChatModule(stream=True, return_trace=True)
+    agent = FunctionCallAgent(llm, ["get_current_weather", "get_n_day_weather_forecast"], return_trace=True)
+    try:
+        console = lazyllm.StreamConsole(agent)
+        console.ask("What's the weather like today in celsius in Tokyo and Paris.")
+    finally:
+        if form == "trainable":
+            llm.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import os
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m lazystream_widget.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--example", choices=["quick", "trace", "both"], default="both")
-    parser.add_argument("--form", choices=["online", "trainable"], default="online")
+    parser = argparse.ArgumentParser(
+        prog="python -m lazystream_widget.demo", description=__doc__.splitlines()[0],
+        epilog="With no endpoint configured (LAZYSTREAM_OPENAI_BASE_URL / LAZYSTREAM_OPENAI_API_KEY, or OPENAI_*), "
+               "the demo starts the embedded scripted model on 127.0.0.1.",
+    )
+    parser.add_argument("--raw", action="store_true",
+                        help="print exactly what the seed's examples print (one queue item per line, trace entries "
+                             "as JSON) instead of the streaming answer and trace tree")
+    parser.add_argument("--example", choices=["quick", "trace", "both"], default="both",
+                        help="with --raw: which of the seed's examples to run (default: both)")
+    parser.add_argument("--form", choices=["online", "trainable"], default="online",
+                        help="OnlineChatModule (default) or TrainableModule(...).start() with a local server")
     parser.add_argument("--token-delay", type=float, default=0.03, help="scripted model: seconds between tokens")
     args = parser.parse_args(argv)
 
@@ -132,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["LAZYSTREAM_OPENAI_API_KEY"] = "scripted"
         print(f"# no endpoint configured: using the embedded scripted model at {server.base_url}")
     try:
+        if not args.raw:
+            pretty(args.form)
+            return 0
         if args.example in ("quick", "both"):
             print("# --- Stream Quick Start ---")
             quick_start(args.form)

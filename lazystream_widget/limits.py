@@ -16,7 +16,7 @@ TEXT_RANGES_MAX = 32
 
 # --- queues and sessions ------------------------------------------------------
 #: An empty ``dequeue()`` may wait this long for a new item before returning
-#: ``[]``; it keeps the seed's busy-poll loop cheap (spec 1).
+#: ``[]``; it keeps the seed's busy-poll loop cheap.
 EMPTY_DEQUEUE_WAIT_S = 0.002
 #: A consumer that dequeued from a queue within this window counts as *active* on
 #: it: futures of our executor then wait for their items in that queue to be read
@@ -24,11 +24,30 @@ EMPTY_DEQUEUE_WAIT_S = 0.002
 ACTIVE_CONSUMER_WINDOW_S = 1.0
 #: ...but never longer than this after the task itself finished.
 DRAIN_GRACE_S = 2.0
-#: A session whose owning process is dead and whose files have not changed for
-#: this long is deleted by the next process that opens the queue home.
+#: A session whose owning process is dead, or that has no readable ``owner`` file,
+#: and whose files have not changed for this long is deleted by the next process
+#: that opens the queue home. A live owner's session is never swept.
 STALE_SESSION_AFTER_S = 60.0
 #: One ``dequeue()`` reads at most this many bytes of queue file at once.
 DEQUEUE_READ_CHUNK = 4 * 1024 * 1024
+#: One ``dequeue()`` hands over at most about this many payload bytes (always at least
+#: one item, which may be up to 64 MiB); the rest stays for the next call. Bounds the
+#: memory one call takes (five 64 MiB items took 792 MB in one call before).
+DEQUEUE_MAX_BYTES = 16 * 1024 * 1024
+#: The file backend keeps at most this many descriptors of queue files open per process
+#: (least recently used closed first; a quarter of ``ulimit -n`` when that is lower), so a
+#: producer writing into many sessions never runs out of descriptors.
+QUEUE_DESCRIPTORS_MAX = 256
+#: A writer checks at most this often whether its session's files were deleted under it
+#: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
+DELETED_SESSION_CHECK_S = 0.25
+
+# --- runs ---------------------------------------------------------------------
+#: Each run of a view works on a thread of its own. At most this many run threads may be
+#: alive in a process at once (running, or cancelled but stuck in code that ignores the
+#: cancel: Python cannot kill a thread); past it a new run fails at once with
+#: ``RunLimitError`` (its status and notice say so) instead of waiting silently.
+RUN_THREADS_MAX = 256
 
 # --- model calls --------------------------------------------------------------
 #: Retries of a model request that failed before its first streamed byte.
@@ -40,6 +59,13 @@ MODEL_RETRY_AFTER_MAX_S = 10.0
 #: Connect timeout and stall timeout (no byte for this long) of a model stream.
 MODEL_CONNECT_TIMEOUT_S = 10.0
 MODEL_READ_TIMEOUT_S = 60.0
+#: Total bounds of one streamed model call, checked as each chunk arrives (a silent stream
+#: is ended by the read timeout above): past either, the call ends with ``ModelError``
+#: (``StreamLimitError``) and the text streamed so far is kept. Per call:
+#: ``OnlineChatModule(..., max_stream_seconds=..., max_stream_chars=...)``.
+MODEL_STREAM_MAX_S = 1800.0
+#: Characters of content, reasoning and tool-call arguments together.
+MODEL_STREAM_MAX_CHARS = 32 * 1024 * 1024
 #: API keys at least this long are masked wherever a server echoes them (real keys are 20+
 #: characters; masking short placeholders such as "scripted" would mangle ordinary words).
 REDACT_MIN_KEY_CHARS = 16
@@ -53,6 +79,14 @@ TOOL_TIMEOUT_S = 60.0
 TOOL_ERROR_MAX_CHARS = 500
 #: A tool result handed back to the model is cut past this many characters.
 TOOL_RESULT_MAX_CHARS = 64 * 1024
+#: The model's arguments for one tool call are refused (a tool message says why) past this
+#: many characters or this nesting depth of JSON arrays/objects; nothing larger is parsed.
+TOOL_ARGUMENTS_MAX_CHARS = 1_000_000
+TOOL_ARGUMENTS_MAX_DEPTH = 64
+#: Tools abandoned after their timeout keep their thread (Python cannot kill one). Past this
+#: many still running in a process, each new abandonment also warns (``AbandonedToolsWarning``)
+#: and the run's notice says to run such tools in a subprocess (docs/killable-tools.md).
+TOOL_ABANDONED_WARN_AT = 8
 #: Default bound on model turns of a FunctionCallAgent.
 AGENT_MAX_TURNS = 10
 #: While a model streams a tool call, its argument text goes to the trace as ``tool_call`` events on
@@ -68,6 +102,18 @@ TOOL_CALL_STREAM_MAX_CHARS = 8 * 1024
 WIDGET_MAX_MESSAGES_PER_S = 30
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
+#: A view keeps its last this-many runs in full in its ``runs`` trait (what the browser
+#: and a saved notebook hold); older ones are summarised there (status, question, the
+#: first WIDGET_SUMMARY_CHARS of the answer, a notice saying where the full run is).
+#: ``StreamView(max_runs=...)``.
+WIDGET_FULL_RUNS = 10
+#: ...the runs before those, this many, are summarised; older ones collapse into one entry
+#: saying how many there were. So a run's end sends at most WIDGET_FULL_RUNS full runs.
+WIDGET_SUMMARISED_RUNS = 20
+WIDGET_SUMMARY_CHARS = 280
+#: A view keeps at most this many runs at all: handles in ``view.history`` and entries
+#: (full or summarised) in ``runs``; older ones are dropped. ``StreamView(max_history=...)``.
+WIDGET_MAX_HISTORY = 200
 #: The front end (``static/widget.js`` + ``widget.css``, KaTeX and its fonts included) stays below
 #: this size: anywidget loads it from a Blob URL and every saved notebook keeps a copy of it.
 WIDGET_BUNDLE_MAX_BYTES = 1_100_000
@@ -116,3 +162,10 @@ RESYNC_MAX_INTERVAL_MS = 4000
 RESYNC_RETRY_MS = 2000
 #: ...at most this many times in a row (then the run's final state, sent last, catches the browser up).
 RESYNC_MAX_ATTEMPTS = 5
+
+# --- marimo (lazystream_widget/frontends.py) ------------------------------------
+#: In marimo, messages sent before a view's front end starts are dropped; the view then
+#: refreshes its ``runs`` trait with what was sent, first this long after a message...
+MARIMO_CATCH_UP_FIRST_S = 0.25
+#: ...then at doubling intervals up to this one, until the browser sends the kernel a message.
+MARIMO_CATCH_UP_MAX_INTERVAL_S = 2.0

@@ -193,7 +193,7 @@ def parse_entry(line: str) -> TraceEntry | str:
     if text.startswith("{"):
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a foreign line nested thousands deep
             return line
         if isinstance(obj, dict) and "span" in obj and "event" in obj:
             return obj  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""Runs a module on a query in the pool and drains its queues for a display.
+"""Runs a module on a query (on a thread of its own) and drains its queues for a display.
 
 Each run gets a fresh session (so concurrent runs never mix), a cancel token, and
 tracing of everything in it. A pump thread waits on the session's queues (an
@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any, Callable, Protocol
 
-from .limits import WIDGET_MAX_MESSAGES_PER_S
+from .limits import DEQUEUE_MAX_BYTES, WIDGET_MAX_MESSAGES_PER_S
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
 from .spans import SpanRecord, build_spans, format_tree
 
@@ -65,19 +65,14 @@ class RunSink(Protocol):
         """Send the (final) state again, from the caller's context."""
 
 
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _run_pool():
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                from .runtime.pool import ThreadPoolExecutor
-
-                _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lazystream-run")
-    return _pool
+def _read_all(backend: Any, session_id: str, queue: str) -> list[bytes]:
+    """Everything waiting in a queue: one read hands over about DEQUEUE_MAX_BYTES, so read on past a full batch."""
+    items = backend.read(session_id, queue)
+    batch = items
+    while batch and sum(map(len, batch)) >= DEQUEUE_MAX_BYTES:
+        batch = backend.read(session_id, queue)
+        items.extend(batch)
+    return items
 
 
 class Run:
@@ -106,6 +101,9 @@ class Run:
         self._lock = threading.Lock()
         self._result: Any = None
         self._exception: BaseException | None = None
+        self._failure: tuple[ErrorInfo, str] | None = None  # (error info, full traceback) before any trimming
+        self._raised = False  # the exception was raised to a caller (and trimmed) already
+        self._worker_tb: Any = None  # its traceback in the worker, trimmed to the user's frames
         self._final: concurrent.futures.Future = concurrent.futures.Future()
         self._token = None  # set in start()
         self._session = None
@@ -212,21 +210,37 @@ class Run:
     @property
     def result(self) -> Any:
         """The module's return value; raises the run's exception if it failed (waits if still running)."""
+        __tracebackhide__ = True
         return self.wait()
 
     @property
     def error(self) -> BaseException | None:
+        """The run's exception (None unless it failed or was cancelled)."""
         return self._exception
+
+    @property
+    def traceback(self) -> str | None:
+        """The run's full traceback, chain included, as it was in the worker (None unless it failed).
+
+        What ``wait()`` raises into a cell is trimmed to the user's code; this is the whole story.
+        """
+        return self._failure[1] if self._failure is not None else None
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the run ends; return its result or raise its exception.
 
-        A kernel interrupt (KeyboardInterrupt) while waiting cancels the run cleanly, then re-raises.
+        The exception is the run's own (same type and message), its traceback trimmed to your
+        code; :attr:`traceback` holds the full one. A kernel interrupt (KeyboardInterrupt) while
+        waiting cancels the run cleanly, then re-raises.
         """
+        __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
         try:
             self._final.result(timeout)
         except concurrent.futures.TimeoutError:
-            raise TimeoutError(f"run {self.id} still running after {timeout} s (status: {self.status})") from None
+            raise TimeoutError(
+                f"run {self.id} is still running after {timeout} s; wait longer (run.wait(timeout=...)) "
+                "or stop it (run.cancel())"
+            ) from None
         except KeyboardInterrupt:
             self.cancel("interrupted")
             try:
@@ -250,16 +264,26 @@ class Run:
                     warnings.warn(f"run {self.id}: resending the final state failed: {exc!r}", RuntimeWarning,
                                   stacklevel=2)
         if self._exception is not None:
-            raise self._exception
+            self._raise_error()
         return self._result
+
+    def _raise_error(self) -> None:
+        __tracebackhide__ = True
+        from .tracebacks import prepare, raise_for_user
+
+        exc = self._exception
+        if not self._raised:
+            self._raised, self._worker_tb = True, prepare(exc)
+        raise_for_user(exc, self._worker_tb)
 
     def __await__(self):
         return self._await().__await__()
 
     async def _await(self) -> Any:
+        __tracebackhide__ = True
         await asyncio.wrap_future(self._final)
         if self._exception is not None:
-            raise self._exception
+            self._raise_error()
         return self._result
 
     def cancel(self, reason: str = "cancelled by the user") -> bool:
@@ -272,11 +296,7 @@ class Run:
         """The run as the widget's ``runs`` trait stores it."""
         with self._lock:
             text, thinking, entries = "".join(self._text), "".join(self._thinking), list(self._entries)
-        error: ErrorInfo | None = None
-        if self._exception is not None:
-            from .runtime.trace import error_info
-
-            error = error_info(self._exception)
+        error = self._failure[0] if self._failure is not None else None
         return {
             "id": self.id,
             "query": self.query if isinstance(self.query, str) else repr(self.query),
@@ -317,6 +337,7 @@ class Run:
         on ipykernel 7.0.x a thread that touches a widget must run in a copy of the cell's context.
         """
         from .runtime.cancel import CancelToken, set_token
+        from .runtime.run_threads import RunLimitError, start_run_thread
         from .runtime.session import new_session, use_session
         from .runtime.trace import activate, set_trace_everything
 
@@ -343,14 +364,17 @@ class Run:
             if sink is not None:
                 sink.run_started(self)
             invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
-            future = run_ctx.run(_run_pool().submit, invoke, self.query)
+            # a thread of its own (runtime/run_threads.py): a stuck, abandoned run never blocks a new one
+            future = start_run_thread(invoke, self.query, run_ctx, f"lazystream-run-{self.id}")
             future.add_done_callback(self._note_work_ended)
             pump = threading.Thread(
                 target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
                 daemon=True,
             )
             pump.start()
-        except BaseException as exc:  # e.g. the pool is shut down: end the run now, never leave it "running"
+        except BaseException as exc:  # e.g. too many stuck runs: end the run now, never leave it "running"
+            if isinstance(exc, RunLimitError):
+                self.add_notice(str(exc))
             watcher.close()
             self._token.cancel("the run could not start")
             self._end_now(exc, sink)
@@ -364,7 +388,7 @@ class Run:
 
     def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
         self.ended_at = time.time()
-        self._exception = exc
+        self._set_exception(exc)
         self.status = "error"
         try:
             if sink is not None:
@@ -377,10 +401,10 @@ class Run:
         from .runtime.session import get_backend
 
         backend, sid = get_backend(), self._session.id
-        deltas = backend.read(sid, ANSWER_QUEUE)
+        deltas = _read_all(backend, sid, ANSWER_QUEUE)
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
-        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in backend.read(sid, THINK_QUEUE))
-        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in backend.read(sid, TRACE_QUEUE)]
+        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in _read_all(backend, sid, THINK_QUEUE))
+        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in _read_all(backend, sid, TRACE_QUEUE)]
         if text or thinking or entries:
             with self._lock:
                 if (text or thinking) and self.ttft_ms is None:
@@ -477,15 +501,19 @@ class Run:
 
         self.ended_at = self._work_ended_at if future.done() and self._work_ended_at is not None else time.time()
         if failure is not None:
-            self._exception = RunDisplayError(
+            error = RunDisplayError(
                 f"run {self.id} was stopped: its display failed while streaming "
                 f"({type(failure).__name__}: {failure}); run.text holds what was streamed"
             )
-            self._exception.__cause__ = failure
+            error.__cause__ = failure
+            self._set_exception(error)
             self.status = "error"
             return
         if not future.done():  # abandoned after a cancel the module did not honour
-            self._exception = RunCancelled(self._token.reason)
+            from .runtime.run_threads import mark_abandoned
+
+            mark_abandoned(future)  # its thread still counts against RUN_THREADS_MAX until it returns
+            self._set_exception(RunCancelled(self._token.reason))
             self.status = "cancelled"
             return
         exc = future.exception()
@@ -493,5 +521,13 @@ class Run:
             self._result = future.result()
             self.status = "done"
         else:
-            self._exception = exc
+            self._set_exception(exc)
             self.status = "cancelled" if isinstance(exc, RunCancelled) else "error"
+
+    def _set_exception(self, exc: BaseException) -> None:
+        """The run failed with ``exc``: keep its error info and full traceback before anyone trims it."""
+        from .runtime.trace import error_info
+        from .tracebacks import full_traceback
+
+        self._failure = (error_info(exc), full_traceback(exc))
+        self._exception = exc

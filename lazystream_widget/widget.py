@@ -24,9 +24,12 @@ import anywidget
 import traitlets
 
 from . import control
+from .frontends import CatchUp, in_marimo, show
 from .protocol import MSG_SNAPSHOT, DeltaMessage, RunStartMessage, SnapshotMessage
 from .resync import ResyncRequest, SentLedger, snapshot_states
+from .run_list import RunList
 from .runner import Run
+from .views import RunHistory, check_module, module_name
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
@@ -46,7 +49,7 @@ def _bundle(name: str, fallback: str) -> pathlib.Path | str:
     return fallback
 
 
-class StreamView(anywidget.AnyWidget):
+class StreamView(RunHistory, anywidget.AnyWidget):
     """A live view of a module's runs: the streaming answer and the trace tree.
 
     Args:
@@ -54,6 +57,9 @@ class StreamView(anywidget.AnyWidget):
             a ``ModuleBase`` subclass or a plain function.
         display: show the view as the current cell's output right away (inside a notebook).
         title: an optional heading shown above the runs.
+        max_runs: runs kept in full in the widget (and a saved notebook); older ones are summarised
+            (default ``limits.WIDGET_FULL_RUNS``, 10). See :mod:`lazystream_widget.run_list`.
+        max_history: run handles kept in ``view.history`` (default ``limits.WIDGET_MAX_HISTORY``, 200).
     """
 
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
@@ -66,15 +72,14 @@ class StreamView(anywidget.AnyWidget):
     #: cell is busy), "frontend" (while busy if the frontend uses subshells), "shell" (between cells), "none"
     control_route = traitlets.Unicode("none").tag(sync=True)
 
-    def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "", **kwargs: Any):
-        if not callable(module):
-            raise TypeError(
-                f"StreamView needs something callable on a query (an agent, a model, a flow or a function), "
-                f"got {type(module).__name__}"
-            )
+    def __init__(self, module: Callable[[Any], Any], *, display: bool = True, title: str = "",
+                 max_runs: int | None = None, max_history: int | None = None, **kwargs: Any):
+        check_module("StreamView", module)
         super().__init__(title=title, **kwargs)
         self.module = module
-        self.history: list[Run] = []
+        self._run_list = RunList(max_runs, max_history)  # bounded: last runs in full, older summarised
+        #: the view's last ``max_history`` runs (handles), oldest first
+        self.history: list[Run] = self._run_list.history
         self._mseq = 0
         self._stats_sent_at: dict[str, float] = {}
         self._ttft_sent: set[str] = set()
@@ -82,10 +87,12 @@ class StreamView(anywidget.AnyWidget):
         self._runs_lock = threading.Lock()
         self._ledger = SentLedger()  # what the live messages carried of each run (for resync replies)
         self._lose_deltas = 0  # test-only: see _lose_next_deltas
+        # marimo drops messages sent before the view's front end starts: catch it up through the trait
+        self._catch_up = CatchUp(self._refresh_as_sent) if in_marimo() else None
         self.on_msg(self._on_browser_message)
         self.control_route = control.install_route(self.comm)
         if display:
-            _display_in_notebook(self)
+            show(self)  # Jupyter: IPython display; marimo: mo.output.append
 
     # ---- the API ----------------------------------------------------------------
 
@@ -93,27 +100,23 @@ class StreamView(anywidget.AnyWidget):
         """Start a run of the module on ``query`` and return its handle at once.
 
         With ``wait=True`` block until it ends (still streaming live) and raise its
-        exception if it failed, so a failing notebook fails under nbval.
+        exception if it failed, so a failing notebook fails under nbval. The exception is
+        the run's own, its traceback trimmed to your code (the full one:
+        ``view.last_run.traceback``). ``timeout`` (seconds, with ``wait=True``) raises
+        ``TimeoutError`` if the run is still going by then; the run goes on.
         """
-        run = Run(self.module, query)
-        self.history.append(run)
-        run.start(self)
-        if wait:
-            run.wait(timeout)
-        return run
+        __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
+        return self._start_run(query, wait, timeout)
 
-    @property
-    def last_run(self) -> Run | None:
-        return self.history[-1] if self.history else None
+    def _remember(self, run: Run) -> None:
+        self._run_list.add(run)  # bounded history (run_list.py)
 
     def cancel_all(self) -> None:
-        for run in self.history:
+        for run in list(self.history):
             run.cancel()
 
     def __repr__(self) -> str:
-        # stable text form: nbval compares it, and a memory address would differ every run
-        name = getattr(self.module, "name", None) or getattr(self.module, "__name__", type(self.module).__name__)
-        return f"StreamView({name})"
+        return f"StreamView({module_name(self.module)})"  # stable: nbval compares it
 
     # ---- the runner's sink (called from the pump thread) ----------------------------
 
@@ -156,6 +159,11 @@ class StreamView(anywidget.AnyWidget):
             table.pop(run.id, None)
         self._ttft_sent.discard(run.id)
         self._store_run(run)  # the final state, as a trait: sent last, kept in saved notebooks
+        self._stats_sent_at.pop(run.id, None)
+        self._ttft_sent.discard(run.id)
+        self._tokens_sent.pop(run.id, None)
+        with self._runs_lock:  # an ended run is resent whole: what its live messages carried is no longer needed
+            self._ledger.forget(run.id)
 
     def run_resync(self, run: Run) -> None:
         self.send_state("runs")
@@ -189,30 +197,30 @@ class StreamView(anywidget.AnyWidget):
             msg["mseq"] = self._mseq
             if record is not None:
                 record()
+            if self._catch_up is not None:
+                self._catch_up.message_sent()  # marimo: a trait refresh follows (frontends.py)
             if self._lose_deltas > 0 and msg.get("type") == "delta":
                 self._lose_deltas -= 1
                 return
             self.send(msg)
 
     def _store_run(self, run: Run) -> None:
-        state = run.state()
         with self._runs_lock:
-            runs = [r for r in self.runs if r.get("id") != run.id]
-            index = next((i for i, r in enumerate(self.runs) if r.get("id") == run.id), len(runs))
-            runs.insert(index, state)
+            self.runs = self._run_list.update(run)
+
+    def _refresh_as_sent(self) -> None:
+        """marimo: write each running run's state as the live messages carried it into ``runs`` (frontends.py)."""
+        with self._runs_lock:
+            stored = {r.get("id"): r for r in self.runs}
+            runs = []
+            for run in list(self.history):
+                if run.status == "running":
+                    runs.append(self._ledger.state_as_sent(run))
+                elif run.id in stored:
+                    runs.append(stored[run.id])
             self.runs = runs
 
     def _on_browser_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if self._catch_up is not None:
+            self._catch_up.browser_is_listening()
         control.handle_request(self, content)
-
-
-def _display_in_notebook(view: StreamView) -> None:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and getattr(shell, "kernel", None) is not None:
-        from IPython.display import display
-
-        display(view)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services import SERVICE_MARKERS, check_item
 
 from lazystream_widget import settings
 from lazystream_widget.runtime import session as session_mod
@@ -30,16 +31,37 @@ def _plugin_is_installed() -> bool:
 # Registering the plugin twice (entry point + pytest_plugins) is an error, so only name it when it is not installed.
 pytest_plugins = [] if _plugin_is_installed() else ["lazystream_widget.testing.pytest_plugin"]
 
+# ---- suites that need a service from apt: a flag skips them, a missing service fails naming the flag ----
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lazystream", "lazystream-widget test suites")
+    group.addoption("--no-browser", action="store_true", help="skip the tests that drive chromium (marker: browser)")
+    group.addoption("--no-redis", action="store_true", help="skip the tests that need redis-server (marker: redis)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "redis: needs redis-server (skipped with --no-redis)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for marker, (flag, _need) in SERVICE_MARKERS.items():
+        if config.getoption(flag):
+            skip = pytest.mark.skip(reason=f"{flag} given: tests that need {_need.split(' (')[0]} are skipped")
+            for item in items:
+                if item.get_closest_marker(marker):
+                    item.add_marker(skip)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check_item(item)  # a missing chromium / redis-server fails here, before any fixture starts a server
+
+
 def _close_backend() -> None:
     """Release the descriptors the test's backend holds (its files are under tmp_path, deleted by pytest)."""
     backend = session_mod._backend
-    if backend is None:
-        return
-    for sid in {key[0] for key in getattr(backend, "_files", {})} | set(getattr(backend, "_seq_fds", {})):
-        try:
-            backend.delete_session(sid)
-        except OSError:
-            pass
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
 
 
 @pytest.fixture(autouse=True)

@@ -274,7 +274,9 @@ while True:
             raw = log_path(queue_home, s.id).read_bytes()
             torn_seen |= filestore.unframe(raw)[1] != len(raw)
             q = FileSystemQueue()
-            got = q.dequeue()
+            got = []
+            while batch := q.dequeue():  # one dequeue hands over about DEQUEUE_MAX_BYTES; the rest comes next
+                got += batch
             assert len(got) >= 3
             for i, item in enumerate(got):
                 assert item == f"{i}|{filler}|{i}", f"item {i} is not intact"
@@ -290,6 +292,7 @@ def test_a_lock_holder_killed_with_sigkill_does_not_block_the_next_dequeue(queue
     with session() as s:
         q = FileSystemQueue(session=s)  # bound: the reader below is a plain thread
         q.enqueue("x")  # so that dequeue takes the lock (an empty poll does not)
+        assert q.size() == 1  # a consumer's first call makes the lock file (writers never open it)
         lock_file = queue_home / "sessions" / s.id / "lazy_answer.lock"
         assert lock_file.exists()
         code = f"""

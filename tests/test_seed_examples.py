@@ -132,7 +132,7 @@ def test_intermediate_log_output(form: str) -> None:
 
 
 def test_the_demo_runs_as_a_script() -> None:
-    proc = subprocess.run([sys.executable, "-m", "lazystream_widget.demo", "--token-delay", "0"],
+    proc = subprocess.run([sys.executable, "-m", "lazystream_widget.demo", "--raw", "--token-delay", "0"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     rets = [line for line in proc.stdout.splitlines() if line.startswith("ret: ")]

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import lazystream_widget as lazyllm
-from lazystream_widget.limits import DRAIN_GRACE_S
+from lazystream_widget.limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
 from lazystream_widget.runtime.queue import FileSystemQueue
 from lazystream_widget.runtime.session import Session, current_session, default_session, session
 from lazystream_widget.runtime.trace import current_span, span
@@ -91,6 +91,7 @@ def test_an_invalid_lazystream_session_is_a_clear_error(child_env) -> None:
 
 
 def test_a_session_id_can_be_attached_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # across processes, and what closing an attached session releases: tests/reliability/test_descriptors.py
     with session() as owner:
         with session(owner.id) as attached:
             assert not attached.owned
@@ -189,7 +190,7 @@ def test_with_no_active_consumer_the_future_completes_at_once() -> None:
         assert FileSystemQueue().size() == 100  # nothing was lost either: it is all still there
 
 
-def test_a_consumer_that_stopped_reading_delays_the_future_by_at_most_the_grace() -> None:
+def test_a_consumer_that_stopped_reading_delays_the_future_until_it_no_longer_counts_as_active() -> None:
     with session():
         FileSystemQueue().dequeue()  # was active...
         with lazyllm.ThreadPoolExecutor(1) as executor:
@@ -197,7 +198,36 @@ def test_a_consumer_that_stopped_reading_delays_the_future_by_at_most_the_grace(
             future = executor.submit(producer, 10)  # ...and reads no more
             future.result(timeout=DRAIN_GRACE_S + 5)
             elapsed = time.monotonic() - t0
-    assert elapsed < DRAIN_GRACE_S + 1.5
+        # it waited (the feature is there) while the consumer still counted as active, and no longer
+        assert ACTIVE_CONSUMER_WINDOW_S * 0.8 <= elapsed < min(DRAIN_GRACE_S, ACTIVE_CONSUMER_WINDOW_S) + 1.5, elapsed
+        assert FileSystemQueue().size() == 10, "nothing was lost while waiting: the items are all still there"
+
+
+def test_a_consumer_that_keeps_reading_too_slowly_delays_the_future_by_at_most_the_grace() -> None:
+    with session() as s:
+        q = FileSystemQueue(session=s)  # bound: the slow reader below is a plain thread
+        q.dequeue()
+        stop = threading.Event()
+        got: list[str] = []
+
+        def slow_reader() -> None:  # active all along, but one item every 0.3 s: never caught up within the grace
+            while not stop.wait(0.3):
+                got.extend(q.dequeue(limit=1))
+
+        reader = threading.Thread(target=slow_reader)
+        reader.start()
+        try:
+            with lazyllm.ThreadPoolExecutor(1) as executor:
+                t0 = time.monotonic()
+                future = executor.submit(producer, 30)
+                future.result(timeout=DRAIN_GRACE_S + 5)
+                elapsed = time.monotonic() - t0
+        finally:
+            stop.set()
+            reader.join(5)
+        assert DRAIN_GRACE_S - 0.3 <= elapsed < DRAIN_GRACE_S + 1.5, f"done after {elapsed:.2f} s"
+        assert 0 < len(got) < 30 and got == [f"t{i} " for i in range(len(got))]
+        assert q.size() == 30 - len(got), "the rest stays for the reader: nothing lost"
 
 
 def test_twenty_concurrent_runs_in_their_own_sessions_never_mix() -> None:

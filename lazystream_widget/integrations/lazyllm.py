@@ -289,7 +289,7 @@ class _QueueReader:
         if isinstance(raw, str) and raw.startswith("{"):
             try:
                 item = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: model text nested thousands deep
                 item = None
         if not isinstance(item, dict) or "tag" not in item:
             self.answer.enqueue(strip_ansi(str(raw)))  # not LazyLLM's JSON: plain answer text

@@ -113,7 +113,7 @@ def parse_json_text(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "{[":
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: model-supplied JSON nested thousands deep
             return value
     return value
 

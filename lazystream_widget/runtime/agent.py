@@ -12,7 +12,8 @@ tools you pass.
 Tools run on daemon threads carrying the run's context (session, span, cancel
 token), not on a pool: a tool that hangs past its timeout is abandoned (Python
 threads cannot be killed) and neither the run's end nor the interpreter's exit
-waits for it.
+waits for it. Abandoned tools are counted (``abandoned.py``): the count is in the
+tool span and the run's notices, with a warning past ``TOOL_ABANDONED_WARN_AT``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import time
 from typing import Any
 
 from ..limits import AGENT_MAX_TURNS, TOOL_ERROR_MAX_CHARS, TOOL_RESULT_MAX_CHARS, TOOL_TIMEOUT_S
-from . import cancel, tool_registry
+from . import abandoned, cancel, tool_registry
 from .agent_options import check_lazyllm_options, with_stream
 from .chat import AssistantMessage, ChatModuleBase
 from .module import ModuleBase
+from .tool_arguments import parse_arguments, shown_arguments
 from .tools import ToolArgumentError, ToolSpec, validate_arguments
 from .trace import Span, activate, end_with_exception, error_info, start_span, strip_ansi
 
@@ -165,22 +167,21 @@ class _ToolCall:
 
     def start(self) -> None:
         if self.agent.tracing():
-            self.span = start_span(self.name or "(no name)", "tool", self._shown_args(),
+            self.span = start_span(self.name or "(no name)", "tool", shown_arguments(self.raw_args),
                                    {"call_id": self.call_id})
         if self.spec is None:
             names = ", ".join(sorted(self.agent._by_name)) or "none"
             self.message = f"Error: unknown tool {self.name!r}; the tools available are: {names}"
             return
         try:
-            parsed = json.loads(self.raw_args) if self.raw_args.strip() else {}
-            if not isinstance(parsed, dict):
-                raise ToolArgumentError(f"{self.name}: arguments must be a JSON object, got {type(parsed).__name__}")
-            self.args = validate_arguments(self.spec, parsed)
-        except json.JSONDecodeError as exc:
-            self.message = f"Error: the arguments of {self.name} are not valid JSON ({exc.msg} at char {exc.pos})"
-            return
+            # bounded (size, depth) before parsing; every parse fault is a ToolArgumentError (tool_arguments.py)
+            self.args = validate_arguments(self.spec, parse_arguments(self.raw_args, self.name))
         except ToolArgumentError as exc:
             self.message = f"Error: {exc}"
+            return
+        except Exception as exc:  # whatever else the arguments make fail is still the model's to correct
+            self.message = (f"Error: the arguments of {self.name} could not be checked "
+                            f"({type(exc).__name__}: {strip_ansi(str(exc)).strip()[:200]})")
             return
         ctx = contextvars.copy_context()
         if self.span is not None:
@@ -189,12 +190,6 @@ class _ToolCall:
         self.thread = threading.Thread(target=ctx.run, args=(self._body,), name=f"tool-{self.name}", daemon=True)
         self.thread.start()
 
-    def _shown_args(self) -> Any:
-        try:
-            return json.loads(self.raw_args) if self.raw_args.strip() else {}
-        except ValueError:
-            return self.raw_args
-
     def _body(self) -> None:
         try:
             self.result = self.spec.fn(**self.args)  # type: ignore[union-attr]
@@ -202,6 +197,7 @@ class _ToolCall:
             self.error = exc
         finally:
             self.done.set()
+            abandoned.finished(self)  # no-op unless it was abandoned after its timeout
 
     def finish(self) -> dict[str, Any]:
         if self.message is not None:  # refused before running: the refusal is the span's error
@@ -221,9 +217,7 @@ class _ToolCall:
                 self._end_span(status="cancelled", error={"type": "RunCancelled", "message": token.reason})
                 raise cancel.RunCancelled(token.reason)
             if time.monotonic() >= deadline:
-                msg = f"{self.name} timed out after {timeout:g} s and was abandoned"
-                self._end_span(status="error", error={"type": "TimeoutError", "message": msg})
-                return f"Error: {msg}"
+                return self._abandon(timeout)
         if self.error is not None:
             info = error_info(self.error)
             self._end_span(status="error", error=info)
@@ -234,6 +228,25 @@ class _ToolCall:
         if len(text) > TOOL_RESULT_MAX_CHARS:
             text = text[:TOOL_RESULT_MAX_CHARS] + f"…[cut: the result had {len(text)} characters]"
         return text
+
+    def _abandon(self, timeout: float) -> str:
+        """The tool hung past its timeout: leave its thread (it cannot be killed), count it, say so."""
+        msg = f"{self.name} timed out after {timeout:g} s and was abandoned"
+        live = abandoned.abandon(self, self.done)
+        if self.span is not None:
+            self.span.event("abandoned", timeout_s=timeout, abandoned_tool_threads=live)
+        self._end_span(status="error", error={"type": "TimeoutError", "message": msg},
+                       attrs={"abandoned": True, "abandoned_tool_threads": live})
+        from ..runner import current_run  # the run this agent works for, if a runner started it
+
+        run = current_run()
+        if run is not None:
+            run.add_notice(f"tool {self.name} hung past its {timeout:g} s timeout and was abandoned (Python threads "
+                           f"cannot be killed); abandoned tool threads still running in this process: {live}")
+        warning = abandoned.warn_if_many(live)
+        if warning is not None and run is not None:
+            run.add_notice(warning)
+        return f"Error: {msg}"
 
     def _end_span(self, output: Any = None, **kw: Any) -> None:
         if self.span is not None:

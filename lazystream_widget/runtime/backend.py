@@ -20,12 +20,38 @@ class SessionClosedError(RuntimeError):
     """A queue operation on a session whose storage is gone (closed, or never created)."""
 
 
+def closed_error(session_id: str, *, deleted: bool = False, attaching: bool = False) -> SessionClosedError:
+    """The error for an operation on a session whose storage is gone, saying why and what to do."""
+    if deleted:
+        return SessionClosedError(
+            f"session {session_id[:8]}…'s files were deleted while it was in use (closed by its owner, or swept "
+            "as stale): nothing more can be written to or read from it. Open a new one with "
+            "lazystream_widget.session()"
+        )
+    if attaching:
+        return SessionClosedError(
+            f"session {session_id[:8]}… does not exist: it was closed (or never created) by the process that "
+            "owned it. Attach only to a session that is open, e.g. the id of lazystream_widget.session() "
+            "handed over through LAZYSTREAM_SESSION"
+        )
+    return SessionClosedError(
+        f"session {session_id[:8]}… has no queue files: it was closed (or never created). "
+        "Open a new one with lazystream_widget.session()"
+    )
+
+
 class QueueBackend(Protocol):
     def create_session(self, session_id: str, *, owned: bool) -> None:
-        """Make the session's storage exist (idempotent). ``owned``: this process may delete it."""
+        """Make the session's storage exist (idempotent). ``owned``: this process may delete it.
+
+        Not owned (attaching to another process's session): the session must exist, else SessionClosedError.
+        """
 
     def delete_session(self, session_id: str) -> None:
         """Remove every queue of the session and its storage."""
+
+    def release_session(self, session_id: str) -> None:
+        """Let go of what this process holds for the session (descriptors, connections); its queues stay."""
 
     def session_exists(self, session_id: str) -> bool: ...
 
@@ -39,7 +65,11 @@ class QueueBackend(Protocol):
         """
 
     def read(self, session_id: str, queue: str, limit: int | None = None) -> list[bytes]:
-        """Remove and return up to ``limit`` items (all when None), oldest first."""
+        """Remove and return up to ``limit`` items, oldest first.
+
+        One call hands over about ``DEQUEUE_MAX_BYTES`` of payload at most (always at least one
+        item when any is waiting): with ``limit=None`` the rest stays for the next call.
+        """
 
     def peek(self, session_id: str, queue: str) -> bytes | None: ...
 

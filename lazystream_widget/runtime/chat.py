@@ -20,6 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import limits
 from ..limits import (
     MODEL_CONNECT_TIMEOUT_S,
     MODEL_MAX_RETRIES,
@@ -54,6 +55,10 @@ class ModelConfigError(ValueError):
 
 class ModelError(RuntimeError):
     """The model request failed (after retries, or mid-stream, which is never retried)."""
+
+
+class StreamLimitError(ModelError):
+    """A streamed model call went past its total time or size bound; the text streamed so far is kept."""
 
 
 @dataclass
@@ -104,6 +109,8 @@ class ChatModuleBase(ModuleBase):
         system_prompt: str | None = None,
         timeout: float | None = None,
         max_retries: int = MODEL_MAX_RETRIES,
+        max_stream_seconds: float | None = None,
+        max_stream_chars: int | None = None,
         name: str | None = None,
         **request_options: Any,
     ) -> None:
@@ -118,6 +125,8 @@ class ChatModuleBase(ModuleBase):
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self.max_retries = max_retries
+        self.max_stream_seconds = _positive("max_stream_seconds", max_stream_seconds, limits.MODEL_STREAM_MAX_S)
+        self.max_stream_chars = _positive("max_stream_chars", max_stream_chars, limits.MODEL_STREAM_MAX_CHARS)
         self.request_options = request_options
         self._client_obj = None
         self._client_lock = threading.Lock()
@@ -245,9 +254,13 @@ class ChatModuleBase(ModuleBase):
         calls = ToolCallStream(sp)  # merges tool-call deltas; shows their arguments live in the trace
         answer_at, thinking_at = TextRanges(), TextRanges()  # where this call's text lands in run.text
         first = None
+        chars, cut = 0, None  # the call's total bounds (finding: an endless trickle was never cut off)
         try:
             for chunk in stream:
                 if token is not None and token.cancelled:
+                    break
+                cut = self._over_bounds(t0, chars)
+                if cut is not None:
                     break
                 usage = getattr(chunk, "usage", None)
                 if usage is not None:
@@ -263,12 +276,15 @@ class ChatModuleBase(ModuleBase):
                 think = _reasoning_of(delta)
                 if think:
                     first = first or time.perf_counter()
+                    chars += len(think)
                     reasoning.append(think)
                     thinking_at.add(thinking.enqueue_at(think), len(think))
                 if delta.tool_calls:
+                    chars += _tool_delta_chars(delta.tool_calls)
                     calls.feed(delta.tool_calls)
                 if delta.content:
                     first = first or time.perf_counter()
+                    chars += len(delta.content)
                     content.append(delta.content)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
                         answer_at.add(answer.enqueue_at(delta.content), len(delta.content))
@@ -291,11 +307,35 @@ class ChatModuleBase(ModuleBase):
         if token is not None and token.cancelled:
             stream.close()
             raise cancel.RunCancelled(token.reason)
+        if cut is not None:
+            _abort_stream(stream)  # the server sees the hang-up; what was streamed stays in the answer
+            raise StreamLimitError(f"the stream from {self.model!r} was cut: {cut}; the {chars} characters streamed "
+                                   "so far are kept")
         calls.close()
         msg.content = "".join(content)
         msg.reasoning = "".join(reasoning)
         msg.tool_calls = calls.ordered()
         return msg
+
+
+    def _over_bounds(self, t0: float, chars: int) -> str | None:
+        """Why the call must end now (past its total time or size bound), or None."""
+        elapsed = time.perf_counter() - t0
+        if elapsed > self.max_stream_seconds:
+            return (f"it streamed for more than {self.max_stream_seconds:g} s (max_stream_seconds; raise it with "
+                    f"{type(self).__name__}(..., max_stream_seconds=...))")
+        if chars > self.max_stream_chars:
+            return (f"it streamed more than {self.max_stream_chars} characters (max_stream_chars; raise it with "
+                    f"{type(self).__name__}(..., max_stream_chars=...))")
+        return None
+
+
+def _positive(name: str, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number (math.inf for no bound), got {value!r}")
+    return value
 
 
 def _abort_stream(stream: Any) -> None:
@@ -341,6 +381,16 @@ def _reasoning_of(delta: Any) -> str | None:
     return None
 
 
+def _tool_delta_chars(deltas: Any) -> int:
+    """Characters of tool-call names and arguments in one chunk (they count against ``max_stream_chars``)."""
+    added = 0
+    for d in deltas:
+        fn = d.function
+        if fn is not None:
+            added += len(fn.name or "") + len(fn.arguments or "")
+    return added
+
+
 def _message_from_completion(resp: Any) -> AssistantMessage:
     choice = resp.choices[0]
     m = choice.message
@@ -366,8 +416,9 @@ def _usage_dict(usage: Any) -> dict[str, int]:
 
 
 def _short_error(exc: BaseException) -> str:
+    """``Type: first line of the message``, without a final period (callers go on with their own)."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300].rstrip(" .")
 
 
 def _retry_delay(exc: Any, attempt: int) -> float:
@@ -388,7 +439,7 @@ def _describe_failure(exc: Any, module: ChatModuleBase, attempts: int) -> str:
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     if status is None:
         return (f"cannot reach the model at {where}{tries}: {_short_error(exc)}. "
-                "Is the server running and the URL right?")
+                "Is the server running, and is the base URL right (it usually ends in /v1)?")
     if status in (401, 403):
         return f"the model at {where} refused the API key (HTTP {status}); check the key for this source"
     if status == 404:
@@ -408,6 +459,10 @@ class OnlineChatModule(ChatModuleBase):
         base_url, api_key: override the environment.
         stream: push answer deltas to the answer queue as they arrive.
         return_trace: write an ``llm`` span per call.
+        timeout: seconds without a byte before a stream counts as stalled (default 60).
+        max_stream_seconds, max_stream_chars: total bounds of one streamed call (defaults 1800 s and
+            32 Mi characters, ``limits.MODEL_STREAM_MAX_S`` / ``MODEL_STREAM_MAX_CHARS``; ``math.inf`` for
+            none). Past either, the call ends with :class:`StreamLimitError` and the text streamed so far is kept.
     """
 
     def __init__(

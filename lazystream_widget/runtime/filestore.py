@@ -4,10 +4,10 @@ Layout under the queue home (``$LAZYSTREAM_HOME``, else ``$XDG_CACHE_HOME/lazyst
 else ``~/.cache/lazystream``), every directory 0700 and every file 0600::
 
     sessions/<session id>/owner           pid + process start time of the owner (for the sweep)
-    sessions/<session id>/seq             the session's trace sequence counter (8 bytes)
+    sessions/<session id>/seq             the session's trace sequence counter (16-byte checked record)
     sessions/<session id>/<queue>.reader  touched by the consumer's reads (an active consumer, for the executor)
-    sessions/<session id>/<queue>.off     the consumer's read position (8 bytes)
-    sessions/<session id>/<queue>.lock    serializes consumers (flock)
+    sessions/<session id>/<queue>.off     the consumer's read position (16-byte checked record)
+    sessions/<session id>/<queue>.lock    serializes consumers (flock); holds a mirror of the read position
     sessions/<session id>/q/<queue>.log   the items, framed (the only files a watcher watches)
 
 Why this shape (LazyLLM's SQLite + soft lock did 706 msg/s and made readers sleep 50 ms):
@@ -15,195 +15,50 @@ Why this shape (LazyLLM's SQLite + soft lock did 706 msg/s and made readers slee
 * **Writers never lock.** An item is one ``write()`` to a file opened with ``O_APPEND``;
   the kernel serializes appends to a regular file, so items from many threads and
   processes never interleave. That is a few microseconds per item.
-* **Nothing torn is ever delivered.** A writer killed mid-``write()`` (SIGKILL can stop a
-  large write at a page boundary) leaves a prefix of a record. Each record is
-  ``magic | length | crc32(payload) | crc32(header)`` + payload, so the reader checks
-  the header before trusting the length and the payload before delivering it, and
-  resynchronises on the next magic when a check fails.
+* **Nothing torn is ever delivered** (``framing.py``): each record carries checksums of
+  its header and payload; a reader resynchronises past what fails them.
+* **Nothing lost or repeated silently** (``positions.py``): the read position is a checked
+  record with a mirror; a damaged position, a log shorter than the position and skipped
+  damaged bytes are each recovered to a documented state and reported, as a ``queue
+  recovery`` span in the session's trace and a warning in the ``lazystream_widget.queue`` log.
 * **No stale lock.** Consumers lock with ``flock`` (through ``filelock.lock_descriptor``),
   which the kernel drops when the holder dies, however it dies.
+* **No link followed** (``homedir.py``): every path component below the home is opened
+  relative to its parent's descriptor with ``O_NOFOLLOW``; a planted link is refused.
+* **Bounded descriptors** (``descriptors.py``): open files are cached per process, least
+  recently used closed first; an attached session releases its descriptors on close.
 * **Cheap change check.** An empty poll is one ``fstat`` compared with the read position.
 """
 
 from __future__ import annotations
 
 import errno
-import json
+import logging
 import os
-import shutil
-import stat
-import struct
 import threading
 import time
-import zlib
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import filelock
 
-from ..limits import DEQUEUE_READ_CHUNK, STALE_SESSION_AFTER_S
-from .backend import SessionClosedError
+from .. import limits
+from ..limits import DELETED_SESSION_CHECK_S, STALE_SESSION_AFTER_S
+from . import positions
+from .backend import SessionClosedError, closed_error
+from .descriptors import DescriptorCache, DirHandle, QueueHandle, SeqHandle, descriptor_bound
+from .framing import HEADER_SIZE, MAX_ITEM_BYTES, count_records, frame, unframe  # noqa: F401 - re-exported too
+from .homedir import QueueHomeError, default_home, open_dir, open_file, open_home, remove_tree, write_all, write_file
+from .reading import ConsumerLock, commit, highest_seq, read_position, skip_recovery, take
+from .sweep import owner_record, sweep_sessions
+from .sweep import process_start_time as _process_start_time  # noqa: F401 - used by tests
 from .watch import watch_directory
 
-_MAGIC = b"LSQ\x01"
-_HEAD = struct.Struct("<4sII")  # magic, payload length, payload crc32
-_HEAD_CRC = struct.Struct("<I")  # crc32 of the 12 header bytes
-HEADER_SIZE = _HEAD.size + _HEAD_CRC.size
-#: The largest item accepted, a bound on what a corrupt length could make a reader wait for.
-MAX_ITEM_BYTES = 64 * 1024 * 1024
-_U64 = struct.Struct("<Q")
+log = logging.getLogger("lazystream_widget.queue")
 
-
-class QueueHomeError(PermissionError):
-    """The queue home is not private to this user: refusing to use it."""
-
-
-def default_home() -> str:
-    home = os.environ.get("LAZYSTREAM_HOME")
-    if home:
-        return os.path.abspath(os.path.expanduser(home))
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "lazystream")
-
-
-def frame(payload: bytes) -> bytes:
-    if len(payload) > MAX_ITEM_BYTES:
-        raise ValueError(
-            f"queue item of {len(payload)} bytes is over the {MAX_ITEM_BYTES}-byte limit; "
-            "send large data by reference (a file path) instead"
-        )
-    head = _HEAD.pack(_MAGIC, len(payload), zlib.crc32(payload))
-    return head + _HEAD_CRC.pack(zlib.crc32(head)) + payload
-
-
-def unframe(buf: bytes, limit: int | None = None) -> tuple[list[bytes], int]:
-    """Parse complete, intact records from ``buf``; return them and the bytes consumed.
-
-    Stops at an incomplete record at the end (a write still in progress, or the torn
-    tail of a dead writer, which stays unread until a later record lets us skip it).
-    """
-    items: list[bytes] = []
-    view = memoryview(buf)
-    pos, end = 0, len(buf)
-    while end - pos >= HEADER_SIZE and (limit is None or len(items) < limit):
-        head = view[pos : pos + _HEAD.size]
-        magic, length, crc = _HEAD.unpack(head)
-        (head_crc,) = _HEAD_CRC.unpack(view[pos + _HEAD.size : pos + HEADER_SIZE])
-        if magic != _MAGIC or head_crc != zlib.crc32(head) or length > MAX_ITEM_BYTES:
-            pos = _resync(buf, pos + 1)
-            continue
-        if end - pos - HEADER_SIZE < length:
-            # Incomplete. Appends are atomic, so nothing can follow a write still in progress:
-            # an intact record after it means this one is torn and will never complete.
-            nxt = _next_intact_record(buf, pos + HEADER_SIZE)
-            if nxt < 0:
-                break  # in progress, or torn with nothing intact after it yet
-            pos = nxt
-            continue
-        payload = bytes(view[pos + HEADER_SIZE : pos + HEADER_SIZE + length])
-        if zlib.crc32(payload) != crc:
-            pos = _resync(buf, pos + 1)  # a torn record followed by later ones
-            continue
-        items.append(payload)
-        pos += HEADER_SIZE + length
-    return items, pos
-
-
-def _resync(buf: bytes, start: int) -> int:
-    found = buf.find(_MAGIC, start)
-    if found < 0:
-        # keep the last bytes: a record may be starting there
-        return max(start, len(buf) - len(_MAGIC) + 1)
-    return found
-
-
-def _next_intact_record(buf: bytes, start: int) -> int:
-    """Offset of the first complete record with intact checksums at or after ``start``, or -1."""
-    view = memoryview(buf)
-    found = buf.find(_MAGIC, start)
-    while found >= 0:
-        size = _declared_record_size(view[found : found + HEADER_SIZE])
-        if size and found + size <= len(buf):
-            if zlib.crc32(view[found + HEADER_SIZE : found + size]) == _HEAD.unpack_from(buf, found)[2]:
-                return found
-        found = buf.find(_MAGIC, found + 1)
-    return -1
-
-
-def _next_intact_record_in_file(fd: int, start: int, size: int) -> int:
-    """Offset of the first intact record after ``start`` in the first ``size`` bytes of the log, or -1.
-
-    Reads a chunk at a time; chunks overlap by a header so a record starting across a boundary is seen.
-    """
-    pos = start + 1
-    while pos < size:
-        buf = os.pread(fd, min(size - pos, DEQUEUE_READ_CHUNK), pos)
-        found = buf.find(_MAGIC)
-        while found >= 0:
-            need = _declared_record_size(buf[found : found + HEADER_SIZE])
-            if need and pos + found + need <= size:
-                payload = os.pread(fd, need - HEADER_SIZE, pos + found + HEADER_SIZE)
-                if zlib.crc32(payload) == _HEAD.unpack_from(buf, found)[2]:
-                    return pos + found
-            found = buf.find(_MAGIC, found + 1)
-        if pos + len(buf) >= size:
-            break
-        pos += max(1, len(buf) - HEADER_SIZE)
-    return -1
-
-
-def _declared_record_size(buf: bytes) -> int:
-    """Size of the record starting ``buf`` if its header is intact, else 0."""
-    if len(buf) < HEADER_SIZE:
-        return 0
-    head = buf[: _HEAD.size]
-    magic, length, _ = _HEAD.unpack(head)
-    (head_crc,) = _HEAD_CRC.unpack(buf[_HEAD.size : HEADER_SIZE])
-    if magic != _MAGIC or head_crc != zlib.crc32(head) or length > MAX_ITEM_BYTES:
-        return 0
-    return HEADER_SIZE + length
-
-
-def _process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), to tell a reused pid apart."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # the command name is in parentheses and may contain spaces: split after the last ')'
-    fields = data[data.rfind(b")") + 2 :].split()
-    return fields[19].decode() if len(fields) > 19 else None
-
-
-def _pid_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, someone else's
-    if start is not None and os.path.exists("/proc"):
-        return _process_start_time(pid) == start
-    return True
-
-
-class _QueueFiles:
-    """Open descriptors of one queue, cached per process."""
-
-    __slots__ = ("log_fd", "off_fd", "lock_fd", "mutex")
-
-    def __init__(self, log_fd: int, off_fd: int, lock_fd: int) -> None:
-        self.log_fd = log_fd
-        self.off_fd = off_fd
-        self.lock_fd = lock_fd
-        self.mutex = threading.Lock()  # in-process consumers queue here, not on flock's poll sleep
-
-    def close(self) -> None:
-        for fd in (self.log_fd, self.off_fd, self.lock_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+#: File times advance in clock ticks (a few ms). An empty poll trusts "same size, same mtime" only for a log last
+#: written longer ago than this, so that a truncation and rewrite within one tick cannot hide behind an equal mtime.
+_CLOCK_TICK_MARGIN_NS = 50_000_000
 
 
 class _Signal:
@@ -229,112 +84,191 @@ class FileBackend:
     def __init__(self, home: str | None = None) -> None:
         self.home = home or default_home()
         self.sessions_dir = os.path.join(self.home, "sessions")
-        self._files: dict[tuple[str, str], _QueueFiles] = {}
-        self._seq_fds: dict[str, tuple[int, threading.Lock]] = {}
+        self._cache = DescriptorCache(descriptor_bound())
         self._signals: dict[str, _Signal] = {}
         self._last_read: dict[tuple[str, str], float] = {}
         self._heartbeat_at: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
-        self._prepared = False
+        self._swept = False
 
-    # ---- home and sessions ----------------------------------------------------
+    # ---- directories ------------------------------------------------------------
+
+    def _shown(self, *parts: str) -> str:
+        return os.path.join(self.sessions_dir, *parts)
+
+    def _open_sessions(self) -> int:
+        home_fd = open_home(self.home)
+        try:
+            return open_dir(home_fd, "sessions", self.sessions_dir, create=True)
+        finally:
+            os.close(home_fd)
 
     def _prepare(self) -> None:
-        if self._prepared:
+        """Sweep stale sessions the first time this process uses the home."""
+        if self._swept:
             return
         with self._lock:
-            if self._prepared:
+            if self._swept:
                 return
-            _private_dir(self.home)
-            _private_dir(self.sessions_dir)
-            self._prepared = True
+            self._swept = True
         self.sweep()
 
-    def _session_dir(self, session_id: str) -> str:
-        return os.path.join(self.sessions_dir, session_id)
+    def _session_dir(self, session_id: str) -> DirHandle:
+        """The session's directory, in use: pair with ``self._cache.release``."""
+
+        def opener() -> DirHandle:
+            sessions_fd = self._open_sessions()
+            try:
+                return DirHandle(open_dir(sessions_fd, session_id, self._shown(session_id), create=False))
+            except FileNotFoundError:
+                raise closed_error(session_id) from None
+            finally:
+                os.close(sessions_fd)
+
+        return self._acquire((session_id, "dir"), opener)
+
+    def _acquire(self, key: tuple[str, ...], opener: Callable[[], Any]) -> Any:
+        """A cached handle, in use; fails with SessionClosedError once the session's files were deleted."""
+        handle = self._cache.use(key)
+        if handle is None:
+            try:
+                handle = self._cache.acquire(key, opener)
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                    raise
+                self._cache.shrink()  # out of descriptors: close every idle cached one, then try once more
+                handle = self._cache.acquire(key, opener)
+        now = handle.used_at = time.monotonic()
+        if now - handle.checked_at > DELETED_SESSION_CHECK_S:
+            handle.checked_at = now
+            try:
+                gone = os.fstat(handle.main_fd()).st_nlink == 0
+            except OSError:
+                gone = True
+            if gone:  # closed by its owner, or swept: never keep writing into deleted files
+                self._cache.release(handle)
+                self._forget(key[0])
+                raise closed_error(key[0], deleted=True)
+        return handle
+
+    # ---- sessions -----------------------------------------------------------------
 
     def create_session(self, session_id: str, *, owned: bool) -> None:
         self._prepare()
-        sdir = self._session_dir(session_id)
-        for d in (sdir, os.path.join(sdir, "q")):  # not makedirs: its mode applies to the leaf only
+        sessions_fd = self._open_sessions()
+        try:
+            shown = self._shown(session_id)
             try:
-                os.mkdir(d, 0o700)
-            except FileExistsError:
-                pass
-        if owned:
-            owner = {"pid": os.getpid(), "start": _process_start_time(os.getpid()), "created": time.time()}
-            _write_private(os.path.join(sdir, "owner"), json.dumps(owner).encode())
+                sfd = open_dir(sessions_fd, session_id, shown, create=owned)
+            except FileNotFoundError:
+                raise closed_error(session_id, attaching=True) from None
+            try:
+                try:
+                    os.close(open_dir(sfd, "q", os.path.join(shown, "q"), create=owned))
+                except FileNotFoundError:
+                    raise closed_error(session_id, attaching=True) from None
+                if owned:
+                    write_file(sfd, "owner", owner_record(), os.path.join(shown, "owner"))
+            finally:
+                os.close(sfd)
+        finally:
+            os.close(sessions_fd)
 
     def session_exists(self, session_id: str) -> bool:
-        return os.path.isdir(os.path.join(self._session_dir(session_id), "q"))
+        try:
+            sessions_fd = self._open_sessions()
+        except QueueHomeError:
+            return False
+        try:
+            sfd = open_dir(sessions_fd, session_id, self._shown(session_id), create=False)
+            try:
+                os.close(open_dir(sfd, "q", self._shown(session_id, "q"), create=False))
+            finally:
+                os.close(sfd)
+            return True
+        except FileNotFoundError:
+            return False
+        finally:
+            os.close(sessions_fd)
+
+    def release_session(self, session_id: str) -> None:
+        """Close this process's descriptors of the session and forget it; its files stay (another process owns it)."""
+        self._forget(session_id)
 
     def delete_session(self, session_id: str) -> None:
+        self._forget(session_id)
+        try:
+            sessions_fd = self._open_sessions()
+        except QueueHomeError:
+            return
+        try:
+            remove_tree(sessions_fd, session_id)
+        finally:
+            os.close(sessions_fd)
+
+    def _forget(self, session_id: str) -> None:
+        self._cache.drop(lambda key: key[0] == session_id)
         with self._lock:
-            for key in [k for k in self._files if k[0] == session_id]:
-                self._files.pop(key).close()
-            seq = self._seq_fds.pop(session_id, None)
-            if seq is not None:
-                os.close(seq[0])
             self._signals.pop(session_id, None)
             for activity in (self._last_read, self._heartbeat_at):
                 for key in [k for k in activity if k[0] == session_id]:
                     del activity[key]
-        shutil.rmtree(self._session_dir(session_id), ignore_errors=True)
+
+    def close(self) -> None:
+        """Release every descriptor this backend holds (the files stay)."""
+        self._cache.close_all()
 
     def sweep(self, older_than: float = STALE_SESSION_AFTER_S) -> list[str]:
-        """Delete sessions whose owner process is dead and whose files are older than ``older_than`` s."""
-        removed = []
+        """Delete stale sessions (see ``sweep.py``): dead or missing owner, files unchanged for ``older_than`` s."""
         try:
-            names = os.listdir(self.sessions_dir)
-        except OSError:
-            return removed
-        now = time.time()
-        for name in names:
-            sdir = os.path.join(self.sessions_dir, name)
+            sessions_fd = self._open_sessions()
+        except (QueueHomeError, OSError):
+            return []
+        try:
+            return sweep_sessions(sessions_fd, self.sessions_dir, older_than)
+        finally:
+            os.close(sessions_fd)
+
+    # ---- descriptors ----------------------------------------------------------------
+
+    def _queue(self, session_id: str, queue: str) -> QueueHandle:
+        """The queue's handle, in use: pair with ``self._cache.release``."""
+        key = (session_id, "q", queue)
+        handle = self._cache.use(key)
+        if handle is not None:
+            now = handle.used_at = time.monotonic()
+            if now - handle.checked_at <= DELETED_SESSION_CHECK_S:
+                return handle  # the hot path: cached and recently checked
+            self._cache.release(handle)
+
+        def opener() -> QueueHandle:
+            qfd = self._open_q(session_id)
             try:
-                with open(os.path.join(sdir, "owner"), "rb") as f:
-                    owner = json.loads(f.read())
-                if _pid_alive(int(owner["pid"]), owner.get("start")):
-                    continue
-                newest = max(
-                    (e.stat().st_mtime for d in (sdir, os.path.join(sdir, "q")) for e in os.scandir(d)),
-                    default=0.0,
-                )
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # not owned (attached from another process) or half-made: leave it
-            if now - newest >= older_than:
-                shutil.rmtree(sdir, ignore_errors=True)
-                removed.append(name)
-        return removed
+                name = queue + ".log"
+                return QueueHandle(open_file(qfd, name, os.O_APPEND | os.O_RDWR, self._shown(session_id, "q", name)))
+            finally:
+                os.close(qfd)
 
-    # ---- descriptors ----------------------------------------------------------
+        return self._acquire(key, opener)
 
-    def _queue_files(self, session_id: str, queue: str) -> _QueueFiles:
-        key = (session_id, queue)
-        files = self._files.get(key)
-        if files is not None:
-            return files
-        with self._lock:
-            files = self._files.get(key)
-            if files is None:
-                self._prepare_unlocked_session(session_id)
-                sdir = self._session_dir(session_id)
-                log_fd = _open_private(os.path.join(sdir, "q", queue + ".log"), os.O_APPEND | os.O_RDWR)
-                off_fd = _open_private(os.path.join(sdir, queue + ".off"), os.O_RDWR)
-                lock_fd = _open_private(os.path.join(sdir, queue + ".lock"), os.O_RDWR)
-                files = self._files[key] = _QueueFiles(log_fd, off_fd, lock_fd)
-        return files
-
-    def _prepare_unlocked_session(self, session_id: str) -> None:
-        if not self._prepared:
-            _private_dir(self.home)
-            _private_dir(self.sessions_dir)
-            self._prepared = True
-        if not self.session_exists(session_id):
-            raise SessionClosedError(
-                f"session {session_id[:8]}… has no queue files: it was closed (or never created). "
-                "Open a new one with lazystream_widget.session()"
-            )
+    def _reader_files(self, h: QueueHandle, session_id: str, queue: str) -> None:
+        """Open the position and lock files of a queue (done by the first read; writers never need them)."""
+        if h.lock_fd >= 0:
+            return
+        with h.mutex:
+            if h.lock_fd >= 0:
+                return
+            d = self._session_dir(session_id)
+            try:
+                off = open_file(d.fd, queue + ".off", os.O_RDWR, self._shown(session_id, queue + ".off"))
+                try:
+                    lock = open_file(d.fd, queue + ".lock", os.O_RDWR, self._shown(session_id, queue + ".lock"))
+                except BaseException:
+                    os.close(off)
+                    raise
+            finally:
+                self._cache.release(d)
+            self._cache.add_fds(h, off_fd=off, lock_fd=lock)
 
     def _signal(self, session_id: str) -> _Signal:
         sig = self._signals.get(session_id)
@@ -342,107 +276,161 @@ class FileBackend:
             sig = self._signals.setdefault(session_id, _Signal())
         return sig
 
-    # ---- writing --------------------------------------------------------------
+    # ---- writing --------------------------------------------------------------------
 
     def append(self, session_id: str, queue: str, item: bytes) -> int:
-        files = self._queue_files(session_id, queue)
         data = frame(item)
-        _write_all(files.log_fd, data)
-        # the descriptor's offset is at the end of our record, or past it when another
-        # thread appended meanwhile: either way a safe "wait until read up to here" mark
-        end = os.lseek(files.log_fd, 0, os.SEEK_CUR)
+        h = self._queue(session_id, queue)
+        try:
+            written = os.write(h.log_fd, data)  # one write() is one atomic append
+            if written != len(data):  # cut short (a signal, a full disk): finish it, no longer atomic
+                write_all(h.log_fd, data[written:])
+            # the descriptor's offset is at the end of our record, or past it when another
+            # thread appended meanwhile: either way a safe "wait until read up to here" mark
+            end = os.lseek(h.log_fd, 0, os.SEEK_CUR)
+        finally:
+            self._cache.release(h)
         self._signal(session_id).bump()
         return end
 
     def append_numbered(self, session_id: str, queue: str, make_item: Callable[[int], bytes]) -> int:
-        fd, mutex = self._seq_fd(session_id)
-        with mutex:
-            filelock.lock_descriptor(fd, poll_interval=0.001)
+        s = self._seq(session_id)
+        try:
+            with s.mutex:
+                filelock.lock_descriptor(s.fd, poll_interval=0.001)
+                try:
+                    last, recovery = self._last_seq(s.fd, session_id, queue)
+                    positions.write_record(s.fd, positions.Record(last + 1), positions.SEQ_MAGIC,
+                                           repair=recovery is not None)
+                    end = self.append(session_id, queue, make_item(last + 1))
+                finally:
+                    filelock.unlock_descriptor(s.fd)
+        finally:
+            self._cache.release(s)
+        if recovery is not None:  # after the lock: the report is itself a numbered entry
+            self._report(session_id, queue, recovery)
+        return end
+
+    def _seq(self, session_id: str) -> SeqHandle:
+        def opener() -> SeqHandle:
+            d = self._session_dir(session_id)
             try:
-                raw = os.pread(fd, 8, 0)
-                seq = (_U64.unpack(raw)[0] if len(raw) == 8 else 0) + 1
-                os.pwrite(fd, _U64.pack(seq), 0)
-                return self.append(session_id, queue, make_item(seq))
+                return SeqHandle(open_file(d.fd, "seq", os.O_RDWR, self._shown(session_id, "seq")))
             finally:
-                filelock.unlock_descriptor(fd)
+                self._cache.release(d)
 
-    def _seq_fd(self, session_id: str) -> tuple[int, threading.Lock]:
-        entry = self._seq_fds.get(session_id)
-        if entry is None:
-            with self._lock:
-                entry = self._seq_fds.get(session_id)
-                if entry is None:
-                    self._prepare_unlocked_session(session_id)
-                    fd = _open_private(os.path.join(self._session_dir(session_id), "seq"), os.O_RDWR)
-                    entry = self._seq_fds[session_id] = (fd, threading.Lock())
-        return entry
+        return self._acquire((session_id, "seq"), opener)
 
-    # ---- reading --------------------------------------------------------------
+    def _last_seq(self, fd: int, session_id: str, queue: str) -> tuple[int, positions.Recovery | None]:
+        """The last sequence number used; recovered from the log when the counter file is damaged or erased."""
+        record, empty = positions.read_record(fd, positions.SEQ_MAGIC)
+        if record is not None and not empty:
+            return record.value, None
+        # never written, or damaged: the numbers already used are in the queue's own log
+        used = self._highest_seq_in_log(session_id, queue)
+        if record is not None and not used:
+            return 0, None  # a new session
+        return used, positions.Recovery(
+            "seq",
+            f"the session's sequence counter was {'damaged' if record is None else 'erased'}; numbering goes on "
+            f"after the highest number found in the log ({used}), so no number is used twice",
+            {"recovered_seq": used},
+        )
+
+    def _highest_seq_in_log(self, session_id: str, queue: str) -> int:
+        h = self._queue(session_id, queue)
+        try:
+            return highest_seq(h.log_fd)
+        finally:
+            self._cache.release(h)
+
+    # ---- reading --------------------------------------------------------------------
 
     def read(self, session_id: str, queue: str, limit: int | None = None) -> list[bytes]:
         self._note_read(session_id, queue)
-        files = self._queue_files(session_id, queue)
-        # the cheap change check first: no lock, one fstat and one pread of 8 bytes
-        if os.fstat(files.log_fd).st_size <= _read_u64(files.off_fd):
-            return []
-        return self._consume(files, limit, destructive=True)
+        h = self._queue(session_id, queue)
+        try:
+            self._reader_files(h, session_id, queue)
+            # the cheap change check first: no lock, one fstat and one pread of the position
+            record = positions.decode(os.pread(h.off_fd, positions.RECORD_SIZE + 1, 0))
+            st = os.fstat(h.log_fd)
+            if record is not None and st.st_size == record.value and st.st_mtime_ns == h.quiet_mtime:
+                return []  # nothing new, and the log untouched since a read checked it
+            items, recoveries = self._consume(h, limit, destructive=True)
+        finally:
+            self._cache.release(h)
+        for recovery in recoveries:
+            self._report(session_id, queue, recovery)
+        return items
 
-    def _consume(self, files: _QueueFiles, limit: int | None, *, destructive: bool) -> list[bytes]:
-        with files.mutex:
-            filelock.lock_descriptor(files.lock_fd, poll_interval=0.001)
-            try:
-                items: list[bytes] = []
-                start = off = _read_u64(files.off_fd)
-                while limit is None or len(items) < limit:
-                    size = os.fstat(files.log_fd).st_size
-                    if size <= off:
-                        break
-                    buf = os.pread(files.log_fd, min(size - off, DEQUEUE_READ_CHUNK), off)
-                    need = _declared_record_size(buf)
-                    if need > len(buf) and size - off >= need:  # one record larger than a chunk
-                        buf = os.pread(files.log_fd, need, off)
-                    got, used = unframe(buf, None if limit is None else limit - len(items))
-                    items.extend(got)
-                    off += used
-                    if used == 0:
-                        # stuck on an incomplete record: if the file holds more than this chunk, the record
-                        # may be a torn one followed by intact records beyond the chunk (a large item cut by
-                        # a kill); skip to the next of them. Nothing can follow a write still in progress.
-                        if size - off > len(buf) and (nxt := _next_intact_record_in_file(files.log_fd, off, size)) > 0:
-                            off = nxt
-                            continue
-                        break
-                if destructive and off != start:
-                    os.pwrite(files.off_fd, _U64.pack(off), 0)
-                return items
-            finally:
-                filelock.unlock_descriptor(files.lock_fd)
+    def _consume(self, h: QueueHandle, limit: int | None, *,
+                 destructive: bool) -> tuple[list[bytes], list[positions.Recovery]]:
+        with ConsumerLock(h.mutex, h.lock_fd):
+            start, recovery = read_position(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size)
+            items, end, last, skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
+            if destructive and (end != start or recovery is not None):
+                commit(h.off_fd, h.lock_fd, h.log_fd, end, last, repair=recovery is not None)
+            st = os.fstat(h.log_fd)
+            if st.st_size == end and time.time_ns() - st.st_mtime_ns > _CLOCK_TICK_MARGIN_NS:
+                # checked, and last written more than a clock tick ago: any later change moves the mtime
+                h.quiet_mtime = st.st_mtime_ns
+        recoveries = [recovery] if recovery is not None else []
+        if skipped:
+            recoveries.append(skip_recovery(skipped))
+        return items, recoveries
 
     def peek(self, session_id: str, queue: str) -> bytes | None:
-        files = self._queue_files(session_id, queue)
-        items = self._consume(files, 1, destructive=False)
+        h = self._queue(session_id, queue)
+        try:
+            self._reader_files(h, session_id, queue)
+            items, _ = self._consume(h, 1, destructive=False)
+        finally:
+            self._cache.release(h)
         return items[0] if items else None
 
     def size(self, session_id: str, queue: str) -> int:
-        files = self._queue_files(session_id, queue)
-        return len(self._consume(files, None, destructive=False)) if self._has_unread(files) else 0
-
-    def _has_unread(self, files: _QueueFiles) -> bool:
-        return os.fstat(files.log_fd).st_size > _read_u64(files.off_fd)
+        """Items waiting, counted from the record headers (payloads are neither read nor decoded)."""
+        h = self._queue(session_id, queue)
+        try:
+            self._reader_files(h, session_id, queue)
+            with ConsumerLock(h.mutex, h.lock_fd):
+                size = os.fstat(h.log_fd).st_size
+                start, _ = read_position(h.off_fd, h.lock_fd, h.log_fd, size)
+                return count_records(h.log_fd, start, size) if size > start else 0
+        finally:
+            self._cache.release(h)
 
     def clear(self, session_id: str, queue: str) -> None:
-        files = self._queue_files(session_id, queue)
-        with files.mutex:
-            filelock.lock_descriptor(files.lock_fd, poll_interval=0.001)
-            try:
-                os.pwrite(files.off_fd, _U64.pack(os.fstat(files.log_fd).st_size), 0)
-            finally:
-                filelock.unlock_descriptor(files.lock_fd)
+        h = self._queue(session_id, queue)
+        try:
+            self._reader_files(h, session_id, queue)
+            with ConsumerLock(h.mutex, h.lock_fd):
+                commit(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size, 0, repair=True)
+        finally:
+            self._cache.release(h)
 
     def consumed(self, session_id: str, queue: str) -> int:
-        return _read_u64(self._queue_files(session_id, queue).off_fd)
+        h = self._queue(session_id, queue)
+        try:
+            self._reader_files(h, session_id, queue)
+            record, empty = positions.read_record(h.off_fd)
+            if record is not None and not empty:
+                return record.value
+            with ConsumerLock(h.mutex, h.lock_fd):
+                return read_position(h.off_fd, h.lock_fd, h.log_fd, os.fstat(h.log_fd).st_size)[0]
+        finally:
+            self._cache.release(h)
 
-    # ---- consumer activity and waiting ------------------------------------------
+    # ---- what went wrong, said out loud ------------------------------------------------
+
+    def _report(self, session_id: str, queue: str, recovery: positions.Recovery) -> None:
+        """A recovery from damaged queue files: a warning in the log and a ``queue recovery`` span in the trace."""
+        from .recovery_trace import write_recovery_span
+
+        log.warning("session %s…, queue %r: %s", session_id[:8], queue, recovery.message)
+        write_recovery_span(self, session_id, queue, recovery)
+
+    # ---- consumer activity and waiting ---------------------------------------------------
 
     def _note_read(self, session_id: str, queue: str) -> None:
         key = (session_id, queue)
@@ -452,28 +440,33 @@ class FileBackend:
         # file; touch it at most twice a second so that polling stays a cheap path
         if now - self._heartbeat_at.get(key, 0.0) > 0.5:
             self._heartbeat_at[key] = now
-            path = self._reader_path(session_id, queue)
             try:
-                os.utime(path, None)
-            except FileNotFoundError:
+                d = self._session_dir(session_id)
+            except (OSError, SessionClosedError):
+                return  # the read that follows says what is wrong
+            name = queue + ".reader"
+            try:
                 try:
-                    _write_private(path, b"")
-                except OSError:
-                    pass
+                    os.utime(name, dir_fd=d.fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    write_file(d.fd, name, b"", self._shown(session_id, name))
             except OSError:
                 pass
-
-    def _reader_path(self, session_id: str, queue: str) -> str:
-        # a file of its own, made by the first read: writers opening the queue do not move it,
-        # and it is outside q/, so touching it wakes no watcher
-        return os.path.join(self._session_dir(session_id), queue + ".reader")
+            finally:
+                self._cache.release(d)
 
     def last_read_at(self, session_id: str, queue: str) -> float:
         local = self._last_read.get((session_id, queue), 0.0)
         try:
-            remote = os.stat(self._reader_path(session_id, queue)).st_mtime
+            d = self._session_dir(session_id)
+        except (OSError, SessionClosedError):
+            return local
+        try:
+            remote = os.stat(queue + ".reader", dir_fd=d.fd, follow_symlinks=False).st_mtime
         except OSError:
             remote = 0.0
+        finally:
+            self._cache.release(d)
         return max(local, remote)
 
     def wait_for_item(self, session_id: str, timeout: float) -> None:
@@ -487,51 +480,18 @@ class FileBackend:
 
     def watcher(self, session_id: str):
         self._prepare()
-        return watch_directory(os.path.join(self._session_dir(session_id), "q"))
+        qfd = self._open_q(session_id)
+        try:
+            return watch_directory(qfd)
+        finally:
+            os.close(qfd)
 
-
-def _read_u64(fd: int) -> int:
-    raw = os.pread(fd, 8, 0)
-    return _U64.unpack(raw)[0] if len(raw) == 8 else 0
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _open_private(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-
-
-def _write_private(path: str, data: bytes) -> None:
-    fd = _open_private(path, os.O_WRONLY | os.O_TRUNC)
-    try:
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
-
-
-def _private_dir(path: str) -> None:
-    """Create ``path`` 0700, or check that an existing one is ours and private."""
-    try:
-        os.makedirs(path, mode=0o700)
-    except FileExistsError:
-        pass
-    except OSError as e:
-        if e.errno != errno.EEXIST:
-            raise
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        raise QueueHomeError(
-            f"queue home {path} is not a directory (a symlink or a file?); remove it or set LAZYSTREAM_HOME"
-        )
-    if st.st_uid != os.geteuid():
-        raise QueueHomeError(
-            f"queue home {path} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()}); "
-            "set LAZYSTREAM_HOME to a directory of your own"
-        )
-    if st.st_mode & 0o077:
-        os.chmod(path, 0o700)  # ours but readable by others: tighten it rather than leak
+    def _open_q(self, session_id: str) -> int:
+        """A new descriptor of the session's ``q`` directory (the caller closes it)."""
+        d = self._session_dir(session_id)
+        try:
+            return open_dir(d.fd, "q", self._shown(session_id, "q"), create=False)
+        except FileNotFoundError:
+            raise closed_error(session_id) from None
+        finally:
+            self._cache.release(d)

@@ -57,12 +57,17 @@ def _nested_task(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
 
 
 def _top_level_task(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    """Run ``fn`` as a top-level task: what it enqueues is tracked, and we wait (bounded) for a reader."""
     written: dict[tuple[str, str], int] = {}
     _written.set(written)
     try:
         return fn(*args, **kwargs)
     finally:
         wait_until_read(written)
+
+
+#: What a worker of our executor runs for a top-level task; runners that start their own thread call it too.
+run_task = _top_level_task
 
 
 def wait_until_read(written: dict[tuple[str, str], int], grace: float = DRAIN_GRACE_S) -> bool:

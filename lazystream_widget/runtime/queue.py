@@ -13,7 +13,7 @@ import re
 
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
-from .session import Session, current_session, get_backend
+from .session import USER_ERRORS, Session, current_session, get_backend, short
 from .text_offsets import COUNTED, append_counted
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
@@ -68,7 +68,10 @@ class FileSystemQueue:
                 f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
                 "serialize it first (e.g. json.dumps)"
             )
-        self._write(message)
+        try:
+            self._write(message)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
 
     def enqueue_at(self, message: str) -> int:
         """``enqueue(message)``, returning where it starts in the session's stream (answer and
@@ -98,26 +101,38 @@ class FileSystemQueue:
         """
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ValueError(f"dequeue(limit=...) must be a positive int or None, got {limit!r}")
-        backend = get_backend()
-        sid = self.session.id
-        items = backend.read(sid, self._name, limit)
-        if not items:
-            backend.wait_for_item(sid, EMPTY_DEQUEUE_WAIT_S)
+        try:
+            backend = get_backend()
+            sid = self.session.id
             items = backend.read(sid, self._name, limit)
+            if not items:
+                backend.wait_for_item(sid, EMPTY_DEQUEUE_WAIT_S)
+                items = backend.read(sid, self._name, limit)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
         return [b.decode("utf-8", "surrogatepass") for b in items]
 
     def peek(self) -> str | None:
         """The oldest item without removing it, or None."""
-        raw = get_backend().peek(self.session.id, self._name)
+        try:
+            raw = get_backend().peek(self.session.id, self._name)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
         return None if raw is None else raw.decode("utf-8", "surrogatepass")
 
     def size(self) -> int:
         """How many items are waiting."""
-        return get_backend().size(self.session.id, self._name)
+        try:
+            return get_backend().size(self.session.id, self._name)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
 
     def clear(self) -> None:
         """Drop every waiting item."""
-        get_backend().clear(self.session.id, self._name)
+        try:
+            get_backend().clear(self.session.id, self._name)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
 
     def __repr__(self) -> str:
         return f"FileSystemQueue({self._name!r})"

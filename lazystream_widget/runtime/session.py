@@ -27,10 +27,32 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from .backend import QueueBackend
+from .backend import QueueBackend, SessionClosedError
 
 SESSION_ENV = "LAZYSTREAM_SESSION"
-_ID_RE = re.compile(r"[0-9a-f]{32}")
+#: What a session id looks like (also the only names the sweep considers under ``sessions/``).
+SESSION_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .homedir import QueueHomeError
+
+    return (QueueHomeError, SessionClosedError)
+
+
+#: Errors that say what the user must change (the queue home, a closed session): the user's call raises them
+#: with a short traceback (see :func:`short`).
+USER_ERRORS = _user_errors()
+
+
+def short(exc: BaseException) -> BaseException:
+    """``exc`` as the user's call raises it: the library's frames dropped from its traceback.
+
+    The full traceback stays reachable as ``exc.full_traceback``.
+    """
+    if not hasattr(exc, "full_traceback"):
+        exc.full_traceback = exc.__traceback__  # type: ignore[attr-defined]
+    return exc.with_traceback(None)
+
 
 _backend: QueueBackend | None = None
 _backend_lock = threading.Lock()
@@ -60,7 +82,9 @@ class Session:
     """A set of queues (answer, thinking, trace, ...) that belongs to one consumer.
 
     ``owned`` sessions were created by this process and are deleted by :meth:`close`;
-    attached ones (an id from another process) are left for their owner to close.
+    attached ones (an id from another process) are left for their owner to close, and
+    attaching to a session that does not exist (closed, or a mistyped id) raises
+    :class:`~lazystream_widget.runtime.backend.SessionClosedError`.
     """
 
     __slots__ = ("id", "owned", "_closed", "__weakref__")
@@ -70,7 +94,7 @@ class Session:
             self.id = secrets.token_hex(16)  # 128 random bits: unguessable
             self.owned = True
         else:
-            if not isinstance(session_id, str) or not _ID_RE.fullmatch(session_id):
+            if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
                 raise ValueError(
                     f"invalid session id {session_id!r}: expected 32 lowercase hex characters, "
                     "as given by lazystream_widget.session().id"
@@ -78,19 +102,25 @@ class Session:
             self.id = session_id
             self.owned = False
         self._closed = False
-        get_backend().create_session(self.id, owned=self.owned)
+        try:
+            get_backend().create_session(self.id, owned=self.owned)
+        except USER_ERRORS as exc:
+            raise short(exc) from None
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def close(self) -> None:
-        """Delete the session's queues (only if this process created it). Idempotent."""
+        """Delete the session's queues if this process created it; otherwise release what this process
+        holds of it (open descriptors), leaving the queues to their owner. Idempotent."""
         if self._closed:
             return
         self._closed = True
         if self.owned:
             get_backend().delete_session(self.id)
+        else:
+            get_backend().release_session(self.id)
 
     def watcher(self):
         """A waiter woken by any append to this session's queues, from any process."""

@@ -5,6 +5,9 @@ the waiter within microseconds of a write from any process, and an idle waiter
 costs nothing. Elsewhere, or when inotify is unavailable (e.g. the per-user
 watch limit is reached), we fall back to checking file sizes every few
 milliseconds, which is still cheap and bounded.
+
+Both take a descriptor of the directory (opened by the backend without following
+links), never a path that could be swapped for a link after it was checked.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ _IN_MODIFY = 0x00000002
 _IN_CREATE = 0x00000100
 _IN_MOVED_TO = 0x00000080
 _IN_DELETE_SELF = 0x00000400
+_IN_ONLYDIR = 0x01000000
 _IN_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = os.O_CLOEXEC
 
@@ -37,18 +41,19 @@ def _load_libc():
 
 
 class InotifyWatcher:
-    """Wakes when a file in ``directory`` is written, created or the directory goes away."""
+    """Wakes when a file in the directory ``dir_fd`` is written, created or the directory goes away."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, dir_fd: int) -> None:
         libc = _load_libc()
         fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-        mask = _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO | _IN_DELETE_SELF
-        if libc.inotify_add_watch(fd, os.fsencode(directory), mask) < 0:
+        mask = _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO | _IN_DELETE_SELF | _IN_ONLYDIR
+        # the descriptor's /proc link names the very directory we opened (not a path re-resolved)
+        if libc.inotify_add_watch(fd, os.fsencode(f"/proc/self/fd/{dir_fd}"), mask) < 0:
             err = ctypes.get_errno()
             os.close(fd)
-            raise OSError(err, f"inotify_add_watch failed for {directory}")
+            raise OSError(err, "inotify_add_watch failed")
         self._fd = fd
         self._poll = select.poll()
         self._poll.register(fd, select.POLLIN)
@@ -82,15 +87,17 @@ class InotifyWatcher:
 class PollingWatcher:
     """Fallback: compares the directory's file sizes every ``interval`` seconds."""
 
-    def __init__(self, directory: str, interval: float = 0.002) -> None:
-        self._dir = directory
+    def __init__(self, dir_fd: int, interval: float = 0.002) -> None:
+        self._fd = os.dup(dir_fd)  # ours to keep: the caller closes its own
         self._interval = interval
         self._last = self._snapshot()
 
     def _snapshot(self) -> tuple:
+        if self._fd < 0:
+            return ()
         try:
-            with os.scandir(self._dir) as it:
-                return tuple(sorted((e.name, e.stat().st_size) for e in it))
+            with os.scandir(self._fd) as it:
+                return tuple(sorted((e.name, e.stat(follow_symlinks=False).st_size) for e in it))
         except OSError:
             return ()
 
@@ -107,11 +114,20 @@ class PollingWatcher:
             time.sleep(min(self._interval, left))
 
     def close(self) -> None:
-        pass
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
-def watch_directory(directory: str) -> InotifyWatcher | PollingWatcher:
+def watch_directory(dir_fd: int) -> InotifyWatcher | PollingWatcher:
+    """A waiter on the directory open as ``dir_fd`` (the caller may close ``dir_fd`` afterwards)."""
     try:
-        return InotifyWatcher(directory)
+        return InotifyWatcher(dir_fd)
     except (OSError, AttributeError):
-        return PollingWatcher(directory)
+        return PollingWatcher(dir_fd)

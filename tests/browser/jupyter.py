@@ -73,6 +73,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """End a server started with ``start_new_session=True`` and everything it started: SIGTERM, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 def is_loopback_url(url: str) -> bool:
     """True for URLs a test page may load: loopback http(s), and the browser's own schemes (data:, blob:, about:)."""
     parts = urlsplit(url)
@@ -185,15 +199,7 @@ class JupyterServer:
             return
         with contextlib.suppress(Exception):
             self.shutdown_all_kernels()
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_process_group(self.proc)
         self._log.close()
         self.proc = None
 

@@ -329,8 +329,7 @@ class QueueModel(RuleBasedStateMachine):
             return
         for s in self.live.values():
             s.close()
-        for sid in {key[0] for key in self.b._files} | set(self.b._seq_fds):
-            self.b.delete_session(sid)  # closes b's descriptors (the files are gone already)
+        self.b.close()  # releases b's descriptors (the files are gone already)
         QueueModel.total_ops += self.ops
 
     total_ops = 0

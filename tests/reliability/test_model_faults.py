@@ -41,9 +41,9 @@ def rel_lookup(city: str) -> str:
 _TOOL_CALLS: list[str] = []
 
 
-def _start(base_url: str, timeout: float | None = None) -> tuple[Run, RecordingSink]:
+def _start(base_url: str, timeout: float | None = None, **llm_options: Any) -> tuple[Run, RecordingSink]:
     _TOOL_CALLS.clear()
-    llm = lsw.OnlineChatModule(base_url=base_url, api_key="test", stream=True, timeout=timeout)
+    llm = lsw.OnlineChatModule(base_url=base_url, api_key="test", stream=True, timeout=timeout, **llm_options)
     sink = RecordingSink()
     return Run(FunctionCallAgent(llm, ["rel_lookup"]), "weather in Paris?").start(sink), sink
 
@@ -197,9 +197,28 @@ def _tool_message(server, request: int = 1) -> dict:
     return msg
 
 
-@pytest.mark.parametrize("arguments", ['{"city": "Par', '{"city": }', "[1, 2]", '{"town": "Paris"}', '{"city": 3}'])
+_DEEP = 100_000  # what the adversarial review sent: valid JSON, nested 100,000 deep
+
+
+@pytest.mark.parametrize("arguments", [
+    '{"city": "Par', '{"city": }', "[1, 2]", '{"town": "Paris"}', '{"city": 3}',
+    # depth: far past the decoder's recursion limit (was a RecursionError that killed the run), and just past ours
+    '{"city": ' + "[" * _DEEP + "]" * _DEEP + "}",
+    '{"city": ' + "[" * 64 + "]" * 64 + "}",
+    "[" * _DEEP + "]" * _DEEP,
+    # size: over the bound (lowered to 5,000 characters for this test), so it is never parsed at all
+    '{"city": "' + "x" * 6_000 + '"}',
+    # a number the decoder refuses with ValueError, not JSONDecodeError (was uncaught too)
+    '{"city": ' + "7" * 5_000 + "}",
+], ids=["truncated", "malformed", "not an object", "unknown key", "wrong type", "nested 100,000 deep",
+        "nested 65 deep", "bare array nested 100,000 deep", "over the size bound", "5,000-digit number"])
 def test_broken_tool_arguments_become_a_clean_tool_message_and_the_run_completes(scripted_server_factory,
-                                                                                 arguments) -> None:
+                                                                                 arguments, monkeypatch) -> None:
+    from lazystream_widget import limits
+    from lazystream_widget.testing import payloads
+
+    monkeypatch.setattr(limits, "TOOL_ARGUMENTS_MAX_CHARS", 5_000, raising=False)
+    monkeypatch.setattr(payloads, "ARGUMENT_FRAGMENT_CHARS", 4096)  # fewer SSE events for the big cases
     server = scripted_server_factory([Reply(tool_calls=[ToolCall("rel_lookup", arguments)]), "Sorry, try again."])
     run, sink = _start(server.base_url)
     assert _finish(run, sink) is None
@@ -209,6 +228,66 @@ def test_broken_tool_arguments_become_a_clean_tool_message_and_the_run_completes
     assert "Traceback" not in content
     [tool] = [s for s in run.trace if s.kind == "tool"]
     assert tool.status == "error" and tool.error["type"] == "ToolArgumentError"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(scripted_server_factory) -> None:
+    city = "[{" * 5_000 + "Paris"  # 10,000 brackets, all inside one JSON string: depth 1
+    server = scripted_server_factory([Reply(tool_calls=[ToolCall("rel_lookup", {"city": city})]), "Done."])
+    run, sink = _start(server.base_url)
+    assert _finish(run, sink) is None and run.result == "Done."
+    assert _TOOL_CALLS == [city], "valid arguments must reach the tool unchanged"
+
+
+# --------------------------------------------------------------------------- a stream that never ends
+
+
+def test_an_endless_trickle_is_cut_at_the_time_bound_and_keeps_the_partial_answer(scripted_server_factory,
+                                                                                  figures) -> None:
+    server = scripted_server_factory([Reply.timed(10_000_000, delay=0.01)])  # ~28 hours of tokens
+    run, sink = _start(server.base_url, max_stream_seconds=1.0)
+    t0 = time.monotonic()
+    error = _finish(run, sink)
+    elapsed = time.monotonic() - t0
+    assert isinstance(error, lsw.ModelError) and "max_stream_seconds" in str(error)
+    assert run.status == "error" and run.text.count("@") >= 5, "the partial answer is kept"
+    assert 0.9 <= elapsed < 8, f"cut after {elapsed:.1f} s with a 1 s bound"
+    assert server.wait_for("disconnect", timeout=5), "the endless stream's connection must be closed"
+    [llm] = _llm_spans(run)
+    assert llm.status == "error" and "max_stream_seconds" in llm.error["message"]
+    _one_line(llm.error["message"])
+    figures.add("model_faults.endless_stream", runs=1, bound_s=1.0, max_s=elapsed)
+
+
+def test_the_default_time_bound_applies_without_any_option(scripted_server_factory, monkeypatch) -> None:
+    from lazystream_widget import limits
+
+    monkeypatch.setattr(limits, "MODEL_STREAM_MAX_S", 1.0, raising=False)  # the documented default, made short
+    server = scripted_server_factory([Reply.timed(10_000_000, delay=0.01)])
+    run, sink = _start(server.base_url)
+    error = _finish(run, sink, timeout=10)
+    assert isinstance(error, lsw.ModelError) and "max_stream_seconds" in str(error) and run.text
+
+
+def test_an_endless_stream_is_cut_at_the_size_bound_and_keeps_the_partial_answer(scripted_server_factory) -> None:
+    server = scripted_server_factory([Reply(chunks=["abcdefghij"] * 1_000_000)])  # 10 MB as fast as it goes
+    run, sink = _start(server.base_url, max_stream_chars=2_000)
+    error = _finish(run, sink)
+    assert isinstance(error, lsw.ModelError) and "max_stream_chars" in str(error)
+    assert run.status == "error" and 2_000 < len(run.text) <= 2_010 and set(run.text) <= set("abcdefghij")
+    assert server.wait_for("disconnect", timeout=5)
+
+
+def test_stream_bounds_have_documented_defaults_and_refuse_nonsense() -> None:
+    import math
+
+    from lazystream_widget import limits
+
+    llm = lsw.OnlineChatModule(base_url="http://127.0.0.1:9/v1", api_key="test", stream=True)
+    assert llm.max_stream_seconds == limits.MODEL_STREAM_MAX_S and llm.max_stream_chars == limits.MODEL_STREAM_MAX_CHARS
+    assert lsw.OnlineChatModule(base_url="http://127.0.0.1:9/v1", max_stream_seconds=math.inf).max_stream_seconds
+    for bad in (0, -1, "10", True):
+        with pytest.raises(ValueError, match="max_stream_seconds must be a positive number"):
+            lsw.OnlineChatModule(base_url="http://127.0.0.1:9/v1", max_stream_seconds=bad)
 
 
 def test_an_unknown_tool_name_becomes_a_clean_tool_message_and_the_run_completes(scripted_server_factory) -> None:

@@ -83,8 +83,10 @@ def test_an_item_over_the_size_limit_is_refused_clearly_and_nothing_is_written(q
         at_limit = "y" * filestore.MAX_ITEM_BYTES
         q.enqueue(at_limit)
         q.enqueue("after")
-        got = q.dequeue()
-        assert got[0] == "before" and got[1] == at_limit and got[2] == "after"
+        got = []
+        while batch := q.dequeue():  # one call hands over about DEQUEUE_MAX_BYTES; the rest comes next
+            got += batch
+        assert len(got) == 3 and got[0] == "before" and got[1] == at_limit and got[2] == "after"
     figures.add("bounds.max_item", limit_bytes=filestore.MAX_ITEM_BYTES, refused_over_limit=1)
 
 
@@ -120,3 +122,46 @@ def test_a_long_streamed_answer_over_http_arrives_whole(scripted_server_factory,
     assert run.wait(60) == "".join(chunks)
     assert run.text == "".join(chunks) and "".join(sink.text) == run.text and run.tokens == 2000
     figures.add("bounds.long_http_answer", runs=1, tokens_checked=2000, tokens_lost=0, answer_bytes=len(run.text))
+
+
+# --------------------------------------------------------------------------- memory of one call (finding 9, round 2)
+
+
+def test_size_counts_huge_items_without_reading_them_and_one_dequeue_takes_a_bounded_amount(figures) -> None:
+    """Five items near the 64 MiB limit: ``size()`` decoded them all (792 MB peak in one ``dequeue()`` before)."""
+    import tracemalloc
+
+    from lazystream_widget import limits
+
+    DEQUEUE_READ_CHUNK = limits.DEQUEUE_READ_CHUNK
+    DEQUEUE_MAX_BYTES = getattr(limits, "DEQUEUE_MAX_BYTES", 16 * 1024 * 1024)  # getattr: also runs on old code
+
+    n, item_bytes = 5, filestore.MAX_ITEM_BYTES - 1024
+    with lsw.session():
+        q = FileSystemQueue()
+        for i in range(n):
+            q.enqueue(chr(ord("a") + i) * item_bytes)
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            assert q.size() == n
+            size_peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.reset_peak()
+            first = q.dequeue()
+            dequeue_peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert size_peak < DEQUEUE_READ_CHUNK + 1024 * 1024, f"size() took {size_peak / 2**20:.0f} MiB"
+        assert 1 <= len(first) < n, "one dequeue() must leave the rest for the next call"
+        taken = sum(len(x) for x in first)
+        assert taken <= DEQUEUE_MAX_BYTES + item_bytes
+        # the raw bytes and the decoded text of what it returns, plus one read chunk: no whole-queue copies
+        assert dequeue_peak < 2 * taken + 2 * DEQUEUE_READ_CHUNK, f"dequeue() took {dequeue_peak / 2**20:.0f} MiB"
+        rest: list[str] = []
+        while batch := q.dequeue():
+            rest += batch
+        assert [x[0] for x in first + rest] == list("abcde")[:n]
+        assert all(len(x) == item_bytes for x in first + rest), "every item intact"
+    figures.add("bounds.memory_per_call", items=n, item_mib=round(item_bytes / 2**20, 1),
+                size_peak_mib=round(size_peak / 2**20, 1), dequeue_peak_mib=round(dequeue_peak / 2**20, 1),
+                first_dequeue_items=len(first))

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import re
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,7 @@ from lazystream_widget.runner import Run
 from lazystream_widget.testing import Reply, ToolCall
 from lazystream_widget.tools import FunctionCallAgent, fc_register
 
-from .helpers import RecordingSink, all_bytes, child_env, run_child
+from .helpers import RecordingSink, all_bytes, child_env, run_child, wait_until
 
 MARKER_HEAD = TRUNCATION_MARKER.split("{")[0]
 ANSWER = "All done."
@@ -186,6 +190,93 @@ print()
     assert proc.stdout.strip() == "bye"
     assert elapsed < 15, f"the process took {elapsed:.1f} s to exit: it waited for the abandoned tool"
     figures.add("tool_faults.hang_at_exit", runs=1, max_process_s=elapsed)
+
+
+# --------------------------------------------------------------------------- abandoned tools are counted
+
+_RELEASE_HUNG = threading.Event()
+
+
+@fc_register("tool", name="rel_hangs_until_released", timeout=0.3)
+def rel_hangs_until_released(n: int) -> str:
+    """Hangs until the test lets it go.
+
+    Args:
+        n (int): ignored.
+    """
+    _RELEASE_HUNG.wait(60)
+    return "released"
+
+
+def test_abandoned_tool_threads_are_counted_in_the_trace_and_the_run_notices(scripted_server_factory,
+                                                                              monkeypatch, figures) -> None:
+    from lazystream_widget import limits
+
+    _RELEASE_HUNG.clear()
+    monkeypatch.setattr(limits, "TOOL_ABANDONED_WARN_AT", 2, raising=False)  # two abandoned threads: a warning
+    mine = "rel_hangs_until_released"
+    calls = [ToolCall(mine, {"n": i}) for i in range(2)]
+    server = scripted_server_factory([Reply(tool_calls=calls), Reply(text=ANSWER)])
+    agent = FunctionCallAgent(lsw.OnlineChatModule(base_url=server.base_url, api_key="t", stream=True), [mine])
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = Run(agent, "go").start(RecordingSink())
+            assert run.wait(20) == ANSWER
+        # the trace: each abandoned tool's span says so, with the process-wide count at that moment
+        spans = [s for s in run.trace if s.kind == "tool"]
+        assert len(spans) == 2
+        for sp in spans:
+            assert sp.status == "error" and sp.attrs.get("abandoned") is True
+            assert [e["name"] for e in sp.events] == ["abandoned"]
+        first, second = sorted(s.attrs["abandoned_tool_threads"] for s in spans)
+        assert first >= 1 and second >= 2
+        # the widget: the run's notices (sent live, kept in its final state)
+        abandon_notes = [n for n in run.notices if "was abandoned" in n]
+        assert len(abandon_notes) == 2 and all(mine in n for n in abandon_notes)
+        assert run.state()["notices"] == run.notices
+        assert any("subprocess" in n and "killable-tools" in n for n in run.notices), "past the bound: the advice"
+        from lazystream_widget.runtime import abandoned
+
+        assert any(issubclass(w.category, abandoned.AbandonedToolsWarning) for w in caught)
+        assert abandoned.running_tools().count(mine) == 2, "both hung tools are counted while their threads live"
+    finally:
+        _RELEASE_HUNG.set()
+    wait_until(lambda: mine not in abandoned.running_tools(), timeout=10)  # they returned: no longer counted
+    figures.add("tool_faults.abandoned_counted", runs=1, abandoned=2, warned=1)
+
+
+def test_the_killable_tool_example_of_the_docs_stops_a_hung_child(scripted_server_factory) -> None:
+    """The subprocess pattern of docs/killable-tools.md, run as written, with a child that hangs."""
+    from lazystream_widget.runtime import abandoned
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "killable-tools.md").read_text()
+    [example] = re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)
+    namespace: dict[str, Any] = {}
+    exec(compile(example, "docs/killable-tools.md", "exec"), namespace)
+    marker = f"lsw-hung-child-{os.getpid()}"
+    namespace["LOOKUP_CMD"] = [sys.executable, "-c", "import time, sys; time.sleep(60)", marker]
+    namespace["LOOKUP_TIMEOUT_S"] = 0.5
+    total_before = abandoned.total()
+    server = scripted_server_factory([Reply(tool_calls=[ToolCall("slow_lookup", {"city": "Paris"})]),
+                                      Reply(text=ANSWER)])
+    agent = FunctionCallAgent(lsw.OnlineChatModule(base_url=server.base_url, api_key="t", stream=True),
+                              ["slow_lookup"])
+    t0 = time.monotonic()
+    run = Run(agent, "go").start(RecordingSink())
+    assert run.wait(20) == ANSWER
+    assert time.monotonic() - t0 < 10
+    assert _tool_message(server) == "Error: the lookup took longer than 0.5 s and was stopped"
+    assert abandoned.total() == total_before and "slow_lookup" not in abandoned.running_tools(), \
+        "nothing was abandoned: the tool returned in time"
+    assert not [p for p in Path("/proc").glob("[0-9]*") if marker.encode() in _cmdline(p)], "the child is gone"
+
+
+def _cmdline(proc_dir: Path) -> bytes:
+    try:
+        return (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 # --------------------------------------------------------------------------- odd results

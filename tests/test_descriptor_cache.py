@@ -1,0 +1,48 @@
+"""The descriptor cache: bounded, least recently used closed first, never an entry in use."""
+
+from __future__ import annotations
+
+import os
+
+from lazystream_widget.runtime.descriptors import DescriptorCache, DirHandle
+
+
+def _handle() -> DirHandle:
+    return DirHandle(os.open(os.devnull, os.O_RDONLY))
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def test_the_least_recently_used_idle_entry_is_closed_first() -> None:
+    cache = DescriptorCache(max_fds=2)
+    a = cache.acquire("a", _handle)
+    b = cache.acquire("b", _handle)
+    a_fd, b_fd = a.fd, b.fd
+    cache.release(a)
+    cache.release(b)
+    a.used_at, b.used_at = 2.0, 1.0  # "b" used longest ago
+    c = cache.acquire("c", _handle)
+    cache.release(c)
+    assert cache.keys() == ["a", "c"] and not _is_open(b_fd) and _is_open(a_fd)
+    cache.close_all()
+    assert cache.open_descriptors() == 0 and not _is_open(a_fd)
+
+
+def test_an_entry_in_use_is_never_closed_under_its_user() -> None:
+    cache = DescriptorCache(max_fds=1)
+    busy = cache.acquire("busy", _handle)
+    fd = busy.fd
+    for key in range(5):  # far over the bound while "busy" is held
+        cache.release(cache.acquire(key, _handle))
+    cache.drop(lambda k: k == "busy")
+    assert _is_open(fd), "dropped while in use: still open for its user"
+    assert cache.use("busy") is None, "but no longer handed out"
+    cache.release(busy)
+    assert not _is_open(fd), "closed by its last user"
+    cache.close_all()
