@@ -13,29 +13,34 @@ from .cpython_ast_guard import AFFECTED, install
 SOURCE = "def f(a, b):\n    return [a + b * i for i in range(10)]\n" * 200
 
 
-def _parse_while_another_thread_parses(parse: Callable[..., ast.AST]) -> BaseException | None:
-    """Parse SOURCE; when a garbage collection starts in the middle, let another thread parse (as the
-    interpreter's thread switch can). Returns the error of our parse, if any."""
-    go, other_done = threading.Event(), threading.Event()
+def _parse_while_another_thread_parses(parse: Callable[..., ast.AST], guarded: bool) -> BaseException | None:
+    """Parse SOURCE; when a garbage collection starts in the middle, another thread parses (as the interpreter's
+    thread switch can let it). Returns the error of our parse, if any."""
+    armed, go, parsing, other_done = threading.Event(), threading.Event(), threading.Event(), threading.Event()
 
     def other() -> None:
-        go.wait(10)
+        go.wait(30)
+        parsing.set()
         try:
             parse("x = 1")
         finally:
             other_done.set()
 
     def mid_parse(phase: str, _info: dict) -> None:
-        if phase == "start" and not go.is_set() and threading.current_thread() is main:
+        if phase == "start" and armed.is_set() and not go.is_set() and threading.current_thread() is main:
             go.set()
-            other_done.wait(0.5)  # under the guard the other parse waits for ours instead: don't wait for it
+            parsing.wait(30)
+            # unguarded, the other parse runs to its end now; guarded, it waits for ours (so don't wait for it)
+            other_done.wait(0.2 if guarded else 30)
 
     main, thread = threading.current_thread(), threading.Thread(target=other)
     thread.start()
     threshold = gc.get_threshold()
-    gc.set_threshold(50)  # a collection is sure to start while the parse builds its nodes
     gc.callbacks.append(mid_parse)
+    gc.collect()  # counting from zero, the 50th new object comes while the parse builds its thousands of nodes
+    gc.set_threshold(50)
     try:
+        armed.set()
         parse(SOURCE)
         return None
     except SystemError as exc:
@@ -44,13 +49,14 @@ def _parse_while_another_thread_parses(parse: Callable[..., ast.AST]) -> BaseExc
         gc.callbacks.remove(mid_parse)
         gc.set_threshold(*threshold)
         go.set()
-        thread.join(10)
+        thread.join(30)
+    # (the other thread's own parse cannot fail: it starts and ends inside ours)
 
 
 def test_the_guard_makes_parses_in_two_threads_safe() -> None:
     guarded = install()
     assert guarded is AFFECTED and (getattr(ast.parse, "__wrapped__", None) is not None) is AFFECTED
-    assert _parse_while_another_thread_parses(ast.parse) is None
+    assert _parse_while_another_thread_parses(ast.parse, guarded=AFFECTED) is None
     if AFFECTED:  # and without it this interpreter really has the bug (so the guard is not there for nothing)
-        error = _parse_while_another_thread_parses(ast.parse.__wrapped__)
+        error = _parse_while_another_thread_parses(ast.parse.__wrapped__, guarded=False)
         assert error is not None and "AST constructor recursion depth mismatch" in str(error)
