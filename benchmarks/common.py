@@ -28,8 +28,10 @@ OUT = BENCH / "out"
 LOGS = OUT / "logs"
 
 #: System columns of the table, in order.
-SYSTEMS = ("ours", "lazyllm", "openai")
-SYSTEM_TITLES = {"ours": "lazystream-widget", "lazyllm": "LazyLLM 1.4.0", "openai": "openai client alone"}
+#: Columns: ours, LazyLLM 1.4.0, and the figure's floor or peer measured beside us in the same run (the
+#: openai client alone for end to end, a raw os.write loop for the queue...: each figure's label names it).
+SYSTEMS = ("ours", "lazyllm", "floor")
+SYSTEM_TITLES = {"ours": "lazystream-widget", "lazyllm": "LazyLLM 1.4.0", "floor": "floor or peer"}
 
 RESULT_PREFIX = "RESULT "
 
@@ -176,6 +178,22 @@ class Cell:
         return max(self.values) if self.ok else math.nan
 
 
+def at_most(limit: float) -> Callable[[Figure], bool | None]:
+    """A target check: ours (the median) is at most ``limit``; None when there is no number."""
+    def check(f: Figure) -> bool | None:
+        v = f.med("ours")
+        return None if not is_number(v) else v <= limit
+    return check
+
+
+def ratio_at_most(limit: float, other: str = "floor") -> Callable[[Figure], bool | None]:
+    """A target check: ours / ``other`` (medians) is at most ``limit``."""
+    def check(f: Figure) -> bool | None:
+        r = f.ratio(other)
+        return None if not is_number(r) else r <= limit
+    return check
+
+
 @dataclass
 class Target:
     text: str
@@ -241,7 +259,7 @@ class Figure:
                 for s, c in self.cells.items()
             },
             "ratio_vs_lazyllm": _j(self.ratio("lazyllm")),
-            "ratio_vs_openai": _j(self.ratio("openai")),
+            "ratio_vs_floor": _j(self.ratio("floor")),
         }
 
 
@@ -330,28 +348,28 @@ def fmt_ratio(x: float) -> str:
     return f"{x:.2g}x"
 
 
-HEAD = ["figure", "unit", *[SYSTEM_TITLES[s] for s in SYSTEMS], "ours/LazyLLM", "ours/openai", "target", "met?"]
+HEAD = ["figure", "unit", *[SYSTEM_TITLES[s] for s in SYSTEMS], "ours/LazyLLM", "ours/floor", "target", "met?"]
 
 
-def table_rows(figures: Sequence[Figure], notes: Notes) -> list[list[str]]:
+def table_rows(figures: Sequence[Figure], notes: Notes, verdicts: bool = True) -> list[list[str]]:
+    """One row per figure; ``verdicts=False`` (the quick mode) leaves out the "met?" column."""
     rows = []
     for f in figures:
         label = f.label + notes.mark(f.note)
         target = f.target.text if f.target else ""
         if f.pending:
-            rows.append([label, f.unit, f.pending, "—", "—", "—", "—", target, "pending"])
-            continue
-        rows.append(
-            [
+            row = [label, f.unit, f.pending, "—", "—", "—", "—", target, "pending"]
+        else:
+            row = [
                 label,
                 f.unit,
                 *[fmt_cell(f.cells.get(s), notes) for s in SYSTEMS],
                 fmt_ratio(f.ratio("lazyllm")),
-                fmt_ratio(f.ratio("openai")),
+                fmt_ratio(f.ratio("floor")),
                 target,
                 f.verdict(),
             ]
-        )
+        rows.append(row if verdicts else row[:-1])
     return rows
 
 
@@ -359,15 +377,16 @@ def table_rows(figures: Sequence[Figure], notes: Notes) -> list[list[str]]:
 CAPS = [44, 10, 28, 28, 22, 12, 11, 22, 7]
 
 
-def render_text(figures: Sequence[Figure]) -> str:
+def render_text(figures: Sequence[Figure], verdicts: bool = True) -> str:
     """A plain-text table, one section per group; long cells wrap; notes are footnotes."""
     notes = Notes()
+    head, caps = (HEAD, CAPS) if verdicts else (HEAD[:-1], CAPS[:-1])
     groups: dict[str, list[Figure]] = {}
     for f in figures:
         groups.setdefault(f.group, []).append(f)
-    per_group = {name: table_rows(figs, notes) for name, figs in groups.items()}
-    rows_all = [r for rows in per_group.values() for r in rows]
-    widths = [min(cap, max(len(h), *(len(r[i]) for r in rows_all))) for i, (h, cap) in enumerate(zip(HEAD, CAPS,
+    per_group = {name: table_rows(figs, notes, verdicts) for name, figs in groups.items()}
+    rows_all = [r for rows in per_group.values() for r in rows] or [list(head)]
+    widths = [min(cap, max(len(h), *(len(r[i]) for r in rows_all))) for i, (h, cap) in enumerate(zip(head, caps,
                                                                                                         strict=True))]
     sep = "  "
 
@@ -380,7 +399,7 @@ def render_text(figures: Sequence[Figure]) -> str:
         ]
 
     out: list[str] = []
-    out.extend(line([_short_head(h) for h in HEAD]))
+    out.extend(line([_short_head(h) for h in head]))
     out.append(sep.join("-" * w for w in widths))
     for name, rows in per_group.items():
         out.append(f"[{name}]")
@@ -393,7 +412,7 @@ def render_text(figures: Sequence[Figure]) -> str:
 
 
 def _short_head(h: str) -> str:
-    return {"openai client alone": "openai alone"}.get(h, h)
+    return {"floor or peer": "floor/peer"}.get(h, h)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -419,14 +438,15 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def render_markdown(figures: Sequence[Figure]) -> str:
+def render_markdown(figures: Sequence[Figure], verdicts: bool = True) -> str:
     notes = Notes()
-    out = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    head = HEAD if verdicts else HEAD[:-1]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     current = None
-    for f, row in zip(figures, table_rows(figures, notes), strict=True):
+    for f, row in zip(figures, table_rows(figures, notes, verdicts), strict=True):
         if f.group != current:
             current = f.group
-            out.append(f"| **{f.group}** |" + " |" * (len(HEAD) - 1))
+            out.append(f"| **{f.group}** |" + " |" * (len(head) - 1))
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
     if notes.items:
         out.append("")

@@ -45,8 +45,12 @@ def _check(python: Path) -> str | None:
     return lines[-1][:200] if lines else f"import check exited {proc.returncode}"
 
 
-def ensure(log: Callable[[str], None] = print, install: bool = True) -> tuple[str | None, str]:
-    """Return (python of the LazyLLM venv, "") or (None, reason)."""
+def ensure(log: Callable[[str], None] = print, install: bool = True,
+           python: str | None = None) -> tuple[str | None, str]:
+    """Return (python of the LazyLLM venv, "") or (None, reason). ``python``: use that interpreter instead."""
+    if python:
+        reason = _check(Path(python))
+        return (python, "") if reason is None else (None, f"{python}: {reason}")
     py = venv_python(VENV)
     if py.exists() and _check(py) is None:
         return str(py), ""

@@ -11,11 +11,12 @@ Figures (keys of :data:`benchmarks.widget.WIDGET_FIGURES`):
 - ``render_ratio``: main-thread busy time (CDP ``Performance.getMetrics`` ``TaskDuration``) per
   1,000 tokens over the last 5,000 tokens of a 50,000-token stream / the same over the first 5,000
   (10-token deltas, 10 deltas per animation frame, as fast as the page takes them; a throw-away
-  warm-up stream first so the first segment is not measured with cold JIT).
+  warm-up stream first so the first segment is not measured with cold JIT). Every 5,000-token
+  segment is timed: the curve is plotted (cost against tokens).
 - ``longest_task``: the longest main-thread task (``longtask`` observer, plus the harness's own
   timing of every delivery and every widget animation-frame callback) while streaming a 10 MB
   answer (300 deltas at 30 msg/s, then its final state) and while loading a final state with a
-  100,000-entry trace; the max of the two.
+  100,000-entry trace (and, for the plot, 10,000 and 30,000); the max of the two.
 - ``markdown_busy``: ``TaskDuration`` delta / wall time while streaming 5,000 tokens of markdown at
   200 tokens/s (7 tokens per message, one message every 35 ms, i.e. ~29 msg/s).
 
@@ -73,6 +74,7 @@ def _sizes(quick: bool, text: str = "mixed") -> dict[str, Any]:
         "big_chars": 2_000_000 if quick else 10_000_000,
         "big_messages": 60 if quick else 300,
         "trace_entries": 100_000,
+        "trace_steps": (10_000,) if quick else (10_000, 30_000),
         # markdown_busy: 200 tokens/s, ~30 msg/s
         "busy_tokens": 1_000 if quick else 5_000,
         "busy_per_delta": 7,
@@ -154,6 +156,7 @@ class Browser:
 
         self.base_url = base_url
         self.bundle = bundle
+        self.extra: dict[str, Any] = {}  # curves the scenarios keep for the plots
         self._pw = sync_playwright().start()
         try:
             self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -216,23 +219,28 @@ def _busy(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
 
 
 def run_render(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> float:
-    """ms of main-thread work per 1,000 tokens, last segment / first segment of a 50k-token stream."""
+    """ms of main-thread work per 1,000 tokens, last segment / first segment of a 50k-token stream.
+
+    The stream is fed in equal segments of ``render_segment`` tokens, each timed (CDP ``TaskDuration``):
+    ``b.extra["render_curve"]`` keeps [tokens streamed so far, ms per 1k tokens] for the cost-vs-work plot.
+    """
     n, seg, per = sz["render_tokens"], sz["render_segment"], sz["render_per_delta"]
     deltas, seg_d = n // per, seg // per
     with b.page() as p:
         p.call("warmup", 3000)
         p.call("streamPrepare", {"deltas": deltas, "perDelta": per, "seed": 1, "text": sz["text"]})
-        bounds = [0, seg_d, deltas - seg_d, deltas]
         parts = []
-        for lo, hi in zip(bounds, bounds[1:], strict=False):
+        for lo in range(0, deltas, seg_d):
+            hi = min(deltas, lo + seg_d)
             m0 = p.metrics()
             own = p.call("streamFeed", {"from": lo, "to": hi, "perFrame": sz["render_per_frame"]})
             m1 = p.metrics()
-            parts.append((_busy(m0, m1), own, (hi - lo) * per / 1000))
+            parts.append((_busy(m0, m1), own, (hi - lo) * per / 1000, hi * per))
         fin = p.call("streamFinish")
-    (first, own_first, k1), _, (last, own_last, k2) = parts
+    (first, own_first, k1, _), (last, own_last, k2, _) = parts[0], parts[-1]
     ms_first = first["TaskDuration"] * 1000 / k1
     ms_last = last["TaskDuration"] * 1000 / k2
+    b.extra.setdefault("render_curve", []).append([[at, busy["TaskDuration"] * 1000 / k] for busy, _, k, at in parts])
     js_first = (own_first["feedMs"] + own_first["frameMs"]) / k1
     js_last = (own_last["feedMs"] + own_last["frameMs"]) / k2
     log(f"    render: {ms_first:.1f} ms/1k tokens over the first {seg:,} tokens, {ms_last:.1f} over the last {seg:,} "
@@ -262,14 +270,25 @@ def run_big(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> float
 
 
 def run_trace(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> float:
-    """Longest main-thread task (ms) while loading a final state with a big trace."""
-    with b.page() as p:
-        r = p.call("bigTrace", {"entries": sz["trace_entries"]})
-    worst = max(r["longTaskMax"], r["feedMax"], r["frameMax"])
-    log(f"    trace: {r['entries']:,} entries ({r['jsonMB']:.1f} MB of JSON; its JSON.parse, Jupyter's cost, "
-        f"{r['parseMs']:.0f} ms, not counted): longest task {r['longTaskMax']:.0f} ms ({r['longTaskCount']} long "
-        f"tasks), trait delivery {r['feedMax']:.1f} ms, max frame {r['frameMax']:.1f} ms over {r['frameCount']} "
-        f"frames, {r['wallMs']:.0f} ms until idle; {r['info']['nodes']:,} tree nodes in the DOM")
+    """Longest main-thread task (ms) while loading a final state with a big trace.
+
+    Smaller traces first (``trace_steps``): ``b.extra["trace_curve"]`` keeps [entries, longest task ms,
+    ms until idle] for the cost-vs-work plot.
+    """
+    worst = 0.0
+    curve = []
+    for entries in sorted({*sz.get("trace_steps", ()), sz["trace_entries"]}):
+        with b.page() as p:
+            r = p.call("bigTrace", {"entries": entries})
+        longest = max(r["longTaskMax"], r["feedMax"], r["frameMax"])
+        curve.append([entries, longest, r["wallMs"]])
+        log(f"    trace: {r['entries']:,} entries ({r['jsonMB']:.1f} MB of JSON; its JSON.parse, Jupyter's cost, "
+            f"{r['parseMs']:.0f} ms, not counted): longest task {r['longTaskMax']:.0f} ms ({r['longTaskCount']} long "
+            f"tasks), trait delivery {r['feedMax']:.1f} ms, max frame {r['frameMax']:.1f} ms over {r['frameCount']} "
+            f"frames, {r['wallMs']:.0f} ms until idle; {r['info']['nodes']:,} tree nodes in the DOM")
+        if entries == sz["trace_entries"]:
+            worst = longest
+    b.extra.setdefault("trace_curve", []).append(curve)
     return worst
 
 
@@ -344,6 +363,7 @@ def measure_browser(settings: Settings) -> dict[str, Cell]:
                             far_off.add(key)
                             log(f"    render_ratio {values[key][-1]:.0f}x: far over target, further repeats skipped")
             finally:
+                settings.extra.setdefault("browser_curves", {}).update(b.extra)
                 b.close()
     except Exception as exc:
         log(f"  widget browser figures: not available ({type(exc).__name__}: {exc})"[:400])
@@ -491,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     if not cells:
         print("no browser figures (see the log above)")
         return 1
-    for key, label, unit, target in WIDGET_FIGURES:
+    for key, label, unit, target, _ in WIDGET_FIGURES:
         c = cells.get(key)
         if c is None:
             continue

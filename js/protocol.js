@@ -33,8 +33,8 @@ export const RUN_STATUSES = ["running", "done", "error", "cancelled"];
 
 /** limits.WIDGET_MAX_ANSWER_CHARS: answer characters shown before "show more". */
 export const WIDGET_MAX_ANSWER_CHARS = 1_000_000;
-/** limits.WIDGET_MAX_MESSAGES_PER_S (informative: the kernel coalesces to this rate). */
-export const WIDGET_MAX_MESSAGES_PER_S = 30;
+/** limits.WIDGET_MAX_MESSAGES_PER_S (informative: the kernel sends at most one message per display frame). */
+export const WIDGET_MAX_MESSAGES_PER_S = 60;
 /** limits.WIDGET_VALUE_FOLD_CHARS: a trace value longer than this shows folded. */
 export const WIDGET_VALUE_FOLD_CHARS = 2_000;
 /** limits.TRACE_FIELD_MAX_BYTES: the kernel cuts each trace field (leaf string) at this many UTF-8 bytes. */

@@ -18,6 +18,11 @@ TEXT_RANGES_MAX = 32
 #: An empty ``dequeue()`` may wait this long for a new item before returning
 #: ``[]``; it keeps the seed's busy-poll loop cheap.
 EMPTY_DEQUEUE_WAIT_S = 0.002
+#: During a burst (a read returned items less than this long ago) an empty ``dequeue()``
+#: sleeps out the rest of this interval instead of waking once per item: the consumer
+#: takes items in batches and leaves the producer the GIL. The first item after a quiet
+#: spell still wakes it at once.
+DEQUEUE_COALESCE_S = 0.001
 #: A consumer that dequeued from a queue within this window counts as *active* on
 #: it: futures of our executor then wait for their items in that queue to be read
 #: before reporting done().
@@ -96,10 +101,20 @@ TOOL_CALL_EVENT_INTERVAL_S = 0.25
 #: Argument text streamed that way per call; past it the events stop (the tool span still shows
 #: the arguments, cut like any trace field).
 TOOL_CALL_STREAM_MAX_CHARS = 8 * 1024
+#: One tool-call event carries at most this many characters of argument text (a longer due piece goes
+#: as several events): far enough under TRACE_FIELD_MAX_BYTES that the event is never cut.
+TOOL_CALL_EVENT_MAX_CHARS = 1024
 
 # --- widget -------------------------------------------------------------------
-#: At most this many comm messages per second per view while streaming.
-WIDGET_MAX_MESSAGES_PER_S = 30
+#: At most this many comm messages per second per view while streaming: one per display
+#: frame. A view quiet for a frame sends its next delta at once (see ``pacing.py``).
+WIDGET_MAX_MESSAGES_PER_S = 60
+#: All views of a kernel together send at most this many messages per second (a token
+#: bucket), well under Jupyter's ``iopub_msg_rate_limit`` of 1,000 messages/s over 3 s, past
+#: which the server drops messages. Many busy views share it: each message carries more.
+KERNEL_MAX_MESSAGES_PER_S = 500
+#: ...with bursts of up to this many messages (e.g. many runs starting at once).
+KERNEL_MESSAGE_BURST = 50
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
 #: A view keeps its last this-many runs in full in its ``runs`` trait (what the browser

@@ -1,10 +1,10 @@
-"""Runs a module on a query (on a thread of its own) and drains its queues for a display.
+"""Runs a module on a query (on a thread of its own) and hands what it streams to a display.
 
 Each run gets a fresh session (so concurrent runs never mix), a cancel token, and
-tracing of everything in it. A pump thread waits on the session's queues (an
-inotify wake-up, no polling), gathers what arrived, and hands it to a
-:class:`RunSink` at most ``WIDGET_MAX_MESSAGES_PER_S`` times a second, each time
-only what is new. When the run ends, the sink gets the final state once, last.
+tracing of everything in it. The process's one pump thread (:mod:`.pump`) drains the
+run's queues as they fill and hands a :class:`RunSink` only what is new, at most once
+per display frame per view and within one message budget per kernel (:mod:`.pacing`);
+when the run ends, the sink gets the last delta, then the final state, last.
 
 The runner knows nothing of widgets: the StreamView is one sink; tests and
 benchmarks use others.
@@ -15,19 +15,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import functools
 import os
 import pathlib
 import secrets
+import sys
 import threading
 import time
 from typing import Any, Callable, Protocol
 
-from .limits import DEQUEUE_MAX_BYTES, WIDGET_MAX_MESSAGES_PER_S
+from .limits import DEQUEUE_MAX_BYTES
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
+from .pump import CANCEL_GRACE_S, Feed, get_pump
+from .run_text import StreamedText
 from .spans import SpanRecord, build_spans, format_tree
-
-#: After a cancel, how long the run may take to wind down before we call it cancelled anyway.
-CANCEL_GRACE_S = 2.0
 
 
 class RunDisplayError(RuntimeError):
@@ -36,11 +37,10 @@ class RunDisplayError(RuntimeError):
 
 def _cell_number() -> int | None:
     """The notebook cell running now (IPython's execution count), None outside IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
+    ipython = sys.modules.get("IPython")  # not imported: not in IPython (importing it would cost ~0.3 s)
+    if ipython is None:
         return None
-    shell = get_ipython()
+    shell = ipython.get_ipython()
     return getattr(shell, "execution_count", None) if shell is not None else None
 
 
@@ -93,8 +93,10 @@ class Run:
         self.ttft_ms: float | None = None
         self.tokens = 0
         self._t0 = time.perf_counter()
-        self._text: list[str] = []
-        self._thinking: list[str] = []
+        # what was streamed to the answer / thinking queues: read from the queue's log while the run
+        # goes on (no second copy of a long answer in memory), in memory once it ended (run_text.py)
+        self._text: StreamedText | None = None
+        self._thinking: StreamedText | None = None
         self._entries: list[TraceEntry | str] = []
         self._notices: list[str] = []
         self._notices_sent = 0  # how many notices the sink has been handed
@@ -110,6 +112,8 @@ class Run:
         self._sink: RunSink | None = None
         self._resynced = False
         self._cell: int | None = None
+        self._feed: Feed | None = None  # the run's link to the pump, once started
+        self._backend: Any = None
         self._work_ended_at: float | None = None  # when the module's call returned or raised
         self.settings: Any = None  # the settings snapshot taken at start()
 
@@ -118,13 +122,11 @@ class Run:
     @property
     def text(self) -> str:
         """Everything streamed to the answer queue so far (never truncated)."""
-        with self._lock:
-            return "".join(self._text)
+        return self._text.value() if self._text is not None else ""
 
     @property
     def thinking(self) -> str:
-        with self._lock:
-            return "".join(self._thinking)
+        return self._thinking.value() if self._thinking is not None else ""
 
     @property
     def entries(self) -> list[TraceEntry | str]:
@@ -149,8 +151,12 @@ class Run:
         if not line:
             return
         with self._lock:
-            if line not in self._notices:
-                self._notices.append(line)
+            if line in self._notices:
+                return
+            self._notices.append(line)
+        feed = self._feed
+        if feed is not None and not self._final.done():
+            get_pump(self._backend).poke(feed)  # a notice appends nothing to the queues: wake the pump
 
     def take_new_notices(self) -> list[str]:
         """The notices added since the last call (what a display has not been sent yet)."""
@@ -294,8 +300,9 @@ class Run:
 
     def state(self) -> RunState:
         """The run as the widget's ``runs`` trait stores it."""
+        text, thinking = self.text, self.thinking
         with self._lock:
-            text, thinking, entries = "".join(self._text), "".join(self._thinking), list(self._entries)
+            entries = list(self._entries)
         error = self._failure[0] if self._failure is not None else None
         return {
             "id": self.id,
@@ -331,14 +338,15 @@ class Run:
     # ---- running ----------------------------------------------------------------
 
     def start(self, sink: RunSink | None = None) -> Run:
-        """Submit the module to the pool under a fresh session and start the pump thread.
+        """Submit the module to the pool under a fresh session and hand the run to the pump.
 
-        Call it from the thread whose context should reach the pump (the notebook cell):
-        on ipykernel 7.0.x a thread that touches a widget must run in a copy of the cell's context.
+        Call it from the thread whose context should reach the sink (the notebook cell):
+        ipykernel routes a widget's messages by the context they are sent from, so the
+        pump calls the sink in a copy of this context.
         """
         from .runtime.cancel import CancelToken, set_token
         from .runtime.run_threads import RunLimitError, start_run_thread
-        from .runtime.session import new_session, use_session
+        from .runtime.session import get_backend, new_session, use_session
         from .runtime.trace import activate, set_trace_everything
 
         cell_ctx = contextvars.copy_context()
@@ -350,7 +358,10 @@ class Run:
         self.settings = settings.snapshot()  # a later configure() never reaches this run
         sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
         self._sink = sink
+        self._backend = get_backend()
         self._session = new_session()
+        self._text = StreamedText(self._backend, self._session.id, ANSWER_QUEUE)
+        self._thinking = StreamedText(self._backend, self._session.id, THINK_QUEUE)
         self._token = CancelToken()
         run_ctx = contextvars.copy_context()
         run_ctx.run(settings.use, self.settings)
@@ -359,32 +370,40 @@ class Run:
         run_ctx.run(set_token, self._token)
         run_ctx.run(set_trace_everything, True)
         run_ctx.run(activate, None)
-        watcher = self._session.watcher()  # before submitting: no append can be missed
+        feed = self._feed = Feed(self, sink, cell_ctx)
         try:
+            pump = get_pump(self._backend)  # starts the pump thread the first time (that can fail too)
             if sink is not None:
                 sink.run_started(self)
             invoke = invoker_for(self.module, self.add_notice)  # foreign code (LazyLLM, OpenTelemetry) adapted
             # a thread of its own (runtime/run_threads.py): a stuck, abandoned run never blocks a new one
-            future = start_run_thread(invoke, self.query, run_ctx, f"lazystream-run-{self.id}")
-            future.add_done_callback(self._note_work_ended)
-            pump = threading.Thread(
-                target=cell_ctx.run, args=(self._pump, future, watcher, sink), name=f"lazystream-pump-{self.id}",
-                daemon=True,
-            )
-            pump.start()
+            future = start_run_thread(functools.partial(self._work, invoke, feed), self.query, run_ctx,
+                                      f"lazystream-run-{self.id}")
         except BaseException as exc:  # e.g. too many stuck runs: end the run now, never leave it "running"
             if isinstance(exc, RunLimitError):
                 self.add_notice(str(exc))
-            watcher.close()
             self._token.cancel("the run could not start")
             self._end_now(exc, sink)
             raise
+        feed.future = future
+        # the pump drains a new run at once, so what the work appended before this line is not missed
+        pump.add(feed)
+        future.add_done_callback(lambda _f: pump.poke(feed))
+        self._token.on_cancel(lambda: pump.poke(feed))
         return self
 
-    def _note_work_ended(self, _future: concurrent.futures.Future) -> None:
-        # the run's end is when its work ended, not when the pump next looked (up to its wait later),
-        # so a run's elapsed time and its top span's duration tell the same story
-        self._work_ended_at = time.time()
+    def _work(self, invoke: Callable[[Any], Any], feed: Feed, query: Any) -> Any:
+        """The run's work, on its thread: the module on the query, then tell the pump at once."""
+        try:
+            return invoke(query)
+        finally:
+            # the run's end is when its work ended (not when the pump next looked), so a run's elapsed
+            # time and its top span's duration tell the same story; and the last tokens go out now,
+            # not at the next display frame (the pump reads them, which also lets our pool's future,
+            # waiting for them to be read, complete)
+            self._work_ended_at = time.time()
+            feed.work_ended = True
+            get_pump(self._backend).poke(feed)
 
     def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
         self.ended_at = time.time()
@@ -394,109 +413,47 @@ class Run:
             if sink is not None:
                 sink.run_finished(self)
         finally:
+            for streamed in (self._text, self._thinking):
+                if streamed is not None:
+                    streamed.finish()
             self._session.close()
             self._final.set_result(None)
 
-    def _drain(self) -> tuple[str, str, list[TraceEntry | str]]:
-        from .runtime.session import get_backend
+    def _drain(self, queues: list[str] | None = None) -> tuple[str, str, list[TraceEntry | str]]:
+        """Take what the run's queues hold (the pump calls it); returns (text, thinking, trace entries).
 
-        backend, sid = get_backend(), self._session.id
-        deltas = _read_all(backend, sid, ANSWER_QUEUE)
+        ``queues``: read only these (the ones an append event named); None: all three.
+        """
+        backend, sid = self._backend, self._session.id
+        deltas = _read_all(backend, sid, ANSWER_QUEUE) if queues is None or ANSWER_QUEUE in queues else []
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
-        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in _read_all(backend, sid, THINK_QUEUE))
-        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in _read_all(backend, sid, TRACE_QUEUE)]
+        raw = _read_all(backend, sid, THINK_QUEUE) if queues is None or THINK_QUEUE in queues else []
+        thinking = "".join(b.decode("utf-8", "surrogatepass") for b in raw)
+        raw = _read_all(backend, sid, TRACE_QUEUE) if queues is None or TRACE_QUEUE in queues else []
+        entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in raw]
         if text or thinking or entries:
             with self._lock:
                 if (text or thinking) and self.ttft_ms is None:
                     self.ttft_ms = round((time.perf_counter() - self._t0) * 1000, 1)
                 if text:
-                    self._text.append(text)
                     self.tokens += len(deltas)  # one delta is one token for the models we know
-                if thinking:
-                    self._thinking.append(thinking)
                 self._entries.extend(entries)
+            if text:
+                self._text.drained(text)
+            if thinking:
+                self._thinking.drained(thinking)
         return text, thinking, entries
 
-    def _pump(self, future: concurrent.futures.Future, watcher: Any, sink: RunSink | None) -> None:
-        """Drain the queues into the sink until the run ends; whatever fails, the run ends (never "running")."""
-        failure: BaseException | None = None
-        try:
-            self._pump_loop(future, watcher, sink)
-        except BaseException as exc:  # the display (or reading the queues) failed: stop the run, keep its text
-            failure = exc
-            self._token.cancel(f"the run's display failed: {type(exc).__name__}: {exc}")
-            try:
-                future.result(CANCEL_GRACE_S)  # let the module wind down
-            except BaseException:
-                pass
-            try:
-                self._drain()  # what is left still belongs in run.text (never truncated)
-            except BaseException:
-                pass
-        finally:
-            watcher.close()
-        sink_error: BaseException | None = None
-        try:
-            self._finish(future, failure)
-            if sink is not None:
-                try:
-                    sink.run_finished(self)
-                except BaseException as exc:
-                    sink_error = exc
-        finally:
-            try:
-                self._session.close()
-            finally:
-                self._final.set_result(None)
-        if sink_error is not None:
-            raise sink_error  # the run is over; let threading.excepthook show the broken display
-
-    def _pump_loop(self, future: concurrent.futures.Future, watcher: Any, sink: RunSink | None) -> None:
-        interval = 1.0 / WIDGET_MAX_MESSAGES_PER_S
-        last_sent = 0.0
-        pend_text: list[str] = []
-        pend_think: list[str] = []
-        pend_entries: list[TraceEntry | str] = []
-        cancelled_at: float | None = None
-        text_sent = False
-        while True:
-            finished = future.done()
-            text, thinking, entries = self._drain()
-            if text:
-                pend_text.append(text)
-            if thinking:
-                pend_think.append(thinking)
-            pend_entries.extend(entries)
-            if finished:
-                break
-            if cancelled_at is None and self._token.cancelled:
-                cancelled_at = time.monotonic()
-            if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_S:
-                break  # the module ignores cancellation: stop waiting for it
-            now = time.monotonic()
-            due = last_sent + interval
-            pending = bool(pend_text or pend_think or pend_entries) or self._has_new_notices()
-            # the first answer text goes at once: time to first token is what users feel most
-            if pending and (now >= due or (pend_text and not text_sent)):
-                if sink is not None:  # the sink takes new notices itself (take_new_notices)
-                    sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
-                else:
-                    self.take_new_notices()
-                text_sent = text_sent or bool(pend_text)
-                pend_text, pend_think, pend_entries = [], [], []
-                last_sent = now
-                continue
-            if pending:
-                # something waits for its send slot: sleep until then rather than waking (and
-                # draining) on every token, which costs the producer CPU for nothing
-                time.sleep(due - now)
-            else:
-                watcher.wait(0.25)  # nothing pending: sleep until something arrives
-        if pend_text or pend_think or pend_entries:
-            if sink is not None:
-                sink.run_delta(self, "".join(pend_text), "".join(pend_think), pend_entries)
-
     def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:
+        try:
+            self._settle(future, failure)
+        finally:  # whatever the outcome, before the session's files go: the streamed text moves into memory
+            if self._text is not None:
+                self._text.finish(self._result)
+            if self._thinking is not None:
+                self._thinking.finish()
+
+    def _settle(self, future: concurrent.futures.Future, failure: BaseException | None) -> None:
         from .runtime.cancel import RunCancelled
 
         self.ended_at = self._work_ended_at if future.done() and self._work_ended_at is not None else time.time()

@@ -60,11 +60,13 @@ def lazyllm_base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def make_agent(base_url: str):
+def make_module(base_url: str, workload: str = "module"):
+    """``module``: ``OnlineChatModule(stream=True)`` itself (it streams into the queue on its own);
+    ``agent``: the seed's ``FunctionCallAgent`` over it (``stream=True`` on the agent, see above)."""
     llm = lazyllm.OnlineChatModule(
         source="openai", model="scripted", base_url=lazyllm_base_url(base_url), api_key="bench", stream=True
     )
-    return FunctionCallAgent(llm, ["get_current_weather"], stream=True)
+    return llm if workload == "module" else FunctionCallAgent(llm, ["get_current_weather"], stream=True)
 
 
 def count_stamps(items: list[str]) -> int:
@@ -108,7 +110,7 @@ def main() -> None:
     n = int(spec["n"])
     extra = {"first_delay": spec["first_delay"]} if spec.get("first_delay") is not None else {}
     query = bench_query(n, spec.get("delay", 0.0), **extra)
-    agent = make_agent(spec["base_url"])
+    agent = make_module(spec["base_url"], spec.get("workload", "module"))
     lazyllm.FileSystemQueue().clear()  # nothing from an earlier process in this thread's queue
     for _ in range(int(spec.get("warmup", 1))):
         run_seed(agent, bench_query(20, 0.0), 20, {})

@@ -4,8 +4,10 @@
 
 * ``base_url``: the benchmark model server;
 * ``system``: ``seed`` (the seed's quick-start loop with our runtime, imports changed only),
-  ``runner`` (our widget runner, ``lazystream_widget.runner.Run``, with a recording sink) or
-  ``openai`` (``openai.OpenAI().chat.completions.create(stream=True)`` alone);
+  ``runner`` (our widget runner, ``lazystream_widget.runner.Run``, into a real ``StreamView`` whose
+  comm is tapped) or ``openai`` (``openai.OpenAI().chat.completions.create(stream=True)`` alone);
+* ``workload``: ``module`` (default: ``OnlineChatModule(stream=True)`` itself, submitted directly)
+  or ``agent`` (the seed's ``FunctionCallAgent`` over it; the model answers without a tool call);
 * ``n``, ``delay``, ``first_delay``: what the model streams (see benchmarks/model_server.py);
 * ``repeats``, ``warmup``: measured runs, and unmeasured runs before them (imports, connection);
 * ``cpu_window``: ``[start_s, end_s]`` after the query: measure the process's CPU (and the
@@ -23,7 +25,7 @@ import time
 from typing import Literal
 
 import lazystream_widget as lazyllm
-from benchmarks.ours_side.sinks import RecordingSink
+from benchmarks.ours_side.sinks import tapped_view
 from benchmarks.workerlib import StampCollector, bench_query, emit, pin_env_home, sample_window, spec_from_argv
 from lazystream_widget.tools import FunctionCallAgent, fc_register
 
@@ -44,9 +46,11 @@ def get_current_weather(location: str, unit: Literal["fahrenheit", "celsius"]="f
     return json.dumps({'location': location, 'temperature': 'unknown'})
 
 
-def make_agent(base_url: str) -> FunctionCallAgent:
+def make_module(base_url: str, workload: str = "module"):
+    """``module``: ``OnlineChatModule(stream=True)`` itself (the e2e figure's workload);
+    ``agent``: the seed's ``FunctionCallAgent`` over it (one model turn: the model answers directly)."""
     llm = lazyllm.OnlineChatModule(source="openai", model="scripted", base_url=base_url, api_key="bench", stream=True)
-    return FunctionCallAgent(llm, ["get_current_weather"])
+    return llm if workload == "module" else FunctionCallAgent(llm, ["get_current_weather"])
 
 
 def count_stamps(items: list[str]) -> int:
@@ -55,7 +59,7 @@ def count_stamps(items: list[str]) -> int:
     return len(c.seen)
 
 
-def run_seed(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict:
+def run_seed(agent, query: str, n: int, spec: dict) -> dict:
     box: dict = {}
     col = StampCollector()
     if spec.get("cpu_window"):
@@ -83,18 +87,26 @@ def run_seed(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict:
     return out
 
 
-def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict:
+def run_runner(module, query: str, n: int, spec: dict) -> dict:
+    """Our widget runner with the real StreamView as its sink (its comm tapped): what ``view.ask`` does."""
     from lazystream_widget.runner import Run
 
+    holder: dict = {}
+
+    def on_message(content: dict) -> None:
+        if content.get("type") == "delta" and content.get("text"):
+            holder["comm"].see([content["text"]])
+
+    view = tapped_view(module, on_message)  # made before the clock starts: a view exists before ask()
     t0 = time.perf_counter()
     at_drain = StampCollector(t0)  # when the runner's pump took the tokens off the queue
-    at_sink = StampCollector(t0)  # when the runner handed them to its sink (the widget), after throttling
+    at_comm = holder["comm"] = StampCollector(t0)  # when the widget sent them as a comm message
 
     instrumented = [hasattr(Run, "_drain")]
 
     class TimedRun(Run):
-        def _drain(self):  # instrumentation only: time what the pump drained (text is its first item)
-            got = super()._drain()
+        def _drain(self, *args, **kwargs):  # instrumentation only: time what the pump drained (text first)
+            got = super()._drain(*args, **kwargs)
             if isinstance(got, tuple) and got and isinstance(got[0], str):
                 if got[0]:
                     at_drain.see([got[0]])
@@ -102,10 +114,10 @@ def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict
                 instrumented[0] = False
             return got
 
-    sink = RecordingSink(lambda text: at_sink.see([text]))
     box: dict = {}
-    run = TimedRun(agent, query)
-    run.start(sink)
+    run = TimedRun(module, query)
+    view.history.append(run)  # what view.ask() does, with the timed run
+    run.start(view)
     sampler = None
     if spec.get("cpu_window"):
         pump = next((t for t in threading.enumerate() if t.name.startswith("lazystream-pump")), None)
@@ -114,16 +126,16 @@ def run_runner(agent: FunctionCallAgent, query: str, n: int, spec: dict) -> dict
     ret = run.wait(timeout=600)
     loop_s = time.perf_counter() - t0
     out = at_drain.summary(n)
-    sink_summary = at_sink.summary(n)
-    out.update({f"sink_{k}": v for k, v in sink_summary.items()})
+    out.update({f"sink_{k}": v for k, v in at_comm.summary(n).items()})
     out.update(loop_ms=loop_s * 1000, leftover=0, result_tokens=count_stamps([ret]),
-               sink_messages=sink.messages, drain_instrumented=instrumented[0])
+               sink_messages=sum(1 for _, _, m in view.custom if m.get("type") == "delta"),
+               drain_instrumented=instrumented[0])
     if sampler is not None:
         sampler.join()
         out["cpu"] = box
     if spec.get("keep_lags"):
         out["lags_ms"] = at_drain.lag_ms
-        out["sink_lags_ms"] = at_sink.lag_ms
+        out["sink_lags_ms"] = at_comm.lag_ms
     return out
 
 
@@ -164,7 +176,7 @@ def main() -> None:
         target = openai.OpenAI(base_url=spec["base_url"], api_key="bench", max_retries=0)
         fn = run_openai
     else:
-        target = make_agent(spec["base_url"])
+        target = make_module(spec["base_url"], spec.get("workload", "module"))
         fn = run_seed if system == "seed" else run_runner
     for _ in range(int(spec.get("warmup", 1))):
         fn(target, warm_query, 20, {})

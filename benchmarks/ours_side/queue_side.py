@@ -5,7 +5,8 @@
 * ``rate``: one writer enqueues ``n`` token-sized items into a fresh session; a reader in
   another process (attached to the session by id) either reads after the writer finished
   (``concurrent: false``) or busy-polls with the seed's loop while it writes (``true``); the
-  reader's count is checked against ``n``.
+  reader's count is checked against ``n``. Just before, in the same process, the floor: a bare
+  ``os.write`` loop of the same framed bytes to an ``O_APPEND`` file under the same home.
 * ``latency``: a writer enqueues ``m`` items ``interval_ms`` apart, each carrying its
   ``time.time_ns()``; a consumer waiting in another thread or another process (``where``) with
   the seed's dequeue loop (``style: seed``) or a ``Session.watcher()`` wait loop (``watcher``)
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -79,9 +81,28 @@ def mode_reader(spec: dict) -> None:
     emit(res)
 
 
+def raw_floor(items: list[str], directory: str) -> float:
+    """Seconds for the physical floor: a bare ``os.write`` loop of the same framed bytes to an O_APPEND file."""
+    from lazystream_widget.runtime.filestore import frame
+
+    framed = [frame(i.encode()) for i in items]  # built before the clock starts: only the writes are timed
+    path = os.path.join(directory, f"raw-floor-{os.getpid()}.log")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        write = os.write
+        t0 = time.perf_counter()
+        for b in framed:
+            write(fd, b)
+        return time.perf_counter() - t0
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 def mode_rate(spec: dict) -> dict:
     n = int(spec["n"])
     items = [f" token{i}" for i in range(n)]
+    floor_s = raw_floor(items, os.environ["LAZYSTREAM_HOME"])  # same file system as our queue files
     with lsw.session() as sess:
         q = lsw.FileSystemQueue(session=sess)
         q.size()
@@ -93,7 +114,8 @@ def mode_rate(spec: dict) -> dict:
         if reader is None:
             reader = spawn_reader(sess.id, {"count": n, "style": "seed", "timeout": 60})
         seen = reader_result(reader)["seen"]
-    return {"n": n, "seconds": elapsed, "rate": n / elapsed, "seen_by_reader": seen}
+    return {"n": n, "seconds": elapsed, "rate": n / elapsed, "seen_by_reader": seen, "floor_rate": n / floor_s,
+            "floor_ratio": floor_s / elapsed}
 
 
 def paced_writer(q: lsw.FileSystemQueue, m: int, interval: float) -> None:

@@ -34,6 +34,7 @@ from . import cancel
 from .module import ModuleBase
 from .queue import answer_queue, think_queue
 from .text_offsets import TextRanges
+from .textbuffer import TextBuffer
 from .tool_stream import ToolCallStream
 from .trace import current_span
 
@@ -249,8 +250,7 @@ class ChatModuleBase(ModuleBase):
         unregister = token.on_cancel(lambda: _abort_stream(stream)) if token is not None else (lambda: None)
         answer, thinking = answer_queue(), think_queue()
         msg = AssistantMessage()
-        content: list[str] = []
-        reasoning: list[str] = []
+        content, reasoning = TextBuffer(), TextBuffer()  # one growing buffer each, not an object per delta
         calls = ToolCallStream(sp)  # merges tool-call deltas; shows their arguments live in the trace
         answer_at, thinking_at = TextRanges(), TextRanges()  # where this call's text lands in run.text
         first = None
@@ -277,7 +277,7 @@ class ChatModuleBase(ModuleBase):
                 if think:
                     first = first or time.perf_counter()
                     chars += len(think)
-                    reasoning.append(think)
+                    reasoning.add(think)
                     thinking_at.add(thinking.enqueue_at(think), len(think))
                 if delta.tool_calls:
                     chars += _tool_delta_chars(delta.tool_calls)
@@ -285,7 +285,7 @@ class ChatModuleBase(ModuleBase):
                 if delta.content:
                     first = first or time.perf_counter()
                     chars += len(delta.content)
-                    content.append(delta.content)
+                    content.add(delta.content)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
                         answer_at.add(answer.enqueue_at(delta.content), len(delta.content))
         except Exception as exc:
@@ -293,7 +293,7 @@ class ChatModuleBase(ModuleBase):
                 stream.close()
                 raise cancel.RunCancelled(token.reason) from None
             raise ModelError(self._redact(
-                f"the stream from {self.model!r} broke after {len(content)} chunks: {_short_error(exc)}"
+                f"the stream from {self.model!r} broke after {content.count} chunks: {_short_error(exc)}"
             )) from self._safe_cause(exc)
         finally:
             unregister()
@@ -312,8 +312,8 @@ class ChatModuleBase(ModuleBase):
             raise StreamLimitError(f"the stream from {self.model!r} was cut: {cut}; the {chars} characters streamed "
                                    "so far are kept")
         calls.close()
-        msg.content = "".join(content)
-        msg.reasoning = "".join(reasoning)
+        msg.content = content.take()  # the string is then the only copy of a long answer
+        msg.reasoning = reasoning.take()
         msg.tool_calls = calls.ordered()
         return msg
 
@@ -370,14 +370,39 @@ def _as_messages(input: Any, system_prompt: str | None) -> list[dict[str, Any]]:
     return messages
 
 
+_REASONING_NAMES = ("reasoning_content", "reasoning")
+#: per class: which of _REASONING_NAMES are real attributes of its instances (cached: looked up per delta)
+_REASONING_ATTRS: dict[type, tuple[str, ...]] = {}
+
+
+def _reasoning_attrs(cls: type) -> tuple[str, ...]:
+    fields = getattr(cls, "model_fields", None)
+    if isinstance(fields, dict):  # a pydantic model (the openai client's delta): only declared fields
+        return tuple(n for n in _REASONING_NAMES if n in fields)
+    return _REASONING_NAMES  # any other object: plain getattr is cheap
+
+
 def _reasoning_of(delta: Any) -> str | None:
-    for name in ("reasoning_content", "reasoning"):
+    """The reasoning text of a delta or message (``reasoning_content`` / ``reasoning``), or None.
+
+    Called once per streamed delta, so it stays cheap: the openai client's delta declares
+    neither field, and ``getattr`` of an undeclared name on a pydantic model costs an
+    exception inside pydantic; such fields arrive in ``model_extra`` (a dict, usually empty).
+    """
+    cls = type(delta)
+    names = _REASONING_ATTRS.get(cls)
+    if names is None:
+        names = _REASONING_ATTRS[cls] = _reasoning_attrs(cls)
+    for name in names:
         value = getattr(delta, name, None)
-        if value is None:
-            extra = getattr(delta, "model_extra", None) or {}
-            value = extra.get(name)
         if isinstance(value, str) and value:
             return value
+    extra = getattr(delta, "__pydantic_extra__", None)
+    if extra:
+        for name in _REASONING_NAMES:
+            value = extra.get(name)
+            if isinstance(value, str) and value:
+                return value
     return None
 
 

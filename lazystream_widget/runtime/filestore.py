@@ -37,7 +37,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import filelock
@@ -47,7 +47,15 @@ from ..limits import DELETED_SESSION_CHECK_S, STALE_SESSION_AFTER_S
 from . import positions
 from .backend import SessionClosedError, closed_error
 from .descriptors import DescriptorCache, DirHandle, QueueHandle, SeqHandle, descriptor_bound
-from .framing import HEADER_SIZE, MAX_ITEM_BYTES, count_records, frame, unframe  # noqa: F401 - re-exported too
+from .framing import (  # noqa: F401 - re-exported too
+    HEADER_SIZE,
+    MAX_ITEM_BYTES,
+    count_records,
+    declared_record_size,
+    frame,
+    next_intact_record_in_file,
+    unframe,
+)
 from .homedir import QueueHomeError, default_home, open_dir, open_file, open_home, remove_tree, write_all, write_file
 from .reading import ConsumerLock, commit, highest_seq, read_position, skip_recovery, take
 from .sweep import owner_record, sweep_sessions
@@ -59,23 +67,50 @@ log = logging.getLogger("lazystream_widget.queue")
 #: File times advance in clock ticks (a few ms). An empty poll trusts "same size, same mtime" only for a log last
 #: written longer ago than this, so that a truncation and rewrite within one tick cannot hide behind an equal mtime.
 _CLOCK_TICK_MARGIN_NS = 50_000_000
+#: Bytes of log read at a time when a range is read back (``iter_range``): small, so reading a long
+#: text back costs little memory beside the text itself.
+RANGE_READ_CHUNK = 256 * 1024
 
 
 class _Signal:
-    """In-process wake-up for empty ``dequeue()`` waits: set by every append."""
+    """Wakes an empty ``dequeue()`` of this process when an item is appended to its session.
 
-    __slots__ = ("cond", "waiters", "gen")
+    A lock used as a binary semaphore: a waiter blocks in C (``acquire(timeout)``) and a
+    producer's :meth:`bump` is one ``release()`` when someone waits, so the producer's hot
+    path runs no Python-level ``Condition`` machinery. A wake-up nobody consumed (the waiter
+    timed out at that moment) leaves the lock released: the next wait returns at once, reads
+    nothing and waits again (harmless). ``last_data`` (set by reads that returned items) lets
+    waiters coalesce wake-ups during a burst: see :meth:`FileBackend.wait_for_item`.
+    """
+
+    __slots__ = ("_sem", "_count_lock", "waiters", "last_data")
 
     def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
+        self._sem = threading.Lock()
+        self._sem.acquire()  # held = nothing to report
+        self._count_lock = threading.Lock()
         self.waiters = 0
-        self.gen = 0
+        self.last_data = 0.0
 
     def bump(self) -> None:
-        if self.waiters:  # unlocked read is fine: a waiter re-checks the queue before sleeping
-            with self.cond:
-                self.gen += 1
-                self.cond.notify_all()
+        if self.waiters:  # an unlocked read: a waiter that registers just after waits out its timeout at worst
+            try:
+                self._sem.release()
+            except RuntimeError:
+                pass  # already released: the waiter has a wake-up pending
+
+    def wait(self, timeout: float) -> bool:
+        with self._count_lock:
+            self.waiters += 1
+        try:
+            woken = self._sem.acquire(timeout=max(0.0, timeout))
+        finally:
+            with self._count_lock:
+                self.waiters -= 1
+                others = self.waiters
+        if woken and others:
+            self.bump()  # pass the wake-up on to the next waiter
+        return woken
 
 
 class FileBackend:
@@ -361,6 +396,10 @@ class FileBackend:
             self._cache.release(h)
         for recovery in recoveries:
             self._report(session_id, queue, recovery)
+        if items:
+            sig = self._signals.get(session_id)
+            if sig is not None:
+                sig.last_data = time.monotonic()  # a burst: the next empty wait gathers (wait_for_item)
         return items
 
     def _consume(self, h: QueueHandle, limit: int | None, *,
@@ -470,13 +509,19 @@ class FileBackend:
         return max(local, remote)
 
     def wait_for_item(self, session_id: str, timeout: float) -> None:
+        """Block up to ``timeout`` s, or until an item is appended to the session in this process.
+
+        Wake-ups are coalesced during a burst: if a read returned items less than
+        ``DEQUEUE_COALESCE_S`` ago, the waiter sleeps out the rest of that interval and the next
+        read takes what gathered meanwhile, instead of waking (and taking the GIL from the
+        producer) once per item. After a quiet spell the first item wakes the waiter at once.
+        """
         sig = self._signal(session_id)
-        with sig.cond:
-            sig.waiters += 1
-            try:
-                sig.cond.wait(timeout)
-            finally:
-                sig.waiters -= 1
+        gather = sig.last_data + limits.DEQUEUE_COALESCE_S - time.monotonic()
+        if gather > 0:
+            time.sleep(min(gather, timeout))
+            return
+        sig.wait(timeout)
 
     def watcher(self, session_id: str):
         self._prepare()
@@ -485,6 +530,42 @@ class FileBackend:
             return watch_directory(qfd)
         finally:
             os.close(qfd)
+
+    def watch_set(self):
+        """One waiter for appends to many sessions (the runner's pump): see ``runtime/watchset.py``."""
+        from .watchset import InotifyWatchSet
+
+        self._prepare()
+        return InotifyWatchSet(lambda session_id: self._shown(session_id, "q"))
+
+    def iter_range(self, session_id: str, queue: str, start: int, stop: int,
+                   chunk: int = RANGE_READ_CHUNK) -> Iterator[list[bytes]]:
+        """The items between log positions ``start`` and ``stop``, ``chunk`` bytes of log at a time, not consumed.
+
+        Positions are those :meth:`consumed` reports. The runner keeps a run's text in the log this
+        way instead of a second copy in memory (``run_text.py``); damaged records are skipped.
+        """
+        h = self._queue(session_id, queue)
+        try:
+            off = start
+            while off < stop:
+                buf = os.pread(h.log_fd, min(stop - off, chunk), off)
+                if not buf:
+                    return
+                need = declared_record_size(buf)
+                if need > len(buf) and stop - off >= need:  # one record larger than a chunk
+                    buf = os.pread(h.log_fd, need, off)
+                items, used = unframe(buf)
+                if items:
+                    yield items
+                off += used
+                if used == 0:
+                    nxt = next_intact_record_in_file(h.log_fd, off, stop)
+                    if nxt <= 0:
+                        return
+                    off = nxt
+        finally:
+            self._cache.release(h)
 
     def _open_q(self, session_id: str) -> int:
         """A new descriptor of the session's ``q`` directory (the caller closes it)."""

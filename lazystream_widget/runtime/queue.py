@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextvars
 import re
+from typing import Any, Callable
 
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
+from .backend import SessionClosedError
 from .session import USER_ERRORS, Session, current_session, get_backend, short
-from .text_offsets import COUNTED, append_counted
+from .text_offsets import COUNTED, append_counted, session_counter
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
-#: Set by our executor around a task: (session id, queue) -> position after the task's last item.
+#: Set by our executor around a task: (session id, queue) -> position after the task's last item, or a
+#: callable giving it (an appender's ``end``: resolved once, when the task ends, instead of once per item).
 #: Shared (the same dict) with the pool work the task submits, so nested writes count too.
-_written: contextvars.ContextVar[dict[tuple[str, str], int] | None] = contextvars.ContextVar(
+_written: contextvars.ContextVar[dict[tuple[str, str], int | Callable[[], int]] | None] = contextvars.ContextVar(
     "lazystream_written", default=None
 )
 
@@ -42,11 +45,14 @@ class FileSystemQueue:
         session: bind to this session instead of resolving the current one at each call.
     """
 
-    __slots__ = ("_name", "_session")
+    __slots__ = ("_name", "_session", "_appender")
 
     def __init__(self, klass: str = ANSWER_QUEUE, *, session: Session | None = None) -> None:
         self._name = _check_name(klass)
         self._session = session
+        #: (session, backend, the backend's appender or None, (session id, name), the session's text
+        #: counter or None): enqueue()'s fast path while the session and backend stay the same
+        self._appender: tuple[Any, ...] | None = None
 
     # LazyLLM names: get_instance / enqueue / dequeue / peek / size / clear
     def get_instance(self, klass: str) -> FileSystemQueue:
@@ -81,17 +87,53 @@ class FileSystemQueue:
         return self._write(message)
 
     def _write(self, message: str) -> int:
-        sess = self.session
-        sid, name = sess.id, self._name
-        data = message.encode("utf-8", "surrogatepass")
-        if name in COUNTED:
-            start, end = append_counted(sess, name, message, lambda: get_backend().append(sid, name, data))
-        else:
-            start, end = 0, get_backend().append(sid, name, data)
+        """Append ``message``; return where it starts in the session's stream (counted queues), else 0.
+
+        This runs once per streamed token: the backend's appender, the session's text counter and the
+        queue's key are bound once per session (:meth:`_bind`), so a call is an encode, one append
+        (a frame and a ``write``) and, for the answer and thinking queues, the count under its lock.
+        """
+        sess = self._session or current_session()
+        backend = get_backend()
+        bound = self._appender
+        if bound is None or bound[0] is not sess or bound[1] is not backend:
+            bound = self._bind(backend, sess)
+        try:
+            data = message.encode()
+        except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)
+            data = message.encode("utf-8", "surrogatepass")
+        _, _, append, key, counter = bound
         written = _written.get()
-        if written is not None:
-            written[(sid, name)] = end
+        if append is None:  # a backend without appenders: one call, which returns the mark
+
+            def append_one() -> int:
+                return backend.append(key[0], key[1], data)
+
+            start, end = append_counted(sess, key[1], message, append_one) if counter else (0, append_one())
+            if written is not None:
+                written[key] = end
+            return start
+        start = 0
+        try:
+            if counter is None:
+                append(data)
+            else:
+                with counter.lock:  # the counted order is the queue's order (runtime/text_offsets.py)
+                    append(data)
+                    start = counter.chars.get(key[1], 0)
+                    counter.chars[key[1]] = start + len(message)
+        except SessionClosedError:
+            self._appender = None
+            raise
+        if written is not None and key not in written:
+            written[key] = append.end  # resolved once, when the task ends (runtime/pool.py)
         return start
+
+    def _bind(self, backend: Any, sess: Session) -> tuple[Any, ...]:
+        make = getattr(backend, "appender", None)  # optional: a backend without it appends call by call
+        self._appender = (sess, backend, make(sess.id, self._name) if make is not None else None,
+                          (sess.id, self._name), session_counter(sess) if self._name in COUNTED else None)
+        return self._appender
 
     def dequeue(self, limit: int | None = None) -> list[str]:
         """Remove and return up to ``limit`` items (all when None), oldest first.

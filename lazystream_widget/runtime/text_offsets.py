@@ -46,6 +46,11 @@ def _counter(session: object) -> _Counter:
     return counter
 
 
+def session_counter(session: object) -> _Counter:
+    """The session's counter (``chars`` per queue, and the ``lock`` an append and its count happen under)."""
+    return _counter(session)
+
+
 def append_counted(session: object, name: str, text: str, append: Callable[[], int]) -> tuple[int, int]:
     """Run ``append()`` (which writes ``text`` to queue ``name``) and count it.
 

@@ -9,24 +9,15 @@ is known, then at most one per ``TOOL_CALL_EVENT_INTERVAL_S`` per call, and a la
 ``done: true`` when the stream ends. So the widget's tool node appears and fills in while the
 model is still writing, and the seed loop's printout of ``lazy_trace`` gets a few readable
 lines per call rather than one per token.
-
-An event's attributes are a trace field, cut past ``TRACE_FIELD_MAX_BYTES`` like any other; so
-argument text that piled up between two events (a fast stream, or a client behind on a busy
-machine) goes as several events, each small enough to arrive whole, never as one cut event.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from ..limits import TOOL_CALL_EVENT_INTERVAL_S, TOOL_CALL_STREAM_MAX_CHARS, TRACE_FIELD_MAX_BYTES
+from ..limits import TOOL_CALL_EVENT_INTERVAL_S, TOOL_CALL_EVENT_MAX_CHARS, TOOL_CALL_STREAM_MAX_CHARS
 from ..protocol import TOOL_CALL_EVENT
-
-#: Argument text per event is never cut below this many characters, whatever the other attributes
-#: take (a pathologically long tool name or call id is cut by the trace's own bound instead).
-_MIN_PIECE_CHARS = 256
 
 
 class ToolCallStream:
@@ -90,42 +81,19 @@ class ToolCallStream:
         upto = min(len(args), TOOL_CALL_STREAM_MAX_CHARS)
         if self._last.get(index) is not None and upto == sent and not done:
             return
-        while True:
-            attrs: dict[str, Any] = {"call_id": call["id"], "index": index, "tool": name, "offset": sent, "delta": ""}
-            if done:
+        while True:  # pieces of at most TOOL_CALL_EVENT_MAX_CHARS: an event is never cut by the field limit
+            end = min(upto, sent + TOOL_CALL_EVENT_MAX_CHARS)
+            last = end == upto
+            attrs: dict[str, Any] = {"call_id": call["id"], "index": index, "tool": name, "offset": sent,
+                                     "delta": args[sent:end]}
+            if done and last:
                 attrs["done"] = True
                 if len(args) > upto:
                     attrs["cut"] = True
                     attrs["total"] = len(args)
-            end = sent + _fitting(args[sent:upto], TRACE_FIELD_MAX_BYTES - _json_bytes(attrs))
-            last = end >= upto
-            if not last:  # more pieces follow: only the last one says the call is done
-                for key in ("done", "cut", "total"):
-                    attrs.pop(key, None)
-            attrs["delta"] = args[sent:end]
             self.span.event(TOOL_CALL_EVENT, **attrs)
             sent = end
             if last:
                 break
         self._sent[index] = upto
         self._last[index] = now
-
-
-def _json_bytes(value: Any) -> int:
-    """Size of ``value`` as the trace writes it (UTF-8 JSON), as the trace's field bound measures it."""
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-
-
-def _fitting(text: str, budget: int) -> int:
-    """How many leading characters of ``text`` fit in ``budget`` more bytes of JSON (at least a few hundred)."""
-    extra = _json_bytes(text) - 2  # the quotes are already counted in the attributes' size
-    if extra <= budget:
-        return len(text)
-    lo, hi = min(_MIN_PIECE_CHARS, len(text)), len(text)  # characters take 1 to 6 bytes of JSON each
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _json_bytes(text[:mid]) - 2 <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo

@@ -109,16 +109,45 @@ def truncate_field(value: Any, limit: int = TRACE_FIELD_MAX_BYTES) -> Any:
 _MIN_LEAF_BYTES = 64
 
 
+#: Long strings are measured this many characters at a time: a field holding a whole long answer
+#: (an llm span's output) is sized and cut without a second copy of the answer in memory.
+_SIZE_SLICE = 1 << 18
+
+
 def _json_size(data: Any) -> int:
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
-    return len(text.encode("utf-8", "surrogatepass"))
+    """The UTF-8 size of ``json.dumps(data, ensure_ascii=False)`` (what a trace line holds), computed
+    without building it: a field may hold a long answer, and its JSON would be one more copy of it."""
+    if isinstance(data, str):
+        return 2 + _json_string_size(data)
+    if isinstance(data, dict):
+        return 2 + sum(_json_size(str(k)) + 2 + _json_size(v) for k, v in data.items()) + 2 * max(0, len(data) - 1)
+    if isinstance(data, list):
+        return 2 + sum(_json_size(v) for v in data) + 2 * max(0, len(data) - 1)
+    return len(json.dumps(data, default=str).encode())
+
+
+def _json_string_size(text: str) -> int:
+    if len(text) <= _SIZE_SLICE:
+        return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
+    return sum(_json_string_size(text[i : i + _SIZE_SLICE]) for i in range(0, len(text), _SIZE_SLICE))
+
+
+def _utf8_size(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return sum(len(text[i : i + _SIZE_SLICE].encode("utf-8", "surrogatepass"))
+               for i in range(0, len(text), _SIZE_SLICE))
 
 
 def _cut_text(text: str, limit: int) -> str:
-    raw = text.encode("utf-8", "surrogatepass")
-    if len(raw) <= limit:
+    if len(text) <= limit and _utf8_size(text) <= limit:
         return text
-    return raw[:limit].decode("utf-8", "ignore") + TRUNCATION_MARKER.format(size=len(raw))
+    size = _utf8_size(text)
+    if size <= limit:
+        return text
+    # the first `limit` bytes: `limit` characters are at least that many bytes, so encode only those
+    head = text[:limit].encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+    return head + TRUNCATION_MARKER.format(size=size)
 
 
 def _cap_strings(data: Any, cap: int) -> Any:

@@ -1,0 +1,320 @@
+"""The pump: one thread that drains every live run's queues into its display, paced.
+
+One daemon thread serves all runs of the process. It waits on one
+:class:`~lazystream_widget.runtime.watchset.InotifyWatchSet` (one descriptor, a watch per
+live session, plus a wake-up pipe), so an idle kernel costs nothing and CPU grows with
+tokens per second, not with the number of runs (a thread per run woke, drained and slept
+on its own: 100 runs at 20 tokens/s took a whole core).
+
+For each run (a :class:`Feed`):
+
+* something was appended → drain its queues; if its view may send now (:mod:`.pacing`:
+  one message per display frame per view, one budget per kernel), hand the sink what is
+  new at once, so the first delta after a quiet spell is never held back (nor the run's
+  first answer text, even right after a message of trace entries);
+* otherwise *park* it: stop watching its session until its send slot, then drain once and
+  send everything that gathered meanwhile. A fast stream costs one drain and one message
+  per frame, not one wake-up per token (which would take the GIL from the producer);
+* its work returned, its future finished, or it was cancelled → serve it at once (pokes
+  through the wake-up pipe); when it is over, the last delta then the final state go out,
+  in that order, whatever the pacing.
+
+Sinks are called in the context of the cell that started the run (``feed.ctx.run``):
+ipykernel routes widget messages by that context. A sink that raises stops its own run
+(:class:`RunDisplayError`), never the pump or another run. A sink that *blocks* holds every
+run of the process: sinks must not block (the StreamView only queues messages).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import threading
+import time
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+from .pacing import Pacer
+
+if TYPE_CHECKING:
+    from .runner import Run, RunSink
+
+#: After a cancel, how long the run may take to wind down before we call it cancelled anyway.
+CANCEL_GRACE_S = 2.0
+#: Messages a sink sends when a run starts (``run_start`` and the ``runs`` trait) and when it ends
+#: (the final ``runs`` trait): counted against the kernel's budget.
+START_MESSAGES = 2
+FINISH_MESSAGES = 1
+
+
+class Feed:
+    """One run's link to the pump. Created by ``Run.start``; after :meth:`Pump.add`, the pump thread owns it."""
+
+    __slots__ = ("run", "sink", "ctx", "lane", "session_id", "future", "text", "thinking", "entries",
+                 "parked", "timer", "cancelled_at", "failure", "work_ended", "text_sent", "__weakref__")
+
+    def __init__(self, run: Run, sink: RunSink | None, ctx: Any) -> None:
+        self.run = run
+        self.sink = sink
+        self.ctx = ctx  # the starting cell's context: every sink call runs in it
+        #: views pace per lane: one lane per sink (several runs of one view share it), else per run
+        self.lane: Hashable = ("sink", id(sink)) if sink is not None else ("run", id(self))
+        self.session_id: str = run._session.id
+        self.future: Any = None  # set once the work is submitted
+        self.text: list[str] = []  # drained, not yet handed to the sink
+        self.thinking: list[str] = []
+        self.entries: list[Any] = []
+        self.parked = False
+        self.timer: int | None = None  # the sequence number of this feed's live timer
+        self.cancelled_at: float | None = None
+        self.failure: BaseException | None = None  # the sink raised: the run stops
+        self.work_ended = False
+        self.text_sent = False  # the first answer text went (it goes at once, whatever the frame)
+
+    # ---- what the pump calls (pump thread) ----------------------------------------
+
+    def drain(self, files: set[str] | None = None) -> None:
+        """Take what the run's queues hold; ``files``: only the queues whose log files changed (None: all)."""
+        queues = None if files is None else [name[:-4] for name in files if name.endswith(".log")]
+        if queues is not None and not queues:
+            return  # something else in the directory changed
+        text, thinking, entries = self.run._drain(queues)
+        if text:
+            self.text.append(text)
+        if thinking:
+            self.thinking.append(thinking)
+        if entries:
+            self.entries.extend(entries)
+
+    def pending(self) -> bool:
+        return bool(self.text or self.thinking or self.entries) or self.run._has_new_notices()
+
+    def send(self) -> None:
+        """Hand the sink what is new (in the starting cell's context); a failing sink stops this run."""
+        text, thinking, entries = "".join(self.text), "".join(self.thinking), self.entries
+        self.text_sent = self.text_sent or bool(text)
+        self.text, self.thinking, self.entries = [], [], []
+        if self.sink is None or self.failure is not None:
+            self.run.take_new_notices()  # nobody to show them to
+            return
+        try:
+            self.ctx.run(self.sink.run_delta, self.run, text, thinking, entries)
+        except BaseException as exc:  # the display broke: stop the run, keep its text (run.text)
+            self.failure = exc
+            self.run._token.cancel(f"the run's display failed: {type(exc).__name__}: {exc}")
+
+    def over(self, now: float) -> bool:
+        """The run is over: its work finished, or a cancel was not honoured within the grace period."""
+        if self.future is not None and self.future.done():
+            return True
+        return self.cancelled_at is not None and now - self.cancelled_at >= CANCEL_GRACE_S
+
+
+class Pump:
+    """See the module docstring. One per process: :func:`get_pump`."""
+
+    def __init__(self, backend: Any, pacer: Pacer | None = None) -> None:
+        from .runtime.watchset import watch_set_for
+
+        self.backend = backend
+        self.pacer = pacer or Pacer()
+        self._retired = False
+        self._watch = watch_set_for(backend)
+        self._lock = threading.Lock()
+        self._incoming: list[Feed] = []
+        self._poked: set[Feed] = set()
+        self._feeds: set[Feed] = set()  # pump thread only
+        self._timers: list[tuple[float, int, Feed]] = []  # heap, pump thread only
+        self._seq = itertools.count()
+        self._lane_runs: dict[Hashable, int] = {}
+        self.wakeups = 0  # how often the thread woke (tests and benchmarks read it)
+        self._thread = threading.Thread(target=self._loop, name="lazystream-pump", daemon=True)
+        self._thread.start()
+
+    # ---- any thread -------------------------------------------------------------
+
+    def add(self, feed: Feed) -> None:
+        """Start serving ``feed``: its session is watched from now on, so no append can be missed."""
+        self._watch.add(feed, feed.session_id)
+        if feed.sink is not None:  # the run's start messages count against the kernel's budget, not its view's frame
+            self.pacer.charge(None, time.monotonic(), START_MESSAGES)
+        with self._lock:
+            self._incoming.append(feed)
+        self._watch.wake()
+
+    def poke(self, feed: Feed) -> None:
+        """Serve ``feed`` now, whatever its pacing (its work ended, it was cancelled, a notice came)."""
+        with self._lock:
+            self._poked.add(feed)
+        self._watch.wake()
+
+    @property
+    def live(self) -> int:
+        return len(self._feeds)
+
+    # ---- the pump thread ------------------------------------------------------------
+
+    def retire(self) -> None:
+        """Stop the thread once the runs it serves have ended (the process switched queue backends)."""
+        self._retired = True
+        self._watch.wake()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self._turn()
+            except BaseException as exc:  # a bug here must not stop every run of the process
+                _report(exc)
+                time.sleep(0.05)
+            if self._retired:
+                with self._lock:
+                    idle = not self._feeds and not self._incoming
+                if idle:
+                    self._watch.close()
+                    return
+
+    def _turn(self) -> None:
+        changed, _ = self._watch.wait(self._timeout())
+        self.wakeups += 1
+        now = time.monotonic()
+        with self._lock:
+            incoming, self._incoming = self._incoming, []
+            poked, self._poked = self._poked, set()
+        for feed in incoming:
+            self._feeds.add(feed)
+            self._lane_runs[feed.lane] = self._lane_runs.get(feed.lane, 0) + 1
+        for feed in incoming:
+            self._serve(feed, urgent=True)
+        for feed in poked:
+            if feed in self._feeds:
+                self._serve(feed, urgent=True)
+        for feed, files in changed.items():
+            if feed in self._feeds and feed not in poked and feed not in incoming:
+                self._serve(feed, urgent=False, files=files)
+        while self._timers and self._timers[0][0] <= now:
+            _, seq, feed = heapq.heappop(self._timers)
+            if feed.timer == seq and feed in self._feeds:
+                feed.timer = None
+                self._serve(feed, urgent=True)
+
+    def _timeout(self) -> float | None:
+        while self._timers and self._timers[0][2].timer != self._timers[0][1]:
+            heapq.heappop(self._timers)  # stale: re-armed or served since
+        if not self._timers:
+            return None  # nothing due: sleep until an append or a poke
+        return max(0.0, self._timers[0][0] - time.monotonic())
+
+    def _arm(self, feed: Feed, at: float) -> None:
+        seq = next(self._seq)
+        feed.timer = seq
+        heapq.heappush(self._timers, (at, seq, feed))
+
+    def _serve(self, feed: Feed, urgent: bool, files: set[str] | None = None) -> None:
+        """Drain ``feed`` and send, park or end it.
+
+        ``urgent``: a poke or a timer, else an append event; ``files``: the queue files the event named.
+        """
+        now = time.monotonic()  # not the turn's start: other feeds may have been served since
+        if feed.parked and not urgent:
+            return  # an event queued before it was parked: its slot will come
+        if feed.parked:
+            feed.parked = False
+            self._watch.unpark(feed)  # before draining: nothing appended from now on is missed
+        try:
+            feed.drain(None if urgent else files)
+        except BaseException as exc:  # reading the queues failed: end the run with that error
+            feed.failure = feed.failure or exc
+            feed.run._token.cancel(f"reading the run's queues failed: {type(exc).__name__}: {exc}")
+        if feed.cancelled_at is None and feed.run._token.cancelled:
+            feed.cancelled_at = now
+        if feed.over(now):
+            self._end(feed)
+            return
+        if feed.pending():
+            # the first answer text and the last tokens (the module returned) go at once, whatever the
+            # frame: time to first token and to the end are what users feel most (one message each)
+            if feed.work_ended or (feed.text and not feed.text_sent):
+                if feed.sink is not None:
+                    self.pacer.charge(feed.lane, now)
+                feed.send()
+            elif self.pacer.take(feed.lane, now, budget=feed.sink is not None):
+                feed.send()
+                self.pacer.sent(feed.lane, time.monotonic())
+            else:
+                feed.parked = True
+                self._watch.park(feed)
+                self._arm(feed, self.pacer.due(feed.lane, now, budget=feed.sink is not None))
+                return
+        if feed.cancelled_at is not None and feed.timer is None:
+            self._arm(feed, feed.cancelled_at + CANCEL_GRACE_S)  # end it even if the module never returns
+
+    def _end(self, feed: Feed) -> None:
+        """The run is over: last delta, then the final state (in that order), then its session closes."""
+        self._feeds.discard(feed)
+        feed.timer = None
+        self._watch.remove(feed)
+        left = self._lane_runs.get(feed.lane, 1) - 1
+        if left > 0:
+            self._lane_runs[feed.lane] = left
+        else:
+            self._lane_runs.pop(feed.lane, None)
+            self.pacer.forget(feed.lane)
+        run = feed.run
+        try:
+            if feed.pending():
+                if feed.sink is not None and feed.failure is None:
+                    self.pacer.charge(feed.lane, time.monotonic())
+                feed.send()
+            feed.ctx.run(run._finish, feed.future, feed.failure)
+            if feed.sink is not None:
+                self.pacer.charge(None, time.monotonic(), FINISH_MESSAGES)
+                try:
+                    feed.ctx.run(feed.sink.run_finished, run)
+                except BaseException as exc:  # the run is over; show the broken display, keep the pump
+                    feed.ctx.run(_report, exc)
+        finally:
+            try:
+                run._session.close()
+            finally:
+                run._final.set_result(None)
+
+
+def _report(exc: BaseException) -> None:
+    """Show an error of the pump thread the way an uncaught thread error is shown (in the cell, in Jupyter)."""
+    args = threading.ExceptHookArgs([type(exc), exc, exc.__traceback__, threading.current_thread()])
+    threading.excepthook(args)
+
+
+_pump: Pump | None = None
+_pump_lock = threading.Lock()
+
+
+def get_pump(backend: Any = None) -> Pump:
+    """The pump for ``backend`` (default: the process's queue backend), started on first use.
+
+    One pump runs per backend in use; when runs move to another backend (``set_backend``, a new
+    queue home in tests), the old pump finishes its runs and stops.
+    """
+    global _pump
+    if backend is None:
+        from .runtime.session import get_backend
+
+        backend = get_backend()
+    pump = _pump
+    if pump is not None and pump.backend is backend and not pump._retired:
+        return pump
+    with _pump_lock:
+        if _pump is None or _pump.backend is not backend or _pump._retired:
+            if _pump is not None:
+                _pump.retire()
+            _pump = Pump(backend)
+        return _pump
+
+
+def _forget_pump_in_child() -> None:
+    global _pump, _pump_lock
+    _pump, _pump_lock = None, threading.Lock()  # a forked child has no pump thread: start its own
+
+
+os.register_at_fork(after_in_child=_forget_pump_in_child)
