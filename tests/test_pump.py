@@ -98,6 +98,46 @@ def test_the_last_delta_then_the_final_state_go_last():
     assert sink.text == run.text == "".join(f"t{i} " for i in range(500))
 
 
+def test_what_the_work_writes_as_it_returns_reaches_the_run_and_its_display(monkeypatch):
+    """The work writes its last entries and returns just after a drain of the pump, before the pump checks
+    whether the run is over: those entries still reach the run and its display (they were lost: CI saw
+    "spans started but never ended" for the last model call and the agent span, 1 run in 20 under load).
+
+    The race is made certain: the first drain that sees the early text lets the module go on and waits
+    until its work has returned, so the module's last writes land between that drain and the check.
+    """
+    from lazystream_widget.runtime.trace import span
+
+    drained_early = threading.Event()
+    original = Run._drain
+
+    def drain_then_let_the_work_finish(self, queues=None):
+        got = original(self, queues)
+        if "early" in got[0] and not drained_early.is_set():
+            drained_early.set()
+            assert self._feed.future.result(10) == "ok"  # the work wrote its last lines and returned
+        return got
+
+    monkeypatch.setattr(Run, "_drain", drain_then_let_the_work_finish)
+
+    def module(q):
+        FileSystemQueue().enqueue("early ")
+        if not drained_early.wait(10):
+            raise AssertionError("the pump never drained the early text")
+        with span("last step", "tool", input="x") as sp:
+            FileSystemQueue().enqueue("late")
+            sp.end("y")
+        return "ok"
+
+    sink = Sink()
+    run = Run(module, "q").start(sink)
+    assert run.wait(30) == "ok"
+    assert drained_early.is_set()
+    assert [(e["event"], e["name"]) for e in run.entries] == [("start", "last step"), ("end", "last step")]
+    assert sink.text == run.text == "early late"
+    assert sink.calls[-1] == ("finished", "early late")
+
+
 def test_the_first_token_after_a_quiet_spell_goes_at_once():
     seen = threading.Event()
     sink = Sink(on_delta=lambda text: seen.set() if "late" in text else None)
