@@ -244,6 +244,8 @@ class Pump:
                 if feed.sink is not None:
                     self.pacer.charge(feed.lane, now)
                 feed.send()
+                if feed.sink is not None:  # the view's next frame counts from when this went, as for paced ones
+                    self.pacer.sent(feed.lane, time.monotonic())
             elif self.pacer.take(feed.lane, now, budget=feed.sink is not None):
                 feed.send()
                 self.pacer.sent(feed.lane, time.monotonic())
