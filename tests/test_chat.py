@@ -16,7 +16,7 @@ from lazystream_widget.runtime import cancel, chat
 from lazystream_widget.runtime.chat import ModelConfigError, ModelError, OnlineChatModule
 from lazystream_widget.runtime.queue import FileSystemQueue
 from lazystream_widget.runtime.session import session
-from lazystream_widget.testing import HTTPError, Reply, ScriptedServer, ToolCall, split_tokens
+from lazystream_widget.testing import HTTPError, RawEvent, Reply, ScriptedServer, ToolCall, split_tokens
 from lazystream_widget.testing import server as server_mod
 
 ANSWER = "The current weather in Tokyo is 10 degrees Celsius."
@@ -263,6 +263,24 @@ def test_invalid_json_in_the_stream_is_a_model_error(scripted_server_factory) ->
     assert len(server.requests) == 1
 
 
+def test_an_error_object_in_the_stream_is_a_model_error_naming_it(scripted_server_factory) -> None:
+    # Providers report some failures (overload, content filter) as an event in an open stream:
+    # the openai client raises APIError for such an event; we read events ourselves, and must too.
+    def chunk(text: str) -> dict:
+        return {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+
+    events = [RawEvent(data=chunk("Hello ")), RawEvent(data={"error": {"message": "the model is overloaded"}}),
+              RawEvent(data=chunk("never")), RawEvent(data="[DONE]")]
+    server = scripted_server_factory([Reply(raw_events=events)])
+    with session():
+        with pytest.raises(ModelError, match="broke after 1 chunks: APIError: the model is overloaded"):
+            model(server)("hi")
+        shown = FileSystemQueue().dequeue()
+    assert shown == ["Hello "]  # what came before the error stays shown; nothing after it
+    assert len(server.requests) == 1
+
+
 def test_usage_and_ttft_are_in_the_llm_span(scripted_server_factory, read_trace) -> None:
     server = scripted_server_factory([Reply(text=ANSWER, first_delay=0.2)])
     with session():
@@ -350,3 +368,18 @@ def test_a_cancel_during_retry_backoff_stops_at_once(scripted_server_factory, mo
             model(server)("hi")
         assert time.monotonic() - t0 < 10  # the 30 s backoff was interrupted
     assert len(server.requests) == 1
+
+
+def test_httpx_is_whole_before_our_first_request(tmp_path) -> None:
+    # Recent openai clients peek at sys.modules["httpx"] on every request, outside the import lock; a
+    # request built while another thread first imports httpx (the cassette proxy, starting to record) failed
+    # with "partially initialized module 'httpx'". Our first client must find httpx already imported whole.
+    import subprocess
+    import sys
+
+    code = ("import sys; import lazystream_widget as l; assert 'httpx' not in sys.modules, 'imported too early';"
+            "m = l.OnlineChatModule(base_url='http://127.0.0.1:9/v1', api_key='k', stream=True); m._client();"
+            "h = sys.modules.get('httpx'); print(h is not None and hasattr(h, 'Timeout') and hasattr(h, 'Client'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

@@ -31,6 +31,7 @@ from ..limits import (
 )
 from ..protocol import ATTR_TEXT_RANGES, ATTR_THINKING_RANGES
 from . import cancel
+from .chat_stream import ChunkStream
 from .module import ModuleBase
 from .queue import answer_queue, think_queue
 from .text_offsets import TextRanges
@@ -152,8 +153,7 @@ class ChatModuleBase(ModuleBase):
         return self._client_obj
 
     def _make_client(self, api_key: str | None):
-        import openai  # imported on first use: importing our package stays fast
-
+        openai = _import_openai()  # imported on first use: importing our package stays fast
         return openai.OpenAI(
             api_key=api_key,
             base_url=self.base_url,
@@ -196,7 +196,7 @@ class ChatModuleBase(ModuleBase):
         else:
             request["stream"] = True
             request.setdefault("stream_options", {"include_usage": True})
-            stream = self._with_retries(lambda: self._call_client().chat.completions.create(**request), sp)
+            stream = self._with_retries(lambda: ChunkStream(self._call_client(), request), sp)
             msg = self._consume_stream(stream, sp, t0)
         if sp is not None:
             sp.usage = msg.usage
@@ -262,32 +262,35 @@ class ChatModuleBase(ModuleBase):
                 cut = self._over_bounds(t0, chars)
                 if cut is not None:
                     break
-                usage = getattr(chunk, "usage", None)
-                if usage is not None:
+                usage = chunk.get("usage")
+                if usage:
                     msg.usage = _usage_dict(usage)
-                if not chunk.choices:
+                choices = chunk.get("choices")
+                if not choices:
                     continue
-                choice = chunk.choices[0]
-                delta = choice.delta
-                if choice.finish_reason:
-                    msg.finish_reason = choice.finish_reason
-                if delta is None:
+                choice = choices[0]
+                if choice.get("finish_reason"):
+                    msg.finish_reason = choice["finish_reason"]
+                delta = choice.get("delta")
+                if not delta:
                     continue
-                think = _reasoning_of(delta)
-                if think:
+                think = delta.get("reasoning_content") or delta.get("reasoning")
+                if think and isinstance(think, str):
                     first = first or time.perf_counter()
                     chars += len(think)
                     reasoning.add(think)
                     thinking_at.add(thinking.enqueue_at(think), len(think))
-                if delta.tool_calls:
-                    chars += _tool_delta_chars(delta.tool_calls)
-                    calls.feed(delta.tool_calls)
-                if delta.content:
+                tool_deltas = delta.get("tool_calls")
+                if tool_deltas:
+                    chars += _tool_delta_chars(tool_deltas)
+                    calls.feed(tool_deltas)
+                text = delta.get("content")
+                if text:
                     first = first or time.perf_counter()
-                    chars += len(delta.content)
-                    content.add(delta.content)
+                    chars += len(text)
+                    content.add(text)
                     if not calls:  # the seed's rule: stop pushing once a tool call began
-                        answer_at.add(answer.enqueue_at(delta.content), len(delta.content))
+                        answer_at.add(answer.enqueue_at(text), len(text))
         except Exception as exc:
             if token is not None and token.cancelled:
                 stream.close()
@@ -328,6 +331,28 @@ class ChatModuleBase(ModuleBase):
             return (f"it streamed more than {self.max_stream_chars} characters (max_stream_chars; raise it with "
                     f"{type(self).__name__}(..., max_stream_chars=...))")
         return None
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_openai() -> Any:
+    """The ``openai`` module, with ``httpx`` (if installed) fully imported before it.
+
+    Why httpx: openai clients built on ``httpx2`` look ``httpx`` up in ``sys.modules`` on every
+    request, outside the import lock, to accept the older library's objects. A request built while
+    another thread imports ``httpx`` for the first time (our cassette proxy does, when it starts
+    recording; so may user code) finds the half-initialised module and fails with
+    "partially initialized module 'httpx' has no attribute 'Timeout'". Every client we make comes
+    from here, so by the time any of our requests is in flight, ``httpx`` is complete.
+    """
+    with _IMPORT_LOCK:
+        try:
+            import httpx  # noqa: F401
+        except ImportError:  # pragma: no cover - httpx is a dependency; nothing to race with without it
+            pass
+        import openai
+    return openai
 
 
 def _positive(name: str, value: Any, default: float) -> float:
@@ -406,13 +431,13 @@ def _reasoning_of(delta: Any) -> str | None:
     return None
 
 
-def _tool_delta_chars(deltas: Any) -> int:
+def _tool_delta_chars(deltas: list[dict[str, Any]]) -> int:
     """Characters of tool-call names and arguments in one chunk (they count against ``max_stream_chars``)."""
     added = 0
     for d in deltas:
-        fn = d.function
-        if fn is not None:
-            added += len(fn.name or "") + len(fn.arguments or "")
+        fn = d.get("function")
+        if fn:
+            added += len(fn.get("name") or "") + len(fn.get("arguments") or "")
     return added
 
 
@@ -433,11 +458,9 @@ def _message_from_completion(resp: Any) -> AssistantMessage:
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:
-    return {
-        k: int(getattr(usage, k))
-        for k in ("prompt_tokens", "completion_tokens", "total_tokens")
-        if getattr(usage, k, None) is not None
-    }
+    """Token counts of a usage object (a completion's) or dict (a streamed chunk's)."""
+    get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
+    return {k: int(get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens") if get(k) is not None}
 
 
 def _short_error(exc: BaseException) -> str:

@@ -35,21 +35,23 @@ class ToolCallStream:
         return bool(self.calls)
 
     def feed(self, deltas: Any) -> None:
-        """Merge one chunk's ``delta.tool_calls``; report argument text that is due."""
+        """Merge one chunk's ``delta["tool_calls"]`` (dicts, as streamed); report argument text that is due."""
         touched = []
         for d in deltas:
-            index = d.index if d.index is not None else len(self.calls)
+            index = d.get("index")
+            if index is None:
+                index = len(self.calls)
             call = self.calls.get(index)
             if call is None:
                 call = self.calls[index] = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
-            if d.id:
-                call["id"] = d.id
-            fn = d.function
-            if fn is not None:
-                if fn.name:
-                    call["function"]["name"] += fn.name
-                if fn.arguments:
-                    call["function"]["arguments"] += fn.arguments
+            if d.get("id"):
+                call["id"] = d["id"]
+            fn = d.get("function")
+            if fn:
+                if fn.get("name"):
+                    call["function"]["name"] += fn["name"]
+                if fn.get("arguments"):
+                    call["function"]["arguments"] += fn["arguments"]
             touched.append(index)
         if self.span is None:
             return

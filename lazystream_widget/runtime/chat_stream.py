@@ -1,0 +1,83 @@
+"""A streamed chat completion as plain dict chunks, read through the ``openai`` client.
+
+The request goes through the real client (base URL, key, headers, timeouts, status errors
+raised as ``openai.APIStatusError``), by ``with_streaming_response``; the body is decoded
+with the client's own server-sent-events decoder, and each event's JSON is handed on as the
+dict it is. What this skips is the client's per-chunk model construction: turning every
+``data:`` line into a ``ChatCompletionChunk`` pydantic object costs about 90 µs of CPU per
+chunk on our machine, four times what reading and decoding the event costs (measured in
+``docs/benchmarks.md``, "many runs in one kernel"). With a hundred runs streaming in one
+kernel that was most of the kernel's CPU.
+
+The one thing the client's stream does besides building objects, raising ``openai.APIError``
+for an event whose payload is an ``{"error": ...}`` object, is done here the same way. If a
+future client moves its decoder, we fall back to its stream and ``model_dump()`` each chunk:
+slower, same dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+
+def _decoder_class() -> Any:
+    """The client's own SSE decoder class, or None (private, so guarded: the fallback keeps us working).
+
+    Imported on first use, as the client is: importing our package stays fast.
+    """
+    try:
+        from openai._streaming import SSEDecoder
+    except ImportError:  # pragma: no cover - depends on the installed openai version
+        return None
+    return SSEDecoder if callable(getattr(SSEDecoder, "iter_bytes", None)) else None
+
+
+class ChunkStream:
+    """The chunks of one streamed completion (dicts shaped like ``ChatCompletionChunk.model_dump()``).
+
+    ``response`` is the ``httpx.Response`` (a cancel shuts its socket down); ``close()`` may be
+    called from another thread and more than once.
+    """
+
+    def __init__(self, client: Any, request: dict[str, Any]) -> None:
+        self._decoder = _decoder_class()
+        if self._decoder is None:  # pragma: no cover - depends on the installed openai version
+            self._stream = client.chat.completions.create(**request)
+            self._api_response = None
+            self.response = self._stream.response
+        else:
+            # entering sends the request: connection and status errors are raised here, as by create()
+            self._api_response = client.chat.completions.with_streaming_response.create(**request).__enter__()
+            self._stream = None
+            self.response = self._api_response.http_response
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._stream is not None:  # pragma: no cover - the fallback
+            for chunk in self._stream:
+                yield chunk.model_dump()
+            return
+        import openai
+
+        for sse in self._decoder().iter_bytes(self.response.iter_bytes()):
+            data = sse.data
+            if data.startswith("[DONE]"):
+                break
+            payload = json.loads(data)
+            if isinstance(payload, dict) and payload.get("error"):
+                raise openai.APIError(message=_error_message(payload["error"]), request=self.response.request,
+                                      body=payload["error"])
+            yield payload
+
+    def close(self) -> None:
+        if self._stream is not None:  # pragma: no cover - the fallback
+            self._stream.close()
+        else:
+            self.response.close()
+
+
+def _error_message(error: Any) -> str:
+    """The message of an in-stream error object, as the openai client words it."""
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else "An error occurred during streaming"
