@@ -84,8 +84,6 @@ def test_arguments_that_piled_up_go_as_several_whole_events_never_one_cut_event(
     """All the argument text arrives between two events (a fast stream, or a client behind on a busy machine):
     each event must still fit the trace's field bound, or the bound cuts its delta and the rebuilt text is
     wrong. Regression: one ~8 KiB event was cut, 50 characters lost and a marker put in their place."""
-    from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall, ChoiceDeltaToolCallFunction
-
     from lazystream_widget.runtime.tool_stream import ToolCallStream
     from lazystream_widget.runtime.trace import Span
 
@@ -94,8 +92,9 @@ def test_arguments_that_piled_up_go_as_several_whole_events_never_one_cut_event(
         span = Span("llm", "llm", None, s.id)
         span.start()
         calls = ToolCallStream(span)
-        calls.feed([ChoiceDeltaToolCall(index=0, id="c1", function=ChoiceDeltaToolCallFunction(name="look_up"))])
-        calls.feed([ChoiceDeltaToolCall(index=0, function=ChoiceDeltaToolCallFunction(arguments=arguments))])
+        # the stream's tool-call deltas as the SSE decoder hands them over (dicts of the wire JSON)
+        calls.feed([{"index": 0, "id": "c1", "function": {"name": "look_up"}}])
+        calls.feed([{"index": 0, "function": {"arguments": arguments}}])
         calls.close()
         events = [e["attrs"] for e in read_trace() if e.get("name") == TOOL_CALL_EVENT]
     text = ""
