@@ -9,6 +9,9 @@ A page writes a marker on a line of its own and gets the table in its place:
   into ``docs/rendered/`` (with their widget state, offline), or a line saying how to render them.
 
 An unknown marker fails the build (``mkdocs build --strict`` runs in ``scripts/test``).
+
+The docstrings are written with Sphinx roles (``:class:`~lazystream_widget.Run```), which Markdown shows
+as they are typed; :func:`on_page_content` turns them into code spans (``Run``) on every page.
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ def rendered_notebooks() -> str:
 
     pages = sorted((Path(__file__).parent / "rendered").glob("*.html"))
     if not pages:
-        return ("*The rendered notebooks are not part of this build: run `python scripts/render_notebooks.py` "
-                "before `mkdocs build` (scripts/test does).*")
+        return ("*The rendered notebooks are not part of this build. To include them, build the front end and "
+                "render them first: `npm ci && npm run build && python scripts/render_notebooks.py`, then "
+                "`mkdocs build` or `mkdocs serve` (scripts/test does this).*")
     links = ", ".join(f"[{p.stem}](rendered/{p.name})" for p in pages)
     return (f"**Rendered with their widget state** (executed at build time; the pages carry the widget manager "
             f"files and work offline): {links}.")
@@ -70,6 +74,31 @@ API_GROUPS = {
                             "Session", "RunCancelled"],
     "Recorded runs": ["cassette", "Cassette", "CassetteError", "CassetteMismatchError"],
 }
+
+
+#: Members that are plumbing, not API: the display protocol the runner calls (``RunSink``), the widget's
+#: message route, and the runner's own steps. Public in Python (other modules of the package call them), left
+#: out of the reference so a reader sees what they can use.
+INTERNAL_MEMBERS = {
+    "StreamView": ["send_snapshot", "send_control_reply", "control_route", "handle_name"],
+    "StreamConsole": ["handle_name"],
+    "Run": ["take_new_notices", "state", "start"],
+}
+
+
+def _sink_methods() -> list[str]:
+    from lazystream_widget.runner import RunSink
+
+    return [name for name in vars(RunSink) if name.startswith("run_")]
+
+
+def _target(target: str, name: str) -> str:
+    """A ``:::`` block for ``target``, without its internal members (see :data:`INTERNAL_MEMBERS`)."""
+    hidden = INTERNAL_MEMBERS.get(name, []) + (_sink_methods() if name in ("StreamView", "StreamConsole") else [])
+    if not hidden:
+        return f"::: {target}\n"
+    filters = ", ".join(['"!^_"'] + [f'"!^{member}$"' for member in hidden])  # the site's "!^_" kept
+    return f"::: {target}\n    options:\n      filters: [{filters}]\n"
 
 
 def api_reference() -> str:
@@ -95,10 +124,23 @@ def api_reference() -> str:
                       else f"{lazy[name]}.{name}")
             if target not in seen:
                 seen.add(target)
-                targets.append(f"::: {target}\n")
+                targets.append(_target(target, name))
         if targets:
             out += [f"## {title}\n", *targets]
     return "\n".join(out)
+
+
+#: ``:class:`~a.b.C```, rendered by Markdown as ``:class:<code>~a.b.C</code>``
+_ROLE = re.compile(r":(?:py:)?(?:class|attr|func|meth|mod|exc|data|obj|const):<code>(~?)([^<]+)</code>")
+
+
+def plain_roles(html: str) -> str:
+    """Sphinx roles in rendered docstrings as code spans: ``~`` keeps the last name, as Sphinx does."""
+    return _ROLE.sub(lambda m: f"<code>{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}</code>", html)
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    return plain_roles(html)
 
 
 TABLES = {"settings": settings_table, "providers": providers_table, "notebooks": rendered_notebooks,

@@ -55,13 +55,20 @@ const STATUS_LABEL = { running: "Running", done: "Done", error: "Error", cancell
 export function statusText(run, nowMs) {
   const running = run.status === "running";
   const parts = [STATUS_LABEL[run.status] ?? run.status];
-  const elapsed = elapsedMs(run, nowMs);
-  if (elapsed !== null) parts.push(formatDuration(elapsed, { whole: running }));
   const s = run.stats || {};
-  if (typeof s.ttft_ms === "number") parts.push(`first token ${formatDuration(s.ttft_ms)}`);
+  const ttft = typeof s.ttft_ms === "number" ? s.ttft_ms : null;
+  let elapsed = elapsedMs(run, nowMs);
+  // the first token came after the run started: the clock never reads less (the ticking clock shows
+  // whole seconds, so it rounds up to the first token's time until it passes it)
+  if (elapsed !== null && ttft !== null) elapsed = Math.max(elapsed, ttft);
+  if (elapsed !== null) {
+    const shown = running && ttft !== null && Math.floor(elapsed / 1000) * 1000 < ttft ? Math.ceil(ttft / 1000) * 1000 : elapsed;
+    parts.push(formatDuration(shown, { whole: running }));
+  }
+  if (ttft !== null) parts.push(`first token ${formatDuration(ttft)}`);
   if (typeof s.tokens === "number" && s.tokens > 0) {
-    parts.push(`${s.tokens.toLocaleString("en-US")} tokens`);
-    if (elapsed !== null) {
+    parts.push(`${s.tokens.toLocaleString("en-US")} token${s.tokens === 1 ? "" : "s"}`);
+    if (elapsed !== null && s.tokens > 1) {
       // Generation rate: time after the first token, when known.
       const gen = typeof s.ttft_ms === "number" && elapsed - s.ttft_ms > 250 ? elapsed - s.ttft_ms : elapsed;
       if (gen > 250) parts.push(`${(s.tokens / (gen / 1000)).toFixed(1)} tok/s`);
@@ -187,17 +194,20 @@ export function createAnswerBox(opts) {
   status.append(spinner, statusLabel);
   const stop = h(doc, "button", "lsw-btn lsw-stop", { type: "button", "aria-label": "Stop this run" });
   stop.textContent = "Stop";
-  const copy = h(doc, "button", "lsw-btn lsw-copy", { type: "button", "aria-label": "Copy the answer as markdown" });
+  const copy = h(doc, "button", "lsw-btn lsw-copy", { type: "button", "aria-label": "Copy answer as Markdown" });
   copy.textContent = "Copy answer";
   const copyMd = h(doc, "button", "lsw-btn lsw-copy-md", {
-    type: "button", "aria-label": "Copy the question, the answer and a readable trace as Markdown",
+    type: "button", "aria-label": "Copy as Markdown: the question, the answer and a readable trace",
   });
   copyMd.textContent = "Copy as Markdown";
   const save = h(doc, "button", "lsw-btn lsw-save-html", {
-    type: "button", "aria-label": "Save the answer and its interactive trace as one HTML file",
+    type: "button", "aria-label": "Save as HTML: the answer and its interactive trace in one file",
   });
   save.textContent = "Save as HTML";
-  bar.append(status, h(doc, "span", "lsw-spacer"), stop, copy, copyMd, save);
+  // the buttons wrap as one group (never one button alone on a line); the status line gives way first
+  const actions = h(doc, "span", "lsw-actions");
+  actions.append(stop, copy, copyMd, save);
+  bar.append(status, actions);
 
   const thinking = /** @type {HTMLDetailsElement} */ (h(doc, "details", "lsw-thinking"));
   const thinkingSummary = h(doc, "summary", "lsw-thinking-summary");

@@ -97,9 +97,14 @@ export function messageView(msg, ctx) {
   box.dataset.role = role;
   const label = doc.createElement("div");
   label.className = "lsw-msg-role";
-  let text = ROLE_LABEL[role] ?? role;
-  if (role === "tool" && msg.name) text += ` · ${msg.name}`;
-  label.textContent = text;
+  label.textContent = ROLE_LABEL[role] ?? role;
+  if (role === "tool" && msg.name) {
+    // a tool's name is case-sensitive: shown as written, not in the role label's capitals
+    const name = doc.createElement("span");
+    name.className = "lsw-msg-name";
+    name.textContent = ` · ${msg.name}`;
+    label.append(name);
+  }
   if (role === "tool" && msg.tool_call_id) {
     const id = doc.createElement("span");
     id.className = "lsw-muted";

@@ -292,7 +292,8 @@ export function createMarkdownRenderer(container, opts = {}) {
     moreButton.hidden = overflowLen === 0;
     const next = Math.min(overflowLen, maxChars);
     moreButton.textContent = `Show more (${overflowLen.toLocaleString("en-US")} more characters)`;
-    moreButton.setAttribute("aria-label", `Show ${next.toLocaleString("en-US")} more characters of the answer`);
+    // the accessible name starts with the visible label (WCAG 2.5.3)
+    moreButton.setAttribute("aria-label", `${moreButton.textContent}: the next ${next.toLocaleString("en-US")} of the answer`);
   }
 
   /** Hand normalized text to the parser, respecting the display bound. */

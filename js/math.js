@@ -33,6 +33,39 @@ export function installMath(md) {
       return displayMode ? '<div class="lsw-math lsw-math-display"></div>\n' : '<span class="lsw-math"></span>';
     },
   });
+  // The plugin reads "\[...\]" only on lines of its own; inside a sentence markdown's escape rule
+  // took "\[" as a literal "[" and the formula lost its backslashes ("[E = mc^2]"). Models write it
+  // inline often: typeset it where it stands (inline, so the paragraph stays one paragraph).
+  md.inline.ruler.before("escape", "math_inline_display_bracket", inlineDisplayBracket);
+}
+
+/** Backslashes right before `pos` (from `min`): an odd count escapes the character at `pos`. */
+function backslashesBefore(src, pos, min = 0) {
+  let n = 0;
+  for (let i = pos - 1; i >= min && src.charCodeAt(i) === 92; i--) n++;
+  return n;
+}
+
+/** markdown-it inline rule: "\[ tex \]" within a line, as an inline formula. */
+function inlineDisplayBracket(state, silent) {
+  const { src, pos } = state;
+  if (src.charCodeAt(pos) !== 92 || src.charCodeAt(pos + 1) !== 91) return false;
+  if (backslashesBefore(src, pos) % 2 === 1) return false; // "\\[" is an escaped backslash, then "["
+  let end = -1;
+  for (let i = pos + 2; i < src.length - 1; i++) {
+    if (src.charCodeAt(i) === 92 && src.charCodeAt(i + 1) === 93 && backslashesBefore(src, i, pos + 2) % 2 === 0) {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0 || !src.slice(pos + 2, end).trim()) return false;
+  if (!silent) {
+    const token = state.push("math_inline", "math", 0);
+    token.markup = "\\[";
+    token.content = src.slice(pos + 2, end);
+  }
+  state.pos = end + 2;
+  return true;
 }
 
 /** @type {Map<string, DocumentFragment>} */
@@ -110,8 +143,8 @@ export function pendingMathStart(src, tokens, blocks, lineStarts) {
 }
 
 /**
- * Start of an unclosed inline formula in a block's source, or -1: the last "\\(" when there are
- * more "\\(" than "\\)", or the last single "$" that can open (not escaped, not followed by a
+ * Start of an unclosed inline formula in a block's source, or -1: the last "\\(" or "\\[" when there
+ * are more of them than "\\)" and "\\]", or the last single "$" that can open (not escaped, not followed by a
  * space) when the single "$"s are odd in number. Nothing inside an unclosed code span.
  * @param {string} body
  */
@@ -119,8 +152,8 @@ export function unclosedInline(text) {
   if (((text.match(/`/g) ?? []).length & 1) === 1) return -1;
   // closed code spans hold no math: blank them out (same length, so indices stay)
   const body = text.replace(/`+[^`]*`+/g, (m) => " ".repeat(m.length));
-  const opens = [...body.matchAll(/(?<!\\)\\\(/g)];
-  const closes = (body.match(/(?<!\\)\\\)/g) ?? []).length;
+  const opens = [...body.matchAll(/(?<!\\)\\[([]/g)];
+  const closes = (body.match(/(?<!\\)\\[)\]]/g) ?? []).length;
   let best = opens.length > closes ? /** @type {number} */ (opens[opens.length - 1].index) : -1;
   const dollars = [...body.matchAll(/(?<![\\$])\$(?!\$)/g)].map((m) => /** @type {number} */ (m.index));
   if (dollars.length & 1) {

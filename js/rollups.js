@@ -4,14 +4,18 @@
 // (lazystream_widget/rollups.py) for run.to_markdown(): keep the two in step.
 
 /**
- * @typedef {{inTok: number, outTok: number, cost: number, priced: number, llm: number, tool: number,
- *   errors: number, spans: number}} Totals
- *   priced: LLM calls whose cost is known (a price for their model); cost sums only those
+ * @typedef {{inTok: number, outTok: number, cost: number, priced: number, unpriced: number, llm: number,
+ *   tool: number, errors: number, spans: number}} Totals
+ *   priced: LLM calls whose cost is known (a price for their model); cost sums only those.
+ *   unpriced: LLM calls that reported usage but whose model has no price (a call still running has
+ *   no usage yet: it is neither, so a running run's cost is not a lower bound).
+ *   errors: failures counted where they happened: a span that failed because a child failed with
+ *   the same error (the exception propagating up) does not count again.
  */
 
 /** @returns {Totals} */
 export function zeroTotals() {
-  return { inTok: 0, outTok: 0, cost: 0, priced: 0, llm: 0, tool: 0, errors: 0, spans: 0 };
+  return { inTok: 0, outTok: 0, cost: 0, priced: 0, unpriced: 0, llm: 0, tool: 0, errors: 0, spans: 0 };
 }
 
 // Written out field by field: these run for every span and every ancestor of it (hot on a 100,000-span trace).
@@ -22,6 +26,7 @@ export function addTotals(into, add, sign = 1) {
   into.outTok += sign * add.outTok;
   into.cost += sign * add.cost;
   into.priced += sign * add.priced;
+  into.unpriced += sign * add.unpriced;
   into.llm += sign * add.llm;
   into.tool += sign * add.tool;
   into.errors += sign * add.errors;
@@ -34,6 +39,7 @@ export function copyTotals(into, from) {
   into.outTok = from.outTok;
   into.cost = from.cost;
   into.priced = from.priced;
+  into.unpriced = from.unpriced;
   into.llm = from.llm;
   into.tool = from.tool;
   into.errors = from.errors;
@@ -43,7 +49,7 @@ export function copyTotals(into, from) {
 /** @param {Totals} a @param {Totals} b */
 export function sameTotals(a, b) {
   return a.inTok === b.inTok && a.outTok === b.outTok && a.cost === b.cost && a.priced === b.priced &&
-    a.llm === b.llm && a.tool === b.tool && a.errors === b.errors && a.spans === b.spans;
+    a.unpriced === b.unpriced && a.llm === b.llm && a.tool === b.tool && a.errors === b.errors && a.spans === b.spans;
 }
 
 /**
@@ -79,14 +85,34 @@ export function costOf(usage, model, prices) {
 const num = (x) => (typeof x === "number" && Number.isFinite(x) && x > 0 ? x : 0);
 
 /**
+ * Did `error` come from a child that failed with the same error (the exception propagating up)?
+ * Same type, and one message contains the other (a wrapper may add a prefix or a note).
+ * @param {{error?: any, children?: any[]}} span
+ */
+export function errorFromChild(span) {
+  const e = span.error;
+  if (!span.children || !span.children.length) return false;
+  const type = e && typeof e === "object" ? e.type : undefined;
+  const msg = e && typeof e === "object" ? String(e.message ?? "") : String(e ?? "");
+  return span.children.some((c) => {
+    if (c.status !== "error") return false;
+    const ce = c.error;
+    const ctype = ce && typeof ce === "object" ? ce.type : undefined;
+    const cmsg = ce && typeof ce === "object" ? String(ce.message ?? "") : String(ce ?? "");
+    return ctype === type && (cmsg === msg || (!!cmsg && msg.includes(cmsg)) || (!!msg && cmsg.includes(msg)));
+  });
+}
+
+/**
  * Own (not summed) totals of one span.
- * @param {{kind?: string, status?: string, usage?: any, isCall?: boolean, isText?: boolean, name?: string, attrs?: any}} span
+ * @param {{kind?: string, status?: string, usage?: any, isCall?: boolean, isText?: boolean, name?: string,
+ *   attrs?: any, error?: any, children?: any[]}} span
  * @param {Record<string, [number, number]>|null} prices
  * @param {Totals} [t] filled in place (no allocation) when given
  * @returns {Totals}
  */
 export function ownTotals(span, prices, t = zeroTotals()) {
-  t.inTok = t.outTok = t.cost = t.priced = t.llm = t.tool = t.errors = t.spans = 0;
+  t.inTok = t.outTok = t.cost = t.priced = t.unpriced = t.llm = t.tool = t.errors = t.spans = 0;
   if (span.isText) return t;
   t.spans = span.isCall ? 0 : 1;
   if (span.kind === "llm") {
@@ -102,9 +128,9 @@ export function ownTotals(span, prices, t = zeroTotals()) {
     if (cost !== null) {
       t.cost = cost;
       t.priced = 1;
-    }
+    } else if (t.inTok || t.outTok) t.unpriced = 1;
   } else if (span.kind === "tool") t.tool = 1;
-  if (span.status === "error") t.errors = 1;
+  if (span.status === "error" && !errorFromChild(span)) t.errors = 1;
   return t;
 }
 
@@ -148,6 +174,16 @@ export function formatCalls(t) {
 }
 
 /**
+ * The cost of a subtree: "$0.0123", or "≥$0.0123" when some of its calls have no price (then the
+ * sum is a lower bound, and "≥$0" where that bound is below the smallest amount shown).
+ * @param {Totals} t @param {string} [currency]
+ */
+export function formatSubtreeCost(t, currency = "$") {
+  if (!t.unpriced) return formatCost(t.cost, currency);
+  return t.cost >= 0.0001 ? `≥${formatCost(t.cost, currency)}` : `≥${currency}0`;
+}
+
+/**
  * One line of a subtree's roll-ups: "2 LLM calls · 1 tool call · 1,234 → 56 tokens · $0.0012".
  * Cost appears only when at least one LLM call was priced (and says so when some were not).
  * @param {Totals} t @param {string} [currency] @param {{calls?: boolean}} [opts]
@@ -160,6 +196,6 @@ export function formatRollup(t, currency = "$", opts = {}) {
   }
   const tok = formatTokens(t);
   if (tok) parts.push(tok);
-  if (t.priced) parts.push(t.priced < t.llm ? `≥${formatCost(t.cost, currency)}` : formatCost(t.cost, currency));
+  if (t.priced) parts.push(formatSubtreeCost(t, currency));
   return parts.join(" · ");
 }

@@ -7,8 +7,16 @@ import { linkAnswerAndTrace } from "./linking.js";
 import { isFinalStatus } from "./protocol.js";
 import { formatRollup } from "./rollups.js";
 import { TraceView } from "./trace-view.js";
+import { interleavedNotice, interleavedWriters } from "./writers.js";
 
 /** @typedef {import("./store.js").Run} Run */
+
+/** The accessible name of a run's trace tree: "Trace of: <query>" (several runs' trees told apart). */
+export function traceLabel(query) {
+  const q = String(query ?? "").replace(/\s+/g, " ").trim();
+  if (!q) return "Trace";
+  return `Trace of: ${q.length > 80 ? `${q.slice(0, 79)}…` : q}`;
+}
 
 /**
  * @typedef {{
@@ -61,7 +69,7 @@ export function createRunView(opts) {
   const summary = doc.createElement("summary");
   summary.className = "lsw-trace-summary";
   const tree = new TraceView({
-    doc, now: opts.now, onNeedsFlush: opts.onNeedsFlush, ...opts.treeOptions,
+    label: traceLabel(run.query), doc, now: opts.now, onNeedsFlush: opts.onNeedsFlush, ...opts.treeOptions,
     onSelect: (node) => links.show(node),
     onFailures: (nodes) => {
       if (!answer.sawRunning) return; // saved state: nothing is happening now
@@ -91,19 +99,8 @@ export function createRunView(opts) {
     el.dataset.status = run.status;
     query.textContent = run.query || "(no query)";
     query.title = run.query || "";
-    const key = run.notices.join("\n");
-    if (key !== noticesShown) {
-      noticesShown = key;
-      notices.replaceChildren(
-        ...run.notices.map((text) => {
-          const li = doc.createElement("li");
-          li.className = "lsw-notice";
-          li.textContent = text;
-          return li;
-        }),
-      );
-      notices.hidden = run.notices.length === 0;
-    }
+    tree.listEl.setAttribute("aria-label", traceLabel(run.query));
+    renderNotices();
     answer.sync(run);
     if (run.entriesGen !== entriesGen) {
       tree.reset();
@@ -118,6 +115,31 @@ export function createRunView(opts) {
     }
     tree.setFinal(isFinalStatus(run.status));
     trace.hidden = run.entries.length === 0;
+  }
+
+  // the kernel's notices, and one of ours when parallel model calls interleaved in the answer
+  // (checked once the run has ended and its trace is all in: a walk over its spans)
+  let interleaved = "";
+  let interleavedAt = -1;
+  function renderNotices() {
+    if (isFinalStatus(run.status) && tree.model.spanCount !== interleavedAt && !tree.inbox.length) {
+      interleavedAt = tree.model.spanCount;
+      const n = interleavedWriters(tree.model);
+      interleaved = n > 1 ? interleavedNotice(n) : "";
+    }
+    const all = interleaved ? [...run.notices, interleaved] : run.notices;
+    const key = all.join("\n");
+    if (key === noticesShown) return;
+    noticesShown = key;
+    notices.replaceChildren(
+      ...all.map((text) => {
+        const li = doc.createElement("li");
+        li.className = "lsw-notice";
+        li.textContent = text;
+        return li;
+      }),
+    );
+    notices.hidden = all.length === 0;
   }
 
   function renderSummary() {
@@ -142,6 +164,7 @@ export function createRunView(opts) {
       if (answer.behind) answer.sync(run);
       const more = trace.hidden || !trace.open ? tree.ingestOnly() : tree.flush();
       renderSummary();
+      renderNotices();
       return more || answer.behind;
     },
     setNewest(isNewest) {

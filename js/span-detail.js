@@ -89,7 +89,7 @@ export function renderSpanDetail(node, ctx) {
     raw.addEventListener("click", () => ctx.onRawToggle(node));
     const copy = el(doc, "button", "lsw-btn lsw-copy-span", "Copy as Markdown");
     copy.type = "button";
-    copy.setAttribute("aria-label", `Copy ${node.kind || "span"} ${node.name || ""} and everything below it as Markdown`);
+    copy.setAttribute("aria-label", `Copy as Markdown: ${node.kind || "span"} ${node.name || ""} and everything below it`);
     copy.addEventListener("click", () => ctx.onCopyMarkdown(node, copy));
     actions.append(raw, copy);
     head.append(actions);

@@ -3,7 +3,7 @@
 // virtualised; everything longer lives in the detail panel (span-detail.js).
 
 import { errorText, formatDuration } from "./format.js";
-import { formatCalls, formatCost, formatTokens, modelOf } from "./rollups.js";
+import { formatCalls, formatCost, formatSubtreeCost, formatTokens, modelOf } from "./rollups.js";
 import { durationOf } from "./span-detail.js";
 import { summarize } from "./value-view.js";
 
@@ -67,7 +67,7 @@ export function rowFacts(node, currency) {
     if (calls) parts.push(calls);
     const tok = formatTokens(node.sub, "tok");
     if (tok) parts.push(tok);
-    if (node.sub.priced) parts.push(formatCost(node.sub.cost, currency));
+    if (node.sub.priced) parts.push(formatSubtreeCost(node.sub, currency));
   }
   return parts;
 }

@@ -269,7 +269,8 @@ export class RunStore {
 
   /**
    * Apply the synced `runs` trait. A run the trait reports finished replaces the
-   * streamed state; a running one replaces it only when ours is stale or behind.
+   * streamed state; a running one replaces it only when it holds all we streamed and more (or as
+   * much, when ours is stale).
    * Runs the trait used to list and no longer does are removed; runs only
    * streamed so far (the trait lags) are kept after the trait's runs.
    * @param {unknown} trait
@@ -289,12 +290,18 @@ export class RunStore {
         orderChanged = true;
         continue;
       }
-      const behind =
-        str(state.text).length > cur.text.length ||
-        str(state.thinking).length > cur.thinking.length ||
-        (Array.isArray(state.entries) ? state.entries.length : 0) > cur.entries.length;
-      if (isFinalStatus(state.status) || cur.stale || behind || !cur.inTrait) {
-        if (isFinalStatus(state.status) || cur.stale || behind) this._replace(cur, state, true);
+      const tText = str(state.text).length;
+      const tThinking = str(state.thinking).length;
+      const tEntries = Array.isArray(state.entries) ? state.entries.length : 0;
+      // a running run's trait is a picture taken at some moment: it is taken only when it holds at
+      // least all we have streamed (ours is behind, or stale after a lost message and not ahead of it).
+      // An older picture would wipe streamed text (and the deltas after it would leave a hole): a
+      // stale run then waits for the resync reply (applySnapshot) or the final state.
+      const notOlder = tText >= cur.text.length && tThinking >= cur.thinking.length && tEntries >= cur.entries.length;
+      const behind = notOlder && (tText > cur.text.length || tThinking > cur.thinking.length || tEntries > cur.entries.length);
+      const take = isFinalStatus(state.status) || (notOlder && (cur.stale || behind));
+      if (take || !cur.inTrait) {
+        if (take) this._replace(cur, state, true);
         cur.inTrait = true;
         this.emit({ type: "run", id: cur.id });
       }

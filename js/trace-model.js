@@ -266,6 +266,10 @@ export class TraceModel {
       this._attach(c, node);
     }
     this._updateOwn(node);
+    // a failed parent counts its error only if no child failed with the same one (rollups.js):
+    // a child's end that arrives after its parent's changes the parent's count
+    const up = node.container;
+    if (e.event === "end" && up && !up.isRoot && up.status === "error") this._updateOwn(up);
     if (node.status === "error" && !wasError) this.failures.push(node);
     this._touch(node);
   }
@@ -394,7 +398,10 @@ export class TraceModel {
     this._setDepth(item, parent.isRoot ? 0 : parent.depth + 1);
     this._propagate(parent, item.sub, 1);
     this._structure = true;
-    if (!parent.isRoot) this._touch(parent); // its child count (and default expansion) changed
+    if (!parent.isRoot) {
+      this._touch(parent); // its child count (and default expansion) changed
+      if (parent.status === "error") this._updateOwn(parent); // errors count where they happened
+    }
   }
 
   _detach(item) {

@@ -44,8 +44,9 @@ export class TraceView {
    *   doc?: Document, now?: () => number, onNeedsFlush?: () => void, rowHeight?: number,
    *   overscan?: number, viewportHeight?: number, orphanGraceMs?: number,
    *   onSelect?: (node: any|null) => void, onFailures?: (nodes: any[]) => void,
-   *   clock?: () => number,
+   *   clock?: () => number, label?: string,
    * }} [opts]
+   *   label: the tree's accessible name (a run's view names its query)
    *   viewportHeight: rows area height when the page has no layout (tests)
    */
   constructor(opts = {}) {
@@ -88,7 +89,7 @@ export class TraceView {
     this.listEl.className = "lsw-tree-list";
     this.listEl.id = `${this.uid}-list`;
     this.listEl.setAttribute("role", "tree");
-    this.listEl.setAttribute("aria-label", "Trace");
+    this.listEl.setAttribute("aria-label", opts.label || "Trace");
     this.emptyEl = doc.createElement("div");
     this.emptyEl.className = "lsw-tree-empty";
     this.emptyEl.hidden = true;
@@ -325,7 +326,7 @@ export class TraceView {
       this._scrollToNode = null;
     }
     this._renderWindow(changes.nodes);
-    const detailDue = this._renderDetail();
+    const detailDue = this._renderDetail(filterDone);
     this._renderSummary();
     const indexing = this.box.buildIndex();
     return !filterDone || waiting || detailDue || indexing;
@@ -450,8 +451,10 @@ export class TraceView {
     this._windowDirty = true;
   }
 
-  _renderDetail() {
-    const node = this.selected && (this.selected.container || this.selected.isRoot) ? this.selected : null;
+  _renderDetail(filterDone = true) {
+    let node = this.selected && (this.selected.container || this.selected.isRoot) ? this.selected : null;
+    // a filter that hides the selected span hides its details too (they come back with the row)
+    if (node && this.filter.active && filterDone && this.rows[node.row?.index] !== node) node = null;
     return this.panel.show(node, { origin: this.origin ?? 0, currency: this.currency });
   }
 

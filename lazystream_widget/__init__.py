@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # 0.1.0 is released; see CHANGELOG.md, "Unreleased"
 
 # public name -> module that defines it
 _LAZY = {

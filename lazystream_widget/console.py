@@ -18,8 +18,10 @@ import sys
 import threading
 from typing import IO, Any, Callable
 
+from .protocol import TOOL_CALL_EVENT
 from .runner import Run
 from .spans import SpanRecord, build_spans, roots
+from .tracebacks import user_facing
 from .views import RunHistory, check_module, module_name
 
 #: A tool's arguments or output longer than this is cut in the tree (the full value is in ``run.trace``).
@@ -54,6 +56,13 @@ def _seconds(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
+def _raised_below(span: SpanRecord) -> bool:
+    """Whether the span's error is one a child span already failed with (it passed through this span)."""
+    mine = (span.error or {}).get("type"), (span.error or {}).get("message")
+    return any(c.status == "error" and ((c.error or {}).get("type"), (c.error or {}).get("message")) == mine
+               for c in span.children)
+
+
 def span_label(span: SpanRecord) -> tuple[str, str]:
     """(what the span is, its details) in one line each: ``tool get_current_weather(location='Tokyo')``."""
     if span.kind == "tool":
@@ -72,7 +81,9 @@ def span_label(span: SpanRecord) -> tuple[str, str]:
         detail = ""
     timing = _seconds(span.duration_ms)
     if span.status == "error" and span.error:
-        detail = f"{span.error.get('type')}: {span.error.get('message')}"
+        kind = span.error.get("type")
+        # an error passed up from a child is told once, where it happened; its ancestors name only its type
+        detail = kind if _raised_below(span) else f"{kind}: {span.error.get('message')}"
     elif span.status not in ("ok",):
         detail = " · ".join(b for b in (detail, span.status) if b)
     return head, " · ".join(b for b in (detail, timing) if b)
@@ -159,7 +170,7 @@ class _Rich(_Plain):
         for root in roots(spans):
             tree = Tree(label(root), guide_style="dim")
             add(tree, root)
-            self.console.print(tree)
+            self.console.print(tree, soft_wrap=False)  # wrap long rows under their guide lines, never crop
 
 
 def _printer(file: IO[str], use_rich: bool | None) -> _Plain:
@@ -171,8 +182,21 @@ def _printer(file: IO[str], use_rich: bool | None) -> _Plain:
         return _Rich(file)
     except ImportError:
         if use_rich:
-            raise ImportError('StreamConsole(rich=True) needs rich: pip install "lazystream-widget[console]"') from None
+            raise _rich_missing() from None
         return _Plain(file)
+
+
+def _rich_missing() -> ImportError:
+    return ImportError('StreamConsole(rich=True) needs rich: pip install "lazystream-widget[console]" '
+                       "(or StreamConsole(..., rich=False) for plain text)")
+
+
+def _require_rich() -> None:
+    """Fail at ``StreamConsole(rich=True)`` itself, not at the first run's first line."""
+    try:
+        import rich.console  # noqa: F401
+    except ImportError:
+        raise _rich_missing() from None
 
 
 class StreamConsole(RunHistory):
@@ -187,9 +211,13 @@ class StreamConsole(RunHistory):
             ``False`` for plain text.
     """
 
+    handle_name = "console"  # a failed run's note: "run.traceback, e.g. console.last_run.traceback"
+
     def __init__(self, module: Callable[[Any], Any], *, file: IO[str] | None = None, trace: bool = True,
                  thinking: bool = True, rich: bool | None = None) -> None:
         check_module("StreamConsole", module)
+        if rich:
+            _require_rich()
         self.module = module
         self.file = file
         self.show_trace = trace
@@ -199,7 +227,10 @@ class StreamConsole(RunHistory):
         self._lock = threading.Lock()  # one run prints at a time, whole deltas never interleave
         self._printers: dict[str, _Plain] = {}
         self._in_thinking: set[str] = set()
+        self._mid_line: set[str] = set()  # runs whose last printed text did not end its line
+        self._calls_told: dict[str, set[str]] = {}  # per run: tool calls already announced
 
+    @user_facing
     def ask(self, query: Any, *, wait: bool = True, timeout: float | None = None) -> Run:
         """Run the module on ``query``, printing as it streams; return the run's handle.
 
@@ -228,15 +259,37 @@ class StreamConsole(RunHistory):
             if thinking and self.show_thinking:
                 self._in_thinking.add(run.id)
                 out.write(thinking, "dim italic")
+            for tool in self._new_calls(run.id, entries):
+                # the model writes a call's arguments for seconds before the tool runs: say so at once
+                out.write(("\n" if run.id in self._mid_line else "") + f"… calling {tool}\n", "dim")
+                self._mid_line.discard(run.id)
             if text:
                 if run.id in self._in_thinking:
                     self._in_thinking.discard(run.id)
                     out.write("\n\n")
                 out.write(text)
+                (self._mid_line.add if not text.endswith("\n") else self._mid_line.discard)(run.id)
+
+    def _new_calls(self, run_id: str, entries: list) -> list[str]:
+        """Tools the model started to call in these trace entries (the first ``tool_call`` event of each call)."""
+        told = self._calls_told.setdefault(run_id, set())
+        names = []
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("event") != "event" or entry.get("name") != TOOL_CALL_EVENT:
+                continue
+            attrs = entry.get("attrs") or {}
+            key = f"{entry.get('span')}:{attrs.get('call_id') or attrs.get('index')}"
+            if key not in told and attrs.get("tool"):
+                told.add(key)
+                names.append(str(attrs["tool"]))
+        return names
 
     def run_finished(self, run: Run) -> None:
-        out = self._printers.pop(run.id)
+        # no printer if run_started failed: end on plain text rather than hide that failure behind a KeyError
+        out = self._printers.pop(run.id, None) or _Plain(self.file or sys.stdout)
         self._in_thinking.discard(run.id)
+        self._mid_line.discard(run.id)
+        self._calls_told.pop(run.id, None)
         with self._lock:
             if run.text and not run.text.endswith("\n"):
                 out.write("\n")

@@ -10,7 +10,7 @@ seed's code prints (one queue item per line, trace entries as JSON); ``--form tr
 """
 # ruff: noqa: E501, I001  -- the seed's code, kept as the seed wrote it
 # --- the seed's tools (unchanged but for the import line) ---------------------------
-from typing import Literal
+from typing import Any, Literal
 import json
 from lazystream_widget.tools import fc_register
 
@@ -109,7 +109,10 @@ def intermediate_log_output(form: str = "online") -> None:
 
 
 def pretty(form: str = "online") -> None:
-    """The seed's traced agent, shown as a person would like to read it: a StreamConsole."""
+    """The seed's traced agent, shown as a person would like to read it: a StreamConsole.
+
+    A failed run raises :class:`Reported` (its error is already on screen, in the tree and status line).
+    """
     import lazystream_widget as lazyllm
     from lazystream_widget.tools import FunctionCallAgent
 
@@ -118,17 +121,25 @@ def pretty(form: str = "online") -> None:
     else:
         llm = lazyllm.OnlineChatModule(stream=True, return_trace=True)
     agent = FunctionCallAgent(llm, ["get_current_weather", "get_n_day_weather_forecast"], return_trace=True)
+    console = lazyllm.StreamConsole(agent)
     try:
-        console = lazyllm.StreamConsole(agent)
         console.ask("What's the weather like today in celsius in Tokyo and Paris.")
+    except Exception as exc:
+        if console.last_run is not None and console.last_run.error is exc:
+            raise Reported(console.last_run.traceback or "") from exc  # the status line said it: no second copy
+        raise
     finally:
         if form == "trainable":
             llm.stop()
 
 
+class Reported(Exception):
+    """A failed run the console has already shown; its one argument is the run's full traceback."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line: runs the demo; a failure exits with status 1 after one line saying what went wrong."""
     import argparse
-    import os
     import sys
 
     parser = argparse.ArgumentParser(
@@ -144,7 +155,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--form", choices=["online", "trainable"], default="online",
                         help="OnlineChatModule (default) or TrainableModule(...).start() with a local server")
     parser.add_argument("--token-delay", type=float, default=0.03, help="scripted model: seconds between tokens")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on failure, print the full traceback (for a bug report) instead of one line")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bad endpoint, a bad queue home...: one line saying what to do, exit status 1
+        if args.traceback:
+            import traceback
+
+            print(exc.args[0] if isinstance(exc, Reported) else "".join(traceback.format_exception(exc)),
+                  file=sys.stderr, end="")
+        elif not isinstance(exc, Reported):
+            print(f"{parser.prog}: {type(exc).__name__}: {exc} (--traceback shows where)", file=sys.stderr)
+        return 1
+
+
+def _run(args: Any) -> int:
+    import os
+    import sys
 
     configured = os.environ.get("LAZYSTREAM_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or os.environ.get(
         "LAZYSTREAM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")

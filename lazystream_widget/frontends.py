@@ -42,9 +42,13 @@ def in_marimo() -> bool:
         return False
 
 
+class NotANotebookWarning(UserWarning):
+    """A view was made where nothing can show it (a script, a terminal): the console view is the one to use."""
+
+
 def show(widget: Any) -> None:
     """Show ``widget`` as the current cell's output: ``mo.output.append`` in marimo, IPython's display in Jupyter;
-    nothing elsewhere (a script, a terminal)."""
+    elsewhere (a script, a terminal) nothing can show it: warn once, naming ``StreamConsole``."""
     if in_marimo():
         import marimo
 
@@ -53,12 +57,20 @@ def show(widget: Any) -> None:
     try:
         from IPython import get_ipython
     except ImportError:
-        return
-    shell = get_ipython()
+        get_ipython = None  # no IPython: certainly not a notebook
+    shell = get_ipython() if get_ipython is not None else None
     if shell is not None and getattr(shell, "kernel", None) is not None:
         from IPython.display import display
 
         display(widget)
+        return
+    import warnings
+
+    warnings.warn(  # stacklevel 3: the user's StreamView(...) line (show <- StreamView.__init__ <- the caller)
+        f"{type(widget).__name__} shows itself only in a notebook (JupyterLab, Notebook 7, marimo); here nothing "
+        "will be displayed. In a script or a terminal use lazystream_widget.StreamConsole(module): it prints the "
+        "answer as it streams and the trace as a tree (display=False silences this).",
+        NotANotebookWarning, stacklevel=3)
 
 
 class CatchUp:

@@ -9,6 +9,11 @@ Each is a named constant so that docs, tests and code agree on one number.
 TRACE_FIELD_MAX_BYTES = 8 * 1024
 #: Appended (with the original size) to a truncated trace field.
 TRUNCATION_MARKER = "…[truncated, {size} bytes in all]"
+#: An error's one-line ``message`` (its headline) is its first line, with the next joined on while a line
+#: ends with ":", up to this many lines...
+ERROR_HEADLINE_MAX_LINES = 3
+#: ...and its ``full`` message (shown in the widget's error box) keeps at most this many lines.
+ERROR_MESSAGE_MAX_LINES = 40
 #: An llm span records the places in ``run.text`` (and ``run.thinking``) that it streamed as at
 #: most this many ``[start, end)`` ranges; a span interleaved with more writers than that gets none
 #: (the widget then shows no answer link for it rather than a wrong one).
@@ -157,8 +162,15 @@ CASSETTE_HANGUP_POLL_S = 0.05
 LAZYLLM_QUEUE_POLL_S = 0.02
 #: Live OTLP export: ended spans wait at most this long before they are sent in a batch.
 OTLP_EXPORT_DELAY_S = 0.5
-#: Live OTLP export: how long one request to the collector may take before it is dropped.
+#: Live OTLP export: how long one batch may take (the exporter's retries included) before it is dropped.
 OTLP_EXPORT_TIMEOUT_S = 10.0
+#: Live OTLP export: spans sent in one request at most...
+OTLP_MAX_BATCH = 512
+#: ...and waiting at most (older ones are dropped first when a collector is far slower than the runs).
+OTLP_MAX_QUEUED_SPANS = 2048
+#: Live OTLP export: until the collector has answered once, a run waits this long at its end for that
+#: answer, so a collector that cannot be reached is reported (one notice) on the very first run.
+OTLP_FIRST_EXPORT_WAIT_S = 1.0
 
 # --- Stop and resync while a cell is busy (lazystream_widget/control.py, js/control.js) ---
 #: How long a new view waits for the kernel to create the subshell that takes Stop and resync requests.

@@ -68,7 +68,8 @@ RunStatus = Literal["running", "done", "error", "cancelled"]
 
 class ErrorInfo(TypedDict, total=False):
     type: str  # exception class name, e.g. "ValueError"
-    message: str  # one line, no ANSI codes
+    message: str  # one line that says what went wrong (the headline), no ANSI codes
+    full: str  # the whole message, when it spans lines (runtime/trace.py message_parts); absent otherwise
     detail: str  # traceback or longer text (truncated like any field)
 
 

@@ -21,8 +21,13 @@ class Totals:
     out_tokens: int = 0
     cost: float = 0.0
     priced: int = 0  # LLM calls whose cost is known (a price for their model); ``cost`` sums only those
+    # LLM calls that reported usage but whose model has no price (a call still running has no usage yet:
+    # it is neither, so a running run's cost is not shown as a lower bound)
+    unpriced: int = 0
     llm: int = 0
     tool: int = 0
+    # failures counted where they happened: a span that failed because a child failed with the same
+    # error (the exception propagating up) does not count again
     errors: int = 0
     spans: int = 0
 
@@ -57,6 +62,25 @@ def cost_of(usage: dict[str, Any] | None, model: str, prices: dict[str, Any] | N
     return (in_tok * inp + out_tok * outp) / 1e6
 
 
+def _error_key(error: Any) -> tuple[Any, str]:
+    if isinstance(error, dict):
+        return error.get("type"), str(error.get("message") or "")
+    return None, "" if error is None else str(error)
+
+
+def error_from_child(span: SpanRecord) -> bool:
+    """Did ``span`` fail with the error of a child that failed (the exception propagating up)? Same type,
+    and one message contains the other (a wrapper may add a prefix or a note). As ``errorFromChild`` in js/."""
+    kind, msg = _error_key(span.error)
+    for child in span.children:
+        if child.status != "error":
+            continue
+        ckind, cmsg = _error_key(child.error)
+        if ckind == kind and (cmsg == msg or (cmsg and cmsg in msg) or (msg and msg in cmsg)):
+            return True
+    return False
+
+
 def own_totals(span: SpanRecord, prices: dict[str, Any] | None) -> Totals:
     """One span's own numbers (not summed)."""
     t = Totals(spans=1)
@@ -70,9 +94,11 @@ def own_totals(span: SpanRecord, prices: dict[str, Any] | None) -> Totals:
         cost = cost_of(u, model_of(span), prices)
         if cost is not None:
             t.cost, t.priced = cost, 1
+        elif t.in_tokens or t.out_tokens:
+            t.unpriced = 1
     elif span.kind == "tool":
         t.tool = 1
-    if span.status == "error":
+    if span.status == "error" and not error_from_child(span):
         t.errors = 1
     return t
 
@@ -143,9 +169,17 @@ def format_calls(t: Totals) -> str:
     return " · ".join(parts)
 
 
+def format_subtree_cost(t: Totals, currency: str = "$") -> str:
+    """``"$0.0123"``, or ``"≥$0.0123"`` when some calls have no price (a lower bound; ``"≥$0"`` where that
+    bound is below the smallest amount shown)."""
+    if not t.unpriced:
+        return format_cost(t.cost, currency)
+    return f"≥{format_cost(t.cost, currency)}" if t.cost >= 0.0001 else f"≥{currency}0"
+
+
 def format_rollup(t: Totals, currency: str = "$") -> str:
     """``"2 LLM calls · 1 tool call · 1,234 → 56 tokens · $0.0012"`` (non-zero parts only)."""
     parts = [p for p in (format_calls(t), format_tokens(t)) if p]
     if t.priced:
-        parts.append(("≥" if t.priced < t.llm else "") + format_cost(t.cost, currency))
+        parts.append(format_subtree_cost(t, currency))
     return " · ".join(parts)

@@ -27,8 +27,10 @@ from typing import Any, Callable, Protocol
 from .limits import DEQUEUE_MAX_BYTES
 from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
 from .pump import CANCEL_GRACE_S, Feed, get_pump
+from .result_text import result_markdown
 from .run_text import StreamedText
 from .spans import SpanRecord, build_spans, format_tree
+from .tracebacks import mark_for_user, user_facing
 
 
 class RunDisplayError(RuntimeError):
@@ -116,6 +118,7 @@ class Run:
         self._backend: Any = None
         self._work_ended_at: float | None = None  # when the module's call returned or raised
         self.settings: Any = None  # the settings snapshot taken at start()
+        self._asked_through: str | None = None  # the kind of view that started it, for error notes
 
     # ---- reading ----------------------------------------------------------------
 
@@ -126,6 +129,7 @@ class Run:
 
     @property
     def thinking(self) -> str:
+        """The model's reasoning streamed so far (empty for models that send none)."""
         return self._thinking.value() if self._thinking is not None else ""
 
     @property
@@ -175,9 +179,9 @@ class Run:
 
         return to_otlp(self)
 
-    def trace_tree(self) -> str:
-        """The spans as an indented text tree."""
-        return format_tree(self.trace)
+    def trace_tree(self, *, internal: bool = False) -> str:
+        """The spans as an indented text tree; ``internal=True`` also shows a producer's plumbing spans."""
+        return format_tree(self.trace, internal=internal)
 
     @property
     def usage(self) -> dict[str, int]:
@@ -211,9 +215,11 @@ class Run:
         return to_html(self.state(), path)
 
     def done(self) -> bool:
+        """Whether the run has ended (done, error or cancelled)."""
         return self._final.done()
 
     @property
+    @user_facing
     def result(self) -> Any:
         """The module's return value; raises the run's exception if it failed (waits if still running)."""
         __tracebackhide__ = True
@@ -232,6 +238,7 @@ class Run:
         """
         return self._failure[1] if self._failure is not None else None
 
+    @user_facing
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the run ends; return its result or raise its exception.
 
@@ -243,11 +250,12 @@ class Run:
         try:
             self._final.result(timeout)
         except concurrent.futures.TimeoutError:
-            raise TimeoutError(
+            raise mark_for_user(TimeoutError(
                 f"run {self.id} is still running after {timeout} s; wait longer (run.wait(timeout=...)) "
                 "or stop it (run.cancel())"
-            ) from None
-        except KeyboardInterrupt:
+            )) from None
+        except KeyboardInterrupt as interrupt:
+            mark_for_user(interrupt)  # the user's line, not the pool's and threading's frames it landed in
             self.cancel("interrupted")
             try:
                 self._final.result(CANCEL_GRACE_S + 1)
@@ -279,12 +287,13 @@ class Run:
 
         exc = self._exception
         if not self._raised:
-            self._raised, self._worker_tb = True, prepare(exc)
+            self._raised, self._worker_tb = True, prepare(exc, self._asked_through)
         raise_for_user(exc, self._worker_tb)
 
     def __await__(self):
         return self._await().__await__()
 
+    @user_facing
     async def _await(self) -> Any:
         __tracebackhide__ = True
         await asyncio.wrap_future(self._final)
@@ -313,7 +322,7 @@ class Run:
             "entries": entries,
             "error": error,
             # the result only where it says more than the streamed text (no second copy of the answer)
-            "result": None if self._result is None or str(self._result) == text else str(self._result),
+            "result": None if self._result is None or str(self._result) == text else result_markdown(self._result),
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "stats": self.stats(),
@@ -329,6 +338,7 @@ class Run:
         return {"prices": {m: list(p) for m, p in snap["prices"].items()}, "currency": snap.get("currency", "$")}
 
     def stats(self) -> dict[str, Any]:
+        """Answer deltas streamed (``tokens``), time to the first one (``ttft_ms``) and time so far (``elapsed_ms``)."""
         end = self.ended_at if self.ended_at is not None else time.time()
         return {"tokens": self.tokens, "ttft_ms": self.ttft_ms, "elapsed_ms": round((end - self.started_at) * 1000, 1)}
 
@@ -356,6 +366,7 @@ class Run:
         from .integrations.otlp import export_sink
 
         self.settings = settings.snapshot()  # a later configure() never reaches this run
+        self._asked_through = getattr(sink, "handle_name", None)  # "view", "console": named in error notes
         sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
         self._sink = sink
         self._backend = get_backend()

@@ -28,6 +28,9 @@ class Setting:
     default: Any
     parse: Callable[[Any], Any]  # value (from code, or the env string) -> validated value; raises ValueError
     doc: str
+    #: Called by configure() with every setting as it would be afterwards, when this one is given: raises a
+    #: clear error for a combination that cannot work (e.g. replaying a cassette file that does not exist).
+    check: Callable[[dict[str, Any]], None] | None = None
 
 
 def _optional_str(name: str) -> Callable[[Any], Any]:
@@ -139,6 +142,12 @@ def _patterns(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_cassette(after: dict[str, Any]) -> None:
+    from .cassettes.activation import check_settings
+
+    check_settings(after)
+
+
 def _positive_float(name: str) -> Callable[[Any], Any]:
     def parse(value: Any) -> float:
         try:
@@ -166,16 +175,17 @@ _SETTINGS: dict[str, Setting] = {
                 "The symbol shown before costs computed from `prices` (e.g. '$', '€', 'CNY ')."),
         Setting("cassette", "LAZYSTREAM_CASSETTE", None, _cassette,
                 "A cassette file that every run records its model traffic to or replays it from "
-                "(see lazystream_widget.cassette and docs/cassettes.md)."),
+                "(see lazystream_widget.cassette and docs/cassettes.md).", _check_cassette),
         Setting("cassette_mode", "LAZYSTREAM_CASSETTE_MODE", "auto", _choice("cassette_mode",
                 ("auto", "record", "replay", "off")),
                 "auto (replay if the cassette file exists, else record), record (record anew), "
-                "replay (never the network), or off."),
+                "replay (never the network), or off.", _check_cassette),
         Setting("cassette_speed", "LAZYSTREAM_CASSETTE_SPEED", 1.0, _positive_float("cassette_speed"),
-                "Replay speed: 1.0 keeps the recorded timing, 2.0 is twice as fast, 0 replays at once."),
+                "Replay speed: 1.0 keeps the recorded timing, 2.0 is twice as fast, 0 replays at once.",
+                _check_cassette),
         Setting("cassette_redact", "LAZYSTREAM_CASSETTE_REDACT", (), _patterns,
                 "Extra regular expressions whose matches are replaced by [REDACTED] before anything is "
-                "written to a cassette (API keys and credential headers are always removed)."),
+                "written to a cassette (API keys and credential headers are always removed).", _check_cassette),
         Setting("control_route", "LAZYSTREAM_CONTROL_ROUTE", "auto", _choice("control_route", ("auto", "shell")),
                 "How a view's Stop and resync requests reach the kernel: auto (a kernel subshell where the kernel "
                 "has them, so they work while a cell is busy) or shell (the kernel's main shell, between cells "
@@ -228,6 +238,12 @@ def configure(**settings: Any) -> Settings:
             parsed[name] = _SETTINGS[name].parse(value)
         except ValueError as exc:
             raise ValueError(f"configure({name}=...): {exc}") from None
+    checks = {_SETTINGS[name].check for name in parsed if _SETTINGS[name].check is not None}
+    if checks:
+        after = {name: _from_env_or_default(_SETTINGS[name]) if parsed.get(name) is _UNSET
+                 else parsed[name] if name in parsed else get(name) for name in _SETTINGS}  # fmt: skip
+        for check in checks:
+            check(after)  # raises for a combination that cannot work: nothing is changed
     with _lock:
         for name, value in parsed.items():
             if value is _UNSET:
@@ -272,6 +288,10 @@ def get(name: str) -> Any:
     with _lock:
         if name in _configured:
             return _configured[name]
+    return _from_env_or_default(setting)
+
+
+def _from_env_or_default(setting: Setting) -> Any:
     if setting.env:
         raw = os.environ.get(setting.env)
         if raw not in (None, ""):

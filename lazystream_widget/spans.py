@@ -35,6 +35,12 @@ class SpanRecord:
         """A tool span's arguments (its input)."""
         return self.input
 
+    @property
+    def internal(self) -> bool:
+        """A producer's plumbing (``attrs.internal``, e.g. LazyLLM's Loop, Pipeline, ToolManager inside an
+        agent): the widget and :func:`format_tree` fold it away, its children showing in its place."""
+        return bool(self.attrs.get("internal"))
+
     def walk(self) -> Iterable[SpanRecord]:
         """This span and all below it, depth first, children in start order."""
         yield self
@@ -106,15 +112,29 @@ def roots(spans: list[SpanRecord]) -> list[SpanRecord]:
     return [s for s in spans if s.parent_id is None or s.parent_id not in ids]
 
 
-def format_tree(spans: list[SpanRecord]) -> str:
-    """The spans as an indented tree, one line per span (for failure messages)."""
+def format_tree(spans: list[SpanRecord], *, internal: bool = False) -> str:
+    """The spans as an indented tree, one line per span (for notebooks and failure messages).
+
+    Internal spans (:attr:`SpanRecord.internal`) are folded away unless ``internal``: their
+    children show in their place, and a last line says how many were left out. One that failed
+    is always shown.
+    """
     lines: list[str] = []
+    folded = 0
 
     def emit(rec: SpanRecord, depth: int) -> None:
-        lines.append("  " * depth + "- " + rec.describe())
+        nonlocal folded
+        if internal or not rec.internal or rec.status == "error":
+            lines.append("  " * depth + "- " + rec.describe())
+            depth += 1
+        else:
+            folded += 1
         for child in rec.children:
-            emit(child, depth + 1)
+            emit(child, depth)
 
     for root in roots(spans):
         emit(root, 0)
+    if folded:
+        lines.append(f"({folded} internal span{'s' if folded != 1 else ''} not shown: trace_tree(internal=True) "
+                     "shows them)")
     return "\n".join(lines) if lines else "(no spans)"

@@ -38,8 +38,12 @@ class RunHistory:
         self._remember(run)
         run.start(self)  # type: ignore[arg-type]  # the class is a RunSink
         if wait:
+            self._waiting(run)
             run.wait(timeout)
         return run
+
+    def _waiting(self, run: Run) -> None:
+        """Called when ``ask(wait=True)`` starts blocking on ``run`` (a view adds what the user should know)."""
 
     def _remember(self, run: Run) -> None:
         """Keep the new run in ``history``: the last ``WIDGET_MAX_HISTORY`` runs (a long session stays bounded)."""

@@ -29,9 +29,16 @@ from .protocol import MSG_SNAPSHOT, DeltaMessage, RunStartMessage, SnapshotMessa
 from .resync import ResyncRequest, SentLedger, snapshot_states
 from .run_list import RunList
 from .runner import Run
+from .tracebacks import user_facing
 from .views import RunHistory, check_module, module_name
 
 _STATIC = pathlib.Path(__file__).parent / "static"
+
+#: marimo delivers the Stop button's message only once the cell ends, and ``ask(wait=True)`` keeps the cell
+#: running until the run ends: Stop cannot stop it. marimo's interrupt can (the wait cancels the run).
+MARIMO_WAIT_NOTICE = ("This cell waits for the run (ask(wait=True)), and marimo reads Stop only after a cell ends: "
+                      "to stop the run now, interrupt the cell (marimo's stop button); the answer so far stays in "
+                      "view.last_run.text. Without wait=True, Stop works at once.")
 _MISSING_BUNDLE = """
 export default { render({ el }) {
   el.textContent = "lazystream-widget: the JavaScript bundle is missing. "
@@ -62,6 +69,7 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         max_history: run handles kept in ``view.history`` (default ``limits.WIDGET_MAX_HISTORY``, 200).
     """
 
+    handle_name = "view"  # a failed run's note: "run.traceback, e.g. view.last_run.traceback"
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
     _css = _bundle("widget.css", "")
 
@@ -96,6 +104,7 @@ class StreamView(RunHistory, anywidget.AnyWidget):
 
     # ---- the API ----------------------------------------------------------------
 
+    @user_facing
     def ask(self, query: Any, *, wait: bool = False, timeout: float | None = None) -> Run:
         """Start a run of the module on ``query`` and return its handle at once.
 
@@ -111,7 +120,12 @@ class StreamView(RunHistory, anywidget.AnyWidget):
     def _remember(self, run: Run) -> None:
         self._run_list.add(run)  # bounded history (run_list.py)
 
+    def _waiting(self, run: Run) -> None:
+        if self._catch_up is not None:  # marimo: its kernel reads widget messages only between cells
+            run.add_notice(MARIMO_WAIT_NOTICE)
+
     def cancel_all(self) -> None:
+        """Stop every run of this view that is still running (what the Stop buttons do, all at once)."""
         for run in list(self.history):
             run.cancel()
 

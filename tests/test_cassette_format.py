@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lazystream_widget.cassettes import CassetteFormatError
+from lazystream_widget.cassettes import CassetteFormatError, cassette
 from lazystream_widget.cassettes.fileformat import VERSION, dump, load, save
 from lazystream_widget.cassettes.matcher import Matcher, describe
 from lazystream_widget.cassettes.model import Entry, RecordedRequest, RecordedResponse, SSEEvent
-from lazystream_widget.cassettes.redact import MARK, Redactor, header_secrets
+from lazystream_widget.cassettes.redact import MARK, Redactor, header_secrets, machine_paths
 from lazystream_widget.cassettes.sse import SSEParser
 
 # ---- SSE --------------------------------------------------------------------------------
@@ -166,6 +166,20 @@ def test_custom_rules_and_their_explanations() -> None:
         Matcher("model")  # type: ignore[arg-type]
 
 
+def test_a_rule_that_would_compare_nothing_is_an_error_not_a_match_for_everything(tmp_path) -> None:
+    with pytest.raises(ValueError, match="match_on: unknown rule 'mesages'; did you mean 'messages'"):
+        Matcher(["method", "path", "model", "mesages"])
+    assert Matcher(["temperature", "seed"]).rules == ("temperature", "seed")  # real fields, even if not recorded
+    Matcher(["x_custom_field"])  # maybe a provider's own field: checked against the recording when it replays
+    path = tmp_path / "one.json"
+    save(path, [Entry(_request("hi"), RecordedResponse(200, body={"ok": True}))])
+    with pytest.raises(ValueError, match=r"rule 'x_custom_field' is not a part of the request .* no request recorded "
+                                         r"in cassette .*one.json' has a body field of that name \(they have: "
+                                         r"messages, model\); such a rule would match every request"):
+        cassette(path, "replay", match_on=["method", "x_custom_field"])
+    assert cassette(path, "replay", match_on=["method", "model"]).matcher.rules == ("method", "model")
+
+
 def test_a_difference_is_shown_where_it_is() -> None:
     lines = describe("messages", [{"role": "user", "content": "a" * 300 + " Tokyo"}],
                      [{"role": "user", "content": "a" * 300 + " Paris"}])
@@ -187,3 +201,11 @@ def test_credentials_are_found_in_headers_and_removed_everywhere() -> None:
     assert redactor.json({"a": [f"key {key} and ACME-123456"], "n": 3}) == {"a": [f"key {MARK} and {MARK}"], "n": 3}
     assert redactor.url("https://u:pw@h/v1/x?key=abc&model=m") == f"https://{MARK}@h/v1/x?key={MARK}&model=m"
     assert redactor.text("token AIza" + "x" * 35) == f"token {MARK}"
+
+
+def test_this_machines_folders_become_placeholders(monkeypatch) -> None:
+    monkeypatch.setenv("HOME", "/home/ada")
+    redactor = Redactor(paths=machine_paths())
+    prompt = "Default workspace: `/home/ada/.lazyllm/agent_workspace`; not /home/adam, not /x/home/ada"
+    assert redactor.text(prompt) == "Default workspace: `~/.lazyllm/agent_workspace`; not /home/adam, not /x/home/ada"
+    assert redactor.json({"m": ["/home/ada"]}) == {"m": ["~"]}

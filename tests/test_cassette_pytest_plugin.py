@@ -77,3 +77,25 @@ def test_record_with_the_option_then_replay_from_beside_the_test(pytester: pytes
         '*messages?0?.content: recorded "hi" ≠ now "hello?"*',  # fnmatch: [0] would be a class
         "*CassetteNotFoundError*never_recorded.json* does not exist*",
     ])
+
+
+FAILING_FILE = '''
+import pytest
+
+
+@pytest.mark.cassette("broken")
+def test_fails_before_calling_a_model():
+    assert False, "the test failed"
+
+
+@pytest.mark.cassette("quiet")
+def test_calls_no_model():
+    pass
+'''
+
+
+def test_a_failed_test_records_no_cassette(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_fail=FAILING_FILE)
+    _run(pytester, "--cassette-mode=record").assert_outcomes(passed=1, failed=1)
+    assert not (pytester.path / "cassettes" / "broken.json").exists(), "it would replay 'no recorded requests'"
+    assert json.loads((pytester.path / "cassettes" / "quiet.json").read_text())["entries"] == []

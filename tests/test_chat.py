@@ -356,6 +356,8 @@ def test_a_cancelled_run_does_not_start_a_request(scripted_server) -> None:
 def test_a_cancel_during_retry_backoff_stops_at_once(scripted_server_factory, monkeypatch) -> None:
     monkeypatch.setattr(chat, "MODEL_RETRY_BACKOFF_S", 30.0)  # a backoff the run could not sit out unnoticed
     server = scripted_server_factory([HTTPError(503), HTTPError(503), "ok"])
+    llm = model(server)
+    llm._warm_client()  # built now (it takes 0.1-0.5 s on a busy machine), so the cancel lands in the backoff
     with session(), cancel_token() as token:
 
         def stop_once_the_first_attempt_failed() -> None:
@@ -365,9 +367,38 @@ def test_a_cancel_during_retry_backoff_stops_at_once(scripted_server_factory, mo
         threading.Thread(target=stop_once_the_first_attempt_failed, daemon=True).start()
         t0 = time.monotonic()
         with pytest.raises(cancel.RunCancelled):
-            model(server)("hi")
+            llm("hi")
         assert time.monotonic() - t0 < 10  # the 30 s backoff was interrupted
     assert len(server.requests) == 1
+
+
+def test_the_first_call_in_a_process_does_not_count_client_setup_as_model_latency(scripted_server_factory,
+                                                                                   child_env) -> None:
+    """A fresh process: importing openai and building its client (~1.5 s on a busy 2-core machine) happen
+    before the first llm span starts, so its ttft_ms is the model's like the second call's, not seconds more."""
+    import subprocess
+    import sys
+
+    server = scripted_server_factory([Reply(text=ANSWER)] * 2, token_delay=0)
+    script = (
+        "import json, sys, time\n"
+        "import lazystream_widget as lazyllm\n"
+        "from lazystream_widget.runner import Run\n"
+        "assert 'openai' not in sys.modules\n"
+        f"llm = lazyllm.OnlineChatModule(stream=True, return_trace=True, base_url={server.base_url!r},"
+        " api_key='k', model='scripted')\n"
+        "assert 'openai' in sys.modules  # imported where the model is made, not in its first run\n"
+        "for _ in range(2):\n"
+        "    t0 = time.perf_counter()\n"
+        "    run = Run(llm, 'hi').start(); run.wait(60)\n"
+        "    end = [e for e in run.entries if e.get('kind') == 'llm' and e.get('duration_ms') is not None][-1]\n"
+        "    print(json.dumps([end['attrs']['ttft_ms'], end['duration_ms'], (time.perf_counter() - t0) * 1000]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=child_env())
+    assert proc.returncode == 0, proc.stderr
+    (ttft1, span1, wall1), (ttft2, _, _) = [json.loads(line) for line in proc.stdout.splitlines()]
+    # the client setup happens before the span (a loopback model answers in milliseconds)
+    assert ttft1 < 600 and span1 < 800, (ttft1, span1, wall1, ttft2)
 
 
 def test_httpx_is_whole_before_our_first_request(tmp_path) -> None:

@@ -31,12 +31,20 @@ def _refused_url() -> str:
 
 
 def _frames(exc: BaseException) -> list[tuple[str, str]]:
-    """The frames IPython and pytest show: those without ``__tracebackhide__`` (the last one always shows)."""
+    """The frames a user is shown. Python >= 3.11: every frame of the traceback (the library leaves none, not
+    even the one that raised). 3.10 keeps the library's frames, hidden from IPython and pytest by
+    ``__tracebackhide__`` except the last (tracebacks.py, "No library frame either")."""
     entries = list(traceback.walk_tb(exc.__traceback__))
+    if sys.version_info >= (3, 11):
+        return [(frame.f_code.co_filename, frame.f_code.co_name) for frame, _ in entries]
     return [(frame.f_code.co_filename, frame.f_code.co_name) for i, (frame, _) in enumerate(entries)
             if not frame.f_locals.get("__tracebackhide__") or i == len(entries) - 1]
 
 
+NO_LIBRARY_FRAME = pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10's bare raise keeps library frames")
+
+
+@NO_LIBRARY_FRAME
 def test_a_wrong_base_url_raises_the_library_message_with_a_short_traceback() -> None:
     llm = lazyllm.OnlineChatModule(stream=True, base_url=_refused_url(), max_retries=0)
     run = Run(llm, "hi").start()
@@ -47,10 +55,10 @@ def test_a_wrong_base_url_raises_the_library_message_with_a_short_traceback() ->
     message = str(exc)
     assert "cannot reach the model at http://127.0.0.1:" in message
     assert ".." not in message, message  # was "Connection error.. Is the server running"
-    # only this test's frame and the one line that re-raises: no pool, module, chat, openai or httpx frames
+    # only this test's frame: no pool, module, chat, openai or httpx frames, nor the one that re-raised
     frames = _frames(exc)
-    assert [name for _, name in frames] == ["test_a_wrong_base_url_raises_the_library_message_with_a_short_traceback",
-                                            "raise_for_user"], frames
+    assert [name for _, name in frames] == [
+        "test_a_wrong_base_url_raises_the_library_message_with_a_short_traceback"], frames
     assert exc.__cause__ is None and exc.__suppress_context__  # the plumbing chain is not displayed...
     printed = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))  # plain Python shows all
     assert printed.count("Traceback (most recent call last)") == 1 and len(printed.splitlines()) < 15, printed
@@ -78,7 +86,7 @@ def test_the_users_own_frames_and_chain_are_kept() -> None:
         run.wait(30)
     names = [name for _, name in _frames(info.value)]
     assert names[0] == "test_the_users_own_frames_and_chain_are_kept" and "my_module" in names and "lookup" in names
-    assert all(is_user_frame(f) or name == "raise_for_user" for f, name in _frames(info.value))
+    assert all(is_user_frame(f) for f, _ in _frames(info.value)) or sys.version_info < (3, 11)
     cause = info.value.__cause__
     assert isinstance(cause, KeyError)  # the user's own chain stays (it holds their code)
     assert [name for _, name in _frames(cause)] == ["lookup"]
@@ -119,6 +127,75 @@ def test_a_wait_timeout_says_what_to_do() -> None:
     finally:
         release.set()
         run.wait(30)
+
+
+@NO_LIBRARY_FRAME
+def test_a_stopped_run_raises_run_cancelled_from_the_callers_line_only() -> None:
+    """Stop (``run.cancel``) while a caller waits: RunCancelled with the caller's frame and no library frame
+    (the old re-raise frame said "the run failed in a worker thread", wrong for a Stop)."""
+    import threading
+
+    from lazystream_widget.runtime.cancel import RunCancelled, sleep
+
+    def patient(q: str) -> str:
+        sleep(30)  # a cancel interrupts it
+        return "not stopped"
+
+    run = Run(patient, "q").start()
+    threading.Timer(0.3, run.cancel, ("stopped from the Stop button",)).start()
+    with pytest.raises(RunCancelled) as info:
+        run.wait(30)
+    assert run.status == "cancelled"
+    frames = _frames(info.value)
+    assert all(is_user_frame(f) for f, _ in frames), frames
+    assert frames[0][1] == "test_a_stopped_run_raises_run_cancelled_from_the_callers_line_only", frames
+    printed = "".join(traceback.format_exception(info.value))
+    assert "worker thread" not in printed and "/lazystream_widget/" not in printed, printed
+
+
+@NO_LIBRARY_FRAME
+def test_an_interrupt_while_waiting_shows_only_the_callers_line() -> None:
+    """A kernel interrupt (KeyboardInterrupt in the main thread) during ``wait`` cancels the run; the traceback
+    is the caller's line, not the ``concurrent.futures`` and ``threading`` frames the wait was blocked in."""
+    import signal
+    import threading
+
+    release = threading.Event()
+    run = Run(lambda q: release.wait(30), "q").start()
+    # a real SIGINT, as the kernel sends: it wakes the blocked wait (interrupt_main() would not)
+    timer = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            run.wait(30)
+    finally:
+        timer.cancel()
+        release.set()
+    assert [name for _, name in _frames(info.value)] == [
+        "test_an_interrupt_while_waiting_shows_only_the_callers_line"]
+    assert run.status == "cancelled"
+
+
+@NO_LIBRARY_FRAME
+def test_a_script_using_the_console_gets_a_short_traceback(tmp_path, child_env) -> None:
+    """Outside IPython ``__tracebackhide__`` means nothing: a script sees its own line, the error, and where the
+    full traceback is, with no frame of the library's."""
+    import subprocess
+
+    script = tmp_path / "ask.py"
+    script.write_text(
+        "import lazystream_widget as lazyllm\n"
+        f"llm = lazyllm.OnlineChatModule(stream=True, base_url={_refused_url()!r}, max_retries=0)\n"
+        "lazyllm.StreamConsole(llm).ask('hi')\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env=child_env())
+    assert proc.returncode == 1
+    tb = proc.stderr
+    assert tb.startswith("Traceback (most recent call last):"), tb
+    assert f'File "{script}", line 3, in <module>' in tb
+    assert "/lazystream_widget/" not in tb, tb
+    assert "ModelError: cannot reach the model" in tb
+    assert tb.rstrip().endswith("(the run's full traceback: run.traceback, e.g. console.last_run.traceback)"), tb
 
 
 def test_user_frames_are_told_from_library_frames() -> None:
@@ -173,5 +250,7 @@ def test_a_failed_cell_in_a_real_kernel_is_short(tmp_path, child_env) -> None:
     assert len(lines) <= 20, shown
     assert "run = view.ask('hi', wait=True)" in shown and "cannot reach the model" in shown
     assert "httpx" not in shown and "openai/" not in shown and "The above exception" not in shown
+    if sys.version_info >= (3, 11):  # not even the frame that re-raised (IPython always shows the last one)
+        assert "/lazystream_widget/" not in shown and "raise_for_user" not in shown, shown
     out = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert out.startswith("ModelError ") and int(out.split()[1]) > 2000, out  # the full traceback is kept

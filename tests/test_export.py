@@ -38,6 +38,30 @@ def test_roll_ups_and_formats() -> None:
     assert [format_cost(c) for c in (0, 0.00001, 0.01234, 12.345)] == ["$0", "<$0.0001", "$0.0123", "$12.35"]
 
 
+def _entry(event: str, span: str, parent: str | None, kind: str, **extra) -> dict:
+    return {"v": 1, "event": event, "span": span, "parent": parent, "name": span, "kind": kind, "ts": 1.0, **extra}
+
+
+def test_an_error_counts_where_it_happened_and_a_partial_cost_reads_as_a_bound() -> None:
+    """As the widget (js/tests/trace-model.test.js): one exception propagating up is one error; a cost
+    with unpriced calls is "≥$…", never "≥<$…"."""
+    err = {"type": "ModelError", "message": "connection refused"}
+    entries = [
+        _entry("start", "a", None, "agent"), _entry("start", "l", "a", "llm"), _entry("start", "u", "a", "llm"),
+        _entry("end", "l", "a", "llm", status="error", error=err),
+        _entry("end", "u", "a", "llm", status="ok", usage={"prompt_tokens": 1, "completion_tokens": 1},
+               attrs={"model": "free"}),
+        _entry("end", "a", None, "agent", status="error", error={**err, "message": "agent: connection refused"}),
+        _entry("start", "b", None, "agent"), _entry("start", "t", "b", "tool"),
+        _entry("end", "t", "b", "tool", status="error", error={"type": "KeyError", "message": "'x'"}),
+        _entry("end", "b", None, "agent", status="error", error={"type": "ValueError", "message": "bad"}),
+    ]
+    t = run_totals(roots(build_spans(entries)), {"gpt": (1.0, 1.0)})
+    assert t.errors == 3
+    t.priced, t.cost = 1, 0.00001
+    assert format_rollup(t).endswith(" · ≥$0")
+
+
 def test_a_real_run_to_markdown_and_to_html(tmp_path: Path) -> None:
     lsw.configure(prices={"scripted": (2.0, 8.0)})
     with ScriptedServer([Reply(text="**Hello** there.", delay=0.0)]) as server:

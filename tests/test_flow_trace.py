@@ -70,6 +70,31 @@ def test_unnamed_stages_are_named_after_their_function_or_module(traced) -> None
     assert flow.name == "pipeline"
 
 
+def test_a_shared_module_is_labelled_by_the_stage_it_runs_in(traced) -> None:
+    """One module in two parallel branches and then as ``p.summary``: LazyLLM names it "summary" when that
+    stage is assigned, but the branches (unnamed stages) must not show it as "summary" (QA finding 3)."""
+    shared = Square()
+    with pipeline() as p:
+        with parallel() as p.branches:
+            p.branches.a = pipeline(add_one, shared)
+            p.branches.b = pipeline(double, shared)
+        p.add = lambda a, b: a + b
+        p.summary = shared
+    out, (flow,) = traced(p, 2)
+    assert out == ((2 + 1) ** 2 + (2 * 2) ** 2) ** 2
+    assert shared.name == "summary"  # LazyLLM's rule, kept
+    branches = flow.children[0]
+    assert sorted([c.name for c in b.children] for b in branches.children) == [["add_one", "Square"],
+                                                                               ["double", "Square"]]
+    # (a model is labelled by its model there, as anywhere it has no name of its own)
+    assert [b.attrs["stages"] for b in sorted(branches.children, key=lambda b: b.name)] == [
+        ["add_one", "Square"], ["double", "Square"]]
+    assert flow.children[-1].name == "summary" and flow.attrs["stages"][-1] == "summary"
+    named = Square(name="mine")  # a name the user gave is the module's own, wherever it runs
+    out, (flow,) = traced(pipeline(add_one, named), 1)
+    assert [c.name for c in flow.children] == ["add_one", "mine"]
+
+
 def test_nested_flows_show_their_whole_structure(traced) -> None:
     with pipeline() as p:
         p.inc = add_one

@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 EXPECTED = ["01-quick-start", "02-anatomy-of-a-stream", "03-bring-your-own-model", "04-testing-with-notebooks",
-            "06-flows", "07-recorded-runs"]
+            "05-integrations", "06-flows", "07-recorded-runs"]
 
 
 def clean_model_env(monkeypatch: pytest.MonkeyPatch) -> None:

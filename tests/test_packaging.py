@@ -67,7 +67,8 @@ def test_the_wheel_carries_the_front_end_license_and_metadata(dist: dict[str, Pa
         assert f"{info}/licenses/LICENSE" in names
         meta = whl.read(f"{info}/METADATA").decode()
     assert f"Version: {VERSION}" in meta and "License-Expression: MIT" in meta
-    assert "Project-URL: " in meta and "Requires-Python: >=3.10" in meta
+    # no Project-URL: the package has no public repository, docs host or PyPI page to point at yet
+    assert "Project-URL: " not in meta and "Requires-Python: >=3.10" in meta
     for extra in ("console", "marimo", "docs", "test"):
         assert f"Provides-Extra: {extra}" in meta, extra
     assert "# lazystream-widget" in meta  # the README is the long description
@@ -119,3 +120,18 @@ def test_the_wheel_installs_in_a_fresh_venv_and_the_demo_runs(dist: dict[str, Pa
              "print(len(v._esm) if isinstance(v._esm, str) else v._esm.stat().st_size)")
     size = int(_run([py, "-c", probe], env=env, cwd=tmp_path).stdout.strip())
     assert size > 100_000
+
+
+def test_a_build_with_unreleased_changes_never_carries_a_released_version() -> None:
+    """CHANGELOG.md's "## X.Y.Z" headings are releases; while "## Unreleased" lists changes, the package's
+    version must be none of them (a wheel built today said 0.1.0, the older release's number)."""
+    import re
+
+    text = (REPO / "CHANGELOG.md").read_text()
+    released = re.findall(r"^## (\d+\.\d+\.\d+)\b", text, flags=re.M)
+    unreleased = text.split("## Unreleased", 1)[1].split("\n## ", 1)[0] if "## Unreleased" in text else ""
+    assert released, "CHANGELOG.md lists no release"
+    if re.search(r"^- ", unreleased, flags=re.M):
+        assert VERSION not in released, f"__version__ {VERSION} is a released version, but Unreleased has changes"
+        newest = tuple(int(x) for x in released[0].split("."))
+        assert tuple(int(x) for x in re.match(r"(\d+)\.(\d+)\.(\d+)", VERSION).groups()) > newest, VERSION

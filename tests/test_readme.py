@@ -38,6 +38,8 @@ NOT_RUN = {
         "venv and runs the demo there, tests/test_console.py runs the demo",
     "bash scripts/install-test-deps && bash scripts/test":
         "the test command itself (CI runs it through .ci/run)",
+    "bash scripts/install-test-deps --no-apt":
+        "installs (npm ci, pip install -e); tests/test_scripts.py checks that --no-apt never reaches apt",
     "bash scripts/test --no-browser --no-redis":
         "the test command itself; tests/test_scripts.py checks the flags",
     'pip install ".[docs]" && mkdocs serve':
@@ -87,6 +89,8 @@ def test_what_the_readme_names_exists() -> None:
     flags = set(re.findall(r"scripts/test((?: --[\w-]+)+)", text))
     for flag in {f for group in flags for f in group.split()}:
         assert flag in (REPO / "scripts" / "test").read_text(), f"README passes {flag} to scripts/test, which lacks it"
+    for flag in re.findall(r"scripts/install-test-deps (--[\w-]+)", text):
+        assert f"{flag})" in (REPO / "scripts" / "install-test-deps").read_text(), f"install-test-deps lacks {flag}"
 
 
 def test_the_python_blocks_run_as_written_in_a_fresh_kernel(tmp_path, monkeypatch, scripted_server_factory) -> None:
@@ -118,3 +122,19 @@ def test_the_python_blocks_run_as_written_in_a_fresh_kernel(tmp_path, monkeypatc
 @pytest.mark.parametrize("command", sorted(NOT_RUN))
 def test_each_listed_command_has_a_reason(command: str) -> None:
     assert len(NOT_RUN[command]) > 20
+
+
+def test_no_page_installs_from_pypi_where_the_package_is_not() -> None:
+    """The package is not on PyPI: an install line naming it there fails for every reader who copies it."""
+    pages = [README, *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "notebooks").glob("*.ipynb"))]
+    for page in pages:
+        for line in page.read_text().splitlines():
+            assert not re.search(r"pip install ['\"]?lazystream-widget\b", line), f"{page.name}: {line.strip()}"
+    assert "urls" not in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]  # no page to point at
+
+
+def test_the_readme_says_how_to_get_jupyter_before_the_first_cell() -> None:
+    text = README.read_text()
+    section = text[text.index("## In a notebook"):text.index("```python")]
+    assert "pip install . jupyterlab" in section and "jupyter lab" in section
+    assert "python -m ipykernel install --user" in section  # JupyterLab in another environment

@@ -455,3 +455,17 @@ def test_weather_responder_variants() -> None:
 
 def test_echo_responder() -> None:
     assert echo_responder({"messages": [{"role": "system", "content": "s"}, *USER]}).text == "You said: hello there"
+
+
+def test_the_command_line_help_reads_as_text() -> None:
+    """``--help`` is plain text: no reST ``double backticks`` from a docstring, and it says what the command does."""
+    import subprocess
+    import sys
+
+    for args in ([], ["serve"]):
+        proc = subprocess.run([sys.executable, "-m", "lazystream_widget.testing", *args, "--help"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "`" not in proc.stdout, proc.stdout
+    top = subprocess.run([sys.executable, "-m", "lazystream_widget.testing", "--help"], capture_output=True,
+                         text=True, timeout=60).stdout
+    assert "READY http://127.0.0.1:PORT/v1" in " ".join(top.split()) and "example:" in top, top

@@ -78,3 +78,24 @@ def test_pytest_options_skip_and_report_and_a_missing_service_fails(tmp_path: Pa
     assert failing.returncode == 1
     assert "chromium is missing: no chromium at /nonexistent/chromium" in failing.stdout
     assert "skip these tests with --no-browser" in failing.stdout
+
+
+INSTALL = REPO / "scripts" / "install-test-deps"
+
+
+def test_install_test_deps_without_apt_never_reaches_apt(tmp_path: Path) -> None:
+    """``--no-apt`` (the README's recipe without root) goes straight to the JS and Python installs: with no
+    chromium, no redis-server and no npm on PATH it stops at npm, never at (or naming) apt-get."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname", "id"):  # what the script needs before npm
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    bash = shutil.which("bash") or "/bin/bash"
+    proc = subprocess.run([bash, str(INSTALL), "--no-apt"], capture_output=True, text=True, timeout=60,
+                          env={"PATH": str(bin_dir), "HOME": str(tmp_path)}, cwd=tmp_path)
+    assert proc.returncode != 0 and "npm" in proc.stderr, proc.stderr
+    assert "apt" not in proc.stderr and "missing:" not in proc.stderr, proc.stderr
+    usage = subprocess.run([bash, str(INSTALL), "--help"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 0 and "--no-apt" in usage.stdout
+    wrong = subprocess.run([bash, str(INSTALL), "--no-aptt"], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "unknown option --no-aptt" in wrong.stderr

@@ -946,3 +946,25 @@ def test_validate_arguments_raises_nothing_but_tool_argument_error(case: tuple[T
     # Accepted: every parameter is there, and checking again changes nothing.
     assert set(out) == set(spec.parameters["properties"])
     assert validate_arguments(spec, out) == out
+
+
+def test_naming_the_seeds_tools_before_importing_the_demo_says_where_they_are(child_env) -> None:
+    """The seed's example names its tools; in a fresh process nothing has defined them yet."""
+    import subprocess
+    import sys
+
+    code = ("import lazystream_widget as lazyllm\n"
+            "from lazystream_widget.tools import FunctionCallAgent\n"
+            "llm = lazyllm.OnlineChatModule(stream=True, base_url='http://127.0.0.1:9/v1')\n"
+            "try:\n"
+            "    FunctionCallAgent(llm, ['get_current_weather', 'get_n_day_weather_forecast'])\n"
+            "except KeyError as e:\n"
+            "    print(e)\n"
+            "import lazystream_widget.demo\n"
+            "print(len(FunctionCallAgent(llm, ['get_current_weather', 'get_n_day_weather_forecast']).tools))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())
+    assert proc.returncode == 0, proc.stderr
+    said, count = proc.stdout.splitlines()
+    assert said.startswith("unknown tool 'get_current_weather'") and "import lazystream_widget.demo" in said, said
+    assert count == "2"
+    assert "lazystream_widget.demo" not in str(UnknownToolError("my_tool", "tool", []))  # only for the seed's

@@ -16,7 +16,7 @@ from lazystream_widget.runtime.cancel import RunCancelled
 from lazystream_widget.runtime.module import ModuleBase
 from lazystream_widget.runtime.queue import FileSystemQueue
 from lazystream_widget.runtime.session import session
-from lazystream_widget.runtime.trace import set_trace_everything, span, start_span
+from lazystream_widget.runtime.trace import error_info, set_trace_everything, span, start_span
 
 
 def test_a_span_writes_a_start_and_an_end_entry(read_trace) -> None:
@@ -271,3 +271,22 @@ def test_a_module_without_forward_says_so() -> None:
 
     with pytest.raises(NotImplementedError, match="Empty must implement forward"):
         Empty()()
+
+
+def test_an_error_whose_first_line_ends_with_a_colon_keeps_its_point_in_the_headline(read_trace) -> None:
+    """QA 1 finding 3: a mismatch error says what differs on its second line; the headline (what the widget
+    shows) joins it on, and the whole message travels in ``full`` (not only at the end of the traceback)."""
+    text = ("cassette 'c.json' (replay) has no recorded answer for this request:\n"
+            "  messages[1].content: recorded 'Tokyo' ≠ now 'Berlin'\n"
+            "Closest recorded request: entry 0 (run 0)\n"
+            "Record it anew with cassette_mode='record'.")
+    with session():
+        with pytest.raises(LookupError):
+            with span("llm", "llm"):
+                raise LookupError(text)
+        error = read_trace()[-1]["error"]
+    assert error["message"] == ("cassette 'c.json' (replay) has no recorded answer for this request: "
+                                "messages[1].content: recorded 'Tokyo' ≠ now 'Berlin'")
+    assert error["full"] == text
+    one_line = error_info(ValueError("just one line"))
+    assert one_line["message"] == "just one line" and "full" not in one_line

@@ -30,6 +30,13 @@ describe("formatting", () => {
     expect(formatDuration(null)).toBe("");
   });
 
+  test("status line: '1 token'; the clock never reads less than the first token's time", () => {
+    const { run } = makeRun({ stats: { tokens: 1, ttft_ms: 5470, elapsed_ms: 5100 } });
+    expect(statusText(run, 0)).toBe("Running · 6 s · first token 5.47 s · 1 token");
+    run.status = "done";
+    expect(statusText(run, 0)).toBe("Done · 5.47 s · first token 5.47 s · 1 token");
+  });
+
   test("status line: elapsed, first token, tokens, tokens/s", () => {
     const { run } = makeRun({ stats: { tokens: 100, ttft_ms: 1000, elapsed_ms: 5000 } });
     expect(statusText(run, 0)).toBe("Running · 5 s · first token 1.00 s · 100 tokens · 25.0 tok/s");

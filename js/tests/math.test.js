@@ -26,6 +26,15 @@ describe("math", () => {
     expect(el.querySelector(".katex-html").getAttribute("aria-hidden")).toBe("true");
   });
 
+  test("\\[...\\] inside a sentence is typeset where it stands (it lost its backslashes as text before)", () => {
+    const el = render("So \\[E = mc^2\\] holds, and \\\\[not math] neither is \\[ \\].");
+    expect(texOf(el)).toEqual([[false, "E = mc^2"]]);
+    expect(el.querySelectorAll("p").length).toBe(1); // one paragraph still
+    expect(el.querySelector("p").textContent).toMatch(/^So .+ holds, and \\\[not math\] neither is \[ \]\.$/);
+    expect(unclosedInline("So \\[E = mc")).toBe(3); // pending while it streams, never shown as "[E = mc"
+    expect(unclosedInline("So \\[E\\] and")).toBe(-1);
+  });
+
   test("prices are not math, code is not math, an escaped dollar stays a dollar", () => {
     const el = render("It costs $5 and $10 a month.\n\nCode: `$x$` stays code.\n\nEscaped: \\$y\\$ is text.");
     expect(el.querySelector(".katex")).toBeNull();

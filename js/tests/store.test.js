@@ -118,6 +118,33 @@ describe("run store", () => {
     expect(store.get("r1").textGen).toBe(0);
   });
 
+  test("a stale running run keeps its text when an older trait picture arrives (it waits for the resync)", () => {
+    const store = new RunStore();
+    store.applyMessage(runStart(1, "r1"));
+    store.applyMessage(delta(2, "r1", { text: "The " }));
+    store.applyMessage(delta(4, "r1", { text: "fox jumps", entries: [entry(1, "s")] })); // 3 was lost
+    expect(store.get("r1").stale).toBe(true);
+    // e.g. another run started: the trait is written with this run as it was a while ago
+    store.applyRuns([{ id: "r1", status: "running", text: "The qu", entries: [] }]);
+    const run = store.get("r1");
+    expect(run.text).toBe("The fox jumps");
+    expect(run.textGen).toBe(0);
+    expect(run.entries.length).toBe(1);
+    expect(run.stale).toBe(true);
+    expect(store.resyncNeeded).toBe(true);
+    // more text but fewer entries is no newer picture either
+    store.applyRuns([{ id: "r1", status: "running", text: "The quick brown fox jumps", entries: [] }]);
+    expect(run.text).toBe("The fox jumps");
+    // the resync reply mends it; the deltas after it continue it
+    store.applyMessage({ type: "snapshot", mseq: 5, runs: [{ id: "r1", status: "running", text: "The quick fox jumps", entries: [entry(1, "s")] }] });
+    store.applyMessage(delta(6, "r1", { text: " over" }));
+    expect(run.text).toBe("The quick fox jumps over");
+    expect(run.stale).toBe(false);
+    // a trait that has all of it and more is taken
+    store.applyRuns([{ id: "r1", status: "running", text: "The quick fox jumps over the dog", entries: [entry(1, "s")] }]);
+    expect(run.text).toBe("The quick fox jumps over the dog");
+  });
+
   test("run order follows the trait; removed runs go, streamed-only runs stay", () => {
     const store = new RunStore();
     store.applyRuns([{ id: "a", status: "done", text: "A" }, { id: "b", status: "done", text: "B" }]);

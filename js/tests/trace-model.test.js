@@ -97,6 +97,47 @@ describe("trace model: roll-ups", () => {
     expect(formatCost(12.345)).toBe("$12.35");
   });
 
+  test("an error counts once, where it happened, not again at every span it propagated through", () => {
+    const err = { type: "KeyError", message: "'city'" };
+    const m = new TraceModel();
+    // ends arrive child first (the usual order) for the pipeline, parent first for the agent
+    m.add([start("p", null, "pipeline", "flow", 0), start("s", "p", "stage", "flow", 0.1), start("t", "s", "lookup", "tool", 0.2)]);
+    m.add([end("t", "s", "lookup", "tool", 0.3, { status: "error", error: err })]);
+    m.add([end("s", "p", "stage", "flow", 0.4, { status: "error", error: { ...err, message: "in stage: 'city'" } })]);
+    m.add([end("p", null, "pipeline", "flow", 0.5, { status: "error", error: err })]);
+    expect(m.totals.errors).toBe(1);
+    expect(m.nodes.get("t").own.errors).toBe(1);
+    expect(m.nodes.get("s").own.errors).toBe(0);
+    // parent's end before its child's: the count is corrected when the child's end comes
+    m.add([start("a", null, "agent", "agent", 1), start("l", "a", "gpt", "llm", 1.1)]);
+    const me = { type: "ModelError", message: "connection refused" };
+    m.add([end("a", null, "agent", "agent", 1.3, { status: "error", error: me })]);
+    expect(m.totals.errors).toBe(2); // for now the agent's own
+    m.add([end("l", "a", "gpt", "llm", 1.2, { status: "error", error: me })]);
+    expect(m.totals.errors).toBe(2);
+    expect(m.nodes.get("a").own.errors).toBe(0);
+    // a parent failing with a different error than its child's counts both
+    m.add([start("b", null, "agent", "agent", 2), start("u", "b", "tool", "tool", 2.1),
+      end("u", "b", "tool", "tool", 2.2, { status: "error", error: { type: "TimeoutError", message: "slow" } }),
+      end("b", null, "agent", "agent", 2.3, { status: "error", error: { type: "ValueError", message: "bad" } })]);
+    expect(m.totals.errors).toBe(4);
+  });
+
+  test("a running run's cost with calls still streaming or unpriced never reads '≥<$'", () => {
+    const m = new TraceModel();
+    m.setPrices({ "gpt-x": [0.01, 0.01] });
+    m.add([start("a", null, "agent", "agent", 0), start("l1", "a", "gpt-x", "llm", 0.1, { attrs: { model: "gpt-x" } }),
+      end("l1", "a", "gpt-x", "llm", 0.2, { usage: { prompt_tokens: 10, completion_tokens: 10 }, attrs: { model: "gpt-x" } }),
+      start("l2", "a", "gpt-x", "llm", 0.3, { attrs: { model: "gpt-x" } })]);
+    // l2 still running: no usage yet, so the known cost is not a lower bound of anything unpriced
+    expect(formatRollup(m.totals)).toBe("2 LLM calls · 10 → 10 tokens · <$0.0001");
+    m.add([start("l3", "a", "other", "llm", 0.4, { attrs: { model: "other" } }),
+      end("l3", "a", "other", "llm", 0.5, { usage: { prompt_tokens: 1, completion_tokens: 1 }, attrs: { model: "other" } })]);
+    const line = formatRollup(m.totals);
+    expect(line).not.toContain("≥<");
+    expect(line.endsWith("≥$0")).toBe(true);
+  });
+
   test("roll-ups follow a subtree that moves (a late parent adopts it)", () => {
     const m = new TraceModel();
     m.add([start("l", "p", "gpt", "llm", 1), end("l", "p", "gpt", "llm", 2, { usage: { prompt_tokens: 7, completion_tokens: 3 } })]);

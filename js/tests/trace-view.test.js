@@ -184,6 +184,23 @@ describe("trace view: filter", () => {
     expect(rows(tree)).toEqual(["a@1"]); // the tree as it was (collapsed)
   });
 
+  test("a filter that hides the selected span hides its details; they come back with its row", () => {
+    const { tree, flushAll } = makeTree();
+    tree.addEntries(agentRun());
+    flushAll();
+    tree.select("l2");
+    flushAll();
+    expect(tree.detail.hidden).toBe(false);
+    type(tree, "kind:tool");
+    flushAll();
+    expect(rows(tree)).toEqual(["a@1", "t1@2", "t2@2"]);
+    expect(tree.detail.hidden).toBe(true);
+    type(tree, "name:gpt");
+    flushAll();
+    expect(tree.detail.hidden).toBe(false);
+    expect(tree.detail.textContent).toContain("gpt-x");
+  });
+
   test("new entries are searched as they arrive", () => {
     const { tree, flushAll } = makeTree();
     tree.addEntries(agentRun());

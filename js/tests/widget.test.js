@@ -113,6 +113,53 @@ describe("widget", () => {
     cleanupInit();
   });
 
+  test("every button's accessible name starts with its visible label; each run's tree is named by its query", () => {
+    const model = createFakeModel({
+      runs: [
+        runState("old", { status: "done", text: "first answer", entries: traceEntries }),
+        runState("new", { status: "done", text: "second", entries: traceEntries, query: "weather\n in   Paris?" }),
+      ],
+    });
+    const cleanupInit = widget.initialize({ model: model.proxy() });
+    const el = document.createElement("div");
+    document.body.append(el);
+    const cleanupView = widget.render({ model: model.proxy(), el });
+    el.querySelector('.lsw-run[data-run-id="new"] .lsw-node[data-span="t1"]').click(); // details: their buttons too
+    const buttons = Array.from(el.querySelectorAll("button")).filter((b) => b.textContent.trim());
+    expect(buttons.length).toBeGreaterThan(8);
+    for (const b of buttons) {
+      const visible = b.textContent.trim().toLowerCase();
+      const name = (b.getAttribute("aria-label") || b.textContent).trim().toLowerCase();
+      expect(name.startsWith(visible), `"${b.textContent.trim()}" vs "${name}"`).toBe(true);
+    }
+    const trees = Array.from(el.querySelectorAll("[role=tree]")).map((t) => t.getAttribute("aria-label"));
+    expect(trees).toEqual(["Trace of: question old", "Trace of: weather in Paris?"]);
+    cleanupView();
+    cleanupInit();
+  });
+
+  test("parallel model calls that interleaved in the answer are pointed out; one after another are not", () => {
+    const llm = (span, seq, ranges) => [
+      { v: 1, seq, ts: 10, event: "start", span, parent: null, name: span, kind: "llm" },
+      { v: 1, seq: seq + 1, ts: 11, event: "end", span, parent: null, name: span, kind: "llm", status: "ok", attrs: { text_ranges: ranges } },
+    ];
+    const model = createFakeModel({
+      runs: [
+        runState("seq", { status: "done", text: "HelloBonjour", entries: [...llm("en", 1, [[0, 5]]), ...llm("fr", 3, [[5, 12]])] }),
+        runState("par", { status: "done", text: "HelloBonjour", entries: [...llm("en", 1, [[0, 3], [7, 9]]), ...llm("fr", 3, [[3, 7], [9, 12]]), ...llm("sum", 5, [[12, 13]])] }),
+      ],
+    });
+    const cleanupInit = widget.initialize({ model: model.proxy() });
+    const el = document.createElement("div");
+    document.body.append(el);
+    const cleanupView = widget.render({ model: model.proxy(), el });
+    const noticesOf = (id) => Array.from(el.querySelectorAll(`.lsw-run[data-run-id="${id}"] .lsw-notice`)).map((li) => li.textContent);
+    expect(noticesOf("seq")).toEqual([]);
+    expect(noticesOf("par")).toEqual([expect.stringMatching(/^2 model calls streamed into this answer at the same time/)]);
+    cleanupView();
+    cleanupInit();
+  });
+
   test("a run's notices show above its answer as text, never as HTML", () => {
     const model = createFakeModel({
       runs: [runState("r", { status: "done", text: "answer", notices: ["nothing streamed: pass <b>stream=True</b>"] })],

@@ -4,7 +4,9 @@ A cassette is in force through the ``cassette`` setting: set for the process
 (``configure(cassette=path)``, ``LAZYSTREAM_CASSETTE``) or for a block
 (``with cassette(path):``). A run takes its settings when it starts, so it keeps its
 cassette after the block ends. A path in the settings is opened once per process and mode,
-so all runs of a notebook record into (or replay from) one cassette.
+so all runs of a notebook record into (or replay from) one cassette; ``configure()`` opens it
+again at once (a missing file in replay mode, or a folder recording cannot write, fails
+there), so re-running a notebook's ``configure(cassette=...)`` cell starts a recording anew.
 """
 
 from __future__ import annotations
@@ -39,13 +41,23 @@ def active() -> Cassette | None:
     return None if value.mode == "off" else value
 
 
-def _open_configured(path: str, mode: str, speed: float, redact: tuple[str, ...]) -> Cassette:
+def _open_configured(path: str, mode: str, speed: float, redact: tuple[str, ...], *, fresh: bool = False) -> Cassette:
     key = (os.path.abspath(os.path.expanduser(path)), mode, speed, redact)
     with _opened_lock:
-        cassette = _opened.get(key)
+        cassette = None if fresh else _opened.get(key)
         if cassette is None:
             cassette = _opened[key] = Cassette(path, mode, speed)
         return cassette
+
+
+def check_settings(after: dict[str, Any]) -> None:
+    """``configure()`` of a cassette setting: open the cassette now, so a mistake fails in the call that
+    made it (and a recording starts anew)."""
+    path = after.get("cassette")
+    if path is None or isinstance(path, Cassette) or after.get("cassette_mode") == "off":
+        return
+    _open_configured(path, after["cassette_mode"], after["cassette_speed"], tuple(after["cassette_redact"]),
+                     fresh=True)
 
 
 def forget_opened() -> None:

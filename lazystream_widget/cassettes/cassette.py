@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import settings
-from .errors import CassetteNotFoundError
+from .cells import cell_execution
+from .errors import CassetteFileError, CassetteNotFoundError
 from .fileformat import load, save
 from .matcher import Matcher, MatchRule
 from .model import Entry
-from .redact import Redactor
+from .redact import Redactor, machine_paths
 from .tape import Tape
 
 MODES = ("auto", "record", "replay", "off")
+
+
+@dataclass
+class _Slot:
+    """A recorded exchange's place in request order (``entry`` is None until its answer has ended)."""
+
+    ordinal: int
+    entry: Entry | None = None
+
+
+@dataclass
+class _CellRuns:
+    """The runs one notebook cell recorded in its latest execution (see ``Cassette._ordinal_for``)."""
+
+    execution: str
+    ordinals: list[int] = field(default_factory=list)
+    reusable: list[int] = field(default_factory=list)  # run numbers of its previous execution, to take over
 
 
 class Cassette:
@@ -70,6 +91,11 @@ class Cassette:
             raise TypeError(f"cassette() takes the path of a cassette file, got {path!r}")
         self.name = os.fspath(path)
         self.path = Path(os.path.abspath(os.path.expanduser(self.name)))
+        if self.path.is_dir():
+            raise CassetteFileError(
+                f"cassette path {self.name!r} is a folder; give the path of a cassette file, "
+                f"e.g. {os.path.join(self.name, 'weather.json')!r}"
+            )
         requested = mode if mode is not None else now["cassette_mode"]
         if requested not in MODES:
             raise ValueError(f"cassette mode must be one of {', '.join(map(repr, MODES))}, got {requested!r}")
@@ -79,21 +105,35 @@ class Cassette:
             raise ValueError(f"cassette speed must be a number >= 0 (1.0: recorded timing, 0: at once), got {speed!r}")
         self.speed = float(speed)
         self.matcher = Matcher(match_on)
+        if isinstance(redact, str):
+            raise TypeError(f"redact must be a list of regular expressions, e.g. [{redact!r}], not a string")
+        for pattern in redact:  # invalid patterns fail here, in the caller's frame, saying which argument
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise ValueError(
+                    f"cassette(redact=...): {pattern!r} is not a valid regular expression: {exc}"
+                ) from None
         self.redact_patterns = tuple(now["cassette_redact"]) + tuple(redact)
-        Redactor(patterns=self.redact_patterns)  # invalid patterns fail here, in the caller's frame
         self.redirect = {k.rstrip("/"): v.rstrip("/") for k, v in (redirect or {}).items()}
         self.note = note
         self._lock = threading.RLock()
-        self._entries: list[Entry | None] = []
+        self._slots: list[_Slot] = []
         self._ordinals = 0
+        self._cells: dict[str, _CellRuns] = {}
         self._default_tape: Tape | None = None
         self._run_tapes: dict[int, Tape] = {}
         self._tokens = threading.local()
         self.replayed = 0
         self.recorded = 0
+        self.attempted = 0  # requests sent to the real endpoint while recording (answered or not)
+        self.write_error: OSError | None = None  # the last failure to write the file while recording
+        self._write_error_raised = False
         if requested == "auto":
             requested = "replay" if self.path.exists() else "record"
         self.mode = requested
+        if self.mode == "record":
+            _check_writable(self.path, self.name)
         if self.mode == "replay":
             if not self.path.exists():
                 where = "" if self.name == str(self.path) else f" (looked for {str(self.path)!r})"
@@ -102,7 +142,8 @@ class Cassette:
                     "Record it first with mode='record' or mode='auto' (recording needs the model's API key)."
                 )
             entries, file_note, file_redact = load(self.path)
-            self._entries = list(entries)
+            self._slots = [_Slot(e.run, e) for e in entries]
+            self.matcher.check_against([e.request for e in entries], self.name)
             self.note = note or file_note
             # a replay removes what the recording removed, so requests holding those secrets still match
             self.redact_patterns += tuple(p for p in file_redact if p not in self.redact_patterns)
@@ -119,12 +160,22 @@ class Cassette:
         stack.append(settings.override(cassette=self, cassette_mode=self.mode, cassette_speed=self.speed))
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         settings.reset_override(self._tokens.stack.pop())
+        if self._tokens.stack or self.mode != "record":
+            return
         with self._lock:
-            if self.mode == "record" and not self._tokens.stack and not self.recorded and not self.path.exists():
-                # "this code calls no model" is a recording too; an existing file is never replaced by nothing
-                save(self.path, [], note=self.note, redact=self.redact_patterns)
+            if exc_type is None and not self.attempted and not self.path.exists():
+                # "this code calls no model" is a recording too; an existing file is never replaced by
+                # nothing, and a block that failed (or whose requests failed) records nothing at all
+                try:
+                    save(self.path, [], note=self.note, redact=self.redact_patterns)
+                except OSError as err:
+                    self.write_error = err
+            error, report = self.write_error, not self._write_error_raised
+            self._write_error_raised = self._write_error_raised or error is not None
+        if error is not None and report and exc_type is None:
+            raise CassetteFileError(f"{_write_failure(self, error)}; nothing after that was recorded.") from error
 
     def url(self, base_url: str) -> str:
         """The address to give a client instead of ``base_url`` so its calls go through this cassette.
@@ -141,7 +192,7 @@ class Cassette:
     def entries(self) -> list[Entry]:
         """The recorded exchanges (while recording: the ones finished so far), in request order."""
         with self._lock:
-            return [e for e in self._entries if e is not None]
+            return [slot.entry for slot in self._slots if slot.entry is not None]
 
     def tape(self) -> Tape:
         """The tape of the current code: its run's (inside a run), else this cassette's own."""
@@ -149,18 +200,21 @@ class Cassette:
         with self._lock:
             if run is None:
                 if self._default_tape is None:
-                    self._default_tape = Tape(self)
+                    # shared by everything outside runs; it starts over when its answers are used up
+                    self._default_tape = Tape(self, shared=True)
                 return self._default_tape
             key = id(run)
             tape = self._run_tapes.get(key)
             if tape is None:
-                tape = self._run_tapes[key] = Tape(self)
+                from ..runner import current_run
+
+                tape = self._run_tapes[key] = Tape(self, run=current_run(), cell=cell_execution())
                 weakref.finalize(run, self._run_tapes.pop, key, None)  # the run is gone: so is its tape
-                _notify_run(self)
+                tape.tell(announcement(self))
             return tape
 
     def redactor(self, secrets: Sequence[str] = ()) -> Redactor:
-        return Redactor(secrets, self.redact_patterns)
+        return Redactor(secrets, self.redact_patterns, machine_paths())
 
     def upstream_for(self, recorded_base: str) -> str:
         """Where record mode really sends requests meant for ``recorded_base`` (see ``redirect``)."""
@@ -168,41 +222,93 @@ class Cassette:
 
     # ---- used by tapes and the proxy -------------------------------------------------
 
-    def _next_ordinal(self) -> int:
+    def _ordinal_for(self, tape: Tape) -> int:
+        """The run number of ``tape`` (at its first model call).
+
+        Recording from a notebook cell that ran before: the cell's new runs replace the runs of
+        its previous execution (their entries are dropped and their run numbers taken over), so
+        re-running a cell until you like its answer records only the last answer.
+        """
         with self._lock:
-            self._ordinals += 1
-            return self._ordinals - 1
+            cell = tape.cell if self.mode == "record" else None
+            if cell is None:
+                return self._new_ordinal()
+            cell_id, execution = cell
+            runs = self._cells.get(cell_id)
+            if runs is None or runs.execution != execution:
+                old = runs.ordinals + runs.reusable if runs is not None else []
+                if old:
+                    self._slots = [slot for slot in self._slots if slot.ordinal not in old]
+                runs = self._cells[cell_id] = _CellRuns(execution, reusable=sorted(old))
+            ordinal = runs.reusable.pop(0) if runs.reusable else self._new_ordinal()
+            runs.ordinals.append(ordinal)
+            return ordinal
+
+    def _new_ordinal(self) -> int:
+        self._ordinals += 1
+        return self._ordinals - 1
 
     def _count_replayed(self) -> None:
         with self._lock:
             self.replayed += 1
 
-    def _begin_record(self) -> int:
+    def _begin_record(self, ordinal: int) -> _Slot:
         """Reserve the next place (request order, even when responses finish out of order)."""
         with self._lock:
-            self._entries.append(None)
-            return len(self._entries) - 1
+            slot = _Slot(ordinal)
+            self._slots.append(slot)
+            self.attempted += 1
+            return slot
 
-    def _finish_record(self, slot: int, entry: Entry | None) -> None:
-        """Store a finished exchange (None: nothing to record) and write the file at once."""
+    def _finish_record(self, slot: _Slot, entry: Entry | None, tape: Tape) -> None:
+        """Store a finished exchange (None: nothing to record) and write the file at once.
+
+        A file that cannot be written (its folder became read-only, the disk is full) does not
+        break the run that is being answered: its run gets a notice, and the ``with`` block that
+        put the cassette in force raises when it ends.
+        """
         with self._lock:
-            self._entries[slot] = entry
+            slot.entry = entry
             if entry is None:
                 return
             self.recorded += 1
-            save(self.path, self.entries, note=self.note, redact=self.redact_patterns)
+            try:
+                save(self.path, self.entries, note=self.note, redact=self.redact_patterns)
+                return
+            except OSError as err:
+                self.write_error = failure = err
+        tape.tell(f"{_write_failure(self, failure)}: this answer is not in the cassette.")
 
 
-def _notify_run(cassette: Cassette) -> None:
-    """Tell the run's display that its model traffic is recorded or replayed (a one-line notice)."""
-    from ..runner import current_run
-
-    run = current_run()
-    if run is None:
-        return
+def announcement(cassette: Cassette) -> str:
+    """The one-line notice of a run whose model traffic this cassette records or replays."""
     if cassette.mode == "replay":
         pace = "at the recorded pace" if cassette.speed == 1.0 else (
             "at once" if cassette.speed == 0 else f"at {cassette.speed:g}x the recorded pace")
-        run.add_notice(f"Replaying recorded model traffic from cassette {Path(cassette.name).name}, {pace}.")
-    else:
-        run.add_notice(f"Recording model traffic to cassette {Path(cassette.name).name}.")
+        return f"Replaying recorded model traffic from cassette {Path(cassette.name).name}, {pace}."
+    return f"Recording model traffic to cassette {Path(cassette.name).name}."
+
+
+def _write_failure(cassette: Cassette, error: OSError) -> str:
+    why = error.strerror or str(error) or type(error).__name__
+    return f"cassette {cassette.name!r} could not be written ({type(error).__name__}: {why})"
+
+
+def _check_writable(path: Path, name: str) -> None:
+    """Recording must be able to write ``path``: fail now, in the caller's frame, rather than lose the recording."""
+    folder = path.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the folder is created when the first exchange is written
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(existing))
+        fd, probe = tempfile.mkstemp(prefix=".lazystream-cassette-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise CassetteFileError(
+            f"cassette {name!r} cannot be recorded: the folder {str(existing)!r} is not writable "
+            f"({type(err).__name__}: {err.strerror or err}). Record it in a folder you can write to, or fix the "
+            "folder's permissions."
+        ) from None

@@ -11,6 +11,10 @@ class CassetteNotFoundError(CassetteError, FileNotFoundError):
     """Replay mode, and the cassette file does not exist."""
 
 
+class CassetteFileError(CassetteError, OSError):
+    """The cassette's file cannot be used: the path is a folder, or recording cannot write it."""
+
+
 class CassetteFormatError(CassetteError, ValueError):
     """The cassette file is not a cassette this version can read (bad JSON, unknown format or version)."""
 

@@ -16,6 +16,7 @@ dropped (clients differ in writing ``"content": null`` or leaving it out).
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, Union
@@ -39,6 +40,19 @@ _REQUEST_PARTS = {
 }
 
 
+#: Body fields of the chat, completion and embedding APIs (OpenAI's and the providers that copy it): a
+#: rule naming one is accepted even when no recorded request has it. Other names are checked against
+#: the recording, and a name close to one of these ("mesages") is a typo.
+KNOWN_BODY_FIELDS = frozenset({
+    "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "stream",
+    "stream_options", "temperature", "top_p", "top_k", "n", "stop", "max_tokens", "max_completion_tokens",
+    "presence_penalty", "frequency_penalty", "repetition_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "user", "seed", "response_format", "reasoning_effort", "thinking", "enable_thinking", "modalities",
+    "audio", "metadata", "store", "service_tier", "prediction", "prompt", "suffix", "echo", "best_of",
+    "input", "encoding_format", "dimensions",
+})  # fmt: skip
+
+
 def canonical(value: Any) -> Any:
     """``value`` with null-valued object keys dropped, recursively."""
     if isinstance(value, dict):
@@ -60,7 +74,29 @@ class Matcher:
                 )
         if not rules:
             raise ValueError("match_on needs at least one rule (e.g. ['method', 'path'])")
+        for rule in rules:
+            if isinstance(rule, str) and rule not in _REQUEST_PARTS and rule not in KNOWN_BODY_FIELDS:
+                close = difflib.get_close_matches(rule, [*_REQUEST_PARTS, *KNOWN_BODY_FIELDS], n=1, cutoff=0.75)
+                if close:
+                    raise ValueError(f"match_on: unknown rule {rule!r}; did you mean {close[0]!r}? "
+                                     f"(rules: {', '.join(_REQUEST_PARTS)}, or a field of the request body)")
         self.rules = rules
+
+    def check_against(self, recorded: Sequence[RecordedRequest], cassette: str) -> None:
+        """Each name rule must compare something: a rule naming a body field that no recorded request has
+        (a typo) would compare nothing to nothing and match every request."""
+        if not recorded:
+            return
+        fields = {k for r in recorded if isinstance(r.body, dict) for k in r.body}
+        for rule in self.rules:
+            if isinstance(rule, str) and rule not in _REQUEST_PARTS and rule not in KNOWN_BODY_FIELDS \
+                    and rule not in fields:
+                raise ValueError(
+                    f"match_on: rule {rule!r} is not a part of the request ({', '.join(_REQUEST_PARTS)}) and no "
+                    f"request recorded in cassette {cassette!r} has a body field of that name (they have: "
+                    f"{', '.join(sorted(fields)) or 'none'}); such a rule would match every request. Check its "
+                    "spelling, or write a function rule(recorded, incoming)."
+                )
 
     def __repr__(self) -> str:
         return f"Matcher({', '.join(rule_names(self.rules))})"

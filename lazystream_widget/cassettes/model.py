@@ -84,6 +84,11 @@ class RecordedRequest:
         """A top-level field of a JSON object body (None when absent or the body is not an object)."""
         return self.body.get(name) if isinstance(self.body, dict) else None
 
+    def endpoint(self) -> str:
+        """``POST /v1/chat/completions (model 'm')``: short enough for the first line of an error."""
+        model = self.field("model")
+        return f"{self.method} {self.path}" + (f" (model {model!r})" if isinstance(model, str) else "")
+
     def summary(self) -> str:
         """One line for error messages: ``POST /v1/chat/completions model='m', 3 messages, 2 tools``."""
         parts = [f"{self.method} {self.url}"]

@@ -64,6 +64,9 @@ class _Server(ThreadingHTTPServer):
 class CassetteProxy:
     def __init__(self) -> None:
         self._routes: weakref.WeakValueDictionary[str, Route] = weakref.WeakValueDictionary()
+        # routes of shared tapes (cassette.url() outside runs) live as long as the process: a client built with
+        # cassette(path).url(...) keeps working after that Cassette object is gone. A run's routes go with the run.
+        self._kept: dict[str, Route] = {}
         self._errors: OrderedDict[str, CassetteError] = OrderedDict()
         self._lock = threading.Lock()
         self._upstream = None
@@ -81,7 +84,16 @@ class CassetteProxy:
     def register(self, route: Route) -> str:
         with self._lock:
             self._routes[route.token] = route
+            if route.tape.shared:
+                self._kept[route.token] = route
         return f"http://127.0.0.1:{self.port}/{route.token}/"
+
+    def route_of(self, url: str) -> Route | None:
+        """The route a URL handed out by ``cassette.url()`` leads to (None: not one of ours, or gone)."""
+        prefix = f"http://127.0.0.1:{self.port}/"
+        if not url.startswith(prefix):
+            return None
+        return self.route(url[len(prefix):].partition("/")[0])
 
     def serves(self, url: str) -> bool:
         """True for a URL of this proxy (a route handed out by ``cassette.url()``)."""

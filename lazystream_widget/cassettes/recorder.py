@@ -47,8 +47,9 @@ def record(handler: _Handler, route: Route, incoming: RecordedRequest, body: byt
     headers = [(k, v) for k, v in handler.headers.items() if k.lower() not in _NOT_FORWARDED]
     headers.append(("Accept-Encoding", "identity"))  # plain bytes: the SSE events can be read as they pass
     client = handler.server.owner.upstream_client()
-    run = route.tape.ordinal
-    slot = cassette._begin_record()
+    tape = route.tape
+    run = tape.ordinal
+    slot = cassette._begin_record(run)
     entry: Entry | None = None
     try:
         t0 = time.monotonic()  # from here: the proxy's own set-up is not part of the recorded timing
@@ -72,7 +73,7 @@ def record(handler: _Handler, route: Route, incoming: RecordedRequest, body: byt
             upstream.close()
         # Written before the client gets the end of the answer: once a call returns, its cassette holds it.
         entry = Entry(incoming, _scrub(response, redactor), run)
-        cassette._finish_record(slot, entry)
+        cassette._finish_record(slot, entry, tape)
         slot = None
         if not stream:
             if response.end == END_COMPLETE:
@@ -86,7 +87,7 @@ def record(handler: _Handler, route: Route, incoming: RecordedRequest, body: byt
             handler.end_stream(response)  # a dropped stream is dropped for the client too
     finally:
         if slot is not None:
-            cassette._finish_record(slot, entry)
+            cassette._finish_record(slot, entry, tape)
 
 
 def _ms(t0: float) -> float:
@@ -126,7 +127,6 @@ def _read_body(upstream, kept: dict[str, str], after_ms: float, t0: float) -> tu
         return RecordedResponse(upstream.status_code, kept, after_ms, body=json.loads(text), end_ms=_ms(t0)), data
     except ValueError:
         return RecordedResponse(upstream.status_code, kept, after_ms, body_text=text, end_ms=_ms(t0)), data
-
 
 
 def _scrub(response: RecordedResponse, redactor: Redactor) -> RecordedResponse:

@@ -11,14 +11,20 @@
 * Built-in patterns catch well-known key formats (``sk-...``, Google ``AIza...``, bearer
   tokens, JWTs); configured patterns (``cassette(..., redact=[...])`` or the
   ``cassette_redact`` setting) catch anything else.
+* This machine's folders are written as placeholders: LazyLLM's home (``$LAZYLLM_HOME``, which
+  LazyLLM 1.4.0's agents put in their system prompt as their workspace) and the user's home
+  (``~``). A recording then names no user, and replays on a machine whose folders differ.
 
 The same scrubbing is applied to an incoming request before it is matched against the
-recording, so a request whose prompt held a secret still matches its redacted recording.
+recording, so a request whose prompt held a secret (or a folder of this machine) still
+matches its recording.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -49,6 +55,21 @@ BUILTIN_PATTERNS = (
 )
 
 
+def machine_paths() -> list[tuple[str, str]]:
+    """``(folder, placeholder)`` for this machine's folders that prompts may quote, most specific first."""
+    found: list[tuple[str, str]] = []
+    lazyllm = sys.modules.get("lazyllm")  # never imported for this
+    if lazyllm is not None:
+        try:
+            home = lazyllm.config["home"]
+        except Exception:  # another lazyllm, or its config unreadable: nothing to replace
+            home = None
+        if isinstance(home, str) and home:
+            found.append((os.path.abspath(os.path.expanduser(home)), "$LAZYLLM_HOME"))
+    found.append((os.path.abspath(os.path.expanduser("~")), "~"))
+    return [(folder, mark) for folder, mark in found if folder.count(os.sep) >= 1 and len(folder) > 1]
+
+
 def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
     """The credential values a request carries (``Bearer x`` gives ``x``), long enough to search for."""
     found = []
@@ -66,9 +87,13 @@ def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
 class Redactor:
     """Replaces secrets in strings and in JSON structures (string leaves only, so JSON stays valid)."""
 
-    def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[str] = (),
+                 paths: Iterable[tuple[str, str]] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)  # longest first
         self.patterns = [re.compile(p) for p in (*BUILTIN_PATTERNS, *patterns)]
+        # a folder as a whole path component: "/root" in "/root/x", never in "/rooted" or "/a/root"
+        self.paths = [(re.compile(r"(?<![\w.\-/])" + re.escape(folder.rstrip("/")) + r"(?![\w.\-])"), mark)
+                      for folder, mark in paths]
 
     def text(self, value: str) -> str:
         for secret in self.secrets:
@@ -76,6 +101,9 @@ class Redactor:
                 value = value.replace(secret, MARK)
         for pattern in self.patterns:
             value = pattern.sub(MARK, value)
+        for folder, mark in self.paths:
+            if "/" in value:
+                value = folder.sub(mark, value)
         return value
 
     def json(self, value: Any) -> Any:

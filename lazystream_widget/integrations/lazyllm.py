@@ -10,9 +10,12 @@ A run of a LazyLLM module, flow or agent (unchanged) goes like this, in the run'
    our span processor to it (:mod:`.otel`). LazyLLM's spans then reach the tree live: a node
    shows its name when it starts and its kind, input, model and usage when it ends (LazyLLM
    sets its attributes only then).
-2. **A fresh LazyLLM session** (``lazyllm.common.new_session``, public) per run, and the call
-   submitted through LazyLLM's own ``lazyllm.ThreadPoolExecutor``, so LazyLLM's session id (its
-   queue key) reaches the worker and concurrent runs never share a queue.
+2. **A fresh LazyLLM session** (``lazyllm.common.init_session`` / ``teardown_session``, public)
+   per run, in a context of its own, and the call submitted through LazyLLM's own
+   ``lazyllm.ThreadPoolExecutor``, so LazyLLM's session id (its queue key) reaches the worker
+   and concurrent runs never share a queue. LazyLLM cannot be interrupted: a cancelled run ends
+   at once, and the session is torn down only when LazyLLM's call has finished in the
+   background (tearing it down under the call made LazyLLM fail noisily).
 3. **LazyLLM's FileSystemQueue, read as it is**: answer items are JSON such as
    ``{"tag": "text", "delta": ...}`` (also ``think``, ``tool_calls``, ``tool_results`` and
    ``runtime_event``); ``lazy_trace`` items are flat ``str()`` reprs. Text and thinking deltas go
@@ -22,29 +25,36 @@ A run of a LazyLLM module, flow or agent (unchanged) goes like this, in the run'
    (LLM calls from ``runtime_event``, tool calls from ``tool_calls`` / ``tool_results``, which
    LazyLLM emits only when the agent streams) and a notice says what is missing.
 
-No LazyLLM code is patched. Nothing here is imported unless a LazyLLM object is given.
+The spans' refinements (kinds at start, tool calls named, plumbing marked internal) are in
+:mod:`.lazyllm_spans`; what a cassette in force means for the module's models is in
+:mod:`.lazyllm_models`. No LazyLLM code is patched. Nothing here is imported unless a LazyLLM
+object is given.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
+import copy
 import json
 import os
 import shutil
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..limits import LAZYLLM_QUEUE_POLL_S
-from ..protocol import TRACE_QUEUE, TraceEntry
+from ..protocol import TRACE_QUEUE, ErrorInfo
 from ..runtime.cancel import RunCancelled, current_token
 from ..runtime.queue import FileSystemQueue, answer_queue, think_queue
 from ..runtime.session import current_session
-from ..runtime.trace import Span, end_with_exception, strip_ansi
+from ..runtime.trace import Span, end_with_exception, message_parts, strip_ansi
 from . import otel
+from .lazyllm_spans import LazyLLMRunSpans
 from .semconv import parse_json_text
 
 #: The LazyLLM version this adapter is written against and tested with (the ``[lazyllm]`` extra pins it).
@@ -104,6 +114,17 @@ def _prepare_tracing() -> TracingStatus:
         return TracingStatus("LazyLLM's tracing is switched off (LAZYLLM_TRACE_ENABLED)")
     backend, storage = config["trace_backend"], None
     user_chose = bool(os.environ.get("LAZYLLM_TRACE_BACKEND")) or backend != "langfuse" or _langfuse_configured()
+    if _tracing_set_up():  # LazyLLM decided already (a module ran before the widget's first LazyLLM run)
+        if tracing_available():
+            return TracingStatus(otel.ensure_processor(install_provider=False), backend)
+        unconfigured = " unconfigured (no LANGFUSE_* keys)" if backend == "langfuse" and not user_chose else ""
+        return TracingStatus(
+            f"LazyLLM set up its tracing before the widget's first LazyLLM run (a LazyLLM module ran first), with "
+            f"its {backend!r} backend{unconfigured}, and it does that once per process, so it makes no spans until "
+            "the kernel restarts. To see them: restart the kernel and run a StreamView before calling LazyLLM "
+            "directly, or set os.environ['LAZYLLM_TRACE_BACKEND'] = 'local' before importing lazyllm",
+            backend,
+        )
     if not user_chose:
         # Its default backend (Langfuse) is unconfigured: LazyLLM would create no tracer at all.
         storage = tempfile.mkdtemp(prefix="lazystream-lazyllm-traces-")
@@ -123,81 +144,14 @@ def _prepare_tracing() -> TracingStatus:
     return TracingStatus(problem, backend, storage)
 
 
-# ---- LazyLLM's spans: tool calls named --------------------------------------------------------
-
-
-class LazyLLMRunSpans(otel.RunSpans):
-    """LazyLLM's spans of one run, with its tool calls shown as tool nodes.
-
-    LazyLLM 1.4.0 runs each tool call as a ``_indexed_call`` span (output ``[index, result,
-    error]``) under a ``Diverter`` under its ``ToolManager``, whose input holds the calls' names,
-    arguments and ids but is known only when it ends (LazyLLM sets attributes at the end), just
-    after the calls. So a call shows as ``tool call`` while it runs; its end entry is held back
-    until its ToolManager ends and then written once, with the tool's name, arguments and id.
-    """
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__(session_id)
-        self._names: dict[str, str] = {}
-        self._parents: dict[str, str | None] = {}
-        self._held: dict[str, dict[int, TraceEntry]] = {}  # ToolManager span -> call index -> end entry
-
-    def refine_start(self, span: Any, entry: TraceEntry) -> None:
-        self._names[entry["span"]] = entry["name"]
-        self._parents[entry["span"]] = entry.get("parent")
-        if entry["name"] == "_indexed_call":
-            entry["name"], entry["kind"] = "tool call", "tool"
-
-    def refine_end(self, span: Any, entry: TraceEntry) -> list[TraceEntry]:
-        sid = entry["span"]
-        name = self._names.pop(sid, None)
-        if name == "_indexed_call":
-            return self._tool_call_ended(sid, entry)
-        if name == "ToolManager":
-            return [*self._named_calls(sid, entry.get("input")), entry]
-        return [entry]
-
-    def _tool_call_ended(self, sid: str, entry: TraceEntry) -> list[TraceEntry]:
-        entry["name"], entry["kind"] = "tool call", "tool"
-        entry.pop("input", None)  # a placeholder ({"args": [{}]}): the arguments come from the ToolManager
-        out = entry.get("output")
-        if not (isinstance(out, list) and len(out) == 3 and isinstance(out[0], int)):
-            return [entry]
-        index, result, error = out
-        if isinstance(result, dict) and result.get("ok") is True and "value" in result:
-            result = result["value"]  # LazyLLM's tool result envelope, without a sandbox
-        elif isinstance(result, dict) and result.get("ok") is False:
-            error = error or result.get("msg") or "tool failed"
-            result = None
-        entry["output"] = parse_json_text(result)
-        if error:
-            message = strip_ansi(str(error)).strip().splitlines()
-            entry["status"] = "error"
-            entry["error"] = {"type": "ToolError", "message": message[0] if message else "tool failed"}
-        diverter = self._parents.get(sid)
-        manager = self._parents.get(diverter) if diverter else None
-        if manager is None:
-            return [entry]
-        self._held.setdefault(manager, {})[index] = entry
-        return []
-
-    def _named_calls(self, manager: str, manager_input: Any) -> list[TraceEntry]:
-        held = self._held.pop(manager, {})
-        listed = manager_input.get("args") if isinstance(manager_input, dict) else None
-        calls = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], list) else []
-        for index, entry in held.items():
-            call = calls[index] if index < len(calls) and isinstance(calls[index], dict) else {}
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
-            if fn.get("name"):
-                arguments = parse_json_text(fn.get("arguments"))
-                entry["name"] = str(fn["name"])
-                entry["input"] = arguments
-                entry["attrs"] = {**(entry.get("attrs") or {}), "arguments": arguments, "call_id": call.get("id")}
-        return [held[i] for i in sorted(held)]
-
-    def flush(self) -> list[TraceEntry]:
-        held, self._held = self._held, {}
-        return [entry for calls in held.values() for _, entry in sorted(calls.items())]
+def _tracing_set_up() -> bool:
+    """Has LazyLLM set up (or given up on) its tracing runtime in this process? It does so once, at its first
+    traced call. (``_runtime._initialized``: not public; pinned to the supported version, covered by tests.)"""
+    try:
+        from lazyllm.tracing.collect.runtime import _runtime
+    except Exception:
+        return False
+    return bool(getattr(_runtime, "_initialized", False))
 
 
 # ---- the queue: answer text, and a tree when there are no spans ---------------------------------
@@ -249,14 +203,20 @@ class _QueueTree:
                     continue
                 result = res.get("result")
                 if isinstance(result, dict) and result.get("ok") is False:
-                    message = strip_ansi(str(result.get("msg", "tool failed"))).strip().splitlines()
-                    sp.end(status="error", error={"type": "ToolError", "message": message[0] if message else ""})
+                    headline, full = message_parts(str(result.get("msg", "tool failed")))
+                    error: ErrorInfo = {"type": "ToolError", "message": headline or "tool failed"}
+                    if full:
+                        error["full"] = full
+                    sp.end(status="error", error=error)
                 else:
                     sp.end(parse_json_text(strip_ansi(result) if isinstance(result, str) else result))
 
-    def close(self) -> None:
+    def close(self, why: ErrorInfo | None = None) -> None:
         for sp in [*self.calls.values(), *self.tools.values()]:
-            sp.end(status="error", error={"type": "Unfinished", "message": "no end event arrived from LazyLLM"})
+            if why is None:
+                sp.end(status="error", error={"type": "Unfinished", "message": "no end event arrived from LazyLLM"})
+            else:
+                sp.end(status="cancelled", error=why)
 
 
 class _QueueReader:
@@ -339,14 +299,17 @@ def invoker(module: Any, notify: Notify | None = None) -> Callable[[Any], Any]:
 
     def run_lazyllm(query: Any) -> Any:
         import lazyllm
-        from lazyllm.common import new_session
 
+        from .lazyllm_models import check_cassettes, replay_failure
+
+        t0 = time.monotonic()
+        tapes = check_cassettes(module, notify)  # a replay that would reach the network fails here
         status = prepare_tracing()
         tree: _QueueTree | None = None
         target: LazyLLMRunSpans | None = None
         token = None
         if status.problem is None:
-            target = LazyLLMRunSpans(current_session().id)
+            target = LazyLLMRunSpans(current_session().id, root_is_agent=_is_agent(module))
             token = otel.activate(target)  # LazyLLM's pool carries it into its workers
         else:
             root = Span(_name_of(module), "agent" if _is_agent(module) else "module", None, current_session().id)
@@ -358,20 +321,23 @@ def invoker(module: Any, notify: Notify | None = None) -> Callable[[Any], Any]:
             )
         error: BaseException | None = None
         try:
-            with new_session(f"lazystream-{uuid.uuid4().hex}"):
-                reader = _QueueReader(tree)
-                result = _call(lazyllm, module, query, reader)
-            if reader.streamed == 0 and result not in (None, ""):
+            call = _SessionCall(lazyllm, module, query, _QueueReader(tree))
+            result = call.result()
+            if call.reader.streamed == 0 and result not in (None, ""):
                 notify(_no_stream_notice(module))
             return result
         except BaseException as exc:
             error = exc
+            cause = None if isinstance(exc, RunCancelled) else replay_failure(tapes, t0)
+            if cause is not None:  # LazyLLM only says "HTTP status 404": the cassette says why
+                raise copy.copy(cause) from exc
             raise
         finally:
+            why = _cancelled_info(error) if isinstance(error, RunCancelled) else None
             if target is not None:
-                otel.release(target, token)
+                otel.release(target, token, why)
             if tree is not None:
-                tree.close()
+                tree.close(why)
                 if error is None:
                     tree.root.end(None)
                 else:
@@ -381,25 +347,71 @@ def invoker(module: Any, notify: Notify | None = None) -> Callable[[Any], Any]:
     return run_lazyllm
 
 
-def _call(lazyllm: Any, module: Any, query: Any, reader: _QueueReader) -> Any:
-    """Submit through LazyLLM's pool, move queue items while it runs, drain after it is done."""
-    pool = lazyllm.ThreadPoolExecutor(1)
-    future = pool.submit(module, query)
-    cancel = current_token()
-    try:
-        while True:
-            done = future.done()  # read before draining: what was enqueued before done() is drained below
-            moved = reader.drain()
-            if done and not moved:
-                break
-            if cancel is not None and cancel.cancelled:
-                reader.clear()
-                raise RunCancelled(
-                    f"{cancel.reason} (LazyLLM cannot be interrupted: its call goes on in the background, "
-                    "its output is discarded)"
-                )
-            if not moved:
-                concurrent.futures.wait([future], timeout=LAZYLLM_QUEUE_POLL_S)
-        return future.result()
-    finally:
-        pool.shutdown(wait=False)
+def _cancelled_info(error: RunCancelled) -> ErrorInfo:
+    """What LazyLLM's spans still open at a cancel say (the run's own error says the rest)."""
+    return {"type": "RunCancelled", "message": "cancelled with the run"}
+
+
+#: Why a cancelled LazyLLM run ends at once although its call does not.
+_CANNOT_INTERRUPT = "LazyLLM cannot be interrupted: its call goes on in the background, its output is discarded"
+
+
+class _SessionCall:
+    """One call of a LazyLLM module, in a LazyLLM session of its own, through LazyLLM's pool.
+
+    The session lives in a context of its own (LazyLLM keeps the session id in a context
+    variable): the call is submitted from it, so LazyLLM's pool carries the id into its worker,
+    and the queue is read in it. The session is torn down once the call has finished: at once
+    normally, in the background when the run was cancelled first.
+    """
+
+    def __init__(self, lazyllm: Any, module: Any, query: Any, reader: _QueueReader) -> None:
+        from lazyllm.common import init_session
+
+        self.context = contextvars.copy_context()  # carries the run's context (its span routing) too
+        self.context.run(init_session, f"lazystream-{uuid.uuid4().hex}")
+        self.reader = reader
+        self.pool = lazyllm.ThreadPoolExecutor(1)
+        try:
+            self.future = self.context.run(self.pool.submit, module, query)
+        except BaseException:
+            self._teardown()
+            raise
+
+    def result(self) -> Any:
+        """Move queue items while the call runs, drain after it is done, return its result."""
+        cancel = current_token()
+        try:
+            while True:
+                done = self.future.done()  # read before draining: what was enqueued before done() is drained below
+                moved = self.context.run(self.reader.drain)
+                if done and not moved:
+                    break
+                if cancel is not None and cancel.cancelled:
+                    self.context.run(self.reader.clear)
+                    self.future.add_done_callback(lambda _f: self._teardown())  # once LazyLLM's call is over
+                    raise RunCancelled(f"{cancel.reason} ({_CANNOT_INTERRUPT})")
+                if not moved:
+                    concurrent.futures.wait([self.future], timeout=LAZYLLM_QUEUE_POLL_S)
+            outcome = self.future.result()
+        except RunCancelled:
+            raise
+        except BaseException:
+            self._teardown()
+            raise
+        self._teardown()
+        return outcome
+
+    def _teardown(self) -> None:
+        """End the LazyLLM session: its queue and globals go (quietly: it may run in LazyLLM's worker)."""
+        from lazyllm.common import teardown_session
+
+        def end() -> None:
+            self.reader.clear()
+            teardown_session()
+
+        try:
+            self.context.copy().run(end)  # a copy: the original may still be entered by the run's thread
+        except Exception:
+            pass
+        self.pool.shutdown(wait=False)

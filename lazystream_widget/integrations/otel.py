@@ -30,7 +30,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..protocol import TRACE_VERSION, ErrorInfo, TraceEntry
-from ..runtime.trace import append_entry, strip_ansi, truncate_field
+from ..runtime.trace import append_entry, message_parts, strip_ansi, truncate_field
 from .semconv import describe, export_attributes
 
 if TYPE_CHECKING:
@@ -58,8 +58,7 @@ class RunSpans:
         self.hide_next_root = False  # set just before the run's root span starts
         self.trace_ids: set[int] = set()
         self.closed = False
-        self.count = 0  # spans started so far
-        self._start_kind: dict[int, str] = {}
+        self._open: dict[int, TraceEntry] = {}  # spans started and not ended: what their end entry restates
         self._lock = threading.Lock()
 
     # ---- what subclasses may refine --------------------------------------------------------
@@ -96,9 +95,6 @@ class RunSpans:
             return
         info = describe(dict(span.attributes or {}))
         kind = info.kind or "module"
-        with self._lock:
-            self.count += 1
-            self._start_kind[span.context.span_id] = kind
         entry: TraceEntry = {
             "v": TRACE_VERSION, "seq": 0, "ts": (span.start_time or time.time_ns()) / 1e9, "event": "start",
             "span": _hex_span(span.context.span_id), "parent": self._parent(span), "name": self._name(span, info),
@@ -106,6 +102,13 @@ class RunSpans:
             "input": truncate_field(info.input), "attrs": truncate_field(info.attrs) if info.attrs else {},
         }  # type: ignore[typeddict-item]  # fmt: skip
         self.refine_start(span, entry)
+        with self._lock:
+            if self.closed:
+                return
+            self._open[span.context.span_id] = {
+                "span": entry["span"], "parent": entry["parent"], "name": entry["name"], "kind": entry["kind"],
+                "ts": entry["ts"],
+            }  # type: ignore[typeddict-item]  # fmt: skip
         append_entry(self.session_id, entry)
 
     def ended(self, span: ReadableSpan) -> None:
@@ -113,7 +116,10 @@ class RunSpans:
             return
         info = describe(dict(span.attributes or {}))
         with self._lock:
-            start_kind = self._start_kind.pop(span.context.span_id, "module")
+            if self.closed:
+                return  # the run ended: the span was closed then (see close_open)
+            opened = self._open.pop(span.context.span_id, None)
+        start_kind = opened["kind"] if opened is not None else "module"
         error = _error_of(span)
         start_ns, end_ns = span.start_time or 0, span.end_time or time.time_ns()
         entry: TraceEntry = {
@@ -128,6 +134,23 @@ class RunSpans:
             entry["input"] = truncate_field(info.input)
         for out in self.refine_end(span, entry):
             append_entry(self.session_id, out)
+
+    def close(self, why: ErrorInfo) -> None:
+        """The run ended: stop following its spans, and end the ones still open as cancelled, saying ``why``
+        (work left running in the background would otherwise spin in the tree forever)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            still_open, self._open = list(self._open.values()), {}
+        for entry in self.flush():
+            append_entry(self.session_id, entry)
+        now = time.time()
+        for opened in reversed(still_open):  # the innermost first, as spans end
+            append_entry(self.session_id, {
+                **opened, "v": TRACE_VERSION, "seq": 0, "ts": now, "event": "end", "status": "cancelled",
+                "error": why, "duration_ms": round((now - opened["ts"]) * 1000, 3), "output": None,
+            })  # type: ignore[typeddict-item]  # fmt: skip
 
 
 def _clean(value: Any) -> Any:
@@ -147,19 +170,20 @@ def _error_of(span: ReadableSpan) -> ErrorInfo | None:
 
     if span.status is None or span.status.status_code != StatusCode.ERROR:
         return None
-    info: ErrorInfo = {"type": "Error", "message": strip_ansi(span.status.description or "error").strip()}
+    info: ErrorInfo = {"type": "Error"}
+    message = strip_ansi(span.status.description or "error").strip()
     for event in span.events or ():
         if event.name == "exception":
             attrs = event.attributes or {}
             info["type"] = str(attrs.get("exception.type", "Error")).rsplit(".", 1)[-1]
-            message = strip_ansi(str(attrs.get("exception.message", ""))).strip()
-            if message:
-                info["message"] = message
+            message = strip_ansi(str(attrs.get("exception.message", ""))).strip() or message
             if attrs.get("exception.stacktrace"):
                 info["detail"] = truncate_field(strip_ansi(str(attrs["exception.stacktrace"])))
             break
-    lines = info["message"].splitlines()
-    info["message"] = truncate_field(lines[0] if lines else info["type"])
+    headline, full = message_parts(message)
+    info["message"] = headline or info["type"]
+    if full is not None:
+        info["full"] = full
     return info
 
 
@@ -190,14 +214,17 @@ def activate(target: RunSpans) -> contextvars.Token:
     return _active.set(target)
 
 
-def release(target: RunSpans, token: contextvars.Token | None = None) -> None:
-    """The run ended: later spans of its traces are dropped (abandoned threads may still end some)."""
+#: What a span still open when its run ended says (its work goes on in a thread nobody waits for).
+UNFINISHED: ErrorInfo = {
+    "type": "Unfinished", "message": "still running when the run ended; the widget stopped following it",
+}
+
+
+def release(target: RunSpans, token: contextvars.Token | None = None, why: ErrorInfo | None = None) -> None:
+    """The run ended: spans still open end as cancelled (saying ``why``), later ones are dropped."""
     if token is not None:
         _active.reset(token)
-    if not target.closed:
-        for entry in target.flush():
-            append_entry(target.session_id, entry)
-    target.closed = True
+    target.close(why or UNFINISHED)
     with _routes_lock:
         for trace_id in target.trace_ids:
             if _by_trace.get(trace_id) is target:

@@ -4,26 +4,21 @@ Each run is one trace. Its root span stands for the run (name ``run``, input the
 output the result); every span of the run hangs below it with its own id and parent, its
 times, status and events, and attributes in both vocabularies (see :mod:`.semconv`).
 
-Live export: with ``configure(otlp_endpoint="http://127.0.0.1:4318")`` (or
-``OTEL_EXPORTER_OTLP_ENDPOINT``) every run's spans go, as they end, through the official
-OTLP/HTTP exporter (``opentelemetry-exporter-otlp-proto-http``, in the ``[otel]`` extra) in a
-batch processor, so Phoenix, Langfuse, Jaeger or any collector shows them while the run goes on.
-Nothing is sent unless an endpoint is configured.
+Live export (:mod:`.otlp_export`): with ``configure(otlp_endpoint="http://127.0.0.1:4318")``
+(or ``OTEL_EXPORTER_OTLP_ENDPOINT``) every run's spans go, as they end, through the official
+OTLP/HTTP exporter, so Phoenix, Langfuse, Jaeger or any collector shows them while the run goes
+on. Nothing is sent unless an endpoint is configured.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from ..limits import OTLP_EXPORT_DELAY_S, OTLP_EXPORT_TIMEOUT_S
-from ..protocol import TraceEntry
-from ..spans import SpanRecord, build_spans
+from ..spans import SpanRecord
 from .semconv import export_attributes
 
 if TYPE_CHECKING:
@@ -67,18 +62,20 @@ def _ns(seconds: float | None, default: float) -> int:
 
 
 def _status(status: str, error: dict | None) -> tuple[int, str]:
+    """OTLP status code and message (the message is for errors only: OTLP reserves it for ERROR)."""
     if status == "error":
         err = error or {}
-        return _STATUS_ERROR, f"{err.get('type', 'Error')}: {err.get('message', '')}".strip()
+        return _STATUS_ERROR, f"{err.get('type', 'Error')}: {err.get('full') or err.get('message', '')}".strip()
     if status == "ok":
         return _STATUS_OK, ""
-    return _STATUS_UNSET, status  # running (abandoned) or cancelled: not an error, not a success
+    return _STATUS_UNSET, ""  # running (abandoned) or cancelled: neither; lazystream.status says which
 
 
 def _error_event(error: dict | None, at_ns: int) -> list[tuple[str, int, dict[str, Any]]]:
     if not error:
         return []
-    attrs = {"exception.type": str(error.get("type", "Error")), "exception.message": str(error.get("message", ""))}
+    attrs = {"exception.type": str(error.get("type", "Error")),
+             "exception.message": str(error.get("full") or error.get("message", ""))}
     if error.get("detail"):
         attrs["exception.stacktrace"] = str(error["detail"])
     return [("exception", at_ns, attrs)]
@@ -186,10 +183,12 @@ def _json_span(span: ExportSpan) -> dict[str, Any]:
     return out
 
 
-def _resource_attributes() -> dict[str, Any]:
+def resource_attributes() -> dict[str, Any]:
+    """The resource of our runs' spans: the service (``telemetry.sdk.*`` describe the OpenTelemetry SDK
+    itself; the official exporter adds them, our own JSON has none, as no SDK made it)."""
     from .. import __version__
 
-    return {"service.name": SERVICE_NAME, "telemetry.sdk.name": "lazystream-widget", "service.version": __version__}
+    return {"service.name": SERVICE_NAME, "service.version": __version__}
 
 
 def to_otlp(run: Run) -> dict[str, Any]:
@@ -199,7 +198,7 @@ def to_otlp(run: Run) -> dict[str, Any]:
     return {
         "resourceSpans": [
             {
-                "resource": {"attributes": _key_values(_resource_attributes())},
+                "resource": {"attributes": _key_values(resource_attributes())},
                 "scopeSpans": [
                     {
                         "scope": {"name": SCOPE_NAME, "version": __version__},
@@ -211,148 +210,7 @@ def to_otlp(run: Run) -> dict[str, Any]:
     }
 
 
-# ---- live export over OTLP/HTTP ------------------------------------------------------------------
-
-
-def traces_url(endpoint: str) -> str:
-    """The OTLP/HTTP traces URL for an endpoint: a base URL gets ``/v1/traces`` (as the OTLP spec says)."""
-    parts = urlsplit(endpoint)
-    if parts.path.rstrip("/").endswith("/v1/traces"):
-        return endpoint
-    return endpoint.rstrip("/") + "/v1/traces"
-
-
-def _readable(span: ExportSpan, resource: Any, scope: Any) -> Any:
-    from opentelemetry.sdk.trace import Event, ReadableSpan
-    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
-
-    def ctx(span_id: str) -> SpanContext:
-        return SpanContext(int(span.trace_id, 16), int(span_id, 16), is_remote=False,
-                           trace_flags=TraceFlags(TraceFlags.SAMPLED))  # fmt: skip
-
-    codes = {_STATUS_UNSET: StatusCode.UNSET, _STATUS_OK: StatusCode.OK, _STATUS_ERROR: StatusCode.ERROR}
-    return ReadableSpan(
-        name=span.name,
-        context=ctx(span.span_id),
-        parent=ctx(span.parent_id) if span.parent_id else None,
-        resource=resource,
-        attributes=span.attributes,
-        events=[Event(name, attrs, timestamp=t) for name, t, attrs in span.events],
-        kind=SpanKind.CLIENT if span.kind == _KIND_CLIENT else SpanKind.INTERNAL,
-        status=Status(codes[span.status], span.status_message or None) if span.status == _STATUS_ERROR
-        else Status(codes[span.status]),
-        start_time=span.start_ns,
-        end_time=span.end_ns,
-        instrumentation_scope=scope,
-    )
-
-
-class _Exporter:
-    """One official OTLP/HTTP exporter in a batch processor per endpoint, shared by all runs."""
-
-    def __init__(self, endpoint: str) -> None:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-        from .. import __version__
-
-        self.url = traces_url(endpoint)
-        self.resource = Resource.create(_resource_attributes())
-        self.scope = InstrumentationScope(SCOPE_NAME, __version__)
-        self.processor = BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=self.url, timeout=OTLP_EXPORT_TIMEOUT_S),
-            schedule_delay_millis=int(OTLP_EXPORT_DELAY_S * 1000),
-        )
-
-    def send(self, span: ExportSpan) -> None:
-        self.processor.on_end(_readable(span, self.resource, self.scope))
-
-    def flush_soon(self) -> None:
-        """Send what is waiting now, without making the caller wait for the collector."""
-        threading.Thread(target=self.processor.force_flush, args=(int(OTLP_EXPORT_TIMEOUT_S * 1000),),
-                         name="lazystream-otlp-flush", daemon=True).start()  # fmt: skip
-
-
-_exporters: dict[str, _Exporter] = {}
-_exporters_lock = threading.Lock()
-
-
-def exporter_for(endpoint: str) -> _Exporter:
-    with _exporters_lock:
-        if endpoint not in _exporters:
-            _exporters[endpoint] = _Exporter(endpoint)
-        return _exporters[endpoint]
-
-
-class ExportingSink:
-    """A run sink that sends each span as it ends, then hands everything on to the display's sink."""
-
-    def __init__(self, run: Run, inner: RunSink | None, exporter: _Exporter) -> None:
-        self.inner = inner
-        self.exporter = exporter
-        self.trace_id, self.root_id = trace_id_of(run), root_span_id_of(run)
-        self.open: dict[str, list[TraceEntry]] = {}
-        self.sent: set[str] = set()
-
-    def run_started(self, run: Run) -> None:
-        if self.inner is not None:
-            self.inner.run_started(run)
-
-    def run_delta(self, run: Run, text: str, thinking: str, entries: list) -> None:
-        try:
-            self._take(entries)
-        finally:
-            if self.inner is not None:
-                self.inner.run_delta(run, text, thinking, entries)
-            else:
-                run.take_new_notices()
-
-    def run_finished(self, run: Run) -> None:
-        try:
-            if self.inner is not None:
-                self.inner.run_finished(run)
-        finally:
-            self._finish(run)
-
-    def run_resync(self, run: Run) -> None:
-        resync = getattr(self.inner, "run_resync", None)
-        if resync is not None:
-            resync(run)
-
-    def _take(self, entries: list) -> None:
-        for entry in entries:
-            if not isinstance(entry, dict) or "span" not in entry:
-                continue
-            sid = entry["span"]
-            if sid in self.sent:
-                continue
-            self.open.setdefault(sid, []).append(entry)
-            if entry.get("event") == "end":
-                self._send(sid, time.time())
-
-    def _send(self, sid: str, fallback_end: float) -> None:
-        recs = build_spans(self.open.pop(sid, []))
-        if not recs:
-            return
-        rec = recs[0]
-        known = {rec.parent_id} if rec.parent_id else set()  # a parent is a span of the run, sent or to come
-        try:
-            self.exporter.send(export_span(rec, self.trace_id, self.root_id, known, fallback_end))
-        except Exception:
-            pass  # a broken export never breaks the run
-        self.sent.add(sid)
-
-    def _finish(self, run: Run) -> None:
-        try:
-            end = run.ended_at or time.time()
-            for sid in list(self.open):  # spans that never ended (abandoned, cancelled)
-                self._send(sid, end)
-            self.exporter.send(root_span(run, run.trace))
-            self.exporter.flush_soon()
-        except Exception:
-            pass
+# ---- live export (lazystream_widget/integrations/otlp_export.py) ---------------------------------
 
 
 def export_sink(run: Run, sink: RunSink | None) -> RunSink | None:
@@ -360,4 +218,6 @@ def export_sink(run: Run, sink: RunSink | None) -> RunSink | None:
     endpoint = (getattr(run, "settings", None) or {}).get("otlp_endpoint")
     if not endpoint:
         return sink
+    from .otlp_export import ExportingSink, exporter_for
+
     return ExportingSink(run, sink, exporter_for(endpoint))

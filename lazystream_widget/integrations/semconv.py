@@ -233,7 +233,10 @@ def _text(value: Any) -> str:
 
 
 def _mime(value: Any) -> str:
-    return "text/plain" if isinstance(value, str) else "application/json"
+    """``application/json`` for structures and for text that is a JSON document (tools often answer JSON text)."""
+    if not isinstance(value, str):
+        return "application/json"
+    return "application/json" if parse_json_text(value) is not value else "text/plain"
 
 
 def export_attributes(

@@ -132,6 +132,9 @@ class ChatModuleBase(ModuleBase):
         self.request_options = request_options
         self._client_obj = None
         self._client_lock = threading.Lock()
+        # The openai import (about 1 s on a busy machine) is paid here, on the line that makes the model, not
+        # by its first run, whose "first token" it inflated. `import lazystream_widget` stays light.
+        _import_openai()
 
     @property
     def name(self) -> str:
@@ -160,6 +163,29 @@ class ChatModuleBase(ModuleBase):
             max_retries=0,  # our policy, visible in the trace
             timeout=openai.Timeout(self.timeout, connect=MODEL_CONNECT_TIMEOUT_S),
         )
+
+    def _warm_client(self) -> None:
+        """Import openai and build the client before the llm span starts, not inside it.
+
+        Both are a one-off cost of the first call in a process (about 1.5 s on a busy 2-core machine: the
+        import, an SSL context, the lazily imported ``chat.completions``); counted inside the span, they made
+        the first call's ``ttft_ms`` and duration look like model latency. A failure here is not raised: the
+        same call fails again inside the span, where the trace records it.
+        """
+        if self._client_obj is not None:
+            return
+        try:
+            client = self._client() if self._api_key is not None else None
+            if client is not None:
+                client.chat.completions  # noqa: B018  (openai imports its resources on first access)
+            else:
+                _import_openai()
+        except Exception:  # see above: raised again, and traced, by the call itself
+            pass
+
+    def traced(self, fn: Any, input: Any, *args: Any, _attrs: dict | None = None, **kwargs: Any) -> Any:
+        self._warm_client()
+        return super().traced(fn, input, *args, _attrs=_attrs, **kwargs)
 
     def _call_client(self):
         """The client for one call: through the cassette in force (record / replay), else our own."""

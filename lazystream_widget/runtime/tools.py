@@ -65,6 +65,10 @@ class ToolArgumentError(ValueError):
     """The model's arguments do not fit the tool's schema. The message is one short line for the model to read."""
 
 
+#: The seed's two weather tools: examples name them, and they are registered by importing the demo module.
+SEED_TOOLS = {"get_current_weather": "lazystream_widget.demo", "get_n_day_weather_forecast": "lazystream_widget.demo"}
+
+
 class UnknownToolError(KeyError):
     """No tool of that name is registered."""
 
@@ -75,6 +79,9 @@ class UnknownToolError(KeyError):
     def __str__(self) -> str:  # KeyError's own __str__ would show the message as a quoted repr
         known = (f"registered tools: {self.registered}" if self.registered
                  else f"no tools are registered in {self.group!r}")
+        if self.name in SEED_TOOLS:  # the README's and the seed's examples name them before anything defines them
+            return (f"unknown tool {self.name!r} ({known}): it is one of the seed's weather tools, defined in "
+                    f"{SEED_TOOLS[self.name]}; run `import {SEED_TOOLS[self.name]}` first, which registers them")
         return (f"unknown tool {self.name!r} ({known}); to make a function a tool, "
                 f"decorate it with @fc_register({self.group!r}) and run its definition first")
 

@@ -21,7 +21,7 @@ import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ..limits import TRACE_FIELD_MAX_BYTES, TRUNCATION_MARKER
+from ..limits import ERROR_HEADLINE_MAX_LINES, ERROR_MESSAGE_MAX_LINES, TRACE_FIELD_MAX_BYTES, TRUNCATION_MARKER
 from ..protocol import TRACE_QUEUE, TRACE_VERSION, ErrorInfo, TraceEntry, entry_line
 from .cancel import RunCancelled
 from .queue import _written
@@ -172,19 +172,42 @@ def _marker_slack(data: Any) -> int:
     return 0
 
 
+def message_parts(text: str) -> tuple[str, str | None]:
+    """An error message as ``(headline, full)``: one line that says what went wrong, and the whole
+    message when it spans lines (else None), without ANSI codes, both bounded like any trace field.
+
+    The headline is the first line, with the next ones joined on while a line ends with ``:``
+    (a message that opens with "... has no answer for this request:" carries its point below).
+    The full message keeps at most ``ERROR_MESSAGE_MAX_LINES`` lines.
+    """
+    lines = [line.rstrip() for line in strip_ansi(text).strip().splitlines()]
+    lines = [line for line in lines if line] or [""]
+    head = [lines[0]]
+    while head[-1].endswith(":") and len(head) < min(len(lines), ERROR_HEADLINE_MAX_LINES):
+        head.append(lines[len(head)].strip())
+    headline = truncate_field(" ".join(head))
+    if len(lines) == 1:
+        return headline, None
+    kept = lines[:ERROR_MESSAGE_MAX_LINES]
+    if len(lines) > len(kept):
+        kept.append(f"… ({len(lines) - len(kept)} more lines)")
+    return headline, truncate_field("\n".join(kept))
+
+
 def error_info(exc: BaseException) -> ErrorInfo:
-    """A clean, one-line error for people and models; the traceback goes in ``detail``."""
+    """A clean error for people and models: a one-line ``message`` (the headline), the whole message in
+    ``full`` when it spans lines, and the traceback in ``detail``."""
     try:
         text = str(exc)
     except Exception:  # an exception whose __str__ raises still gets reported
         text = f"<unprintable {type(exc).__name__}>"
-    message = strip_ansi(text).strip().splitlines()
+    headline, full = message_parts(text)
     detail = strip_ansi("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    return {
-        "type": type(exc).__name__,
-        "message": truncate_field(message[0]) if message else type(exc).__name__,  # bounded like any field
-        "detail": truncate_field(detail),
-    }
+    info: ErrorInfo = {"type": type(exc).__name__, "message": headline or type(exc).__name__}
+    if full is not None:
+        info["full"] = full
+    info["detail"] = truncate_field(detail)
+    return info
 
 
 def append_entry(session_id: str, entry: TraceEntry) -> bool:

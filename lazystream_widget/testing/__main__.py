@@ -24,7 +24,11 @@ RESPONDERS: dict[str, Responder | None] = {"weather": weather_responder, "echo":
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lazystream_widget.testing", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lazystream_widget.testing",
+        description="Run the scripted OpenAI-compatible model server as a process: it prints one line, "
+                    "READY http://127.0.0.1:PORT/v1, once it listens, then serves until SIGTERM or SIGINT.",
+        epilog="example: python -m lazystream_widget.testing serve --port 0 --token-delay 0.02")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the scripted OpenAI-compatible model on loopback")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -120,11 +121,33 @@ def _lazystream_cassette_marker(request: pytest.FixtureRequest) -> Iterator[None
         return
     opened = _open(request, marker)
     request.node.stash[_CASSETTE_KEY] = opened
-    with opened:
+    with _in_force(request, opened):
         yield
 
 
 _CASSETTE_KEY = pytest.StashKey[Any]()
+_FAILED_KEY = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Remember whether the test itself failed: a failed test records no (empty) cassette."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.stash[_FAILED_KEY] = report.failed
+
+
+@contextmanager
+def _in_force(request: pytest.FixtureRequest, opened: Any) -> Iterator[None]:
+    """``with opened:`` for a fixture, telling the cassette at its end whether the test failed (a fixture
+    never sees the test's exception, and a failed recording must not leave an empty cassette behind)."""
+    opened.__enter__()
+    try:
+        yield
+    finally:
+        failed = request.node.stash.get(_FAILED_KEY, False)
+        opened.__exit__(AssertionError if failed else None, None, None)
 
 
 @pytest.fixture
@@ -135,5 +158,5 @@ def cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield opened
         return
     opened = _open(request, None)
-    with opened:
+    with _in_force(request, opened):
         yield opened

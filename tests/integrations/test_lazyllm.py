@@ -70,6 +70,45 @@ def assert_weather_tree(run: Run, locations: list[str]) -> None:
     assert llms[0].ended_at <= min(t.started_at for t in tools) and max(t.ended_at for t in tools) <= llms[1].started_at
 
 
+#: LazyLLM 1.4.0's machinery inside a FunctionCallAgent: spans marked internal, folded away in the tree.
+PLUMBING = {"Loop", "FunctionCall", "Pipeline", "_build_history", "_post_action", "ToolManager", "Diverter",
+            "<lambda>", "DummySandbox"}
+
+
+def assert_readable_tree(run: Run) -> None:
+    """agent > llm, tool, tool, llm with the plumbing internal; kinds and tool names right from each span's start."""
+    spans = run.trace
+    internal = {s.name for s in spans if s.internal}
+    assert internal == PLUMBING, run.trace_tree(internal=True)
+
+    def shown(span, out):  # the tree as the widget shows it: internal spans give way to their children
+        for child in span.children:
+            if child.internal:
+                shown(child, out)
+            else:
+                out.append((child.kind, child.name))
+        return out
+
+    (root,) = [s for s in spans if s.parent_id is None]
+    assert shown(root, []) == [("llm", "llm"), ("tool", "get_current_weather"), ("tool", "get_current_weather"),
+                               ("llm", "llm")]
+    lines = run.trace_tree().splitlines()
+    assert lines[0].startswith("- agent FunctionCallAgent · ok") and len(lines) == 6, run.trace_tree()
+    assert lines[2].startswith("  - tool get_current_weather · ok"), run.trace_tree()
+    assert lines[-1] == f"({len([s for s in spans if s.internal])} internal spans not shown: " \
+                        "trace_tree(internal=True) shows them)"
+    # while running: each span's start entry already has its final kind, and a tool call its tool and arguments
+    final = {s.id: s for s in spans}
+    for entry in run.entries:
+        if isinstance(entry, dict) and entry["event"] == "start":
+            span = final[entry["span"]]
+            assert entry["kind"] == span.kind, (entry["name"], entry["kind"], span.kind)
+            assert entry["name"] == span.name
+            if span.kind == "tool":
+                assert entry["input"] == span.input and entry["attrs"]["call_id"] == span.attrs["call_id"]
+            assert bool((entry.get("attrs") or {}).get("internal")) == span.internal
+
+
 def test_agent_with_stream_true_streams_the_answer_and_shows_the_tree(weather_server):
     run = Run(lazyllm_agent(weather_server, stream=True), QUERY).start()
     assert run.wait(60) == ANSWER
@@ -78,6 +117,7 @@ def test_agent_with_stream_true_streams_the_answer_and_shows_the_tree(weather_se
     assert run.tokens > 10, "the answer must arrive as many deltas, not in one piece"
     assert run.notices == []
     assert_weather_tree(run, ["Tokyo, Japan", "Paris, France"])
+    assert_readable_tree(run)
 
 
 def test_the_seed_as_written_streams_nothing_and_says_why(weather_server):
@@ -211,3 +251,75 @@ def test_a_users_own_tracer_provider_is_kept_and_still_gets_lazyllms_spans():
     assert out["text"] == ANSWER and out["notices"] == []
     assert [k for k, n, top in out["spans"] if top] == ["agent"]
     assert [n for k, n, _ in out["spans"] if k == "tool"] == ["get_current_weather"] * 2
+
+
+def test_lazyllm_tracing_set_up_before_the_widget_says_so_and_how_to_fix_it():
+    """A LazyLLM agent called directly first (its default backend, Langfuse, unconfigured) decides tracing for the
+    whole process: no spans. The notice says what happened and what to do, not that our backend failed."""
+    before = """
+    with scripted_server(responder=weather_responder) as early:
+        llm = lazyllm.OnlineChatModule(source="openai", model="scripted", base_url=early.base_url + "/")
+        FunctionCallAgent(llm, TOOLS)("What's the weather in celsius in Tokyo?")  # called directly, first
+    """
+    out = _run_script(_SUBPROCESS_RUN.format(before=textwrap.indent(textwrap.dedent(before), "    ").strip(),
+                                             after="", here=HERE))
+    (notice,) = out["notices"]
+    assert "LazyLLM set up its tracing before the widget's first LazyLLM run" in notice, notice
+    assert "'langfuse' backend unconfigured" in notice and "restart the kernel" in notice
+    assert "os.environ['LAZYLLM_TRACE_BACKEND'] = 'local' before importing lazyllm" in notice
+    assert "'local' did not start" not in notice
+    assert out["text"] == ANSWER and out["spans"][0][:2] == ["agent", "FunctionCallAgent"]
+
+
+_CANCEL_SCRIPT = """
+    import json, sys, time
+    sys.path.insert(0, {here!r})
+    import lazyllm
+    from lazyllm.tools import FunctionCallAgent
+    from weather_tools import TOOLS
+    from lazystream_widget import RunCancelled
+    from lazystream_widget.runner import Run
+    from lazystream_widget.testing import scripted_server, weather_responder
+    with scripted_server(responder=weather_responder, token_delay=0.03) as server:
+        llm = lazyllm.OnlineChatModule(source="openai", model="scripted", base_url=server.base_url + "/", stream=True)
+        agent = FunctionCallAgent(llm, TOOLS, stream=True)
+        for tool in agent._tools_manager.all_tools:
+            tool.execute_in_sandbox = False  # quick tools: LazyLLM's call is over soon after the Stop
+        run = Run(agent, "What's the weather like today in celsius in Tokyo and Paris?").start()
+        while not any(s.kind == "llm" for s in run.trace):
+            time.sleep(0.02)
+        time.sleep(0.2)  # the model is streaming its first turn
+        t0 = time.monotonic()
+        run.cancel()
+        try:
+            run.wait(30)
+        except RunCancelled:
+            pass
+        stopped_s = time.monotonic() - t0
+        at_end = [[s.name, s.status] for s in run.trace]
+        deadline = time.monotonic() + 60  # LazyLLM's call goes on: wait for its second turn to be answered
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3.0)
+    print("RESULT " + json.dumps({{"status": run.status, "stopped_s": stopped_s, "at_end": at_end,
+                                   "later": [[s.name, s.status] for s in run.trace], "requests": len(server.requests),
+                                   "text": run.text}}))
+"""
+
+
+def test_stopping_a_lazyllm_run_ends_its_spans_and_lazyllm_finishes_quietly_in_the_background():
+    script = textwrap.dedent(_CANCEL_SCRIPT.format(here=HERE))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180,
+                          env=dict(os.environ), cwd=ROOT)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["status"] == "cancelled" and out["stopped_s"] < 10, out
+    assert [name for name, status in out["at_end"] if status == "running"] == [], out["at_end"]
+    assert dict(map(tuple, out["at_end"]))["FunctionCallAgent"] == "cancelled"
+    assert out["later"] == out["at_end"], "nothing of the run changes after it ended"
+    assert out["requests"] == 2, "LazyLLM's call went on and finished (both model turns were asked)"
+    # LazyLLM's session was kept until its call finished: no crash in the background (before, tearing it down
+    # under the call made LazyLLM log "Error in `OpenAIChat` ...: list index out of range")
+    noise = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln or "Error in" in ln or "Traceback" in ln]
+    assert noise == [], "\n".join(noise)

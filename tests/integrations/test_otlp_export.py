@@ -109,12 +109,55 @@ def test_a_bad_endpoint_is_a_clear_error():
         lsw.configure(otlp_endpoint="ftp://collector")
 
 
-def test_an_unreachable_collector_never_breaks_a_run(weather_agent):
+def test_an_unreachable_collector_never_breaks_a_run_and_is_one_notice_not_log_noise(weather_agent, caplog):
+    import logging
     import socket
 
+    caplog.set_level(logging.DEBUG)
     with socket.socket() as s:  # a port that nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     lsw.configure(otlp_endpoint=f"http://127.0.0.1:{port}")
+    notice = (f"OTLP export to http://127.0.0.1:{port}/v1/traces failed: connection refused. The run itself is not "
+              "affected; its spans may not reach the collector.")
     run = Run(weather_agent, QUERY).start()
     assert run.wait(30) == ANSWER and run.status == "done"
+    assert run.notices == [notice], "said on the first run, in its final state"
+    later = Run(lambda q: "hello", "q").start()
+    assert later.wait(30) == "hello" and later.notices == [notice], "and on each run while it lasts"
+    time.sleep(2.5)  # the exporter goes on retrying in the background (every failed attempt used to log a warning)
+    ours = [r for r in caplog.records if r.name == "lazystream_widget.otlp"]
+    assert [(r.levelname, r.getMessage()) for r in ours] == [
+        ("INFO", f"OTLP export to http://127.0.0.1:{port}/v1/traces failed: connection refused")]
+    assert [r for r in caplog.records if r.name.startswith("opentelemetry")] == [], "no red lines in other cells"
+
+
+def test_otlp_status_resource_and_mime_types_say_what_otlp_means(weather_agent):
+    def fails(q: str) -> str:
+        raise ValueError("cassette 'x' has no answer for this request:\n  messages[0]: recorded 'a' ≠ now 'b'")
+
+    done = Run(weather_agent, QUERY).start()
+    done.wait(30)
+    doc = done.to_otlp()
+    resource = _values(doc["resourceSpans"][0]["resource"]["attributes"])
+    assert resource["service.name"] == "lazystream-widget" and "telemetry.sdk.name" not in resource  # the SDK's key
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    tools = [_values(s["attributes"]) for s in spans if _values(s["attributes"])["lazystream.span.kind"] == "tool"]
+    assert tools and all(t["output.mime_type"] == "application/json" for t in tools), "tools answer JSON text"
+    assert json.loads(tools[0]["output.value"])["temperature"]
+
+    failed = Run(fails, "q").start()
+    with pytest.raises(ValueError):
+        failed.wait(30)
+    root = failed.to_otlp()["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert root["status"] == {"code": 2, "message": "ValueError: cassette 'x' has no answer for this request:\n"
+                                                    "  messages[0]: recorded 'a' ≠ now 'b'"}, "the whole message"
+
+    cancelled = Run(lambda q: time.sleep(30), "q").start()
+    time.sleep(0.3)
+    cancelled.cancel()
+    with pytest.raises(lsw.RunCancelled):
+        cancelled.wait(10)
+    root = cancelled.to_otlp()["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert root["status"] == {"code": 0}, "UNSET has no message (OTLP keeps it for errors)"
+    assert _values(root["attributes"])["lazystream.run.status"] == "cancelled"

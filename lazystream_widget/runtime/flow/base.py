@@ -54,14 +54,30 @@ def _stack() -> list[FlowBase]:
 
 
 def label_of(stage: Any) -> str:
-    """A readable name for an unnamed stage: a module's name, a function's ``__name__``, else its type."""
+    """A readable name for an unnamed stage: a module's name, a function's ``__name__``, else its type.
+
+    A module that took its name from a stage of some flow (``p.summary = llm``: LazyLLM's naming rule)
+    is labelled by its type where it runs as an unnamed stage: a shared model used in two parallel
+    branches and later as ``p.summary`` must not show as "summary" in the branches."""
     target = unbound(stage)
     if isinstance(target, ModuleBase):
-        return target.name
+        return _unstaged_name(target) if _named_by_a_stage(target) else target.name
     name = getattr(target, "__name__", None)
     if isinstance(name, str) and name:
         return "lambda" if name == "<lambda>" else name
     return type(target).__name__
+
+
+def _named_by_a_stage(module: ModuleBase) -> bool:
+    """Is the module's name the one a flow gave it (``p.summary = llm``), not one of its own?"""
+    given = module.__dict__.get("_named_as_stage")
+    return given is not None and given == module._name
+
+
+def _unstaged_name(module: ModuleBase) -> str:
+    """The name a module has apart from a stage's: its model for a model, else its type."""
+    model = getattr(module, "model", None)
+    return model if isinstance(model, str) and model else type(module).__name__
 
 
 class FlowBase(ModuleBase):
@@ -139,6 +155,7 @@ class FlowBase(ModuleBase):
             object.__setattr__(inner, "_father", self)
         elif name and isinstance(inner, ModuleBase) and inner._name is None:
             inner._name = name  # LazyLLM names an unnamed module after the stage it is assigned to
+            object.__setattr__(inner, "_named_as_stage", name)  # ... a name of that stage, not of the module
 
     def __setattr__(self, key: str, value: Any) -> None:
         if self._capture and not key.startswith("_"):
@@ -379,7 +396,8 @@ class FlowBase(ModuleBase):
             return fn(*args, **kwargs)
         attrs = {"stage": label, **extra}
         if isinstance(fn, ModuleBase) and fn.tracing():
-            with as_stage(name, attrs):  # the module's own span is the stage's span
+            # the module's own span is the stage's span, named after the stage it runs in
+            with as_stage(name or (label if _named_by_a_stage(fn) else None), attrs):
                 return fn(*args, **kwargs)
         with span(label, "module", describe_input(args, kwargs), attrs) as sp:
             out = fn(*args, **kwargs)
