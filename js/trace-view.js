@@ -15,6 +15,7 @@
 import { DetailPanel } from "./detail-panel.js";
 import { createRow, renderRow } from "./span-row.js";
 import { FilterBox } from "./filter-box.js";
+import { formatCount } from "./rollups.js";
 import { TraceFilter } from "./trace-filter.js";
 import { TraceModel } from "./trace-model.js";
 import { flattenRows, isExpanded, isParent, windowOf } from "./trace-rows.js";
@@ -25,7 +26,21 @@ export const DEFAULT_OVERSCAN = 12;
 /** Filter work per frame (ms): a keystroke on a huge trace never blocks the page longer. */
 export const FILTER_BUDGET_MS = 25;
 /** Entries taken into the model per frame (ms): a saved 100,000-entry trace loads over a few frames. */
-export const INGEST_BUDGET_MS = 15;
+export const INGEST_BUDGET_MS = 8;
+/**
+ * While a backlog of entries loads, the tree is redrawn at most this often (ms): every redraw
+ * re-lays out the rows (their bars move as the time range grows), which cost as much as the
+ * ingestion itself when done every frame.
+ */
+export const BACKLOG_REDRAW_MS = 250;
+/**
+ * A live trace is redrawn at most once per this many times the last redraw's cost: on a big tree
+ * (a redraw flattens every shown row) redraws take at most ~1/4 of the main thread, however fast
+ * entries arrive; a small tree, cheap to draw, still redraws every frame.
+ */
+export const REDRAW_SPACING = 4;
+/** ...once the tree holds this many spans (a smaller tree shows every change in the next frame). */
+export const SPACED_REDRAW_MIN_SPANS = 2_000;
 
 function button(doc, className, text, label) {
   const b = doc.createElement("button");
@@ -140,6 +155,8 @@ export class TraceView {
     this.inbox = [];
     this.inboxPos = 0;
     this.wantFinal = false;
+    this._drawnAt = -Infinity;
+    this._drawMs = 0;
     this.model.reset();
     this.filter.restart();
     /** @type {import("./trace-rows.js").Expansion} */
@@ -235,7 +252,7 @@ export class TraceView {
   _setMode(mode) {
     this.expansion = { mode, toggled: new Map(), filterToggled: new Map() };
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 
@@ -245,7 +262,7 @@ export class TraceView {
     const next = open ?? !this.isExpanded(node);
     (this.filter.active ? this.expansion.filterToggled : this.expansion.toggled).set(node, next);
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 
@@ -253,7 +270,7 @@ export class TraceView {
   openSiblings(node) {
     for (const sib of node.container?.children ?? []) if (isParent(sib)) this.expansion.toggled.set(sib, true);
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
   }
 
   // ------------------------------------------------------------------ selection
@@ -266,7 +283,7 @@ export class TraceView {
     if (node) this.active = node;
     if (node && scroll) this._reveal(node);
     this._windowDirty = true;
-    this.flush();
+    this._flushNow();
     if (focus && node) this.rendered.get(node)?.li.focus({ preventScroll: true });
     this.onSelect(node);
     this.onNeedsFlush();
@@ -301,6 +318,24 @@ export class TraceView {
   flush() {
     const ingesting = this._ingest();
     const waiting = this.model.promoteOrphans() || ingesting;
+    // A backlog still loading: data work this frame, the DOM only now and then; a live trace: redraws
+    // spaced by their cost. The model's changes accumulate meanwhile. The user's own actions (a
+    // click, a key, a scroll) always draw at once.
+    const userDriven = this._forceDraw || this._windowDirty || this._scrollToNode;
+    const sinceDraw = this.clock() - this._drawnAt;
+    const big = this.model.nodes.size >= SPACED_REDRAW_MIN_SPANS;
+    const spacing = ingesting ? BACKLOG_REDRAW_MS : big ? Math.min(BACKLOG_REDRAW_MS, REDRAW_SPACING * this._drawMs) : 0;
+    if (!userDriven && this.model.hasChanges && sinceDraw < spacing) return true;
+    this._forceDraw = false;
+    const drawStart = this.clock();
+    const more = this._draw();
+    this._drawnAt = this.clock();
+    this._drawMs = this._drawnAt - drawStart;
+    return more || waiting;
+  }
+
+  /** The DOM work of flush(). @returns {boolean} whether work remains */
+  _draw() {
     const changes = this.model.takeChanges();
     if (changes.failures.length) this.onFailures(changes.failures);
     this._followReplaced();
@@ -329,7 +364,13 @@ export class TraceView {
     const detailDue = this._renderDetail(filterDone);
     this._renderSummary();
     const indexing = this.box.buildIndex();
-    return !filterDone || waiting || detailDue || indexing;
+    return !filterDone || detailDue || indexing;
+  }
+
+  /** flush() for the user's own action (a click, a key, a filter): drawn now, even while a backlog loads. */
+  _flushNow() {
+    this._forceDraw = true;
+    return this.flush();
   }
 
   _followReplaced() {
@@ -460,7 +501,8 @@ export class TraceView {
 
   _renderSummary() {
     const n = this.model.spanCount;
-    this.summaryEl.textContent = `${n.toLocaleString("en-US")} span${n === 1 ? "" : "s"}`;
+    const text = `${formatCount(n)} span${n === 1 ? "" : "s"}`;
+    if (this.summaryEl.textContent !== text) this.summaryEl.textContent = text;
   }
 
   // ------------------------------------------------------------------ filter
@@ -470,7 +512,7 @@ export class TraceView {
     this.expansion.filterToggled = new Map();
     this._rowsDirty = true;
     if (this.selected) this._scrollToNode = this.selected;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 
