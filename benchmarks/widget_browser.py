@@ -74,10 +74,10 @@ def _sizes(quick: bool, text: str = "mixed") -> dict[str, Any]:
         # longest_task
         "big_chars": 2_000_000 if quick else 10_000_000,
         "big_messages": 60 if quick else 300,
-        "trace_entries": 100_000,
-        "trace_steps": (10_000,) if quick else (10_000, 30_000),
+        "trace_entries": 20_000 if quick else 100_000,
+        "trace_steps": (5_000,) if quick else (10_000, 30_000),
         # markdown_busy: 200 tokens/s, ~30 msg/s
-        "busy_tokens": 1_000 if quick else 5_000,
+        "busy_tokens": 500 if quick else 5_000,
         "busy_per_delta": 7,
         "busy_interval_ms": 35.0,
     }
@@ -375,7 +375,8 @@ def measure_browser(settings: Settings) -> dict[str, Cell]:
         "render_ratio": (f"{sz['render_tokens'] // 1000}k vs {sz['render_segment'] // 1000}k tokens (quick)" if quick
                          else f"{len(values['render_ratio'])} repeat(s): far over target" if "render_ratio" in far_off
                          else ""),
-        "longest_task": f"{sz['big_chars'] / 1e6:.0f} MB answer (quick)" if quick else "",
+        "longest_task": (f"{sz['big_chars'] / 1e6:.0f} MB answer, {sz['trace_entries']:,}-entry trace (quick)"
+                         if quick else ""),
         "markdown_busy": f"{sz['busy_tokens']:,} tokens (quick)" if quick else "",
     }
     cells: dict[str, Cell] = {}

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { TraceView } from "../trace-view.js";
+import { cpuMs } from "./helpers.js";
 import { agentRun, end, event, resetSeq, start, T0 } from "./trace-fixtures.js";
 
 function makeTree(opts = {}) {
@@ -85,10 +86,10 @@ describe("trace view: rows", () => {
     const { tree, flushAll } = makeTree({ rowHeight: 20, overscan: 5, viewportHeight: 400 });
     let worst = 0;
     for (let i = 0; i < entries.length; i += 5000) {
-      const t = performance.now();
+      const t = cpuMs(); // CPU time: the wall clock on a busy machine measures the other processes
       tree.addEntries(entries.slice(i, i + 5000));
       flushAll();
-      worst = Math.max(worst, performance.now() - t);
+      worst = Math.max(worst, cpuMs() - t);
     }
     expect(tree.spanCount).toBe(50_000);
     expect(tree.rows.length).toBe(50_000);
@@ -101,7 +102,7 @@ describe("trace view: rows", () => {
     expect(shown).toContain("s29999");
     expect(shown).toContain("root"); // the focusable row stays
     expect(shown.length).toBeLessThanOrEqual(32);
-    expect(worst).toBeLessThan(2000); // generous: jsdom on a busy machine
+    expect(worst).toBeLessThan(2000); // ms of CPU per 5,000 entries: generous for jsdom
   });
 });
 

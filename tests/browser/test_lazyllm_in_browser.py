@@ -25,6 +25,7 @@ import os, sys, tempfile
 os.environ["LAZYLLM_HOME"] = tempfile.mkdtemp(prefix="lazyllm-home-")   # before importing lazyllm
 os.environ["LAZYLLM_OPENAI_API_KEY"] = "sk-scripted"
 sys.path.insert(0, {str(TOOLS_DIR)!r})
+import cpython_ast_guard; cpython_ast_guard.install()  # LazyLLM's sandbox meets a CPython < 3.11.8 bug: see there
 import lazyllm
 from lazyllm.tools import FunctionCallAgent
 import weather_tools  # the seed's two tools, registered with LazyLLM's fc_register
