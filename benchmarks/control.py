@@ -72,7 +72,7 @@ def _measure(settings: Settings, repeats: int) -> dict[str, list[float]]:
 
 
 def run(settings: Settings) -> list[Figure]:
-    repeats = 2 if settings.quick else max(3, settings.repeats)
+    repeats = 1 if settings.quick else max(3, settings.repeats)
     try:
         res = _measure(settings, repeats)
         stop, resync, floor = cell_of(res["stop"]), cell_of(res["resync"]), cell_of(res["floor"])

@@ -35,7 +35,7 @@ def _measure(settings: Settings, systems, reps: int, what: str, spec: dict) -> d
 def run(settings: Settings) -> list[Figure]:
     q = settings.quick
     reps = 1 if q else 3
-    idle, window = (3.0, [0.5, 2.5]) if q else (8.0, [1.0, 7.0])
+    idle, window = (2.0, [0.5, 1.5]) if q else (8.0, [1.0, 7.0])
     figs: list[Figure] = []
     systems = [("ours", "seed"), ("ours", "runner"), ("openai", "openai")] + ([] if q else [("lazyllm", "seed")])
 

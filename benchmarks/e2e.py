@@ -45,7 +45,7 @@ def _all_zero(f: Figure) -> bool | None:
 
 def run(settings: Settings) -> list[Figure]:
     q = settings.quick
-    reps = 2 if q else settings.repeats
+    reps = 1 if q else settings.repeats  # quick: one process per system and size (each costs its start-up)
     figs: list[Figure] = []
     runners = not settings.extra.get("no_runner")
 

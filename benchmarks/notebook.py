@@ -37,8 +37,12 @@ from typing import Any
 from .common import REPO, Cell, Figure, Settings, Target, at_most, cell_of, is_number, percentile, ratio_at_most
 
 #: The lag probe: after each DOM change in an answer, wait for the next frame to be painted (rAF, then a
-#: task), then read every stamp ``i@ns`` in the answers and note, for each new one, now - stamp (ms).
+#: task), then read every stamp ``i@ns`` in the newest answer and note, for each new one, now - stamp (ms).
+#: Only the newest, and not one already on the page: every run numbers its tokens from 0, and an
+#: earlier run's answer stays on the page
+#: (reading all answers timed run 2's tokens by run 1's stamps: "lags" of seconds that grew per run).
 PROBE_JS = """() => {
+  const before = new Set(document.querySelectorAll('.lsw-answer'));  // earlier runs' answers: not this run
   const seen = new Map();
   const lags = [];
   const chan = new MessageChannel();
@@ -46,13 +50,14 @@ PROBE_JS = """() => {
   chan.port1.onmessage = () => {
     pending = false;
     const now = performance.timeOrigin + performance.now();
-    for (const a of document.querySelectorAll('.lsw-answer')) {
-      for (const m of a.textContent.matchAll(/(\\d+)@(\\d+)(?=\\s|$)/g)) {
-        if (seen.has(m[1])) continue;
-        const lag = now - Number(m[2]) / 1e6;
-        seen.set(m[1], lag);
-        lags.push(lag);
-      }
+    const answers = document.querySelectorAll('.lsw-answer');
+    const a = answers[answers.length - 1];
+    if (!a || before.has(a)) return;
+    for (const m of a.textContent.matchAll(/(\\d+)@(\\d+)(?=\\s|$)/g)) {
+      if (seen.has(m[1])) continue;
+      const lag = now - Number(m[2]) / 1e6;
+      seen.set(m[1], lag);
+      lags.push(lag);
     }
   };
   const obs = new MutationObserver(() => {
@@ -65,11 +70,13 @@ PROBE_JS = """() => {
 }"""
 PROBE_RESULT_JS = "() => { window.__lswLag.stop(); return window.__lswLag.lags; }"
 
-#: The newest run's answer text and status (ours), after "show more" if the answer was cut.
+#: The newest run's answer text and status (ours), after "show more" if the answer was cut; null while
+#: the answer box is busy (streaming, or still drawing text received: it renders a frame's share at a time).
 ANSWER_JS = """async () => {
   const runs = document.querySelectorAll('.lsw-run');
   const run = runs[runs.length - 1];
   if (!run) return null;
+  if (run.querySelector('.lsw-scroll')?.getAttribute('aria-busy') === 'true') return null;
   const more = run.querySelector('.lsw-more');
   if (more && !more.hidden) { more.click(); await new Promise(r => setTimeout(r, 500)); }
   const a = run.querySelector('.lsw-answer');

@@ -47,7 +47,7 @@ def _verified(runs, expected_key: str = "n") -> Cell:
 
 def run(settings: Settings) -> list[Figure]:
     q = settings.quick
-    reps = 2 if q else settings.repeats
+    reps = 1 if q else settings.repeats
     figs: list[Figure] = []
     n_ours, n_lz = (5000 if q else 20000), 1000
 

@@ -20,10 +20,11 @@ Figures (keys of :data:`benchmarks.widget.WIDGET_FIGURES`):
 - ``markdown_busy``: ``TaskDuration`` delta / wall time while streaming 5,000 tokens of markdown at
   200 tokens/s (7 tokens per message, one message every 35 ms, i.e. ~29 msg/s).
 
-``python -m benchmarks.widget_browser [--quick] [--repeats N] [--profile SCENARIO]``; ``--profile``
+``python -m benchmarks.widget_browser [--quick] [--repeats N] [--profile SCENARIO] [--against REV]``; ``--profile``
 (render, big, trace, busy) runs one scenario under the CDP sampling profiler with an unminified
 build of ``js/`` (esbuild, into a temporary directory) and prints the functions with the most
-self time.
+self time; ``--against REV --only big,trace`` runs those scenarios with the front end of git revision
+REV and with the work tree's, alternating, and prints both (before / after figures under the same load).
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ def _sizes(quick: bool, text: str = "mixed") -> dict[str, Any]:
         # longest_task
         "big_chars": 2_000_000 if quick else 10_000_000,
         "big_messages": 60 if quick else 300,
-        "trace_entries": 100_000,
-        "trace_steps": (10_000,) if quick else (10_000, 30_000),
+        "trace_entries": 20_000 if quick else 100_000,
+        "trace_steps": (5_000,) if quick else (10_000, 30_000),
         # markdown_busy: 200 tokens/s, ~30 msg/s
-        "busy_tokens": 1_000 if quick else 5_000,
+        "busy_tokens": 500 if quick else 5_000,
         "busy_per_delta": 7,
         "busy_interval_ms": 35.0,
     }
@@ -374,7 +375,8 @@ def measure_browser(settings: Settings) -> dict[str, Cell]:
         "render_ratio": (f"{sz['render_tokens'] // 1000}k vs {sz['render_segment'] // 1000}k tokens (quick)" if quick
                          else f"{len(values['render_ratio'])} repeat(s): far over target" if "render_ratio" in far_off
                          else ""),
-        "longest_task": f"{sz['big_chars'] / 1e6:.0f} MB answer (quick)" if quick else "",
+        "longest_task": (f"{sz['big_chars'] / 1e6:.0f} MB answer, {sz['trace_entries']:,}-entry trace (quick)"
+                         if quick else ""),
         "markdown_busy": f"{sz['busy_tokens']:,} tokens (quick)" if quick else "",
     }
     cells: dict[str, Cell] = {}
@@ -398,6 +400,53 @@ def _unminified_bundle(out: Path) -> Path:
                     "--loader:.html=text", f"--outfile={out / 'widget.js'}", "--log-level=warning"],
                    cwd=REPO, check=True)
     return out / "widget.js"
+
+
+def _bundle_of(rev: str | None, out: Path) -> Path:
+    """esbuild bundle (minified, like ``npm run build``) of ``js/`` at git revision ``rev`` (None: the
+    work tree) into ``out``; the revision's ``js/`` and export template are read with ``git archive``."""
+    esbuild = REPO / "node_modules" / ".bin" / "esbuild"
+    if not esbuild.exists():
+        raise RuntimeError("node_modules/.bin/esbuild missing (npm ci)")
+    src = REPO
+    if rev is not None:
+        src = out / "src"
+        src.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", rev, "js", "lazystream_widget/export_template.html"],
+                                 cwd=REPO, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        (src / "node_modules").symlink_to(REPO / "node_modules")
+    subprocess.run([str(esbuild), "js/widget.js", "--bundle", "--format=esm", "--target=es2020", "--minify",
+                    "--loader:.html=text", f"--outfile={out / 'widget.js'}", "--log-level=warning"],
+                   cwd=src, check=True)
+    return out / "widget.js"
+
+
+def compare(against: str, scenarios: list[str], quick: bool, repeats: int, text: str = "mixed") -> None:
+    """Before / after: each scenario with the bundle of git revision ``against`` and with the work
+    tree's ``js/``, alternating in the same chromium (the machine's load hits both alike)."""
+    sz = _sizes(quick, text)
+    tmp = Path(tempfile.mkdtemp(prefix="lsw-ab-"))
+    try:
+        _bundle_of(against, tmp / "before")
+        _bundle_of(None, tmp / "after")
+        results: dict[tuple[str, str], list[float]] = {}
+        with serve(tmp) as url:
+            for r in range(repeats):
+                for label in ("before", "after"):
+                    b = Browser(url, bundle=f"/alt/{label}/widget.js")
+                    try:
+                        for sc in scenarios:
+                            print(f"  [{label} = {against if label == 'before' else 'work tree'}, repeat {r + 1}]")
+                            results.setdefault((sc, label), []).append(SCENARIOS[sc](b, sz, print))
+                    finally:
+                        b.close()
+        for sc in scenarios:
+            before, after = sorted(results[(sc, "before")]), sorted(results[(sc, "after")])
+            print(f"{sc}: before ({against}) median {before[len(before) // 2]:.1f} {before}; "
+                  f"after (work tree) median {after[len(after) // 2]:.1f} {after}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def profile(scenario: str, quick: bool, text: str = "mixed", top: int = 25) -> None:
@@ -489,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--text", choices=["mixed", "separated"], default="mixed",
                     help="diagnostic: 'separated' puts a paragraph between two lists / quotes (figures: mixed)")
     ap.add_argument("--only", default="", help="comma-separated figure keys (render_ratio,longest_task,markdown_busy)")
+    ap.add_argument("--against", metavar="REV", help="before/after: run the --only scenarios (render, big, trace, "
+                    "busy; default all) with the js/ of git revision REV and with the work tree's, alternating")
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -500,6 +551,18 @@ def main(argv: list[str] | None = None) -> int:
             log(f"cannot profile: {reason}")
             return 1
         profile(args.profile, args.quick, args.text)
+        return 0
+    if args.against:
+        reason = unavailable_reason()
+        if reason:
+            log(f"cannot compare: {reason}")
+            return 1
+        chosen = [k.strip() for k in args.only.split(",") if k.strip()] or sorted(SCENARIOS)
+        unknown = [k for k in chosen if k not in SCENARIOS]
+        if unknown:
+            log(f"--against takes scenarios in --only ({', '.join(sorted(SCENARIOS))}), not {', '.join(unknown)}")
+            return 2
+        compare(args.against, chosen, args.quick, max(1, args.repeats if args.repeats != 5 else 2), args.text)
         return 0
     from .widget import WIDGET_FIGURES
 

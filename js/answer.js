@@ -9,14 +9,16 @@ import { errorText, formatDuration } from "./format.js";
 import { controlRoute, requestCancel } from "./control.js";
 import { createMarkdownRenderer, normalizeNewlines, renderMarkdown } from "./markdown.js";
 import { isFinalStatus, WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
+import { createRenderPace } from "./render-pace.js";
+import { formatCount } from "./rollups.js";
 import { runToMarkdown } from "./span-markdown.js";
 
 /** @typedef {import("./store.js").Run} Run */
 
-/** New answer text is rendered in pieces of this many characters... */
-export const ANSWER_CHARS_PER_PIECE = 4_000;
+/** New answer text is rendered in pieces of at most this many characters (sized by render-pace.js)... */
+export const ANSWER_CHARS_PER_PIECE = 16_000;
 /** ...while a frame has spent less than this (ms) on it; the rest follows in the next frames. */
-export const ANSWER_FRAME_BUDGET_MS = 12;
+export const ANSWER_FRAME_BUDGET_MS = 10;
 
 export { errorText, formatDuration };
 
@@ -67,7 +69,7 @@ export function statusText(run, nowMs) {
   }
   if (ttft !== null) parts.push(`first token ${formatDuration(ttft)}`);
   if (typeof s.tokens === "number" && s.tokens > 0) {
-    parts.push(`${s.tokens.toLocaleString("en-US")} token${s.tokens === 1 ? "" : "s"}`);
+    parts.push(`${formatCount(s.tokens)} token${s.tokens === 1 ? "" : "s"}`); // toLocaleString builds a formatter per call
     if (elapsed !== null && s.tokens > 1) {
       // Generation rate: time after the first token, when known.
       const gen = typeof s.ttft_ms === "number" && elapsed - s.ttft_ms > 250 ? elapsed - s.ttft_ms : elapsed;
@@ -150,6 +152,11 @@ export class AutoScroller {
 
 // ---------------------------------------------------------------- the box
 
+/** Write text only when it differs: the box syncs every frame, and each write costs a layout. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 function h(doc, tag, className, attrs = {}) {
   const el = doc.createElement(tag);
   if (className) el.className = className;
@@ -176,7 +183,9 @@ function h(doc, tag, className, attrs = {}) {
  *   highlight?: boolean,
  *   announce?: (text: string) => void,
  *   charsPerPiece?: number,
+ *   onNeedsFlush?: () => void,
  * }} opts
+ *   onNeedsFlush: asks the view for a frame (sync runs again while `behind`)
  * @returns {AnswerBox}
  */
 export function createAnswerBox(opts) {
@@ -221,7 +230,14 @@ export function createAnswerBox(opts) {
   const scroll = h(doc, "div", "lsw-scroll", { tabindex: "0", role: "region", "aria-label": "Answer" });
   const answer = h(doc, "div", "lsw-answer");
   scroll.append(answer);
-  const renderer = createMarkdownRenderer(answer, { maxChars, highlight: opts.highlight });
+  const renderer = createMarkdownRenderer(answer, {
+    maxChars, highlight: opts.highlight,
+    // "Show more": its text is drawn over the next frames (see sync)
+    onBacklog: () => {
+      behind = true;
+      opts.onNeedsFlush?.();
+    },
+  });
   scroll.append(renderer.moreButton);
   // the run's result, where it says more than the streamed text
   const result = h(doc, "section", "lsw-result", { "aria-label": "Final answer" });
@@ -263,7 +279,11 @@ export function createAnswerBox(opts) {
   let showingResult = false;
   let finished = false;
   let behind = false; // more text waits for the next frame
-  const charsPerPiece = opts.charsPerPiece ?? ANSWER_CHARS_PER_PIECE;
+  const pace = createRenderPace({
+    budgetMs: ANSWER_FRAME_BUDGET_MS,
+    maxChars: opts.charsPerPiece ?? ANSWER_CHARS_PER_PIECE,
+    minChars: Math.min(256, opts.charsPerPiece ?? 256),
+  });
   const clock = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
   let sawRunning = false;
   let announced = false;
@@ -316,7 +336,7 @@ export function createAnswerBox(opts) {
   });
 
   function tick() {
-    statusLabel.textContent = statusText(run, now());
+    setText(statusLabel, statusText(run, now()));
   }
 
   function syncTicker() {
@@ -344,20 +364,35 @@ export function createAnswerBox(opts) {
       textLen = 0;
       grew = true;
     }
-    if (!showingResult && run.text.length > textLen) {
-      // At most a frame's worth of new text is rendered per frame (a saved 10 MB answer or a burst of
-      // deltas after a busy spell never blocks the page); past the display bound the rest only waits
-      // behind "Show more", which costs nothing to hand over.
+    // Text waiting to be drawn: "Show more" text (the renderer's backlog) first, then new run text.
+    const waiting = () => renderer.backlogChars > 0 || (!showingResult && run.text.length > textLen);
+    if (waiting()) {
+      // At most a frame's worth of new text is rendered per frame (a saved 10 MB answer, a burst of
+      // deltas after a busy spell or a click on "Show more" never blocks the page); past the display
+      // bound the rest only waits behind "Show more", which costs nothing to hand over. Pieces are
+      // sized from the measured cost per character; only completed blocks are drawn per piece, the
+      // live tail once at the end of the frame.
       const t0 = clock();
       do {
-        let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + charsPerPiece);
-        if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
-        renderer.append(run.text.slice(textLen, upto));
-        textLen = upto;
-      } while (textLen < run.text.length && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
+        const live = renderer.liveChars;
+        const size = pace.piece(clock() - t0, live);
+        const p0 = clock();
+        let fed;
+        if (renderer.backlogChars > 0) fed = renderer.drain(size, { live: false });
+        else {
+          let upto = renderer.hiddenChars > 0 ? run.text.length : Math.min(run.text.length, textLen + size);
+          if (upto < run.text.length && /[\uD800-\uDBFF]/.test(run.text[upto - 1])) upto--;
+          renderer.append(run.text.slice(textLen, upto), { live: false });
+          fed = upto - textLen;
+          textLen = upto;
+        }
+        // text past the display bound is only stored: no measure of the rendering cost
+        if (renderer.hiddenChars === 0) pace.record(fed, clock() - p0, live);
+      } while (waiting() && clock() - t0 < ANSWER_FRAME_BUDGET_MS);
+      renderer.renderLive();
       grew = true;
     }
-    behind = !showingResult && textLen < run.text.length;
+    behind = waiting();
     const final = isFinalStatus(run.status) && !behind;
     if (final && !run.text && run.result && !showingResult) {
       // Nothing streamed: show the module's return value instead.
@@ -404,17 +439,17 @@ export function createAnswerBox(opts) {
     }
     if (!stopping) {
       stop.disabled = false;
-      stop.textContent = "Stop";
+      setText(stop, "Stop");
     }
     // The red error box is for failures only. A cancelled run (the user's own
     // Stop, run.cancel(), an interrupt) gets a neutral status line, with the
     // reason as its tooltip.
     const failed = run.status === "error";
     error.hidden = !failed;
-    errorMsg.textContent = failed ? errorText(run.error) || "The run failed." : "";
+    setText(errorMsg, failed ? errorText(run.error) || "The run failed." : "");
     const detail = failed && run.error && typeof run.error === "object" ? run.error.detail : "";
     errorDetail.hidden = !detail;
-    errorDetailPre.textContent = detail || "";
+    setText(errorDetailPre, detail || "");
     const reason = run.status === "cancelled" ? errorText(run.error) : "";
     if (reason) status.title = `Cancelled: ${reason}`;
     else status.removeAttribute("title");
@@ -422,7 +457,9 @@ export function createAnswerBox(opts) {
     copy.hidden = !(run.result || run.text);
     copyMd.hidden = !final;
     save.hidden = !final;
-    scroll.setAttribute("aria-busy", String(run.status === "running"));
+    // busy until the text received is drawn too (a big final state renders over several frames)
+    const busy = String(run.status === "running" || behind);
+    if (scroll.getAttribute("aria-busy") !== busy) scroll.setAttribute("aria-busy", busy);
     resync.hidden = !run.stale;
     // Announce the start and the end once, and only those this box saw happen (not saved state).
     if (run.status === "running") {

@@ -22,7 +22,9 @@
 // finish().
 //
 // Display bound: at most `maxChars` characters are rendered; the rest waits
-// behind a "Show more" button that feeds the next slice.
+// behind a "Show more" button that feeds the next slice. With a host that renders in frames
+// (`onBacklog`: the answer box), the slice becomes a backlog the host drains piece by piece
+// (drain()), so a click on a 10 MB answer never blocks the page; without one it renders at once.
 //
 // Source ranges: each rendered top-level block element remembers the [start, end) of the text it
 // came from (in the normalized text), so a trace span can highlight the part of the answer it
@@ -107,7 +109,11 @@ function newlineOffsets(text) {
 
 /**
  * @typedef {{
- *   append(delta: string): void,
+ *   append(delta: string, opts?: {live?: boolean}): void,
+ *   renderLive(): void,
+ *   drain(maxChars: number, opts?: {live?: boolean}): number,
+ *   readonly backlogChars: number,
+ *   readonly liveChars: number,
  *   update(fullText: string): void,
  *   reset(text?: string): void,
  *   finish(): void,
@@ -124,8 +130,9 @@ function newlineOffsets(text) {
  * Attach an incremental renderer to `container` (which becomes the answer's
  * markdown element: it gets a frozen and a live child).
  * @param {HTMLElement} container
- * @param {{maxChars?: number, highlight?: boolean}} [opts]
+ * @param {{maxChars?: number, highlight?: boolean, onBacklog?: () => void}} [opts]
  *   highlight: false disables highlight.js (tests compare structure)
+ *   onBacklog: "Show more" queued text for drain() (the host renders it over frames, then finish()es)
  * @returns {MarkdownRenderer}
  */
 export function createMarkdownRenderer(container, opts = {}) {
@@ -152,6 +159,8 @@ export function createMarkdownRenderer(container, opts = {}) {
   /** @type {string[]} */ let overflow = []; // received past the display limit
   let overflowLen = 0;
   let limit = maxChars;
+  /** @type {string[]} */ let backlog = []; // normalized text within the limit, not yet fed (drain)
+  let backlogLen = 0;
   let pendingCR = false; // a "\r" at a chunk end may be half of "\r\n"
   let frozenRefs = {}; // reference definitions from the frozen prefix
   let frozenBlockCount = 0;
@@ -199,8 +208,15 @@ export function createMarkdownRenderer(container, opts = {}) {
     into.append(frag);
   }
 
-  /** Re-render the live tail, freezing whatever became complete. */
-  function render(final) {
+  let liveStale = false; // the live tail's DOM lags behind the text (render(false, false))
+
+  /**
+   * Re-render the live tail, freezing whatever became complete.
+   * @param {boolean} final
+   * @param {boolean} [withLive] false: only freeze what completed; the live tail's DOM waits for
+   *   renderLive() (a frame catching up over several pieces draws the live tail once, not per piece)
+   */
+  function render(final, withLive = true) {
     const env = { references: { ...frozenRefs } };
     let tokens = md.parse(tail, env);
     let blocks = topLevelBlocks(tokens);
@@ -216,6 +232,10 @@ export function createMarkdownRenderer(container, opts = {}) {
       frozenChunks.push(chunk);
       frozenLen += cut;
       tail = tail.slice(cut);
+      if (!withLive) {
+        liveStale = true;
+        return;
+      }
       if (n < blocks.length) {
         // the live blocks, re-parsed on their own (their line numbers start at 0 again)
         tokens = md.parse(tail, env);
@@ -226,6 +246,11 @@ export function createMarkdownRenderer(container, opts = {}) {
         blocks = [];
       }
     }
+    if (!withLive) {
+      liveStale = true;
+      return;
+    }
+    liveStale = false;
     liveRanges = [];
     const live = doc.createDocumentFragment();
     // a formula still open at the end: its source, muted, until it closes (no flicker)
@@ -324,7 +349,8 @@ export function createMarkdownRenderer(container, opts = {}) {
     return normalizeNewlines(text);
   }
 
-  function append(delta) {
+  /** @param {string} delta @param {{live?: boolean}} [opts] live: false defers the live tail (renderLive) */
+  function append(delta, opts = {}) {
     if (!delta) return;
     if (finished) {
       // finish() froze the last block even if it was cut short: start over
@@ -332,13 +358,53 @@ export function createMarkdownRenderer(container, opts = {}) {
       rebuild(fullText() + delta, limit, false);
       return;
     }
+    if (backlogLen > 0) {
+      // "Show more" text is still being drained: new text goes after it
+      const text = normalizeChunk(delta);
+      backlog.push(text);
+      backlogLen += text.length;
+      return;
+    }
     const before = fedLen;
     feed(normalizeChunk(delta));
-    if (fedLen !== before) render(false);
+    if (fedLen !== before) render(false, opts.live ?? true);
+  }
+
+  /**
+   * Feed up to `max` characters of the backlog. @returns {number} characters fed
+   * @param {number} max @param {{live?: boolean}} [opts] live: false defers the live tail (renderLive)
+   */
+  function drain(max, opts = {}) {
+    if (backlogLen === 0) return 0;
+    let take = Math.max(1, Math.min(max, backlogLen));
+    let piece = "";
+    while (take > 0 && backlog.length) {
+      const head = backlog[0];
+      if (head.length <= take) {
+        piece += head;
+        take -= head.length;
+        backlog.shift();
+      } else {
+        let cut = take;
+        if (/[\uD800-\uDBFF]/.test(head[cut - 1])) cut = cut > 1 ? cut - 1 : cut + 1; // keep pairs whole
+        piece += head.slice(0, cut);
+        backlog[0] = head.slice(cut);
+        take = 0;
+      }
+    }
+    backlogLen -= piece.length;
+    feed(piece);
+    render(false, opts.live ?? true);
+    return piece.length;
+  }
+
+  /** Draw the live tail if append(..., {live: false}) left it behind. */
+  function renderLive() {
+    if (liveStale && !finished) render(false);
   }
 
   function fullText() {
-    return frozenChunks.join("") + tail + overflow.join("") + (pendingCR ? "\n" : "");
+    return frozenChunks.join("") + tail + backlog.join("") + overflow.join("") + (pendingCR ? "\n" : "");
   }
 
   /** Render `text` from scratch with display limit `newLimit`. */
@@ -359,6 +425,8 @@ export function createMarkdownRenderer(container, opts = {}) {
     overflow = [];
     overflowLen = 0;
     limit = maxChars;
+    backlog = [];
+    backlogLen = 0;
     pendingCR = false;
     frozenRefs = {};
     frozenBlockCount = 0;
@@ -366,6 +434,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     frozenRanges = [];
     liveRanges = [];
     finished = false;
+    liveStale = false;
     frozenEl.replaceChildren();
     liveEl.replaceChildren();
     updateMoreButton();
@@ -398,23 +467,46 @@ export function createMarkdownRenderer(container, opts = {}) {
     if (overflowLen === 0) return;
     if (finished) {
       // The block cut at the limit was frozen by finish(): re-render with room.
-      rebuild(fullText(), limit + maxChars, true);
+      if (!opts.onBacklog) return void rebuild(fullText(), limit + maxChars, true);
+      const text = fullText();
+      const newLimit = limit + maxChars;
+      reset();
+      limit = newLimit;
+      backlog = [text];
+      backlogLen = text.length;
+      opts.onBacklog(); // the host drains it, then calls finish() again
       return;
     }
     const rest = overflow.join("");
     overflow = [];
     overflowLen = 0;
     limit += maxChars;
-    feed(rest);
     updateMoreButton();
-    render(finished);
+    if (!opts.onBacklog) {
+      feed(rest);
+      render(finished);
+      return;
+    }
+    backlog.push(rest);
+    backlogLen += rest.length;
+    opts.onBacklog();
   }
 
   return {
     append,
+    renderLive,
+    drain,
+    /** Characters "Show more" queued that drain() has not fed yet. */
+    get backlogChars() {
+      return backlogLen;
+    },
+    /** Characters of the live tail (re-parsed by every update). */
+    get liveChars() {
+      return tail.length;
+    },
     update(full) {
       const text = normalizeNewlines(full);
-      const current = frozenChunks.join("") + tail + overflow.join("");
+      const current = frozenChunks.join("") + tail + backlog.join("") + overflow.join("");
       if (text.length >= current.length && text.startsWith(current)) append(text.slice(current.length));
       else reset(text);
     },

@@ -199,3 +199,13 @@ export function formatRollup(t, currency = "$", opts = {}) {
   if (t.priced) parts.push(formatSubtreeCost(t, currency));
   return parts.join(" · ");
 }
+
+/**
+ * Does a span's row (and its details) sum what is below it? Not an llm span (its own tokens say it),
+ * nor a tool whose subtree holds no other call (LazyLLM's sandbox under each tool: "1 tool call" on a
+ * tool says nothing).
+ */
+export function rollsUp(node) {
+  if (node.isCall || node.kind === "llm" || !node.children.length) return false;
+  return node.kind !== "tool" || node.sub.llm + node.sub.tool > node.own.llm + node.own.tool;
+}

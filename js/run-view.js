@@ -5,7 +5,7 @@
 import { createAnswerBox } from "./answer.js";
 import { linkAnswerAndTrace } from "./linking.js";
 import { isFinalStatus } from "./protocol.js";
-import { formatRollup } from "./rollups.js";
+import { formatCount, formatRollup } from "./rollups.js";
 import { TraceView } from "./trace-view.js";
 import { interleavedNotice, interleavedWriters } from "./writers.js";
 
@@ -61,7 +61,9 @@ export function createRunView(opts) {
   notices.hidden = true;
   let noticesShown = "";
 
-  const answer = createAnswerBox({ run, model: opts.model, doc, now: opts.now, announce, ...opts.answerOptions });
+  const answer = createAnswerBox({
+    run, model: opts.model, doc, now: opts.now, announce, onNeedsFlush: opts.onNeedsFlush, ...opts.answerOptions,
+  });
 
   const trace = /** @type {HTMLDetailsElement} */ (doc.createElement("details"));
   trace.className = "lsw-trace";
@@ -144,11 +146,12 @@ export function createRunView(opts) {
 
   function renderSummary() {
     const t = tree.model.totals;
-    const parts = [`Trace · ${t.spans.toLocaleString("en-US")} span${t.spans === 1 ? "" : "s"}`];
+    const parts = [`Trace · ${formatCount(t.spans)} span${t.spans === 1 ? "" : "s"}`];
     const roll = formatRollup(t, run.currency);
     if (roll) parts.push(roll);
     if (t.errors) parts.push(`${t.errors} error${t.errors === 1 ? "" : "s"}`);
-    summary.textContent = parts.join(" · ");
+    const text = parts.join(" · ");
+    if (summary.textContent !== text) summary.textContent = text; // called every frame: write only changes
     summary.classList.toggle("lsw-has-errors", t.errors > 0);
   }
 

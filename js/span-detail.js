@@ -5,7 +5,7 @@
 import { conversationView, isAssistantTurn, isMessageList, messageView } from "./chat-view.js";
 import { errorText, formatDuration } from "./format.js";
 import { ATTR_TEXT_RANGES, ATTR_THINKING_RANGES } from "./protocol.js";
-import { formatCost, formatRollup, formatTokens, modelOf } from "./rollups.js";
+import { formatCost, formatRollup, formatTokens, modelOf, rollsUp } from "./rollups.js";
 import { parseJsonText, rawJson, summarize, textBlock, valueView } from "./value-view.js";
 
 /** Attributes shown elsewhere (or only useful to the widget itself). */
@@ -40,7 +40,7 @@ export function factsOf(node, ctx) {
     if (tok) facts.push(tok);
     if (node.own.priced) facts.push(formatCost(node.own.cost, ctx.currency));
     if (typeof a.ttft_ms === "number") facts.push(`first token ${formatDuration(a.ttft_ms)}`);
-  } else if (node.children.some((c) => !c.isCall)) {
+  } else if (rollsUp(node) && node.children.some((c) => !c.isCall)) {
     const roll = formatRollup(node.sub, ctx.currency);
     if (roll) facts.push(roll);
     const below = node.sub.errors - node.own.errors;
@@ -129,7 +129,7 @@ export function renderSpanDetail(node, ctx) {
   }
   if (node.usage && node.kind !== "llm") box.append(section(doc, "Usage", valueView(node.usage, { ...vctx, key: "usage" })));
   const attrs = visibleAttrs(node.attrs);
-  if (attrs !== null) box.append(section(doc, "Attributes", valueView(attrs, { ...vctx, key: "attrs" })));
+  if (attrs !== null) box.append(section(doc, "Attributes", attributesView(node, attrs, vctx)));
   const events = node.events.filter((e) => e.name !== "tool_call");
   if (events.length) box.append(section(doc, "Events", eventsView(events, node, doc)));
   if (box.querySelectorAll(".lsw-section").length === 0) {
@@ -196,6 +196,26 @@ function callSections(node, ctx) {
     ? "The model asked for this call; it shows as a tool span once it runs."
     : "The model is still writing this call.";
   return [sec, el(doc, "div", "lsw-muted lsw-call-note", note)];
+}
+
+/**
+ * Attributes folded under a disclosure naming their keys, open only when the user opens it (kept
+ * per span): a producer's dump (LazyLLM's lazyllm.entity.id, trace ids...) never pushes the span's
+ * input and output out of sight.
+ */
+function attributesView(node, attrs, ctx) {
+  const { doc } = ctx;
+  const box = el(doc, "details", "lsw-attrs");
+  box.open = !!node.ui.attrsOpen;
+  const keys = typeof attrs === "string" ? [] : Object.keys(attrs);
+  const label = keys.length ? `${keys.length} attribute${keys.length === 1 ? "" : "s"}: ${summarize(keys.join(", "), 100)}` : "Show";
+  box.append(el(doc, "summary", "", label));
+  box.addEventListener("toggle", () => {
+    node.ui.attrsOpen = box.open;
+    if (box.open && box.childElementCount === 1) box.append(valueView(attrs, { ...ctx, key: "attrs" }));
+  });
+  if (box.open) box.append(valueView(attrs, { ...ctx, key: "attrs" }));
+  return box;
 }
 
 function visibleAttrs(attrs) {

@@ -3,7 +3,7 @@
 // virtualised; everything longer lives in the detail panel (span-detail.js).
 
 import { errorText, formatDuration } from "./format.js";
-import { formatCalls, formatCost, formatSubtreeCost, formatTokens, modelOf } from "./rollups.js";
+import { formatCalls, formatCost, formatSubtreeCost, formatTokens, modelOf, rollsUp } from "./rollups.js";
 import { durationOf } from "./span-detail.js";
 import { summarize } from "./value-view.js";
 
@@ -62,7 +62,7 @@ export function rowFacts(node, currency) {
     const args = summarize(a.arguments ?? node.input);
     if (args) parts.push(args);
   }
-  if (!node.isCall && node.kind !== "llm" && node.children.length) {
+  if (rollsUp(node)) {
     const calls = formatCalls(node.sub);
     if (calls) parts.push(calls);
     const tok = formatTokens(node.sub, "tok");
@@ -92,8 +92,10 @@ export function renderRow(row, node, s) {
   li.dataset.span = node.id;
   li.dataset.kind = node.isText ? "text" : node.kind || "span";
   li.dataset.status = node.status;
-  li.dataset.depth = String(node.depth);
-  li.style.setProperty("--d", String(node.depth));
+  // the depth shown (folded internal spans above it are not counted)
+  const depth = node.row.level - 1;
+  li.dataset.depth = String(depth);
+  li.style.setProperty("--d", String(depth));
   li.setAttribute("aria-level", String(node.row.level));
   li.setAttribute("aria-setsize", String(node.row.size));
   li.setAttribute("aria-posinset", String(node.row.pos));

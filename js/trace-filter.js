@@ -16,6 +16,8 @@
  *   key: string}} Query
  */
 
+import { isFolded } from "./trace-rows.js";
+
 const STATUS_ALIASES = { failed: "error", errors: "error", fail: "error", done: "ok", success: "ok", stopped: "cancelled" };
 
 /**
@@ -130,8 +132,9 @@ function addMatch(into, node) {
  * budget and reports whether it finished (an incomplete result shows what was found so far).
  */
 export class TraceFilter {
-  /** @param {{clock?: () => number}} [opts] */
+  /** @param {{clock?: () => number, fold?: boolean}} [opts] fold: folded internal spans are not matched (not rows) */
   constructor(opts = {}) {
+    this.fold = opts.fold ?? false;
     this.clock = opts.clock ?? (() => (typeof performance !== "undefined" ? performance.now() : Date.now()));
     /** @type {Query|null} */
     this.query = null;
@@ -206,7 +209,7 @@ export class TraceFilter {
       const end = Math.min(list.length, i + 2048);
       for (; i < end; i++) {
         const node = list[i];
-        if (node.container && matches(node, q)) addMatch(into, node);
+        if (node.container && !(this.fold && isFolded(node)) && matches(node, q)) addMatch(into, node);
       }
       if (this.clock() - start > budgetMs) break;
     }

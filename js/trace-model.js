@@ -13,6 +13,7 @@
 
 import { ATTR_TEXT_RANGES, ATTR_THINKING_RANGES, isRunMarker, isTraceEntry, TOOL_CALL_EVENT } from "./protocol.js";
 import { addTotals, copyTotals, ownTotals, sameTotals, zeroTotals } from "./rollups.js";
+import { isFolded, isInternal } from "./trace-rows.js";
 
 // scratch totals for _updateOwn (no allocation per entry)
 const NEXT = zeroTotals();
@@ -109,6 +110,8 @@ export class TraceModel {
     this.maxTs = -Infinity;
     this.final = false;
     this.entryCount = 0;
+    /** Spans marked internal (folded away unless the tree shows them). */
+    this.internalCount = 0;
     /** A node that ended with an error since the last takeChanges() (for the live announcement). */
     this.failures = [];
     this._structure = true;
@@ -223,6 +226,8 @@ export class TraceModel {
     if (e.event !== "event" && e.name) node.name = String(e.name);
     let rekey = false;
     const wasError = node.status === "error";
+    const wasInternal = isInternal(node);
+    const wasFolded = isFolded(node);
     if (e.event === "start") {
       node.hasStart = true;
       node.startTs = ts;
@@ -260,6 +265,8 @@ export class TraceModel {
     } else {
       node.events.push({ name: String(e.name ?? "event"), ts, attrs: e.attrs });
     }
+    if (isInternal(node) !== wasInternal) this.internalCount += wasInternal ? -1 : 1;
+    if (!isNew && isFolded(node) !== wasFolded) this._structure = true; // a row appears or goes
     if (isNew) this._place(node);
     else if (rekey && node.container) {
       const c = node.container;

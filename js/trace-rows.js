@@ -5,13 +5,77 @@
 // (top-level spans with children open), "all" or "none". While a filter is active, the nodes it
 // keeps are shown with their ancestors open (a separate state, so clearing the filter restores
 // the tree as it was).
+//
+// Internal spans (a producer's plumbing, `attrs.internal`: LazyLLM's Loop, Pipeline, ToolManager...)
+// are folded while `ex.fold` is set: not rows themselves, their children show in their place, under
+// the nearest shown ancestor (an agent reads agent > llm, tool, tool, llm). The model keeps them, so
+// roll-ups, counts and the answer's links are the same either way.
 
 /**
  * What is open: the tree's mode, the nodes toggled by hand (a Map: clearing it is O(1), so "expand
  * all" or a new filter query never walks 100,000 nodes), and while filtering, its own toggles.
  * @typedef {"level"|"all"|"none"} ExpandMode
- * @typedef {{mode: ExpandMode, toggled: Map<any, boolean>, filterToggled: Map<any, boolean>}} Expansion
+ * @typedef {{mode: ExpandMode, toggled: Map<any, boolean>, filterToggled: Map<any, boolean>, fold?: boolean}} Expansion
+ *   fold: internal spans folded away
  */
+
+/**
+ * A producer's plumbing span (`attrs.internal`, e.g. LazyLLM's Loop, Pipeline, ToolManager inside an
+ * agent) that the tree folds away: its children show in its place. One that failed always shows
+ * (as `run.trace_tree()` does in Python).
+ */
+export function isFolded(node) {
+  return isInternal(node) && node.status !== "error";
+}
+
+/** Is the span marked internal by its producer? */
+export function isInternal(node) {
+  return !node.isText && !!node.attrs && typeof node.attrs === "object" && node.attrs.internal === true;
+}
+
+/**
+ * The nodes shown under `node`, in order: folded children replaced by what they show, kept by the
+ * filter. Without folding or a filter, its own children list (no copy).
+ * @param {any} node
+ * @param {boolean} [fold]
+ * @param {{active: boolean, visible: Set<any>}|null} [filter]
+ * @param {boolean} [firstOnly] stop at the first one (is there any?)
+ * @returns {any[]}
+ */
+export function shownChildren(node, fold = false, filter = null, firstOnly = false) {
+  const filtering = !!(filter && filter.active);
+  const folds = fold && node.children.some(isFolded);
+  if (!folds) {
+    if (!filtering) return node.children; // nothing folded: no copy
+    if (!firstOnly) return node.children.filter((c) => filter.visible.has(c));
+  }
+  const out = [];
+  // explicit stack (a long chain of plumbing never overflows the call stack)
+  const stack = [{ list: node.children, i: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.list.length) {
+      stack.pop();
+      continue;
+    }
+    const c = top.list[top.i++];
+    if (filtering && !filter.visible.has(c)) continue;
+    if (fold && isFolded(c)) stack.push({ list: c.children, i: 0 });
+    else {
+      out.push(c);
+      if (firstOnly) break;
+    }
+  }
+  return out;
+}
+
+/** Does `node` show any child (after folding and the filter)? */
+function hasShown(node, fold, filter) {
+  if (node.isText || node.children.length === 0) return false;
+  const filtering = !!(filter && filter.active);
+  if (!filtering && (!fold || !isFolded(node.children[0]))) return true;
+  return shownChildren(node, fold, filter, true).length > 0;
+}
 
 /**
  * @param {any} node
@@ -20,11 +84,11 @@
  * @returns {boolean}
  */
 export function isExpanded(node, ex, filter = null) {
-  if (node.isText || node.children.length === 0) return false;
+  if (!hasShown(node, !!ex.fold, null)) return false;
   if (filter && filter.active) {
     const own = ex.filterToggled.get(node);
     if (own !== undefined) return own;
-    return node.children.some((c) => filter.visible.has(c));
+    return hasShown(node, !!ex.fold, filter);
   }
   const own = ex.toggled.get(node);
   if (own !== undefined) return own;
@@ -34,10 +98,8 @@ export function isExpanded(node, ex, filter = null) {
 }
 
 /** Can the node be expanded (has children that would show)? */
-export function isParent(node, filter = null) {
-  if (node.isText || node.children.length === 0) return false;
-  if (filter && filter.active) return node.children.some((c) => filter.visible.has(c));
-  return true;
+export function isParent(node, filter = null, fold = false) {
+  return hasShown(node, fold, filter);
 }
 
 /**
@@ -51,10 +113,8 @@ export function isParent(node, filter = null) {
 export function flattenRows(root, ex, filter = null) {
   if (typeof ex === "string") ex = { mode: ex, toggled: new Map(), filterToggled: new Map() };
   const rows = [];
-  const filtering = !!(filter && filter.active);
-  const keep = (n) => !filtering || filter.visible.has(n);
-  // explicit stack of [children, next index]; children lists are filtered lazily
-  const shown = (parent) => (filtering ? parent.children.filter(keep) : parent.children);
+  // explicit stack of [children, next index]; children lists are filtered / unfolded lazily
+  const shown = (parent) => shownChildren(parent, !!ex.fold, filter);
   const stack = [{ list: shown(root), i: 0, level: 1 }];
   while (stack.length) {
     const top = stack[stack.length - 1];

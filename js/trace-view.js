@@ -1,5 +1,6 @@
 // The trace tree's DOM view: a toolbar (expand / collapse all, the filter box), a virtualised
-// role=tree of fixed-height rows, and the detail panel of the selected span.
+// role=tree of fixed-height rows, and the detail panel of the selected span. A producer's internal
+// spans (attrs.internal: LazyLLM's plumbing) are folded away; "Show internal" brings them back.
 //
 // - Data lives in TraceModel (trace-model.js); this file only draws it. addEntries() is data
 //   work; flush() (once per animation frame) does the DOM work.
@@ -15,9 +16,10 @@
 import { DetailPanel } from "./detail-panel.js";
 import { createRow, renderRow } from "./span-row.js";
 import { FilterBox } from "./filter-box.js";
+import { formatCount } from "./rollups.js";
 import { TraceFilter } from "./trace-filter.js";
 import { TraceModel } from "./trace-model.js";
-import { flattenRows, isExpanded, isParent, windowOf } from "./trace-rows.js";
+import { flattenRows, isExpanded, isParent, shownChildren, windowOf } from "./trace-rows.js";
 import { treeKey } from "./tree-keyboard.js";
 
 export const DEFAULT_ROW_HEIGHT = 26;
@@ -25,7 +27,21 @@ export const DEFAULT_OVERSCAN = 12;
 /** Filter work per frame (ms): a keystroke on a huge trace never blocks the page longer. */
 export const FILTER_BUDGET_MS = 25;
 /** Entries taken into the model per frame (ms): a saved 100,000-entry trace loads over a few frames. */
-export const INGEST_BUDGET_MS = 15;
+export const INGEST_BUDGET_MS = 8;
+/**
+ * While a backlog of entries loads, the tree is redrawn at most this often (ms): every redraw
+ * re-lays out the rows (their bars move as the time range grows), which cost as much as the
+ * ingestion itself when done every frame.
+ */
+export const BACKLOG_REDRAW_MS = 250;
+/**
+ * A live trace is redrawn at most once per this many times the last redraw's cost: on a big tree
+ * (a redraw flattens every shown row) redraws take at most ~1/4 of the main thread, however fast
+ * entries arrive; a small tree, cheap to draw, still redraws every frame.
+ */
+export const REDRAW_SPACING = 4;
+/** ...once the tree holds this many spans (a smaller tree shows every change in the next frame). */
+export const SPACED_REDRAW_MIN_SPANS = 2_000;
 
 function button(doc, className, text, label) {
   const b = doc.createElement("button");
@@ -63,7 +79,7 @@ export class TraceView {
     this.inbox = [];
     this.inboxPos = 0;
     this.wantFinal = false;
-    this.filter = new TraceFilter({ clock: opts.clock });
+    this.filter = new TraceFilter({ clock: opts.clock, fold: true });
     this.currency = "$";
     this.runStart = null;
     this.uid = `lsw-tree-${++viewCounter}`;
@@ -74,12 +90,17 @@ export class TraceView {
     toolbar.className = "lsw-tree-toolbar";
     this.expandBtn = button(doc, "lsw-btn lsw-expand-all", "Expand all", "Expand all trace nodes");
     this.collapseBtn = button(doc, "lsw-btn lsw-collapse-all", "Collapse all", "Collapse all trace nodes");
+    this.showInternal = false;
+    this.internalBtn = button(doc, "lsw-btn lsw-show-internal", "Show internal");
+    this.internalBtn.setAttribute("aria-pressed", "false");
+    this.internalBtn.title = "Show the spans the producer marks internal (its plumbing, e.g. LazyLLM's Loop and ToolManager)";
+    this.internalBtn.hidden = true;
     this.box = new FilterBox(this, { budgetMs: FILTER_BUDGET_MS });
     this.filterInput = this.box.input;
     this.filterStatus = this.box.status;
     this.summaryEl = doc.createElement("span");
     this.summaryEl.className = "lsw-tree-summary";
-    toolbar.append(this.expandBtn, this.collapseBtn, this.filterInput, this.filterStatus, this.summaryEl);
+    toolbar.append(this.expandBtn, this.collapseBtn, this.internalBtn, this.filterInput, this.filterStatus, this.summaryEl);
 
     this.split = doc.createElement("div");
     this.split.className = "lsw-tree-split";
@@ -140,10 +161,12 @@ export class TraceView {
     this.inbox = [];
     this.inboxPos = 0;
     this.wantFinal = false;
+    this._drawnAt = -Infinity;
+    this._drawMs = 0;
     this.model.reset();
     this.filter.restart();
     /** @type {import("./trace-rows.js").Expansion} */
-    this.expansion = { mode: "level", toggled: new Map(), filterToggled: new Map() };
+    this.expansion = { mode: "level", toggled: new Map(), filterToggled: new Map(), fold: !this.showInternal };
     this.rows = [];
     this.selected = null;
     this.active = null;
@@ -233,27 +256,57 @@ export class TraceView {
   }
 
   _setMode(mode) {
-    this.expansion = { mode, toggled: new Map(), filterToggled: new Map() };
+    this.expansion = { mode, toggled: new Map(), filterToggled: new Map(), fold: !this.showInternal };
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
+  }
+
+  /**
+   * Show the internal spans as rows, or fold them away (their children in their place). What was
+   * opened by hand stays open; a selected internal span gives the selection to its shown parent.
+   * @param {boolean} [show] toggle when omitted
+   */
+  setShowInternal(show = !this.showInternal) {
+    if (show === this.showInternal) return;
+    this.showInternal = show;
+    this.expansion.fold = !show;
+    this.filter.fold = !show;
+    if (this.filter.active) this.filter.restart(); // folded spans are not matched
+    this._rowsDirty = true;
+    this._flushNow();
+    if (this.selected && this.rows[this.selected.row?.index] !== this.selected) this.select(this.shownParent(this.selected));
+    this.onNeedsFlush();
+  }
+
+  /** The nearest ancestor of `node` that is a row (null at the top). */
+  shownParent(node) {
+    for (const up of this.model.ancestors(node)) if (this.rows[up.row?.index] === up) return up;
+    return null;
+  }
+
+  /** Can `node` be opened (children shown, after folding and the filter)? */
+  isParent(node) {
+    return isParent(node, this.filter.active ? this.filter : null, this.expansion.fold);
   }
 
   /** @param {any} node @param {boolean} [open] toggle when omitted */
   toggle(node, open) {
-    if (!isParent(node, this.filter.active ? this.filter : null)) return;
+    if (!this.isParent(node)) return;
     const next = open ?? !this.isExpanded(node);
     (this.filter.active ? this.expansion.filterToggled : this.expansion.toggled).set(node, next);
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 
   /** Open every sibling of `node` that has children ("*" on the keyboard). */
   openSiblings(node) {
-    for (const sib of node.container?.children ?? []) if (isParent(sib)) this.expansion.toggled.set(sib, true);
+    const up = this.shownParent(node);
+    const siblings = up ? shownChildren(up, this.expansion.fold) : this.rows.filter((n) => n.row.level === 1);
+    for (const sib of siblings) if (isParent(sib, null, this.expansion.fold)) this.expansion.toggled.set(sib, true);
     this._rowsDirty = true;
-    this.flush();
+    this._flushNow();
   }
 
   // ------------------------------------------------------------------ selection
@@ -266,7 +319,7 @@ export class TraceView {
     if (node) this.active = node;
     if (node && scroll) this._reveal(node);
     this._windowDirty = true;
-    this.flush();
+    this._flushNow();
     if (focus && node) this.rendered.get(node)?.li.focus({ preventScroll: true });
     this.onSelect(node);
     this.onNeedsFlush();
@@ -301,6 +354,24 @@ export class TraceView {
   flush() {
     const ingesting = this._ingest();
     const waiting = this.model.promoteOrphans() || ingesting;
+    // A backlog still loading: data work this frame, the DOM only now and then; a live trace: redraws
+    // spaced by their cost. The model's changes accumulate meanwhile. The user's own actions (a
+    // click, a key, a scroll) always draw at once.
+    const userDriven = this._forceDraw || this._windowDirty || this._scrollToNode;
+    const sinceDraw = this.clock() - this._drawnAt;
+    const big = this.model.nodes.size >= SPACED_REDRAW_MIN_SPANS;
+    const spacing = ingesting ? BACKLOG_REDRAW_MS : big ? Math.min(BACKLOG_REDRAW_MS, REDRAW_SPACING * this._drawMs) : 0;
+    if (!userDriven && this.model.hasChanges && sinceDraw < spacing) return true;
+    this._forceDraw = false;
+    const drawStart = this.clock();
+    const more = this._draw();
+    this._drawnAt = this.clock();
+    this._drawMs = this._drawnAt - drawStart;
+    return more || waiting;
+  }
+
+  /** The DOM work of flush(). @returns {boolean} whether work remains */
+  _draw() {
     const changes = this.model.takeChanges();
     if (changes.failures.length) this.onFailures(changes.failures);
     this._followReplaced();
@@ -329,7 +400,13 @@ export class TraceView {
     const detailDue = this._renderDetail(filterDone);
     this._renderSummary();
     const indexing = this.box.buildIndex();
-    return !filterDone || waiting || detailDue || indexing;
+    return !filterDone || detailDue || indexing;
+  }
+
+  /** flush() for the user's own action (a click, a key, a filter): drawn now, even while a backlog loads. */
+  _flushNow() {
+    this._forceDraw = true;
+    return this.flush();
   }
 
   _followReplaced() {
@@ -392,7 +469,7 @@ export class TraceView {
     let cursor = this.listEl.firstChild;
     for (const node of ordered) {
       let row = this.rendered.get(node);
-      const parent = isParent(node, filtering ? this.filter : null);
+      const parent = this.isParent(node);
       const s = {
         expanded: parent && this.isExpanded(node), parent, selected: node === this.selected, active: node === this.active,
         origin: this.origin ?? 0, currency: this.currency,
@@ -460,7 +537,15 @@ export class TraceView {
 
   _renderSummary() {
     const n = this.model.spanCount;
-    this.summaryEl.textContent = `${n.toLocaleString("en-US")} span${n === 1 ? "" : "s"}`;
+    const text = `${formatCount(n)} span${n === 1 ? "" : "s"}`;
+    if (this.summaryEl.textContent !== text) this.summaryEl.textContent = text;
+    const internal = this.model.internalCount;
+    const key = `${internal}|${this.showInternal}`;
+    if (key === this._internalKey) return; // written only when it changes
+    this._internalKey = key;
+    this.internalBtn.hidden = internal === 0 && !this.showInternal;
+    this.internalBtn.textContent = `Show internal (${formatCount(internal)})`;
+    this.internalBtn.setAttribute("aria-pressed", String(this.showInternal));
   }
 
   // ------------------------------------------------------------------ filter
@@ -470,7 +555,7 @@ export class TraceView {
     this.expansion.filterToggled = new Map();
     this._rowsDirty = true;
     if (this.selected) this._scrollToNode = this.selected;
-    this.flush();
+    this._flushNow();
     this.onNeedsFlush();
   }
 
@@ -488,6 +573,7 @@ export class TraceView {
     if (!target?.closest) return;
     if (target.closest(".lsw-expand-all")) return this.expandAll();
     if (target.closest(".lsw-collapse-all")) return this.collapseAll();
+    if (target.closest(".lsw-show-internal")) return this.setShowInternal();
     const node = this._nodeOf(target);
     if (!node) return;
     if (target.closest(".lsw-toggle")) {

@@ -4,8 +4,6 @@
 //   Left: close an open span, or go to the parent
 //   Enter / Space: open or close a span (select a leaf); "*": open every sibling
 
-import { isParent } from "./trace-rows.js";
-
 /**
  * Handle a keydown on the tree.
  * @param {import("./trace-view.js").TraceView} view
@@ -21,7 +19,7 @@ export function treeKey(view, ev) {
     if (target && target !== node) view.select(target, { focus: true });
   };
   const open = view.isExpanded(node);
-  const parent = isParent(node, view.filter.active ? view.filter : null);
+  const parent = view.isParent(node);
   switch (ev.key) {
     case "ArrowDown":
       go(rows[Math.min(rows.length - 1, i + 1)]);
@@ -47,7 +45,7 @@ export function treeKey(view, ev) {
       break;
     case "ArrowLeft":
       if (parent && open) view.toggle(node, false);
-      else if (node.container && !node.container.isRoot) go(node.container);
+      else go(view.shownParent(node)); // the nearest row above it (folded internal spans are not rows)
       break;
     case "Enter":
     case " ":

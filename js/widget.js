@@ -19,7 +19,7 @@
 //   .lsw-copy                         "Copy answer" (the result where there is one, else the text)
 //   .lsw-copy-md / .lsw-save-html     "Copy as Markdown" / "Save as HTML" (once the run ended)
 //   .lsw-thinking                     <details> thinking block (collapsed by default)
-//   .lsw-scroll[aria-busy]            the answer's scroll region (busy while streaming)
+//   .lsw-scroll[aria-busy]            the answer's scroll region (busy while streaming or drawing)
 //   .lsw-answer                       rendered markdown container
 //     .lsw-md-frozen / .lsw-md-live   completed blocks / re-rendered tail
 //     .lsw-code > .lsw-code-bar > .lsw-code-copy, pre > code   code blocks

@@ -244,6 +244,10 @@ class AttachFeed(Feed):
             if thinking:
                 self.thinking.append(thinking)
             self.entries.extend(entries)
+        if (self.end_marker is not None or self.ended) and self.pump is not None:
+            # the pump decides whether a feed is over before draining it: ask for the next turn, which
+            # ends this watcher (nothing more is appended after a run's end to wake it otherwise)
+            self.pump.poke(self)
 
     def over(self, now: float) -> bool:
         return self.end_marker is not None or self.ended or self.run._token.cancelled

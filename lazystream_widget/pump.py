@@ -252,14 +252,20 @@ class Pump:
         if feed.parked:
             feed.parked = False
             self._watch.unpark(feed)  # before draining: nothing appended from now on is missed
+        # Whether the run is over is decided BEFORE the drain: work that had returned by now wrote all it
+        # will write, so this drain (of every queue) takes the last of it. Decided after, the work could
+        # write its last entries (the model call's and the agent's span ends) and return between the
+        # drain and the check, and the run ended without them. Work that returns during the drain is
+        # ended at the next turn (its future's done callback pokes the feed).
+        over = feed.over(now)
         try:
-            feed.drain(None if urgent else files)
+            feed.drain(None if urgent or over else files)
         except BaseException as exc:  # reading the queues failed: end the run with that error
             feed.failure = feed.failure or exc
             feed.run._token.cancel(f"reading the run's queues failed: {type(exc).__name__}: {exc}")
         if feed.cancelled_at is None and feed.run._token.cancelled:
             feed.cancelled_at = now
-        if feed.over(now):
+        if over:
             self._end(feed)
             return
         if feed.pending():
@@ -269,8 +275,8 @@ class Pump:
                 if feed.sink is not None:
                     self.pacer.charge(feed.lane, now)
                 feed.send()
-                if feed.sink is not None:  # as for a paced send: the frame counts from when it went (a
-                    self.pacer.sent(feed.lane, time.monotonic())  # Redis drain takes round trips)
+                if feed.sink is not None:  # the view's next frame counts from when this went, as for paced ones
+                    self.pacer.sent(feed.lane, time.monotonic())
             elif self.pacer.take(feed.lane, now, budget=feed.sink is not None):
                 feed.send()
                 self.pacer.sent(feed.lane, time.monotonic())

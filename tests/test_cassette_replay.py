@@ -284,20 +284,28 @@ def test_a_stream_that_broke_replays_broken(tmp_path) -> None:
 
 
 def test_a_cancelled_replay_stops_at_once(tmp_path) -> None:
+    """Stop during a replay's wait for the next event: the run ends at once, not when the event was due.
+
+    Replayed at 1/20 of the recorded pace, the second token is due 8 s after the first: the run is
+    cancelled as soon as the first token is in, and must end long before the second one would come."""
     path = tmp_path / "slow.json"
-    with ScriptedServer([Reply(chunks=["x "] * 6, delay=0.4)]) as server, \
+    with ScriptedServer([Reply(chunks=["x "] * 3, delay=0.4, first_delay=0.05)]) as server, \
             lazyllm.cassette(path, "record") as cassette:
         llm = lazyllm.OnlineChatModule(base_url=cassette.url(server.base_url), model="m", stream=True)
         llm("q")
-    with lazyllm.cassette(path, "replay", 1.0) as cassette:
+    with lazyllm.cassette(path, "replay", 0.05) as cassette:
         llm = lazyllm.OnlineChatModule(base_url=cassette.url(server.base_url), model="m", stream=True)
         run = Run(llm, "q").start()
-    time.sleep(1.0)
-    t0 = time.perf_counter()
+    deadline = time.monotonic() + 60
+    while run.text != "x " and time.monotonic() < deadline:  # the first token (due ~1 s after the request)
+        time.sleep(0.01)
+    assert run.text == "x ", run
+    t0 = time.monotonic()
     run.cancel()
     with pytest.raises(lazyllm.RunCancelled):
-        run.wait(10)
-    assert time.perf_counter() - t0 < 2.0 and run.status == "cancelled" and run.text.startswith("x x")
+        run.wait(30)
+    assert time.monotonic() - t0 < 5.0, "the run waited for the replay's next event"  # it was 8 s away
+    assert run.status == "cancelled" and run.text == "x "
 
 
 def test_settings_and_errors_in_the_callers_frame(tmp_path) -> None:

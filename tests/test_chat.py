@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import lazystream_widget as lazyllm
-from lazystream_widget.runtime import cancel
+from lazystream_widget.runtime import cancel, chat
 from lazystream_widget.runtime.chat import ModelConfigError, ModelError, OnlineChatModule
 from lazystream_widget.runtime.queue import FileSystemQueue
 from lazystream_widget.runtime.session import session
@@ -196,13 +196,14 @@ def test_a_503_is_retried_and_the_retry_is_in_the_trace(scripted_server_factory,
     assert retries[0]["parent"] == end["parent"] and retries[0]["span"] == end["span"]
 
 
-def test_a_429_honours_retry_after(scripted_server_factory) -> None:
+def test_a_429_honours_retry_after(scripted_server_factory, monkeypatch) -> None:
+    monkeypatch.setattr(chat, "MODEL_RETRY_BACKOFF_S", 30.0)  # our own backoff would take 30 s here
     server = scripted_server_factory([HTTPError(429, headers={"Retry-After": "0"}), "ok"])
     t0 = time.monotonic()
     with session():
         assert model(server)("hi") == "ok"
     assert len(server.requests) == 2
-    assert time.monotonic() - t0 < 0.45  # Retry-After: 0 instead of the 0.5 s backoff
+    assert time.monotonic() - t0 < 10  # Retry-After: 0 instead of the 30 s backoff
 
 
 def test_a_400_is_not_retried(scripted_server_factory, read_trace) -> None:
@@ -352,16 +353,22 @@ def test_a_cancelled_run_does_not_start_a_request(scripted_server) -> None:
     assert scripted_server.requests == []
 
 
-def test_a_cancel_during_retry_backoff_stops_at_once(scripted_server_factory) -> None:
+def test_a_cancel_during_retry_backoff_stops_at_once(scripted_server_factory, monkeypatch) -> None:
+    monkeypatch.setattr(chat, "MODEL_RETRY_BACKOFF_S", 30.0)  # a backoff the run could not sit out unnoticed
     server = scripted_server_factory([HTTPError(503), HTTPError(503), "ok"])
     llm = model(server)
     llm._warm_client()  # built now (it takes 0.1-0.5 s on a busy machine), so the cancel lands in the backoff
     with session(), cancel_token() as token:
-        threading.Timer(0.1, token.cancel, args=("stop",)).start()
+
+        def stop_once_the_first_attempt_failed() -> None:
+            if server.wait_for("error", timeout=30):  # the 503 is out: the model call is (about to be) backing off
+                token.cancel("stop")
+
+        threading.Thread(target=stop_once_the_first_attempt_failed, daemon=True).start()
         t0 = time.monotonic()
         with pytest.raises(cancel.RunCancelled):
             llm("hi")
-        assert time.monotonic() - t0 < 0.45  # the 0.5 s backoff was interrupted
+        assert time.monotonic() - t0 < 10  # the 30 s backoff was interrupted
     assert len(server.requests) == 1
 
 

@@ -79,6 +79,33 @@ def test_very_long_arguments_stop_streaming_at_the_bound_and_say_so() -> None:
     assert last["done"] and last["cut"] and last["total"] == len(json.dumps({"city": "Rome", "note": big}))
 
 
+@pytest.mark.parametrize("unit", ["x", "é\n\x01€"], ids=["ascii", "multi-byte-and-escaped"])
+def test_arguments_that_piled_up_go_as_several_whole_events_never_one_cut_event(read_trace, unit: str) -> None:
+    """All the argument text arrives between two events (a fast stream, or a client behind on a busy machine):
+    each event must still fit the trace's field bound, or the bound cuts its delta and the rebuilt text is
+    wrong. Regression: one ~8 KiB event was cut, 50 characters lost and a marker put in their place."""
+    from lazystream_widget.runtime.tool_stream import ToolCallStream
+    from lazystream_widget.runtime.trace import Span
+
+    arguments = json.dumps({"note": unit * TOOL_CALL_STREAM_MAX_CHARS}, ensure_ascii=False)
+    with session() as s:
+        span = Span("llm", "llm", None, s.id)
+        span.start()
+        calls = ToolCallStream(span)
+        # the stream's tool-call deltas as the SSE decoder hands them over (dicts of the wire JSON)
+        calls.feed([{"index": 0, "id": "c1", "function": {"name": "look_up"}}])
+        calls.feed([{"index": 0, "function": {"arguments": arguments}}])
+        calls.close()
+        events = [e["attrs"] for e in read_trace() if e.get("name") == TOOL_CALL_EVENT]
+    text = ""
+    for attrs in events:
+        assert attrs["offset"] == len(text) and "[truncated" not in attrs["delta"]
+        text += attrs["delta"]
+    assert text == arguments[:TOOL_CALL_STREAM_MAX_CHARS]
+    assert [bool(a.get("done")) for a in events] == [False] * (len(events) - 1) + [True]
+    assert events[-1]["cut"] is True and events[-1]["total"] == len(arguments)
+
+
 def test_the_seed_loop_prints_a_few_readable_lines_per_tool_call(scripted_server_factory) -> None:
     """The seed's own consumer loop: tool-call arguments add a handful of trace lines, each one JSON object."""
     server = scripted_server_factory([

@@ -249,6 +249,81 @@ describe("answer box", () => {
   });
 });
 
+describe("a big final state", () => {
+  test("renders over several syncs, busy (aria-busy) until the whole text is drawn", () => {
+    const text = Array.from({ length: 300 }, (_, i) => `Paragraph ${i} with **bold** words and \`code\` in it.`).join("\n\n");
+    const { run } = makeRun({ status: "done", text, stats: { tokens: 10 } });
+    const box = createAnswerBox({ run, model: createFakeModel(), charsPerPiece: 300, highlight: false });
+    document.body.append(box.el);
+    const scroll = box.el.querySelector(".lsw-scroll");
+    expect(box.behind).toBe(true); // a frame's share only
+    expect(scroll.getAttribute("aria-busy")).toBe("true");
+    expect(box.el.querySelector(".lsw-status-text").textContent).toMatch(/^Done/);
+    let syncs = 1;
+    while (box.behind && syncs < 10_000) {
+      box.sync(run);
+      syncs++;
+    }
+    expect(syncs).toBeGreaterThan(2);
+    expect(scroll.getAttribute("aria-busy")).toBe("false");
+    const shown = box.el.querySelector(".lsw-answer").textContent;
+    expect(shown).toContain("Paragraph 0 with bold words");
+    expect(shown).toContain("Paragraph 299 with bold words and code in it.");
+    expect(box.el.querySelectorAll(".lsw-answer p").length).toBe(300);
+    box.destroy();
+  });
+});
+
+describe("a big final state", () => {
+  test("one huge paragraph is parsed a few times over, not once per piece (linear, not quadratic)", async () => {
+    const { md } = await import("../md-render.js");
+    const text = Array.from({ length: 20_000 }, (_, i) => `${i}@tok`).join(" "); // ~180 KB, no blank line
+    const { run } = makeRun({ status: "done", text });
+    const parse = vi.spyOn(md, "parse");
+    const box = createAnswerBox({ run, model: createFakeModel(), highlight: false });
+    while (box.behind) box.sync(run);
+    const parsed = parse.mock.calls.reduce((n, [src]) => n + src.length, 0);
+    parse.mockRestore();
+    expect(box.el.querySelector(".lsw-answer").textContent).toContain("19999@tok");
+    expect(parsed).toBeLessThan(12 * text.length);
+    box.destroy();
+  });
+});
+
+describe("show more", () => {
+  test("a click hands the next slice over to the frames: busy until drawn, then complete", () => {
+    const text = Array.from({ length: 120 }, (_, i) => `Line ${i} of the answer, long enough.`).join("\n\n");
+    const { run } = makeRun({ status: "done", text });
+    let frames = 0;
+    const box = createAnswerBox({ run, model: createFakeModel(), maxChars: 1000, highlight: false, onNeedsFlush: () => frames++ });
+    document.body.append(box.el);
+    while (box.behind) box.sync(run);
+    const more = box.el.querySelector(".lsw-more");
+    expect(more.hidden).toBe(false);
+    expect(box.el.querySelector(".lsw-answer").textContent).not.toContain("Line 119");
+    more.click();
+    expect(frames).toBe(1); // asked for a frame instead of drawing in the click
+    expect(box.behind).toBe(true);
+    let syncs = 0;
+    while (box.behind && syncs < 1000) {
+      box.sync(run);
+      syncs++;
+    }
+    expect(box.el.querySelector(".lsw-scroll").getAttribute("aria-busy")).toBe("false");
+    const shown = box.el.querySelector(".lsw-answer").textContent;
+    expect(shown).toContain("Line 0 of the answer");
+    expect(shown).toContain("Line 45 of the answer");
+    expect(shown).not.toContain("Line 119"); // the next slice only (1,000 more characters)
+    for (let i = 0; i < 20 && !more.hidden; i++) {
+      more.click();
+      while (box.behind) box.sync(run);
+    }
+    expect(more.hidden).toBe(true);
+    expect(box.el.querySelectorAll(".lsw-answer p").length).toBe(120);
+    box.destroy();
+  });
+});
+
 describe("auto-scroll", () => {
   test("isNearBottom", () => {
     expect(isNearBottom({ scrollTop: 600, scrollHeight: 1000, clientHeight: 400 })).toBe(true);

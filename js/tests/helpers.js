@@ -129,3 +129,11 @@ export function rng(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** CPU time of this test process in ms. Unlike the wall clock it does not run on while the machine's
+ * other processes have the cores, so a cost comparison or a guard against a blow-up measures our code,
+ * not the machine's load. (The process's other threads, e.g. V8's garbage collector, count too.) */
+export function cpuMs() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}

@@ -133,10 +133,16 @@ class WidgetKernel:
     # -- the widget's comm --------------------------------------------------------------
 
     def send_custom(self, comm_id: str, content: dict[str, Any]) -> float:
-        """Send an anywidget custom message to ``comm_id`` (as ``model.send`` does); returns the send time."""
+        """Send an anywidget custom message to ``comm_id`` (as ``model.send`` does); returns the send time.
+
+        The time is taken *before* the send: the kernel may answer within milliseconds, and on a busy
+        machine the IOPub reader thread can stamp the answer before this thread runs again, so a time
+        taken after the send could be later than the answer's (and ``customs(comm, since)`` would miss it).
+        """
         msg = self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {"method": "custom", "content": content}})
+        sent = time.monotonic()
         self.kc.shell_channel.send(msg)
-        return time.monotonic()
+        return sent
 
     def customs(self, comm_id: str, since: float = 0.0) -> list[dict[str, Any]]:
         """The custom messages the kernel sent on ``comm_id`` (content, with "t" and "mseq" where numbered)."""

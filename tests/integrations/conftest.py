@@ -12,6 +12,11 @@ import os
 import shutil
 import tempfile
 
+from .cpython_ast_guard import install as _serialise_ast_parse_on_affected_pythons
+
+# LazyLLM's tool sandbox parses in parallel threads: see cpython_ast_guard.py (an interpreter bug, not ours).
+_serialise_ast_parse_on_affected_pythons()
+
 _LAZYLLM_HOME = tempfile.mkdtemp(prefix="lazystream-test-lazyllm-home-")
 atexit.register(shutil.rmtree, _LAZYLLM_HOME, True)
 os.environ["LAZYLLM_HOME"] = _LAZYLLM_HOME

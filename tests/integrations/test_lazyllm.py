@@ -140,18 +140,12 @@ LOCATION = {"Tokyo": "Tokyo, Japan", "Paris": "Paris, France", "Beijing": "Beiji
             "San Francisco": "San Francisco, CA"}  # fmt: skip
 
 
-#: LazyLLM 1.4.0's own intermittent failure when tool calls run in parallel threads (it compiles the tool's
-#: sandbox code with ``ast`` there): "AST constructor recursion depth mismatch". Not ours to fix; the widget
-#: must show it like any error, and it must never leak into another run.
-LAZYLLM_PARALLEL_AST_BUG = "AST constructor recursion depth mismatch"
-
-
 def test_ten_concurrent_runs_never_mix_and_lose_nothing(weather_server):
     agent = lazyllm_agent(weather_server, stream=True)  # one agent object shared by all runs, as in a notebook
     # LazyLLM's default sandbox runs every tool call in a fresh Python process (about 3 s each here) and gives
-    # up after 30 s with an empty result: 20 at once on 2 cores hit that, and its AST check fails in parallel
-    # threads (LAZYLLM_PARALLEL_AST_BUG). This test is about our isolation of runs, so the tools run in-process
-    # (LazyLLM's own switch, as fc_register(..., execute_in_sandbox=False) sets it).
+    # up after 30 s with an empty result: 20 at once on 2 cores hit that. This test is about our isolation of
+    # runs, so the tools run in-process (LazyLLM's own switch, as fc_register(..., execute_in_sandbox=False)
+    # sets it). (LazyLLM's parallel ``ast.parse`` meets a CPython < 3.11.8 bug: guarded, see cpython_ast_guard.py.)
     for tool in agent._tools_manager.all_tools:
         tool.execute_in_sandbox = False
     runs = [Run(agent, f"What's the weather like today in celsius in {a} and {b}?").start() for a, b in CASES]
@@ -160,28 +154,17 @@ def test_ten_concurrent_runs_never_mix_and_lose_nothing(weather_server):
             run.wait(180)
         except Exception:
             pass  # judged below
-    complete = 0
     for (a, b), run in zip(CASES, runs, strict=True):
         others = set(LOCATION) - {a, b}
         assert not any(city in run.text for city in others), f"another run's text leaked in: {run.text!r}"
         assert {t.input["location"] for t in tool_spans(run) if t.input} <= {LOCATION[a], LOCATION[b]}
         calls = "\n".join(f"{t.name} {t.input} -> {t.output} {t.error}" for t in tool_spans(run))
         detail = run.trace_tree() + "\n" + calls
-        lazyllm_failed = LAZYLLM_PARALLEL_AST_BUG in detail or LAZYLLM_PARALLEL_AST_BUG in str(run.error)
-        if run.status == "error":
-            assert lazyllm_failed, f"unexpected failure: {run.error!r}\n{detail}"
-            (root,) = [s for s in run.trace if s.parent_id is None]
-            assert root.status == "error" and LAZYLLM_PARALLEL_AST_BUG in root.error["message"]
-            continue
-        assert run.status == "done", detail
+        assert run.status == "done", f"{run.error!r}\n{detail}"
         assert run.text == run.result, "streamed text and result must agree (nothing lost, nothing extra)"
-        if lazyllm_failed:
-            continue  # the model was told the tool failed, and said so: shown as it happened
         assert run.text.startswith(f"The current weather in {a} is ") and f"in {b}, it is" in run.text, detail
         assert run.notices == []
         assert_weather_tree(run, [LOCATION[a], LOCATION[b]])
-        complete += 1
-    assert complete >= 8, f"only {complete} of 10 runs completed (LazyLLM's own parallel-tool bug aside)"
     span_ids = [s.id for run in runs for s in run.trace]
     assert len(span_ids) == len(set(span_ids)), "a span reached two runs"
 
@@ -217,6 +200,7 @@ def _run_script(body: str, **env: str) -> dict:
 _SUBPROCESS_RUN = """
     import json, sys
     sys.path.insert(0, {here!r})  # LazyLLM's home and key come in the environment (see conftest.py)
+    import cpython_ast_guard; cpython_ast_guard.install()  # as conftest.py does: an interpreter bug, not ours
     import lazyllm
     from lazyllm.tools import FunctionCallAgent
     from weather_tools import TOOLS
