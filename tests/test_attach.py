@@ -216,8 +216,8 @@ def test_on_the_file_backend_a_closed_session_is_gone_and_the_error_says_why(age
         attach_run(sid)
 
 
-def test_a_run_in_this_process_can_be_watched_by_its_session_id() -> None:
-    gate = threading.Event()
+def gated_abc(gate: threading.Event):
+    """A module that waits for ``gate``, then streams "a b c " and returns "abc"."""
 
     def slow(q: str) -> str:
         gate.wait(10)
@@ -225,7 +225,12 @@ def test_a_run_in_this_process_can_be_watched_by_its_session_id() -> None:
             FileSystemQueue().enqueue(w)
         return "abc"
 
-    run = lsw.StreamView(slow, display=False).ask("q")
+    return slow
+
+
+def test_a_run_in_this_process_can_be_watched_by_its_session_id() -> None:
+    gate = threading.Event()
+    run = lsw.StreamView(gated_abc(gate), display=False).ask("q")
     watcher = attach_run(run.session_id)
     gate.set()
     assert run.wait(20) == "abc" and watcher.wait(20) == "abc" and watcher.text == "a b c "
@@ -235,14 +240,7 @@ def test_watchers_are_served_by_the_process_pump_not_threads_of_their_own() -> N
     from lazystream_widget import pump as pump_mod
 
     gate = threading.Event()
-
-    def slow(q: str) -> str:
-        gate.wait(10)
-        for w in ("a ", "b ", "c "):
-            FileSystemQueue().enqueue(w)
-        return "abc"
-
-    run = lsw.StreamView(slow, display=False).ask("q")
+    run = lsw.StreamView(gated_abc(gate), display=False).ask("q")
     watchers = [attach_run(run.session_id) for _ in range(5)]
     pump = pump_mod.get_pump(get_backend())
     deadline = time.monotonic() + 10
