@@ -46,6 +46,8 @@ GROUPS: list[Group] = [
     Group("replay", "benchmarks.replay", "cassette replay fidelity at speed 1.0"),
     Group("control", "benchmarks.control", "Stop and resync reaching a busy kernel"),
     Group("filter", "benchmarks.trace_filter", "trace filter keystroke on a 100,000-entry trace"),
+    Group("redis", "benchmarks.redis_bench", "Redis backend on loopback beside the file backend: enqueue rate vs "
+          "raw redis-py, enqueue-to-seen p50/p95, 1-200 sessions"),
 ]
 
 

@@ -28,6 +28,9 @@ export const TOOL_CALL_EVENT = "tool_call";
 export const ATTR_TEXT_RANGES = "text_ranges";
 export const ATTR_THINKING_RANGES = "thinking_ranges";
 export const ENTRY_EVENTS = ["start", "end", "event"];
+/** Run markers (protocol.py RunMarker): lazy_trace lines that open and close a run, for watchers in
+ * other processes. The kernel never sends them to the widget; if one arrives anyway it is ignored. */
+export const RUN_EVENTS = ["run_start", "run_end"];
 export const SPAN_STATUSES = ["ok", "error", "cancelled"];
 export const RUN_STATUSES = ["running", "done", "error", "cancelled"];
 
@@ -69,6 +72,11 @@ const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x)
 /** @param {unknown} x @returns {x is TraceEntry} */
 export function isTraceEntry(x) {
   return isObject(x) && typeof x.span === "string" && ENTRY_EVENTS.includes(x.event);
+}
+
+/** @param {unknown} x @returns {boolean} a run marker (not a span entry: ignore it) */
+export function isRunMarker(x) {
+  return isObject(x) && RUN_EVENTS.includes(x.event);
 }
 
 /** @param {unknown} x @returns {x is RunState} */

@@ -11,7 +11,7 @@
 // with the same call_id it takes the provisional node's place in the order, and the provisional
 // node goes (`replaced` tells the view which node took over, to keep the selection).
 
-import { ATTR_TEXT_RANGES, ATTR_THINKING_RANGES, isTraceEntry, TOOL_CALL_EVENT } from "./protocol.js";
+import { ATTR_TEXT_RANGES, ATTR_THINKING_RANGES, isRunMarker, isTraceEntry, TOOL_CALL_EVENT } from "./protocol.js";
 import { addTotals, copyTotals, ownTotals, sameTotals, zeroTotals } from "./rollups.js";
 import { isFolded, isInternal } from "./trace-rows.js";
 
@@ -194,6 +194,7 @@ export class TraceModel {
   }
 
   _add(e) {
+    if (isRunMarker(e)) return; // issue 13: run markers are for watchers in other processes, not spans
     this.entryCount++;
     const arrival = ++this.arrival;
     if (!isTraceEntry(e)) {

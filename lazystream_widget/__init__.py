@@ -69,6 +69,7 @@ _LAZY = {
     "Cassette": "lazystream_widget.cassettes",
     "CassetteError": "lazystream_widget.cassettes",
     "CassetteMismatchError": "lazystream_widget.cassettes",
+    "start_run": "lazystream_widget.worker",
 }
 
 __all__ = [
@@ -129,6 +130,7 @@ __all__ = [
     "pipeline",
     "save_pipeline_result",
     "session",
+    "start_run",
     "switch",
     "teardown_session",
     "warp",
@@ -205,3 +207,4 @@ if TYPE_CHECKING:  # for editors and type checkers only
     from .runtime.trainable import ServerStartError, TrainableModule
     from .settings import configure
     from .widget import StreamView
+    from .worker import start_run

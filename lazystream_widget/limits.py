@@ -196,3 +196,22 @@ RESYNC_MAX_ATTEMPTS = 5
 MARIMO_CATCH_UP_FIRST_S = 0.25
 #: ...then at doubling intervals up to this one, until the browser sends the kernel a message.
 MARIMO_CATCH_UP_MAX_INTERVAL_S = 2.0
+
+# --- the Redis queue backend (LAZYSTREAM_QUEUE=redis://...) ------------------------
+#: Each queue's stream is trimmed to about this many items (``XADD ... MAXLEN ~``): Redis keeps
+#: a bounded amount per queue. A consumer more than this many items behind loses the oldest,
+#: and a watcher attaching late to a longer run misses its beginning (it is told so).
+REDIS_STREAM_MAXLEN = 1_000_000
+#: Default of the ``queue_expiry`` setting: a session's keys are deleted by Redis this long after
+#: its last write, or after its owner closed it (a day).
+REDIS_SESSION_EXPIRY_S = 24 * 3600
+#: A producer retries a write this long (reconnecting, with backoff) while Redis is unreachable,
+#: then fails the run with QueueUnavailableError: it never hangs.
+REDIS_PRODUCER_RETRY_S = 10.0
+#: Backoff between reconnect attempts: starts here, doubles, and stays at most REDIS_RETRY_BACKOFF_MAX_S.
+REDIS_RETRY_BACKOFF_S = 0.05
+REDIS_RETRY_BACKOFF_MAX_S = 1.0
+#: Connect and read timeouts of one Redis command (blocking reads add their own block time).
+REDIS_SOCKET_TIMEOUT_S = 5.0
+#: One destructive or replaying read takes at most this many items from a stream at once.
+REDIS_READ_BATCH = 5_000

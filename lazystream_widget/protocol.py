@@ -17,6 +17,11 @@ Three things cross a boundary:
 
 Browser -> kernel: :class:`CancelMessage` and :class:`ResyncMessage`, answered with a
 :class:`ControlReplyMessage` and a :class:`SnapshotMessage` (see ``control.py`` and ``resync.py``).
+Run markers (:class:`RunMarker`) are ``lazy_trace`` lines of their own that the runner writes
+around every run, for watchers in other processes (``StreamView.attach``): ``run_start`` with the
+query, ``run_end`` with the status and the (truncated) result. They are not spans: they carry no
+``seq`` (spans are numbered 1..n whether or not a marker was read), and runners and watchers take
+them out of the entries they hand a display, so the front end never receives one.
 """
 
 from __future__ import annotations
@@ -102,6 +107,33 @@ class TraceEntry(TypedDict, total=False):
     duration_ms: float  # end only
     usage: Usage | None  # end of an llm span
     attrs: dict[str, Any]  # free-form: model, ttft_ms, attempt, arguments...
+
+
+#: The ``event`` of the run markers.
+RUN_START_EVENT = "run_start"
+RUN_END_EVENT = "run_end"
+RUN_EVENTS: tuple[str, ...] = (RUN_START_EVENT, RUN_END_EVENT)
+
+
+class RunMarker(TypedDict, total=False):
+    """A ``lazy_trace`` line that opens or closes a run (see the module docstring)."""
+
+    v: int
+    ts: float  # unix time, seconds
+    event: Literal["run_start", "run_end"]
+    span: str  # the run's id (Run.id), not a span id
+    name: Literal["run"]
+    input: str  # run_start: the query (repr() if not a string), truncated like any trace field
+    status: RunStatus  # run_end: done, error or cancelled
+    output: str | None  # run_end: str() of the result, truncated like any trace field
+    error: ErrorInfo | None  # run_end of a failed run
+    duration_ms: float  # run_end
+    attrs: dict[str, Any]  # run_end: tokens, ttft_ms, text_chars (the answer's full length)
+
+
+def is_run_marker(entry: Any) -> bool:
+    """True for a parsed ``lazy_trace`` entry that is a run marker."""
+    return isinstance(entry, dict) and entry.get("event") in RUN_EVENTS
 
 
 class RunStats(TypedDict, total=False):

@@ -49,18 +49,24 @@ FINISH_MESSAGES = 1
 
 
 class Feed:
-    """One run's link to the pump. Created by ``Run.start``; after :meth:`Pump.add`, the pump thread owns it."""
+    """One run's link to the pump. Created by ``Run.start``; after :meth:`Pump.add`, the pump thread owns it.
+
+    A run of this process is the usual feed; a watcher of a run elsewhere (``attach.py``) is another
+    kind, overriding the hooks below (:meth:`drain`, :meth:`over`, :meth:`recheck_at`, :meth:`finish`,
+    :meth:`close`), so one pump serves both.
+    """
 
     __slots__ = ("run", "sink", "ctx", "lane", "session_id", "future", "text", "thinking", "entries",
-                 "parked", "timer", "cancelled_at", "failure", "work_ended", "text_sent", "__weakref__")
+                 "parked", "timer", "cancelled_at", "failure", "work_ended", "text_sent", "pump", "__weakref__")
 
-    def __init__(self, run: Run, sink: RunSink | None, ctx: Any) -> None:
+    def __init__(self, run: Run, sink: RunSink | None, ctx: Any, session_id: str | None = None) -> None:
         self.run = run
         self.sink = sink
         self.ctx = ctx  # the starting cell's context: every sink call runs in it
         #: views pace per lane: one lane per sink (several runs of one view share it), else per run
         self.lane: Hashable = ("sink", id(sink)) if sink is not None else ("run", id(self))
-        self.session_id: str = run._session.id
+        self.session_id: str = session_id if session_id is not None else run._session.id
+        self.pump: Pump | None = None  # the pump serving it (set by Pump.add)
         self.future: Any = None  # set once the work is submitted
         self.text: list[str] = []  # drained, not yet handed to the sink
         self.thinking: list[str] = []
@@ -110,6 +116,18 @@ class Feed:
             return True
         return self.cancelled_at is not None and now - self.cancelled_at >= CANCEL_GRACE_S
 
+    def recheck_at(self, now: float) -> float | None:
+        """When the pump must serve this feed again even if nothing is appended (None: only on events)."""
+        return self.cancelled_at + CANCEL_GRACE_S if self.cancelled_at is not None else None  # end an unheeded cancel
+
+    def finish(self) -> None:
+        """The run is over (in the starting cell's context): settle its status, result and error."""
+        self.run._finish(self.future, self.failure)
+
+    def close(self) -> None:
+        """After the final state went out: the run-end marker, then the session closes."""
+        self.run._close_session()
+
 
 class Pump:
     """See the module docstring. One per process: :func:`get_pump`."""
@@ -120,6 +138,7 @@ class Pump:
         self.backend = backend
         self.pacer = pacer or Pacer()
         self._retired = False
+        self._stopped = False  # the thread has ended (set under _lock): add() refuses
         self._watch = watch_set_for(backend)
         self._lock = threading.Lock()
         self._incoming: list[Feed] = []
@@ -134,14 +153,21 @@ class Pump:
 
     # ---- any thread -------------------------------------------------------------
 
-    def add(self, feed: Feed) -> None:
-        """Start serving ``feed``: its session is watched from now on, so no append can be missed."""
-        self._watch.add(feed, feed.session_id)
+    def add(self, feed: Feed) -> bool:
+        """Start serving ``feed``: its session is watched from now on, so no append can be missed.
+
+        False if this pump has stopped (retired while idle): use :func:`serve`, which takes a live one.
+        """
+        with self._lock:  # atomic with the thread's last look before it stops (_loop)
+            if self._stopped:
+                return False
+            feed.pump = self
+            self._watch.add(feed, feed.session_id)
+            self._incoming.append(feed)
         if feed.sink is not None:  # the run's start messages count against the kernel's budget, not its view's frame
             self.pacer.charge(None, time.monotonic(), START_MESSAGES)
-        with self._lock:
-            self._incoming.append(feed)
         self._watch.wake()
+        return True
 
     def poke(self, feed: Feed) -> None:
         """Serve ``feed`` now, whatever its pacing (its work ended, it was cancelled, a notice came)."""
@@ -152,6 +178,11 @@ class Pump:
     @property
     def live(self) -> int:
         return len(self._feeds)
+
+    def idle(self) -> bool:
+        """Serving no run, and none waiting to be added."""
+        with self._lock:
+            return not self._feeds and not self._incoming
 
     # ---- the pump thread ------------------------------------------------------------
 
@@ -169,7 +200,7 @@ class Pump:
                 time.sleep(0.05)
             if self._retired:
                 with self._lock:
-                    idle = not self._feeds and not self._incoming
+                    idle = self._stopped = not self._feeds and not self._incoming
                 if idle:
                     self._watch.close()
                     return
@@ -254,8 +285,10 @@ class Pump:
                 self._watch.park(feed)
                 self._arm(feed, self.pacer.due(feed.lane, now, budget=feed.sink is not None))
                 return
-        if feed.cancelled_at is not None and feed.timer is None:
-            self._arm(feed, feed.cancelled_at + CANCEL_GRACE_S)  # end it even if the module never returns
+        if feed.timer is None:
+            at = feed.recheck_at(now)  # e.g. end it even if the module never honours a cancel
+            if at is not None:
+                self._arm(feed, at)
 
     def _end(self, feed: Feed) -> None:
         """The run is over: last delta, then the final state (in that order), then its session closes."""
@@ -274,7 +307,7 @@ class Pump:
                 if feed.sink is not None and feed.failure is None:
                     self.pacer.charge(feed.lane, time.monotonic())
                 feed.send()
-            feed.ctx.run(run._finish, feed.future, feed.failure)
+            feed.ctx.run(feed.finish)
             if feed.sink is not None:
                 self.pacer.charge(None, time.monotonic(), FINISH_MESSAGES)
                 try:
@@ -283,7 +316,7 @@ class Pump:
                     feed.ctx.run(_report, exc)
         finally:
             try:
-                run._session.close()
+                feed.close()
             finally:
                 run._final.set_result(None)
 
@@ -294,35 +327,49 @@ def _report(exc: BaseException) -> None:
     threading.excepthook(args)
 
 
-_pump: Pump | None = None
+#: The pumps by backend (``id``): one per backend in use, e.g. the file store and a Redis server at once.
+_pumps: dict[int, Pump] = {}
 _pump_lock = threading.Lock()
 
 
 def get_pump(backend: Any = None) -> Pump:
     """The pump for ``backend`` (default: the process's queue backend), started on first use.
 
-    One pump runs per backend in use; when runs move to another backend (``set_backend``, a new
-    queue home in tests), the old pump finishes its runs and stops.
+    One pump runs per backend in use (runs on the file store and on Redis can stream side by side);
+    when a pump for a new backend starts (``set_backend``, a new queue home in tests, another Redis
+    URL), the pumps of other backends that serve nothing are stopped (they start again if needed),
+    and a busy one stops once its runs have ended.
     """
-    global _pump
     if backend is None:
         from .runtime.session import get_backend
 
         backend = get_backend()
-    pump = _pump
+    pump = _pumps.get(id(backend))
     if pump is not None and pump.backend is backend and not pump._retired:
         return pump
     with _pump_lock:
-        if _pump is None or _pump.backend is not backend or _pump._retired:
-            if _pump is not None:
-                _pump.retire()
-            _pump = Pump(backend)
-        return _pump
+        pump = _pumps.get(id(backend))
+        if pump is None or pump.backend is not backend or pump._retired:
+            for key, other in list(_pumps.items()):
+                if other._retired or other.idle():
+                    other.retire()
+                    del _pumps[key]
+            pump = _pumps[id(backend)] = Pump(backend)
+        return pump
+
+
+def serve(feed: Feed, backend: Any) -> Pump:
+    """Hand ``feed`` to the pump of ``backend`` (started if needed); returns that pump."""
+    while True:
+        pump = get_pump(backend)
+        if pump.add(feed):
+            return pump
+        # that pump stopped between get_pump() and add() (retired while idle): the next call starts another
 
 
 def _forget_pump_in_child() -> None:
-    global _pump, _pump_lock
-    _pump, _pump_lock = None, threading.Lock()  # a forked child has no pump thread: start its own
+    global _pumps, _pump_lock
+    _pumps, _pump_lock = {}, threading.Lock()  # a forked child has no pump thread: start its own
 
 
 os.register_at_fork(after_in_child=_forget_pump_in_child)

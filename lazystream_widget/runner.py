@@ -25,10 +25,20 @@ import time
 from typing import Any, Callable, Protocol
 
 from .limits import DEQUEUE_MAX_BYTES
-from .protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE, ErrorInfo, RunState, TraceEntry, parse_entry
-from .pump import CANCEL_GRACE_S, Feed, get_pump
+from .protocol import (
+    ANSWER_QUEUE,
+    THINK_QUEUE,
+    TRACE_QUEUE,
+    ErrorInfo,
+    RunState,
+    TraceEntry,
+    is_run_marker,
+    parse_entry,
+)
+from .pump import CANCEL_GRACE_S, Feed, get_pump, serve
 from .result_text import result_markdown
 from .run_text import StreamedText
+from .runtime.backend import QueueUnavailableError
 from .spans import SpanRecord, build_spans, format_tree
 from .tracebacks import mark_for_user, user_facing
 
@@ -159,8 +169,8 @@ class Run:
                 return
             self._notices.append(line)
         feed = self._feed
-        if feed is not None and not self._final.done():
-            get_pump(self._backend).poke(feed)  # a notice appends nothing to the queues: wake the pump
+        if feed is not None and feed.pump is not None and not self._final.done():
+            feed.pump.poke(feed)  # a notice appends nothing to the queues: wake the pump
 
     def take_new_notices(self) -> list[str]:
         """The notices added since the last call (what a display has not been sent yet)."""
@@ -347,16 +357,24 @@ class Run:
 
     # ---- running ----------------------------------------------------------------
 
-    def start(self, sink: RunSink | None = None) -> Run:
+    @property
+    def session_id(self) -> str | None:
+        """The id of the session the run streams into: hand it to ``StreamView.attach`` in another
+        process to watch this run there (with Redis, also after it ended)."""
+        return self._session.id if self._session is not None else None
+
+    def start(self, sink: RunSink | None = None, *, session: Any = None) -> Run:
         """Submit the module to the pool under a fresh session and hand the run to the pump.
 
         Call it from the thread whose context should reach the sink (the notebook cell):
         ipykernel routes a widget's messages by the context they are sent from, so the
         pump calls the sink in a copy of this context.
+        ``session``: stream into this session instead of a fresh one (e.g. one a watcher elsewhere
+        follows); it is closed at the end only if this process created it.
         """
         from .runtime.cancel import CancelToken, set_token
         from .runtime.run_threads import RunLimitError, start_run_thread
-        from .runtime.session import get_backend, new_session, use_session
+        from .runtime.session import new_session, use_session
         from .runtime.trace import activate, set_trace_everything
 
         cell_ctx = contextvars.copy_context()
@@ -369,8 +387,11 @@ class Run:
         self._asked_through = getattr(sink, "handle_name", None)  # "view", "console": named in error notes
         sink = export_sink(self, sink)  # sends the run's spans live when an OTLP endpoint is configured
         self._sink = sink
-        self._backend = get_backend()
-        self._session = new_session()
+        self._session = session if session is not None else new_session()
+        self._backend = self._session.backend  # the one it was opened on (file or Redis): its pump serves the run
+        from .run_markers import run_start_marker, write_marker
+
+        write_marker(self._session, run_start_marker(self))  # for watchers elsewhere (StreamView.attach)
         self._text = StreamedText(self._backend, self._session.id, ANSWER_QUEUE)
         self._thinking = StreamedText(self._backend, self._session.id, THINK_QUEUE)
         self._token = CancelToken()
@@ -398,7 +419,7 @@ class Run:
             raise
         feed.future = future
         # the pump drains a new run at once, so what the work appended before this line is not missed
-        pump.add(feed)
+        pump = serve(feed, self._backend)
         future.add_done_callback(lambda _f: pump.poke(feed))
         self._token.on_cancel(lambda: pump.poke(feed))
         return self
@@ -414,7 +435,8 @@ class Run:
             # waiting for them to be read, complete)
             self._work_ended_at = time.time()
             feed.work_ended = True
-            get_pump(self._backend).poke(feed)
+            if feed.pump is not None:  # (not yet added: the pump serves it at once when it is)
+                feed.pump.poke(feed)
 
     def _end_now(self, exc: BaseException, sink: RunSink | None) -> None:
         self.ended_at = time.time()
@@ -427,8 +449,26 @@ class Run:
             for streamed in (self._text, self._thinking):
                 if streamed is not None:
                     streamed.finish()
-            self._session.close()
+            self._close_session()
             self._final.set_result(None)
+
+    def _close_session(self) -> None:
+        """Write the run-end marker (how the run ended, for watchers elsewhere), then close the session.
+
+        When the run failed because its queue (Redis) stayed away, neither is retried again: the run
+        ends now, and Redis expires the session on its own."""
+        from .run_markers import run_end_marker, write_marker
+
+        if isinstance(self._exception, QueueUnavailableError):
+            self._session.abandon()
+            return
+        try:
+            write_marker(self._session, run_end_marker(self))
+        finally:
+            try:
+                self._session.close()
+            except QueueUnavailableError:
+                pass  # Redis went away at the very end: the session expires there on its own
 
     def _drain(self, queues: list[str] | None = None) -> tuple[str, str, list[TraceEntry | str]]:
         """Take what the run's queues hold (the pump calls it); returns (text, thinking, trace entries).
@@ -442,6 +482,7 @@ class Run:
         thinking = "".join(b.decode("utf-8", "surrogatepass") for b in raw)
         raw = _read_all(backend, sid, TRACE_QUEUE) if queues is None or TRACE_QUEUE in queues else []
         entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in raw]
+        entries = [e for e in entries if not is_run_marker(e)]  # our own run_start: for watchers, not the display
         if text or thinking or entries:
             with self._lock:
                 if (text or thinking) and self.ttft_ms is None:
@@ -468,6 +509,10 @@ class Run:
         from .runtime.cancel import RunCancelled
 
         self.ended_at = self._work_ended_at if future.done() and self._work_ended_at is not None else time.time()
+        if isinstance(failure, QueueUnavailableError):  # the queue (Redis) stayed away: say so, not "display"
+            self._set_exception(failure)
+            self.status = "error"
+            return
         if failure is not None:
             error = RunDisplayError(
                 f"run {self.id} was stopped: its display failed while streaming "

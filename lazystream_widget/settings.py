@@ -71,6 +71,46 @@ def _otlp_endpoint(value: Any) -> str | None:
     return value.strip()
 
 
+def _queue_url(value: Any) -> str | None:
+    """``None`` (the file backend) or a Redis URL; anything else says what is accepted."""
+    from urllib.parse import urlsplit
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "file")):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"queue must be a URL string such as redis://127.0.0.1:6379/0, got {type(value).__name__}")
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        raise ValueError(
+            "queue must be 'file' (the default) or a Redis URL: redis://[user:password@]host:port/db, "
+            f"rediss://... (TLS) or unix:///path/to/redis.sock; got {mask_url(text)!r}"
+        )
+    return text
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.I)
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(name: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> float | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            match = _DURATION.fullmatch(str(value))
+            if not match:
+                raise ValueError(f"{name} must be seconds or a duration such as 30s, 10m, 2h or 1d, got {value!r}")
+            seconds = float(match[1]) * _UNIT_S[(match[2] or "s").lower()]
+        if seconds <= 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+        return seconds
+
+    return parse
+
+
 def _prices(value: Any) -> dict[str, tuple[float, float]]:
     if value is None:
         return {}
@@ -164,8 +204,13 @@ def _positive_float(name: str) -> Callable[[Any], Any]:
 _SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("queue", "LAZYSTREAM_QUEUE", None, _optional_str("queue"),
-                "Queue backend URL: unset for the file backend under LAZYSTREAM_HOME, or redis://host:port/db."),
+        Setting("queue", "LAZYSTREAM_QUEUE", None, _queue_url,
+                "Queue backend: unset (or 'file') for the file backend under LAZYSTREAM_HOME, or a Redis URL "
+                "(redis://[user:password@]host:port/db, rediss:// for TLS, unix:///path.sock). "
+                "Needs the [redis] extra."),
+        Setting("queue_expiry", "LAZYSTREAM_QUEUE_EXPIRY", None, _duration("queue_expiry"),
+                "Redis backend: a session's data is deleted this long after its last write or after its owner "
+                "closed it (seconds, or 30s / 10m / 2h / 1d); default a day."),
         Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", None, _otlp_endpoint,
                 "OTLP/HTTP endpoint that every run's spans are sent to live (e.g. http://127.0.0.1:4318; "
                 "/v1/traces is added unless given); unset: nothing is sent. Needs the [otel] extra."),
@@ -195,6 +240,8 @@ _SETTINGS: dict[str, Setting] = {
 
 _configured: dict[str, Any] = {}
 _lock = threading.Lock()
+#: Bumped by every configure() and reset(): lets hot paths notice a change with one attribute read.
+generation = 0
 
 
 class Settings(dict):
@@ -244,12 +291,14 @@ def configure(**settings: Any) -> Settings:
                  else parsed[name] if name in parsed else get(name) for name in _SETTINGS}  # fmt: skip
         for check in checks:
             check(after)  # raises for a combination that cannot work: nothing is changed
+    global generation
     with _lock:
         for name, value in parsed.items():
             if value is _UNSET:
                 _configured.pop(name, None)
             else:
                 _configured[name] = value
+        generation += 1
     return snapshot()
 
 
@@ -316,6 +365,12 @@ def current() -> Settings:
     return _run_settings.get() or snapshot()
 
 
+def current_value(name: str) -> Any:
+    """One setting as :func:`current` has it, without building a whole snapshot outside a run."""
+    snap = _run_settings.get()
+    return snap[name] if snap is not None and name in snap else get(name)
+
+
 def run_settings() -> Settings | None:
     """The snapshot of the run the current code belongs to; None outside a run."""
     return _run_settings.get()
@@ -333,5 +388,7 @@ def describe() -> list[Setting]:
 
 def reset() -> None:
     """Forget every setting given in code (tests)."""
+    global generation
     with _lock:
         _configured.clear()
+        generation += 1

@@ -85,6 +85,7 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         check_module("StreamView", module)
         super().__init__(title=title, **kwargs)
         self.module = module
+        self.attached_session: str | None = None  # set by attach(): a read-only view of a run elsewhere
         self._run_list = RunList(max_runs, max_history)  # bounded: last runs in full, older summarised
         #: the view's last ``max_history`` runs (handles), oldest first
         self.history: list[Run] = self._run_list.history
@@ -104,6 +105,25 @@ class StreamView(RunHistory, anywidget.AnyWidget):
 
     # ---- the API ----------------------------------------------------------------
 
+    @classmethod
+    def attach(cls, session_id: str, *, display: bool = True, title: str = "") -> StreamView:
+        """A read-only view of a run executing elsewhere (a worker, another kernel), by its session id.
+
+        It shows the run's answer and trace as they stream, from the beginning however late you
+        attach (with Redis, also after the run ended); ``view.last_run`` is its handle (``text``,
+        ``trace``, ``status``, ``wait()``). Watchers never take items from each other or from the
+        session's own consumer. Stop (or ``last_run.cancel()``) stops watching, not the run.
+        See :mod:`lazystream_widget.attach`.
+        """
+        from .attach import _not_callable, attach_run
+
+        view = cls(_not_callable, display=False, title=title)
+        view.attached_session = session_id
+        attach_run(session_id, view, keep=view._remember)
+        if display:
+            show(view)  # Jupyter: IPython display; marimo: mo.output.append
+        return view
+
     @user_facing
     def ask(self, query: Any, *, wait: bool = False, timeout: float | None = None) -> Run:
         """Start a run of the module on ``query`` and return its handle at once.
@@ -115,6 +135,11 @@ class StreamView(RunHistory, anywidget.AnyWidget):
         ``TimeoutError`` if the run is still going by then; the run goes on.
         """
         __tracebackhide__ = True  # IPython and pytest skip this frame in the traceback
+        if self.attached_session is not None:
+            raise TypeError(
+                f"this view watches session {self.attached_session[:8]}… (StreamView.attach): it cannot ask; "
+                "make a StreamView(module) to run queries here"
+            )
         return self._start_run(query, wait, timeout)
 
     def _remember(self, run: Run) -> None:
@@ -130,6 +155,8 @@ class StreamView(RunHistory, anywidget.AnyWidget):
             run.cancel()
 
     def __repr__(self) -> str:
+        if self.attached_session is not None:
+            return "StreamView.attach(<session>)"  # stable: nbval compares it
         return f"StreamView({module_name(self.module)})"  # stable: nbval compares it
 
     # ---- the runner's sink (called from the pump thread) ----------------------------

@@ -4,6 +4,12 @@ Every test gets its own ``LAZYSTREAM_HOME`` under ``tmp_path`` and a fresh queue
 ``LAZYSTREAM_*`` / ``OPENAI_*`` variable unset (the contract says the suite unsets them), so no test sees another's
 queues, sessions or keys. The scripted model server fixtures (``scripted_server``, ``scripted_server_factory``) come
 from the package's pytest plugin.
+
+Queue backends: a test (or a module, with ``pytestmark``) marked ``@pytest.mark.backends("file", "redis")`` runs once
+per backend (ids ``[file]`` / ``[redis]``); unmarked tests run on the file backend only. Under ``redis`` the test's
+``LAZYSTREAM_QUEUE`` names one redis-server shared by the session (started on first use on a free loopback port,
+emptied before each test), so child processes made with ``child_env`` use it too. Such tests carry the ``redis``
+marker: ``--no-redis`` skips them; without it, a missing redis-server fails them with a message naming the flag.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis_fixtures import redis_factory, require_redis  # noqa: F401  (fixtures for the Redis tests)
 from services import SERVICE_MARKERS, check_item
 
 from lazystream_widget import settings
@@ -41,6 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "redis: needs redis-server (skipped with --no-redis)")
+    config.addinivalue_line("markers", "backends(*names): run the test once per queue backend ('file', 'redis')")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,6 +64,38 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     check_item(item)  # a missing chromium / redis-server fails here, before any fixture starts a server
 
 
+# ---- queue backends ------------------------------------------------------------------------------------------
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is None or "queue_backend" not in metafunc.fixturenames:
+        return
+    names = list(marker.args) or ["file", "redis"]
+    unknown = set(names) - {"file", "redis"}
+    if unknown:
+        raise pytest.UsageError(f"backends(): unknown backend {sorted(unknown)}; use 'file' and/or 'redis'")
+    metafunc.parametrize("queue_backend", [pytest.param(n, marks=[pytest.mark.redis] if n == "redis" else [])
+                                           for n in names], indirect=True, ids=names)
+
+
+@pytest.fixture(scope="session")
+def redis_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """One redis-server for the session's tests (no persistence: fast); tests that need more start their own."""
+    from redis_fixtures import start_shared_redis
+
+    server = start_shared_redis(request.config)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def queue_backend(request: pytest.FixtureRequest) -> str:
+    """The queue backend of this test: 'file' unless the test is parametrized by ``backends``."""
+    return getattr(request, "param", "file")
+
+
 def _close_backend() -> None:
     """Release the descriptors the test's backend holds (its files are under tmp_path, deleted by pytest)."""
     backend = session_mod._backend
@@ -65,13 +105,21 @@ def _close_backend() -> None:
 
 
 @pytest.fixture(autouse=True)
-def queue_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private queue home for the test; LAZYSTREAM_* and OPENAI_* unset; a fresh backend before and after."""
+def queue_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+               queue_backend: str) -> Iterator[Path]:
+    """A private queue home for the test; LAZYSTREAM_* and OPENAI_* unset; a fresh backend before and after.
+
+    Under the ``redis`` backend, ``LAZYSTREAM_QUEUE`` names the session's redis-server, emptied first."""
     for name in list(os.environ):
         if name.startswith(("LAZYSTREAM_", "OPENAI_")):
             monkeypatch.delenv(name)
     home = tmp_path / "lazystream-home"
     monkeypatch.setenv("LAZYSTREAM_HOME", str(home))
+    if queue_backend == "redis":
+        server = request.getfixturevalue("redis_server")
+        with server.client() as client:
+            client.flushall()
+        monkeypatch.setenv("LAZYSTREAM_QUEUE", server.url)
     session_mod.set_backend(None)
     settings.reset()
     yield home

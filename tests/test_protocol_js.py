@@ -23,6 +23,7 @@ def test_names_and_values_agree() -> None:
                  "ATTR_TEXT_RANGES", "ATTR_THINKING_RANGES"):
         assert js_const(name) == getattr(protocol, name), name
     assert js_const("SPAN_KINDS") == list(protocol.SPAN_KINDS)
+    assert js_const("RUN_EVENTS") == list(protocol.RUN_EVENTS)  # run markers (issue 13)
     for name in ("WIDGET_MAX_ANSWER_CHARS", "WIDGET_MAX_MESSAGES_PER_S", "WIDGET_VALUE_FOLD_CHARS",
                  "TRACE_FIELD_MAX_BYTES"):
         assert js_const(name) == getattr(limits, name), name

@@ -67,13 +67,16 @@ def own_pump(monkeypatch):
     """Install a pump with a given pacer for this test (the default one has the production limits)."""
 
     def make(pacer: Pacer) -> pump_mod.Pump:
-        p = pump_mod.Pump(get_backend(), pacer)
-        monkeypatch.setattr(pump_mod, "_pump", p)
+        backend = get_backend()
+        p = pump_mod.Pump(backend, pacer)
+        monkeypatch.setitem(pump_mod._pumps, id(backend), p)
+        made.append(p)
         return p
 
+    made: list[pump_mod.Pump] = []
     yield make
-    if isinstance(pump_mod._pump, pump_mod.Pump):
-        pump_mod._pump.retire()
+    for p in made:
+        p.retire()
 
 
 def test_one_thread_serves_every_run_and_nothing_mixes():
@@ -326,6 +329,38 @@ def test_the_first_answer_text_goes_at_once_even_right_after_a_message(own_pump)
         return "ok"
 
     assert Run(module, "q").start(sink).wait(30) == "ok"
+
+
+@pytest.mark.redis
+def test_runs_on_the_file_store_and_on_redis_stream_side_by_side(redis_factory) -> None:
+    """One pump per backend in use: starting a Redis run never retires the pump of a live file run."""
+    from lazystream_widget import settings
+    from lazystream_widget.runtime import session as session_mod
+
+    server = redis_factory()
+    gate = threading.Event()
+
+    def waiting(q: str) -> str:
+        FileSystemQueue().enqueue("before ")
+        gate.wait(20)
+        FileSystemQueue().enqueue("after ")
+        return "ok"
+
+    file_sink, redis_sink = Sink(), Sink()
+    file_run = Run(waiting, "q").start(file_sink)
+    file_pump = pump_mod.get_pump(file_run._backend)
+    settings.configure(queue=server.url)
+    try:
+        redis_run = Run(waiting, "q").start(redis_sink)
+    finally:
+        settings.configure(queue=None)
+    assert type(redis_run._backend).__name__ == "RedisBackend" and redis_run._backend is not file_run._backend
+    assert pump_mod.get_pump(redis_run._backend) is not file_pump
+    assert not file_pump._retired, "the file run's pump was stopped while it served a run"
+    gate.set()
+    assert file_run.wait(30) == "ok" and redis_run.wait(30) == "ok"
+    assert file_sink.text == redis_sink.text == "before after "
+    session_mod.set_backend(None)
 
 
 def test_the_message_after_the_first_text_waits_a_frame_from_when_that_text_went(own_pump):

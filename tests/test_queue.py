@@ -28,6 +28,10 @@ from lazystream_widget.runtime.queue import FileSystemQueue
 from lazystream_widget.runtime.session import get_backend, session
 from lazystream_widget.runtime.trace import start_span
 
+# the queue API on both backends; what is about files (layout, torn records, locks, modes, sweep) on files only
+pytestmark = pytest.mark.backends("file", "redis")
+file_only = pytest.mark.backends("file")
+
 
 def run_child(code: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
@@ -123,6 +127,7 @@ def test_invalid_queue_names_are_refused(name: str) -> None:
         FileSystemQueue().get_instance(name)
 
 
+@file_only
 def test_valid_queue_names_are_separate_queues(queue_home: Path) -> None:
     with session() as s:
         names = ["a" * 64, "lazy_trace", "my-queue.v2", "_x"]
@@ -156,6 +161,7 @@ def test_sessions_never_see_each_others_items() -> None:
         assert FileSystemQueue().dequeue() == ["outer"]
 
 
+@file_only
 def test_closing_an_owned_session_deletes_its_files(queue_home: Path) -> None:
     with session() as s:
         FileSystemQueue().enqueue("left behind")
@@ -214,6 +220,7 @@ for i in range({n}):
 # --------------------------------------------------------------------------- crash safety
 
 
+@file_only
 @pytest.mark.parametrize("cut", ["inside the header", "inside the payload"])
 def test_a_torn_record_is_never_delivered(queue_home: Path, cut: str) -> None:
     with session() as s:
@@ -232,6 +239,7 @@ def test_a_torn_record_is_never_delivered(queue_home: Path, cut: str) -> None:
         assert q.dequeue() == []
 
 
+@file_only
 def test_a_torn_tail_waits_and_is_skipped_once_a_record_follows(queue_home: Path) -> None:
     with session() as s:
         q = FileSystemQueue()
@@ -246,6 +254,7 @@ def test_a_torn_tail_waits_and_is_skipped_once_a_record_follows(queue_home: Path
         assert q.dequeue() == ["next"]
 
 
+@file_only
 def test_a_writer_killed_mid_stream_leaves_only_intact_items(queue_home: Path, child_env) -> None:
     # Large items, so that SIGKILL can land in the middle of a write() and tear a record (it does in about one kill
     # of five): repeat until the log shows a torn tail; the contract is checked after every kill.
@@ -288,6 +297,7 @@ while True:
     print("a torn tail was produced and skipped" if torn_seen else "no kill tore a record this time")
 
 
+@file_only
 def test_a_lock_holder_killed_with_sigkill_does_not_block_the_next_dequeue(queue_home: Path, child_env) -> None:
     with session() as s:
         q = FileSystemQueue(session=s)  # bound: the reader below is a plain thread
@@ -332,6 +342,7 @@ def _modes(root: Path) -> tuple[dict[str, int], dict[str, int]]:
     return dirs, files
 
 
+@file_only
 def test_home_directories_are_0700_and_files_0600(queue_home: Path) -> None:
     old = os.umask(0)  # the strictest check: nothing may rely on the umask
     try:
@@ -349,6 +360,7 @@ def test_home_directories_are_0700_and_files_0600(queue_home: Path) -> None:
     assert {k: oct(v) for k, v in files.items() if v != 0o600} == {}
 
 
+@file_only
 def test_an_existing_home_with_loose_permissions_is_tightened(queue_home: Path) -> None:
     queue_home.mkdir(mode=0o755)
     os.chmod(queue_home, 0o755)
@@ -357,6 +369,7 @@ def test_an_existing_home_with_loose_permissions_is_tightened(queue_home: Path) 
     assert stat.S_IMODE(queue_home.stat().st_mode) == 0o700
 
 
+@file_only
 def test_a_home_that_is_a_symlink_is_refused(queue_home: Path, tmp_path: Path) -> None:
     real = tmp_path / "elsewhere"
     real.mkdir(mode=0o700)
@@ -369,6 +382,7 @@ def test_a_home_that_is_a_symlink_is_refused(queue_home: Path, tmp_path: Path) -
     assert list(real.iterdir()) == []
 
 
+@file_only
 @pytest.mark.skipif(os.geteuid() != 0, reason="making a directory owned by another user needs root")
 def test_a_home_owned_by_another_user_is_refused(queue_home: Path) -> None:
     queue_home.mkdir(mode=0o700)
@@ -379,6 +393,7 @@ def test_a_home_owned_by_another_user_is_refused(queue_home: Path) -> None:
     assert not (queue_home / "sessions").exists()
 
 
+@file_only
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root and runuser")
 def test_another_local_user_cannot_read_the_queues(monkeypatch: pytest.MonkeyPatch) -> None:
     # the test's tmp_path is private to root already; use a world-traversable parent so only our modes protect us
@@ -512,6 +527,7 @@ def _fake_session(home: Path, sid: str, owner: dict, age: float) -> Path:
     return sdir
 
 
+@file_only
 def test_sweep_removes_a_dead_owners_stale_session_and_keeps_live_ones(queue_home: Path) -> None:
     from lazystream_widget.limits import STALE_SESSION_AFTER_S
     from lazystream_widget.runtime.filestore import _process_start_time

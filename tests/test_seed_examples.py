@@ -14,6 +14,8 @@ import pytest
 
 from lazystream_widget.testing import weather_responder
 
+pytestmark = pytest.mark.backends("file", "redis")  # the runtime suite on both queue backends
+
 SEED_ANSWER = "The current weather in Tokyo is 10 degrees Celsius, and in Paris, it is 22 degrees Celsius."
 TOKEN_DELAY = 0.02
 

@@ -16,6 +16,8 @@ from lazystream_widget.runtime.queue import FileSystemQueue
 from lazystream_widget.runtime.session import Session, current_session, default_session, session
 from lazystream_widget.runtime.trace import current_span, span
 
+pytestmark = pytest.mark.backends("file", "redis")
+
 
 def seed_loop(future) -> list[str]:
     """The seed's consumer loop, exactly (``if dequeue(): ... elif future.done(): break``), collecting instead of

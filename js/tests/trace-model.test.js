@@ -20,6 +20,16 @@ describe("trace model: structure", () => {
     expect(m.spanCount).toBe(5);
   });
 
+  test("run markers (issue 13) are ignored: neither a node nor a text line", () => {
+    const m = new TraceModel();
+    const runStart = { v: 1, ts: 1, event: "run_start", span: "r1", name: "run", input: "q" };
+    const runEnd = { v: 1, ts: 2, event: "run_end", span: "r1", name: "run", status: "done", output: "ok" };
+    m.add([runStart, ...agentRun(), runEnd]);
+    expect(ids(m.root.children)).toEqual(["a"]);
+    expect(m.nodes.has("r1")).toBe(false);
+    expect(m.spanCount).toBe(5);
+  });
+
   test("entries arriving in any order build the same tree", () => {
     const ref = new TraceModel();
     ref.add(agentRun());

@@ -1,14 +1,19 @@
 """The storage interface behind ``FileSystemQueue``.
 
 The queue front end (``queue.py``), sessions and the executor only talk to a
-:class:`QueueBackend`. The file backend (``filestore.py``) is the one we ship;
-another engine (a Redis Streams backend is planned, for runs on other machines)
-implements the same methods and nothing else changes.
+:class:`QueueBackend`. Two engines implement it: the file backend (``filestore.py``,
+the embedded default) and the Redis Streams backend (``redis_backend.py``, for runs
+on other machines); ``session.get_backend()`` picks one from the ``queue`` setting.
 
 Positions: ``append`` returns an opaque, per-queue, monotonically increasing
 integer and ``consumed`` returns how far the consumer has read in the same
 units, so the executor can wait until "everything my task wrote was read"
 without knowing how items are stored.
+
+Replay: ``read_from`` reads a queue from a cursor without moving the consumer's
+position, so any number of watchers can follow a session beside its one destructive
+consumer. A backend that ``replays`` (Redis) keeps a closed session, marked ended,
+until it expires, so a watcher can attach late; the file backend deletes it at once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,14 @@ from typing import Protocol
 
 class SessionClosedError(RuntimeError):
     """A queue operation on a session whose storage is gone (closed, or never created)."""
+
+
+#: The cursor of ``read_from`` that means "from the first item".
+START = "0"
+
+
+class QueueUnavailableError(ConnectionError):
+    """The queue engine could not be reached (e.g. Redis down past the producer's retry bound)."""
 
 
 def closed_error(session_id: str, *, deleted: bool = False, attaching: bool = False) -> SessionClosedError:
@@ -41,6 +54,25 @@ def closed_error(session_id: str, *, deleted: bool = False, attaching: bool = Fa
 
 
 class QueueBackend(Protocol):
+    #: True when a closed session stays readable (marked ended) until it expires.
+    replays: bool
+
+    def describe(self) -> str:
+        """Where the queues live, for messages (a Redis URL never shows its password)."""
+
+    def close_session(self, session_id: str) -> None:
+        """The owner is done with the session: the file backend deletes it; a replaying backend marks it
+        ended and lets it expire later, so that watchers can still read it."""
+
+    def session_state(self, session_id: str) -> str:
+        """``"open"``, ``"ended"`` (closed by its owner, still readable) or ``"missing"``."""
+
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+        """Items after ``cursor`` (``START``: from the first), oldest first, and the cursor after them.
+
+        Non-destructive: the consumer's position does not move and no consumer activity is recorded.
+        """
+
     def create_session(self, session_id: str, *, owned: bool) -> None:
         """Make the session's storage exist (idempotent). ``owned``: this process may delete it.
 

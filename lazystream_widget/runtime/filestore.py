@@ -37,6 +37,7 @@ import logging
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -48,7 +49,10 @@ from . import positions
 from .backend import SessionClosedError, closed_error
 from .descriptors import DescriptorCache, DirHandle, QueueHandle, SeqHandle, descriptor_bound
 from .framing import (  # noqa: F401 - re-exported too
+    _HEAD,
+    _HEAD_CRC,
     HEADER_SIZE,
+    MAGIC,
     MAX_ITEM_BYTES,
     count_records,
     declared_record_size,
@@ -113,8 +117,107 @@ class _Signal:
         return woken
 
 
+def _make_appender(backend: FileBackend, session_id: str, queue: str) -> Callable[[bytes], None]:
+    """Appends items to one queue with everything bound once: the streaming hot path.
+
+    ``append(item)`` is one frame and one ``write``; ``append.end()`` is the "read up to here" mark
+    of what this process appended so far (our pool waits for it, once per task: see ``runtime/pool.py``),
+    so no ``lseek`` per item. A closure, not a class: a call is cheaper, and it runs once per token.
+
+    It is as safe as :meth:`FileBackend.append`: it keeps the queue's cached handle between calls but
+    marks it in use for each write (the descriptor cache never closes a handle in use, and one evicted
+    meanwhile is given up, never written to), and at least every ``DELETED_SESSION_CHECK_S`` it goes
+    through :meth:`FileBackend._queue`, which checks that the session's files still exist (raising
+    :class:`SessionClosedError` once they were deleted). Items never land in a deleted session's files
+    for longer than that check interval, as with ``append``.
+    """
+    crc32, head12, head4, magic, write, monotonic = (
+        zlib.crc32, _HEAD.pack, _HEAD_CRC.pack, MAGIC, os.write, time.monotonic)
+    signals, check_every, get_queue, release = (
+        backend._signals, DELETED_SESSION_CHECK_S, backend._queue, backend._release_queue)
+    held: list[QueueHandle | None] = [None]  # the handle the last write used (not in use between calls)
+
+    def acquire() -> QueueHandle:
+        h = held[0]
+        if h is not None:
+            h.users.append(None)  # in use first, then the look at "evicted" (descriptors.py)
+            if not h.evicted and monotonic() - h.checked_at <= check_every:
+                return h
+            release(h)
+        h = held[0] = get_queue(session_id, queue)  # reopens, or checks the files still exist
+        return h
+
+    def append(item: bytes) -> None:
+        size = len(item)
+        if size > MAX_ITEM_BYTES:
+            frame(item)  # raises the error that says what to do
+        crc = crc32(item)
+        head = head12(magic, size, crc)
+        data = head + head4(crc32(head)) + item
+        # acquire() inlined (this runs once per token): the held handle, marked in use, unless it was
+        # evicted or is due for its "do the files still exist?" check
+        h = held[0]
+        if h is None:
+            h = acquire()
+        else:
+            users = h.users
+            users.append(None)
+            if h.evicted or monotonic() - h.checked_at > check_every:
+                release(h)
+                h = held[0] = get_queue(session_id, queue)
+        try:
+            written = write(h.log_fd, data)  # one write() is one atomic append
+            if written != len(data):  # cut short (a signal, a full disk): finish it, no longer atomic
+                write_all(h.log_fd, data[written:])
+        finally:
+            # release() inlined: first give the handle back, then look at "evicted" (descriptors.py); an
+            # evicted one goes through the cache's release (in use again for that call), which closes it
+            # if no one else uses it
+            h.users.pop()
+            if h.evicted:
+                h.users.append(None)
+                release(h)
+        sig = signals.get(session_id)  # made by the first waiter: none, no one to wake
+        if sig is not None and sig.waiters:
+            sig.bump()
+
+    def end() -> int:
+        # the descriptor's offset is at the end of our last record, or past it when another
+        # thread appended since: either way a safe "wait until read up to here" mark
+        h = acquire()
+        try:
+            return os.lseek(h.log_fd, 0, os.SEEK_CUR)
+        finally:
+            release(h)
+
+    append.end = end  # type: ignore[attr-defined]
+    return append
+
+
+class LogReader:
+    """``read_from`` over descriptors opened once (see :meth:`FileBackend.open_logs`)."""
+
+    def __init__(self, fds: dict[str, int]) -> None:
+        self._fds = fds
+
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+        fd = self._fds.get(queue)
+        if fd is None:
+            return [], cursor
+        items, end, _last, _skipped = take(fd, int(cursor), limit, limits.DEQUEUE_MAX_BYTES)
+        return items, str(end)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
+
+
 class FileBackend:
     """See the module docstring. One instance per queue home per process."""
+
+    #: Closing a session deletes its files at once: a watcher can follow a live session, not replay a closed one.
+    replays = False
 
     def __init__(self, home: str | None = None) -> None:
         self.home = home or default_home()
@@ -226,6 +329,15 @@ class FileBackend:
         finally:
             os.close(sessions_fd)
 
+    def describe(self) -> str:
+        return f"the file backend under {self.home}"
+
+    def close_session(self, session_id: str) -> None:
+        self.delete_session(session_id)
+
+    def session_state(self, session_id: str) -> str:
+        return "open" if self.session_exists(session_id) else "missing"
+
     def release_session(self, session_id: str) -> None:
         """Close this process's descriptors of the session and forget it; its files stay (another process owns it)."""
         self._forget(session_id)
@@ -328,6 +440,17 @@ class FileBackend:
         self._signal(session_id).bump()
         return end
 
+    def appender(self, session_id: str, queue: str) -> Callable[[bytes], None]:
+        """``append`` for one queue with everything bound once: the streaming hot path (``queue.py``).
+
+        See :func:`_make_appender`. Fails with :class:`SessionClosedError` now if the session is gone.
+        """
+        self._release_queue(self._queue(session_id, queue))  # opens (and checks) the queue now
+        return _make_appender(self, session_id, queue)
+
+    def _release_queue(self, handle: QueueHandle) -> None:
+        self._cache.release(handle)
+
     def append_numbered(self, session_id: str, queue: str, make_item: Callable[[int], bytes]) -> int:
         s = self._seq(session_id)
         try:
@@ -417,6 +540,38 @@ class FileBackend:
         if skipped:
             recoveries.append(skip_recovery(skipped))
         return items, recoveries
+
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+        """Non-destructive read from a byte offset of the queue's log (the log keeps every item until the
+        session is deleted: ``dequeue`` only moves the consumer's offset). No lock: appended bytes never change,
+        and neither the consumer's position nor its activity is touched."""
+        try:
+            start = int(cursor)
+        except ValueError:
+            raise ValueError(f"not a cursor of the file backend: {cursor!r}") from None
+        h = self._queue(session_id, queue)
+        try:
+            items, end, _last, _skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
+        finally:
+            self._cache.release(h)
+        return items, str(end)
+
+    def open_logs(self, session_id: str, queues: tuple[str, ...]) -> LogReader:
+        """The queues' logs, opened now for a watcher: they stay readable after the owner deletes the session
+        (the run-end entry a runner writes just before closing included). The caller closes the reader."""
+        fds: dict[str, int] = {}
+        try:
+            for queue in queues:
+                h = self._queue(session_id, queue)
+                try:
+                    fds[queue] = os.dup(h.log_fd)
+                finally:
+                    self._cache.release(h)
+        except BaseException:
+            for fd in fds.values():
+                os.close(fd)
+            raise
+        return LogReader(fds)
 
     def peek(self, session_id: str, queue: str) -> bytes | None:
         h = self._queue(session_id, queue)

@@ -28,9 +28,9 @@ from typing import Any, Callable, TypeVar
 
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
 from . import session_vars
-from .backend import SessionClosedError
+from .backend import QueueUnavailableError, SessionClosedError
 from .queue import _written
-from .session import get_backend
+from .session import backend_of
 
 T = TypeVar("T")
 
@@ -77,16 +77,15 @@ def wait_until_read(written: dict[tuple[str, str], int], grace: float = DRAIN_GR
     """
     if not written:
         return True
-    backend = get_backend()
     written = _resolve_marks(written)
     deadline = time.monotonic() + grace
     pause = 0.0002
     while True:
-        pending = [(sid, q, end) for (sid, q), end in written.items() if _unread(backend, sid, q, end)]
+        pending = [(sid, q, end) for (sid, q), end in written.items() if _unread(backend_of(sid), sid, q, end)]
         if not pending:
             return True
         now = time.time()
-        active = any(now - backend.last_read_at(sid, q) <= ACTIVE_CONSUMER_WINDOW_S for sid, q, _ in pending)
+        active = any(now - backend_of(sid).last_read_at(sid, q) <= ACTIVE_CONSUMER_WINDOW_S for sid, q, _ in pending)
         if not active or time.monotonic() >= deadline:
             return False
         time.sleep(pause)
@@ -100,8 +99,8 @@ def _resolve_marks(written: dict[tuple[str, str], Any]) -> dict[tuple[str, str],
         if callable(mark):
             try:
                 mark = mark()
-            except SessionClosedError:
-                continue  # the task closed its own session: nothing is left to read there
+            except (SessionClosedError, QueueUnavailableError):
+                continue  # the session is closed, or its queue (Redis) is gone: nothing to wait for
         out[key] = mark
     return out
 
@@ -111,3 +110,5 @@ def _unread(backend, session_id: str, queue: str, end: int) -> bool:
         return backend.consumed(session_id, queue) < end
     except SessionClosedError:
         return False  # the task closed its own session: nothing is left to read there
+    except QueueUnavailableError:
+        return False  # the queue (Redis) is gone: no one can read it, so do not wait for that

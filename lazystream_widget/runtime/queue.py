@@ -15,7 +15,7 @@ from typing import Any, Callable
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
 from .backend import SessionClosedError
-from .session import USER_ERRORS, Session, current_session, get_backend, short
+from .session import USER_ERRORS, Session, current_session, short
 from .text_offsets import COUNTED, append_counted, session_counter
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
@@ -94,7 +94,7 @@ class FileSystemQueue:
         (a frame and a ``write``) and, for the answer and thinking queues, the count under its lock.
         """
         sess = self._session or current_session()
-        backend = get_backend()
+        backend = sess.backend  # the backend the session was opened on (file or Redis)
         bound = self._appender
         if bound is None or bound[0] is not sess or bound[1] is not backend:
             bound = self._bind(backend, sess)
@@ -144,8 +144,8 @@ class FileSystemQueue:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ValueError(f"dequeue(limit=...) must be a positive int or None, got {limit!r}")
         try:
-            backend = get_backend()
-            sid = self.session.id
+            sess = self.session
+            backend, sid = sess.backend, sess.id
             items = backend.read(sid, self._name, limit)
             if not items:
                 backend.wait_for_item(sid, EMPTY_DEQUEUE_WAIT_S)
@@ -157,7 +157,7 @@ class FileSystemQueue:
     def peek(self) -> str | None:
         """The oldest item without removing it, or None."""
         try:
-            raw = get_backend().peek(self.session.id, self._name)
+            raw = self.session.backend.peek(self.session.id, self._name)
         except USER_ERRORS as exc:
             raise short(exc) from None
         return None if raw is None else raw.decode("utf-8", "surrogatepass")
@@ -165,14 +165,14 @@ class FileSystemQueue:
     def size(self) -> int:
         """How many items are waiting."""
         try:
-            return get_backend().size(self.session.id, self._name)
+            return self.session.backend.size(self.session.id, self._name)
         except USER_ERRORS as exc:
             raise short(exc) from None
 
     def clear(self) -> None:
         """Drop every waiting item."""
         try:
-            get_backend().clear(self.session.id, self._name)
+            self.session.backend.clear(self.session.id, self._name)
         except USER_ERRORS as exc:
             raise short(exc) from None
 

@@ -24,9 +24,11 @@ import os
 import re
 import secrets
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
+from .. import settings
 from .backend import QueueBackend, SessionClosedError
 
 SESSION_ENV = "LAZYSTREAM_SESSION"
@@ -54,27 +56,66 @@ def short(exc: BaseException) -> BaseException:
     return exc.with_traceback(None)
 
 
-_backend: QueueBackend | None = None
+_backend: QueueBackend | None = None  # the backend of the current ``queue`` setting (or forced by set_backend)
+_backend_url: str | None = None  # the ``queue`` setting _backend was made for
+_forced = False
+_by_url: dict[str | None, QueueBackend] = {}  # every backend made so far: switching back reuses one
 _backend_lock = threading.Lock()
+#: Live sessions by id, so code holding only an id (a span, the pool) reaches the session's own backend.
+_live: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
 
 
 def get_backend() -> QueueBackend:
-    """The process's queue backend (the file backend under the queue home)."""
-    global _backend
-    if _backend is None:
-        with _backend_lock:
-            if _backend is None:
-                from .filestore import FileBackend
+    """The backend new sessions use: the file backend, or Redis when the ``queue`` setting names it.
 
-                _backend = FileBackend()
-    return _backend
+    Inside a run, the run's settings snapshot decides. A session keeps the backend it was created
+    with (``session.backend``), so a later ``configure(queue=...)`` never moves a session already open.
+    """
+    if _forced and _backend is not None:
+        return _backend
+    url = settings.current_value("queue")
+    backend = _backend
+    if backend is not None and url == _backend_url:
+        return backend
+    return _select(url)
+
+
+def _select(url: str | None) -> QueueBackend:
+    global _backend, _backend_url
+    with _backend_lock:
+        if _backend is None or url != _backend_url:
+            backend = _by_url.get(url)
+            if backend is None:
+                if url is None:
+                    from .filestore import FileBackend
+
+                    backend = FileBackend()
+                else:
+                    from .redis_backend import RedisBackend
+
+                    backend = RedisBackend(url)
+                _by_url[url] = backend
+            _backend, _backend_url = backend, url
+        return _backend
+
+
+def backend_of(session_id: str) -> QueueBackend:
+    """The backend of the live session ``session_id`` (else the current one)."""
+    sess = _live.get(session_id)
+    return sess.backend if sess is not None else get_backend()
 
 
 def set_backend(backend: QueueBackend | None) -> None:
-    """Swap the storage engine (tests, or another backend such as Redis later)."""
-    global _backend, _default
+    """Force a storage engine (tests, benchmarks); ``None`` forgets it and picks from the ``queue`` setting again."""
+    global _backend, _backend_url, _default, _forced
     with _backend_lock:
+        for old in _by_url.values():
+            if old is not backend:
+                getattr(old, "shutdown", lambda: None)()  # e.g. close a Redis connection pool
+        _by_url.clear()
         _backend = backend
+        _backend_url = None
+        _forced = backend is not None
         _default = None
 
 
@@ -87,9 +128,9 @@ class Session:
     :class:`~lazystream_widget.runtime.backend.SessionClosedError`.
     """
 
-    __slots__ = ("id", "owned", "_closed", "__weakref__")
+    __slots__ = ("id", "owned", "backend", "_closed", "__weakref__")
 
-    def __init__(self, session_id: str | None = None) -> None:
+    def __init__(self, session_id: str | None = None, *, backend: QueueBackend | None = None) -> None:
         if session_id is None:
             self.id = secrets.token_hex(16)  # 128 random bits: unguessable
             self.owned = True
@@ -102,29 +143,36 @@ class Session:
             self.id = session_id
             self.owned = False
         self._closed = False
+        self.backend = backend or get_backend()
         try:
-            get_backend().create_session(self.id, owned=self.owned)
+            self.backend.create_session(self.id, owned=self.owned)
         except USER_ERRORS as exc:
             raise short(exc) from None
+        _live[self.id] = self
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def close(self) -> None:
-        """Delete the session's queues if this process created it; otherwise release what this process
-        holds of it (open descriptors), leaving the queues to their owner. Idempotent."""
+        """Close the session if this process created it: the file backend deletes its queues; Redis marks it ended
+        and lets it expire (``queue_expiry``), so watchers can still replay it. Otherwise release what this process
+        holds of it (open descriptors, caches), leaving the queues to their owner. Idempotent."""
         if self._closed:
             return
         self._closed = True
         if self.owned:
-            get_backend().delete_session(self.id)
+            self.backend.close_session(self.id)
         else:
-            get_backend().release_session(self.id)
+            self.backend.release_session(self.id)
+
+    def abandon(self) -> None:
+        """Mark the session closed without asking its backend (which is unreachable): Redis expires it itself."""
+        self._closed = True
 
     def watcher(self):
         """A waiter woken by any append to this session's queues, from any process."""
-        return get_backend().watcher(self.id)
+        return self.backend.watcher(self.id)
 
     def __repr__(self) -> str:
         return f"<Session {self.id[:8]}…{' closed' if self._closed else ''}>"
@@ -132,16 +180,26 @@ class Session:
 
 _current: contextvars.ContextVar[Session | None] = contextvars.ContextVar("lazystream_session", default=None)
 _default: Session | None = None
+_default_gen = -1  # settings.generation when _default was last checked against the queue setting
+_superseded: list[Session] = []  # default sessions of a backend the queue setting no longer names
 _default_lock = threading.Lock()
 
 
 def default_session() -> Session:
-    """The process default session (see the module docstring)."""
-    global _default
-    if _default is None or _default.closed:
+    """The process default session (see the module docstring).
+
+    After ``configure(queue=...)`` names another backend, the next use makes a new default session
+    there; the old one stays open (it may hold unread items) until the process exits.
+    """
+    global _default, _default_gen
+    if _default is None or _default.closed or _default_gen != settings.generation:
         with _default_lock:
             if _default is None or _default.closed:
                 _default = Session(os.environ.get(SESSION_ENV) or None)
+            elif _default_gen != settings.generation and _default.backend is not get_backend():
+                _superseded.append(_default)
+                _default = Session(os.environ.get(SESSION_ENV) or None)
+            _default_gen = settings.generation
     return _default
 
 
@@ -178,5 +236,9 @@ def use_session(sess: Session) -> contextvars.Token:
 
 @atexit.register
 def _close_default() -> None:
-    if _default is not None:
-        _default.close()
+    for sess in [*_superseded, _default]:
+        if sess is not None:
+            try:
+                sess.close()
+            except Exception:  # e.g. Redis already gone at exit: nothing more to do
+                pass

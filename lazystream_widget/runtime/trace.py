@@ -25,7 +25,7 @@ from ..limits import ERROR_HEADLINE_MAX_LINES, ERROR_MESSAGE_MAX_LINES, TRACE_FI
 from ..protocol import TRACE_QUEUE, TRACE_VERSION, ErrorInfo, TraceEntry, entry_line
 from .cancel import RunCancelled
 from .queue import _written
-from .session import current_session, get_backend
+from .session import backend_of, current_session
 
 _current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("lazystream_span", default=None)
 #: Set by runners (the widget) so that every module of the run traces, whatever its return_trace.
@@ -216,7 +216,7 @@ def append_entry(session_id: str, entry: TraceEntry) -> bool:
     Tracing never breaks the traced work: a closed session or a full disk only loses the entry.
     Also used by the integrations that translate foreign spans (OpenTelemetry, LazyLLM) into ours.
     """
-    backend = get_backend()
+    backend = backend_of(session_id)
 
     def build(seq: int) -> bytes:
         entry["seq"] = seq

@@ -86,6 +86,9 @@ class _Stopping(Exception):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    #: listen() backlog: socketserver's default of 5 overflows when a test opens 20 streams at once on a busy
+    #: machine, and a refused connect shows up as a client retry (an extra "retry" event) in the run's trace
+    request_queue_size = 128
     block_on_close = False  # ScriptedServer.stop() joins handlers itself, with a timeout
     owner: ScriptedServer
 

@@ -24,6 +24,8 @@ def child_env(home: Path, session_id: str | None = None, **extra: str) -> dict[s
     """The environment of a child process sharing ``home`` (and writing into ``session_id`` if given)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAZYSTREAM_", "OPENAI_"))}
     env["LAZYSTREAM_HOME"] = str(home)
+    if os.environ.get("LAZYSTREAM_QUEUE"):  # the test's queue backend (tests/conftest.py: backends marker)
+        env["LAZYSTREAM_QUEUE"] = os.environ["LAZYSTREAM_QUEUE"]
     env["PYTHONUNBUFFERED"] = "1"
     if session_id is not None:
         env["LAZYSTREAM_SESSION"] = session_id

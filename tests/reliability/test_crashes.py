@@ -189,6 +189,7 @@ while True:
 """
 
 
+@pytest.mark.backends("file", "redis")
 @pytest.mark.slow
 def test_a_trace_writer_killed_at_random_points_leaves_only_whole_numbered_lines(queue_home: Path, figures) -> None:
     rnd = random.Random(11)
@@ -228,6 +229,7 @@ while True:
 """
 
 
+@pytest.mark.backends("file", "redis")
 @pytest.mark.slow
 def test_a_consumer_killed_at_random_points_neither_blocks_nor_duplicates(queue_home: Path, figures) -> None:
     rnd = random.Random(5)

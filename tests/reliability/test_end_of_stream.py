@@ -58,6 +58,7 @@ def _producer(run: int, n_tokens: int, n_spans: int, rnd: random.Random):
     return module
 
 
+@pytest.mark.backends("file", "redis")
 @pytest.mark.slow
 def test_the_seed_loop_sees_every_token_and_trace_entry_however_the_run_ends(figures) -> None:
     """500 consecutive runs in ONE session (the seed: one thread, one session), each ending at a random moment
@@ -86,6 +87,7 @@ def test_the_seed_loop_sees_every_token_and_trace_entry_however_the_run_ends(fig
                 trace_entries_checked=entries_checked, tokens_lost=0, leaked_into_next_run=0)
 
 
+@pytest.mark.backends("file", "redis")
 @pytest.mark.slow
 def test_the_seeds_example_end_to_end_many_times(scripted_server_factory, figures) -> None:
     """The seed's traced weather agent (parallel tool calls, two model turns) with the seed's loop, 40 times in one
@@ -230,6 +232,7 @@ def _backdate(sdir: Path, age: float) -> None:
         os.utime(path, (old, old))
 
 
+@pytest.mark.backends("file", "redis")
 def test_trace_of_a_run_ending_between_polls_reaches_the_widget_too(scripted_server_factory, figures) -> None:
     """The runner's pump (the widget's consumer): 100 runs of a module whose last act is a trace entry."""
 
