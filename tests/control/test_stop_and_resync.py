@@ -10,7 +10,6 @@ kernel-side run close its HTTP stream. The same paths in JupyterLab and Notebook
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 
@@ -20,6 +19,8 @@ from lazystream_widget.control import is_control_request
 from lazystream_widget.resync import ResyncRequest
 from lazystream_widget.testing import Reply, ScriptedServer
 from lazystream_widget.testing.kernel import WidgetKernel, ids_line, parse_ids
+
+from .kernel_env import isolated_kernel_env
 
 pytest.importorskip("ipykernel")
 pytest.importorskip("jupyter_client")
@@ -33,10 +34,7 @@ STOP_BOUND_S = 5.0
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetKernel]:
     home = tmp_path_factory.mktemp("control-kernel")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAZYSTREAM_", "OPENAI_", "JUPYTER_"))}
-    env.update(LAZYSTREAM_HOME=str(home / "lazystream"), IPYTHONDIR=str(home / "ipython"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), PYTHONUNBUFFERED="1")
-    with WidgetKernel(env) as k:
+    with WidgetKernel(isolated_kernel_env(home)) as k:
         k.run("import json, time\nfrom lazystream_widget import OnlineChatModule, StreamView")
         yield k
 

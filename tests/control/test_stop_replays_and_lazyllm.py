@@ -6,7 +6,6 @@ cell raises RunCancelled. A real ipykernel; the test process plays the browser (
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import pytest
 
 from lazystream_widget.testing import Reply, ScriptedServer
 from lazystream_widget.testing.kernel import WidgetKernel
+
+from .kernel_env import isolated_kernel_env
 
 pytest.importorskip("ipykernel")
 pytest.importorskip("jupyter_client")
@@ -26,10 +27,8 @@ STOP_BOUND_S = 5.0
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetKernel]:
     home = tmp_path_factory.mktemp("stop-kernel")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAZYSTREAM_", "LAZYLLM_", "OPENAI_", "JUPYTER_"))}
-    env.update(LAZYSTREAM_HOME=str(home / "lazystream"), LAZYLLM_HOME=str(home / "lazyllm"),
-               LAZYLLM_OPENAI_API_KEY="sk-stop-test-0123456789", IPYTHONDIR=str(home / "ipython"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), PYTHONUNBUFFERED="1")
+    env = isolated_kernel_env(home, drop=("LAZYSTREAM_", "LAZYLLM_", "OPENAI_", "JUPYTER_"),
+                              LAZYLLM_HOME=str(home / "lazyllm"), LAZYLLM_OPENAI_API_KEY="sk-stop-test-0123456789")
     with WidgetKernel(env) as k:
         k.run("import json\nimport lazystream_widget as lsw")
         yield k
