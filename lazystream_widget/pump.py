@@ -269,6 +269,12 @@ class Pump:
             self._end(feed)
             return
         if feed.pending():
+            if feed.work_ended and feed.future is not None and not feed.future.done():
+                # the work returned and its thread is ending: its future's done callback pokes this feed
+                # within moments, and that turn ends the run with all that is left in one message. Sent
+                # now, the end could go as two messages within a frame (what the work's last writes
+                # add after this drain, e.g. a trace entry, would follow at once).
+                return
             # the first answer text and the last tokens (the module returned) go at once, whatever the
             # frame: time to first token and to the end are what users feel most (one message each)
             if feed.work_ended or (feed.text and not feed.text_sent):
