@@ -5,7 +5,8 @@ The consumer's position (how far into the log it has read) is a 24-byte record,
 queue's ``.off`` file and mirrored in its ``.lock`` file (which the consumer holds
 open anyway). Each commit writes both, so one damaged copy is recovered exactly from
 the other. The fingerprint is the crc32 of the header of the record just before the
-position (the header holds that record's length and its payload's checksum): if it
+position (the header holds that record's length and its payload's checksum) and of that
+record's last payload bytes: if it
 changes, the log was rewritten under the position (truncated and written again, or
 damaged), and the position no longer means what it meant.
 
@@ -42,6 +43,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from .framing import HEADER_SIZE
 
 _RECORD = struct.Struct("<4sQIII")  # magic, value, last record's size, fingerprint, crc32 of the 20 bytes before
 POSITION_MAGIC = b"LSP3"
@@ -97,9 +100,13 @@ def fingerprint(log_fd: int, position: int, last: int) -> int:
     if position <= 0:
         return 0
     if 0 < last <= position:
-        # the header's first 12 bytes (magic, length, payload crc); not all 16: a crc over data followed by its
-        # own crc32 is the same constant for every record
-        return zlib.crc32(os.pread(log_fd, 12, position - last))
+        # the header's first 12 bytes (magic, length, payload crc; not all 16: a crc over data followed by its
+        # own crc32 is the same constant for every record), then the last TAIL_BYTES of the record's payload.
+        # The header alone survives a cut just after it: the log truncated inside the record and written
+        # again read as unchanged, and the reader waited at the old position in the middle of a new record.
+        start = position - last
+        tail_from = max(start + HEADER_SIZE, position - TAIL_BYTES)
+        return zlib.crc32(os.pread(log_fd, position - tail_from, tail_from), zlib.crc32(os.pread(log_fd, 12, start)))
     start = max(0, position - TAIL_BYTES)
     return zlib.crc32(os.pread(log_fd, position - start, start))
 

@@ -139,6 +139,23 @@ def test_a_log_truncated_mid_record_below_the_offset_never_resyncs_into_a_record
         assert spans[1]["attrs"]["bytes_skipped"] == record // 2
 
 
+def test_a_log_cut_just_after_the_last_read_headers_bytes_and_written_again_is_noticed(queue_home: Path) -> None:
+    """Found by the property test below: the read position's fingerprint covered only the 12 header bytes of
+    the record before it. Cut right after them and appended to, the log looked unchanged there; the reader
+    waited at its old position, in the middle of the new record, and the new items never came, unreported."""
+    with lsw.session() as s, _queue_warnings() as warned:
+        first = checked_item("e", 0, "LLLLLLL")
+        q = _filled(s, [first])
+        assert q.dequeue() == [first]
+        os.truncate(_files(queue_home, s.id)["log"], 12)  # the read record's magic, length and crc survive
+        sentinel = checked_item("end", 0, "sentinel")
+        q.enqueue(sentinel)
+        got = _drain(q)
+        assert got == [sentinel], "the item appended after the damage must arrive"
+        [span] = _assert_reported(s, warned, "restart", "skip")[:1]
+        assert span["status"] == "error" and "truncated and written again" in span["error"]["message"]
+
+
 def test_an_offset_truncated_to_three_bytes_neither_repeats_nor_loses(queue_home: Path, figures) -> None:
     with lsw.session() as s, _queue_warnings() as warned:
         q = _filled(s, _items("a", 5))
