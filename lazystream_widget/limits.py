@@ -155,6 +155,9 @@ CASSETTE_REUSE_MIN_CHARS = 64
 #: How often a replay that waits for its next recorded event checks whether the client
 #: hung up (a cancelled run), in seconds.
 CASSETTE_HANGUP_POLL_S = 0.05
+#: How long leaving a recording ``cassette`` block waits for answers still streaming through its proxy
+#: (a client returns at the last event, before the proxy has written the exchange).
+CASSETTE_IN_FLIGHT_WAIT_S = 30.0
 
 # --- integrations -------------------------------------------------------------
 #: How often a LazyLLM run's queue (LazyLLM's own SQLite FileSystemQueue) is read while

@@ -132,6 +132,45 @@ def test_replay_keeps_the_recorded_pacing(tmp_path) -> None:
     assert instant[1] < 0.5
 
 
+def test_an_answer_is_in_the_file_when_the_block_ends(tmp_path) -> None:
+    """A provider that keeps the connection open after ``data: [DONE]``: the client returns at that
+    event, and leaving the ``with`` block must still find the exchange written (it once raced)."""
+    import http.server
+
+    class LateClose(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                     "choices": [{"index": 0, "delta": {"content": "late"}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
+            self.wfile.flush()
+            time.sleep(0.5)  # the body ends only when the connection closes
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LateClose)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    path = tmp_path / "late.json"
+    try:
+        with lazyllm.cassette(path, "record") as cassette:
+            client = openai.OpenAI(base_url=cassette.url(f"http://127.0.0.1:{httpd.server_address[1]}/v1"),
+                                   api_key="test", max_retries=0)
+            assert _timed_stream(client)[2] == "late"
+        assert path.exists(), "the block ended before its answer was written"
+        with lazyllm.cassette(path, "replay", 0) as cassette:
+            client = openai.OpenAI(base_url=cassette.url(f"http://127.0.0.1:{httpd.server_address[1]}/v1"),
+                                   api_key="test", max_retries=0)
+            assert _timed_stream(client)[2] == "late"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def _timed_stream(client: openai.OpenAI) -> tuple[float, float, str]:
     t0 = time.perf_counter()
     first = None

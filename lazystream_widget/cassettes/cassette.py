@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import settings
+from ..limits import CASSETTE_IN_FLIGHT_WAIT_S
 from .cells import cell_execution
 from .errors import CassetteFileError, CassetteNotFoundError
 from .fileformat import load, save
@@ -29,6 +30,7 @@ class _Slot:
 
     ordinal: int
     entry: Entry | None = None
+    done: bool = False  # its answer has ended (recorded, or nothing to record)
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Cassette:
         self.redirect = {k.rstrip("/"): v.rstrip("/") for k, v in (redirect or {}).items()}
         self.note = note
         self._lock = threading.RLock()
+        self._finished = threading.Condition(self._lock)  # notified whenever a recording ends
         self._slots: list[_Slot] = []
         self._ordinals = 0
         self._cells: dict[str, _CellRuns] = {}
@@ -142,7 +145,7 @@ class Cassette:
                     "Record it first with mode='record' or mode='auto' (recording needs the model's API key)."
                 )
             entries, file_note, file_redact = load(self.path)
-            self._slots = [_Slot(e.run, e) for e in entries]
+            self._slots = [_Slot(e.run, e, done=True) for e in entries]
             self.matcher.check_against([e.request for e in entries], self.name)
             self.note = note or file_note
             # a replay removes what the recording removed, so requests holding those secrets still match
@@ -165,6 +168,9 @@ class Cassette:
         if self._tokens.stack or self.mode != "record":
             return
         with self._lock:
+            # A client may return before the proxy has finished with its exchange (it stops reading at
+            # the last event, or broke off early): the block ends once the file holds every answer.
+            self._finished.wait_for(lambda: all(slot.done for slot in self._slots), timeout=CASSETTE_IN_FLIGHT_WAIT_S)
             if exc_type is None and not self.attempted and not self.path.exists():
                 # "this code calls no model" is a recording too; an existing file is never replaced by
                 # nothing, and a block that failed (or whose requests failed) records nothing at all
@@ -268,7 +274,8 @@ class Cassette:
         put the cassette in force raises when it ends.
         """
         with self._lock:
-            slot.entry = entry
+            slot.entry, slot.done = entry, True
+            self._finished.notify_all()
             if entry is None:
                 return
             self.recorded += 1

@@ -65,8 +65,9 @@ def record(handler: _Handler, route: Route, incoming: RecordedRequest, body: byt
             after_ms = _ms(t0)
             kept = {k: redactor.text(v) for k, v in kept_response_headers(upstream.headers.items()).items()}
             stream = "text/event-stream" in upstream.headers.get("content-type", "")
+            held = b""
             if stream:
-                response = _relay_stream(handler, upstream, kept, after_ms, t0, ClientGone)
+                response, held = _relay_stream(handler, upstream, kept, after_ms, t0, ClientGone)
             else:
                 response, data = _read_body(upstream, kept, after_ms, t0)
         finally:
@@ -84,6 +85,10 @@ def record(handler: _Handler, route: Route, incoming: RecordedRequest, body: byt
         elif response.end == END_CLIENT_CLOSED:
             handler.hang_up()
         else:
+            try:
+                handler.write_chunk(held)
+            except ClientGone:
+                pass  # it had every event that carries data; the terminator is only a formality
             handler.end_stream(response)  # a dropped stream is dropped for the client too
     finally:
         if slot is not None:
@@ -95,23 +100,35 @@ def _ms(t0: float) -> float:
 
 
 def _relay_stream(handler: _Handler, upstream, kept: dict[str, str], after_ms: float, t0: float,
-                  client_gone: type[Exception]) -> RecordedResponse:
+                  client_gone: type[Exception]) -> tuple[RecordedResponse, bytes]:
+    """Relay the stream chunk by chunk; returns what was recorded and the bytes held back.
+
+    The chunk that carries ``data: [DONE]`` (and anything after it) is held until the exchange
+    is written: a client stops reading at that event and returns, and by then the cassette
+    must hold its answer.
+    """
     import httpx
 
     handler.start_stream(upstream.status_code, kept)
     parser = SSEParser()
     events: list[SSEEvent] = []
+    held = bytearray()
     end = END_COMPLETE
     try:
         for chunk in upstream.iter_bytes():
-            events.extend(parser.feed(chunk, _ms(t0)))
-            handler.write_chunk(chunk)
+            new = parser.feed(chunk, _ms(t0))
+            events.extend(new)
+            if held or any(e.data == "[DONE]" for e in new):
+                held += chunk
+            else:
+                handler.write_chunk(chunk)
     except httpx.HTTPError:
         end = END_DROPPED
     except client_gone:
         end = END_CLIENT_CLOSED
     events.extend(parser.close(_ms(t0)))
-    return RecordedResponse(upstream.status_code, kept, after_ms, events=events, end_ms=_ms(t0), end=end)
+    response = RecordedResponse(upstream.status_code, kept, after_ms, events=events, end_ms=_ms(t0), end=end)
+    return response, bytes(held)
 
 
 def _read_body(upstream, kept: dict[str, str], after_ms: float, t0: float) -> tuple[RecordedResponse, bytes]:
