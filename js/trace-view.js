@@ -396,7 +396,7 @@ export class TraceView {
       this._scrollIntoView(this._scrollToNode);
       this._scrollToNode = null;
     }
-    this._renderWindow(changes.nodes);
+    this._renderWindow(changes.changed);
     const detailDue = this._renderDetail(filterDone);
     this._renderSummary();
     const indexing = this.box.buildIndex();
@@ -446,8 +446,9 @@ export class TraceView {
     return this.height || this.fallbackHeight;
   }
 
-  _renderWindow(changedNodes) {
-    if (!this._windowDirty && !changedNodes.size && !this._forceRows) return;
+  /** @param {boolean} changed some node's data changed (a rendered row redraws if its node's `v` moved) */
+  _renderWindow(changed) {
+    if (!this._windowDirty && !changed && !this._forceRows) return;
     const force = this._forceRows;
     this._windowDirty = false;
     this._forceRows = false;
