@@ -155,9 +155,9 @@ export class TraceModel {
     return this._structure || this._changed;
   }
 
-  /** @param {Array<TraceEntry|string>} entries */
-  add(entries) {
-    for (const e of entries) this._add(e);
+  /** @param {Array<TraceEntry|string>} entries @param {number} [from] @param {number} [to] the part to add */
+  add(entries, from = 0, to = entries.length) {
+    for (let i = from; i < to; i++) this._add(entries[i]);
   }
 
   _touch(node) {
