@@ -129,38 +129,25 @@ export function isNearBottom(m, threshold = 24) {
  * Follows the stream while the user is at the bottom; a user scroll away from
  * the bottom stops following, scrolling back to the bottom resumes it.
  * Our own scrolls land at the bottom, so their scroll events keep following on.
- *
- * With a ResizeObserver on the content, the scroll happens when the content's new size is known
- * (after the browser's own layout of the frame, before paint): reading scrollHeight right after
- * the frame's DOM writes would force a layout of the page in the middle of our frame work, every
- * frame of a stream.
  */
 export class AutoScroller {
-  /** @param {HTMLElement} el the scrolling element @param {Element} [content] what grows inside it */
-  constructor(el, content) {
+  /** @param {HTMLElement} el the scrolling element */
+  constructor(el) {
     this.el = el;
     this.following = true;
     this.onScroll = () => {
       this.following = isNearBottom(this.el);
     };
     el.addEventListener("scroll", this.onScroll, { passive: true });
-    const RO = el.ownerDocument?.defaultView?.ResizeObserver;
-    this.observer = content && RO ? new RO(() => this.toBottom()) : null;
-    this.observer?.observe(content);
   }
 
-  toBottom() {
-    if (this.following) this.el.scrollTop = this.el.scrollHeight;
-  }
-
-  /** Call after content was added (with an observer, its resize does it, after layout). */
+  /** Call after content was added. */
   contentChanged() {
-    if (!this.observer) this.toBottom();
+    if (this.following) this.el.scrollTop = this.el.scrollHeight;
   }
 
   destroy() {
     this.el.removeEventListener("scroll", this.onScroll);
-    this.observer?.disconnect();
   }
 }
 
@@ -277,7 +264,7 @@ export function createAnswerBox(opts) {
 
   root.append(bar, stopNote, thinking, scroll, result, resync, error);
 
-  const scroller = new AutoScroller(scroll, answer);
+  const scroller = new AutoScroller(scroll);
   const timers = new Set();
   let ticker = null;
   // What this box has consumed of the run (see store.js: generations).
