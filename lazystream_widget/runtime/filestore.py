@@ -75,6 +75,7 @@ class FileBackend(SessionFiles):
     def __init__(self, home: str | None = None) -> None:
         super().__init__(home)
         self._signals: dict[str, AppendSignal] = {}
+        self._appenders: dict[tuple[str, str], Callable[[str], int]] = {}
         self._last_read: dict[tuple[str, str], float] = {}
         self._heartbeat_at: dict[tuple[str, str], float] = {}
 
@@ -82,7 +83,7 @@ class FileBackend(SessionFiles):
         super()._forget(session_id)
         with self._lock:
             self._signals.pop(session_id, None)
-            for activity in (self._last_read, self._heartbeat_at):
+            for activity in (self._last_read, self._heartbeat_at, self._appenders):
                 for key in [k for k in activity if k[0] == session_id]:
                     del activity[key]
 
@@ -109,13 +110,22 @@ class FileBackend(SessionFiles):
         self._signal(session_id).bump()
         return end
 
-    def appender(self, session_id: str, queue: str) -> Callable[[bytes], None]:
+    def appender(self, session_id: str, queue: str, counted: bool = False) -> Callable[[str], int]:
         """``append`` for one queue with everything bound once: the streaming hot path (``queue.py``).
 
-        See ``log_appender.make_appender``. Fails with :class:`SessionClosedError` now if the session is gone.
+        It takes text: ``append(text) -> start``, where ``start`` is the text's offset in the queue's stream
+        when ``counted``, else 0 (see ``log_appender.make_appender``). One per queue and process, shared by
+        every writer. Fails with :class:`SessionClosedError` now if the session is gone.
         """
         self._release_queue(self._queue(session_id, queue))  # opens (and checks) the queue now
-        return make_appender(self, session_id, queue)
+        key = (session_id, queue)
+        append = self._appenders.get(key)
+        if append is None:
+            with self._lock:
+                append = self._appenders.get(key)
+                if append is None:
+                    append = self._appenders[key] = make_appender(self, session_id, queue, counted)
+        return append
 
     def _release_queue(self, handle: QueueHandle) -> None:
         self._cache.release(handle)
