@@ -53,8 +53,8 @@ from .log_appender import make_appender
 from .reading import ConsumerLock, LogReader, commit, highest_seq, read_position, skip_recovery, take
 from .session_files import SessionFiles
 from .sweep import process_start_time as _process_start_time  # noqa: F401 - used by tests
-from .wakeups import AppendSignal
-from .watch import watch_directory
+from .wakeups import AppendSignal, WatchHandle
+from .watch import inotify_descriptor, watch_directory
 
 log = logging.getLogger("lazystream_widget.queue")
 
@@ -76,13 +76,25 @@ class FileBackend(SessionFiles):
         super().__init__(home)
         self._signals: dict[str, AppendSignal] = {}
         self._appenders: dict[tuple[str, str], Callable[[str], int]] = {}
+        #: sessions opened by id (attached), whose empty dequeue() waits on inotify; the sessions that
+        #: have a cached inotify descriptor, oldest first (bounded by DEQUEUE_WATCHES_MAX)
+        self._attached: set[str] = set()
+        self._watched: dict[str, None] = {}
+        self._inotify_retry_at = 0.0
         self._last_read: dict[tuple[str, str], float] = {}
         self._heartbeat_at: dict[tuple[str, str], float] = {}
+
+    def create_session(self, session_id: str, *, owned: bool) -> None:
+        super().create_session(session_id, owned=owned)
+        if not owned:
+            self._attached.add(session_id)
 
     def _forget(self, session_id: str) -> None:
         super()._forget(session_id)
         with self._lock:
             self._signals.pop(session_id, None)
+            self._attached.discard(session_id)
+            self._watched.pop(session_id, None)
             for activity in (self._last_read, self._heartbeat_at, self._appenders):
                 for key in [k for k in activity if k[0] == session_id]:
                     del activity[key]
@@ -345,7 +357,47 @@ class FileBackend(SessionFiles):
         if gather > 0:
             time.sleep(min(gather, timeout))
             return
+        if session_id in self._attached:  # opened by id: the producer is likely another process
+            watch = self._watch(session_id)
+            if watch is not None:
+                try:
+                    watch.wait(timeout)
+                finally:
+                    self._cache.release(watch)
+                return
         sig.wait(timeout)
+
+    def _watch(self, session_id: str) -> WatchHandle | None:
+        """The session's cached inotify descriptor, in use (pair with ``self._cache.release``); None where
+        inotify is unavailable (tried again a second later). At most ``DEQUEUE_WATCHES_MAX`` are kept."""
+        key = (session_id, "watch")
+        handle = self._cache.use(key)
+        if handle is not None:
+            return handle
+        if time.monotonic() < self._inotify_retry_at:
+            return None
+
+        def opener() -> WatchHandle:
+            qfd = self._open_q(session_id)
+            try:
+                return WatchHandle(inotify_descriptor(qfd))
+            finally:
+                os.close(qfd)
+
+        try:
+            handle = self._cache.acquire(key, opener)
+        except (OSError, AttributeError):  # no inotify here, or a per-user limit reached: the signal instead
+            self._inotify_retry_at = time.monotonic() + 1.0
+            return None
+        with self._lock:
+            self._watched.pop(session_id, None)
+            self._watched[session_id] = None  # most recently made last
+            stale = list(self._watched)[: max(0, len(self._watched) - limits.DEQUEUE_WATCHES_MAX)]
+            for old in stale:
+                del self._watched[old]
+        for old in stale:  # closed now if idle, else by its waiter's release
+            self._cache.drop(lambda k, old=old: k == (old, "watch"))
+        return handle
 
     def watcher(self, session_id: str):
         self._prepare()

@@ -2,12 +2,21 @@
 
 An empty ``dequeue()`` waits up to ``EMPTY_DEQUEUE_WAIT_S`` for an item before it returns
 ``[]`` (the seed's busy loop stays cheap). An item appended by this process wakes it through
-an :class:`AppendSignal` (a lock released in C by the appender, only when someone waits).
+an :class:`AppendSignal` (a lock released in C by the appender, only when someone waits). On a
+session opened by id, whose producer is likely another process, it waits on a
+:class:`WatchHandle` instead: an inotify descriptor of the session's queue directory, kept in the
+backend's descriptor cache (bounded, closed with the session), which an append from any process
+wakes at once. Where inotify is unavailable the signal is the fallback (an append from another
+process is then seen when the wait times out).
 """
 
 from __future__ import annotations
 
+import select
 import threading
+
+from .descriptors import Handle
+from .watch import wait_readable
 
 
 class AppendSignal:
@@ -49,3 +58,20 @@ class AppendSignal:
         if woken and others:
             self.bump()  # pass the wake-up on to the next waiter
         return woken
+
+
+class WatchHandle(Handle):
+    """An inotify descriptor watching a session's ``q`` directory (``watch.inotify_descriptor``)."""
+
+    FD_SLOTS = ("fd",)
+    __slots__ = ("fd", "_poller")
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self._poller = select.poll()
+        self._poller.register(fd, select.POLLIN)
+
+    def wait(self, timeout: float) -> bool:
+        """Up to ``timeout`` s, or until a queue file of the session changes (call with the handle in use)."""
+        return wait_readable(self._poller, self.fd, timeout)
