@@ -75,9 +75,9 @@ class FileSystemQueue:
                 "serialize it first (e.g. json.dumps)"
             )
         # _write() inlined (it runs once per streamed token: a call less)
-        sess = self._session or current_session()
-        bound = self._bound
         try:
+            sess = self._session or current_session()
+            bound = self._bound
             if bound is None or bound[0] is not sess or bound[1] is not sess.backend:
                 bound = self._bind(sess)
             bound[2](message)
