@@ -37,6 +37,7 @@ import { copyText, flashCopied } from "./clipboard.js";
 import { morphChildren } from "./dom-morph.js";
 import { pendingMathStart } from "./math.js";
 import { md, normalizeNewlines, renderBlockList } from "./md-render.js";
+import { ownText } from "./own-text.js";
 import { WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
 
 export { createMarkdownIt, decorateCodeBlocks, normalizeNewlines, renderMarkdown } from "./md-render.js";
@@ -360,7 +361,8 @@ export function createMarkdownRenderer(container, opts = {}) {
     let text = (pendingCR ? "\r" : "") + delta;
     pendingCR = text.endsWith("\r");
     if (pendingCR) text = text.slice(0, -1);
-    return normalizeNewlines(text);
+    // kept (tail, backlog, text past the bound): never as a view into the caller's whole text
+    return ownText(normalizeNewlines(text));
   }
 
   /** @param {string} delta @param {{live?: boolean}} [opts] live: false defers the live tail (renderLive) */
