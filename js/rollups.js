@@ -20,17 +20,35 @@ export function zeroTotals() {
 
 // Written out field by field: these run for every span and every ancestor of it (hot on a 100,000-span trace).
 
-/** `into += sign * add`, field by field. @param {Totals} into @param {Totals} add @param {number} [sign] */
+/**
+ * `into += sign * add`, field by field. @param {Totals} into @param {Totals} add @param {number} [sign]
+ *
+ * Adds or subtracts, never multiplies: `sign * x` makes doubles (`-1 * 0` is -0), and once doubles
+ * are stored in the counts V8 keeps every count field of every Totals object as a boxed number (two
+ * Totals per span: ~10 MB more JS heap on a 100,000-entry trace; docs/benchmarks.md, browser section).
+ */
 export function addTotals(into, add, sign = 1) {
-  into.inTok += sign * add.inTok;
-  into.outTok += sign * add.outTok;
-  into.cost += sign * add.cost;
-  into.priced += sign * add.priced;
-  into.unpriced += sign * add.unpriced;
-  into.llm += sign * add.llm;
-  into.tool += sign * add.tool;
-  into.errors += sign * add.errors;
-  into.spans += sign * add.spans;
+  if (sign < 0) {
+    into.inTok -= add.inTok;
+    into.outTok -= add.outTok;
+    into.cost -= add.cost;
+    into.priced -= add.priced;
+    into.unpriced -= add.unpriced;
+    into.llm -= add.llm;
+    into.tool -= add.tool;
+    into.errors -= add.errors;
+    into.spans -= add.spans;
+    return;
+  }
+  into.inTok += add.inTok;
+  into.outTok += add.outTok;
+  into.cost += add.cost;
+  into.priced += add.priced;
+  into.unpriced += add.unpriced;
+  into.llm += add.llm;
+  into.tool += add.tool;
+  into.errors += add.errors;
+  into.spans += add.spans;
 }
 
 /** @param {Totals} into @param {Totals} from */
