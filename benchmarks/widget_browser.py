@@ -24,7 +24,8 @@ Figures (keys of :data:`benchmarks.widget.WIDGET_FIGURES`):
 (render, big, trace, busy) runs one scenario under the CDP sampling profiler with an unminified
 build of ``js/`` (esbuild, into a temporary directory) and prints the functions with the most
 self time; ``--against REV --only big,trace`` runs those scenarios with the front end of git revision
-REV and with the work tree's, alternating, and prints both (before / after figures under the same load).
+REV and with the work tree's, alternating, and prints both (before / after figures under the same load);
+``--only heap`` there: the JS heap after GC of one page holding both (spec section 7, memory).
 """
 
 from __future__ import annotations
@@ -317,8 +318,34 @@ def run_busy(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> floa
     return pct
 
 
+def _heap_mb(p: Page) -> float:
+    """Used JS heap (MB) after forced garbage collections (CDP, like benchmarks/notebook.py)."""
+    p.cdp.send("HeapProfiler.enable")
+    for _ in range(2):  # a second pass collects what the first one's finalizers released
+        p.cdp.send("HeapProfiler.collectGarbage")
+    return p.cdp.send("Runtime.getHeapUsage")["usedSize"] / 1e6
+
+
+def run_heap(b: Browser, sz: dict[str, Any], log: Callable[[str], None]) -> float:
+    """JS heap (MB, after GC) of one page holding the big answer's view and the big trace's view.
+
+    The harness page's share of spec section 7's memory row (in JupyterLab: benchmarks/notebook.py):
+    the fake model holds each final state as Jupyter's would, so the figure is the states plus the
+    widget's own structures. Not a figure of the table: ``--against REV --only heap`` (before / after).
+    """
+    with b.page() as p:
+        empty = _heap_mb(p)
+        p.call("bigAnswer", {"chars": sz["big_chars"], "messages": sz["big_messages"], "rate": 30, "text": sz["text"]})
+        answer = _heap_mb(p)
+        p.call("bigTrace", {"entries": sz["trace_entries"]})
+        both = _heap_mb(p)
+    log(f"    heap: {empty:.1f} MB empty page, {answer:.1f} MB with the {sz['big_chars'] / 1e6:.0f} MB answer, "
+        f"{both:.1f} MB with the {sz['trace_entries']:,}-entry trace too")
+    return both
+
+
 SCENARIOS: dict[str, Callable[[Browser, dict[str, Any], Callable[[str], None]], float]] = {
-    "render": run_render, "big": run_big, "trace": run_trace, "busy": run_busy,
+    "render": run_render, "big": run_big, "trace": run_trace, "busy": run_busy, "heap": run_heap,
 }
 
 
