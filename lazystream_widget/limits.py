@@ -47,7 +47,7 @@ DEQUEUE_MAX_BYTES = 16 * 1024 * 1024
 #: The file backend keeps at most this many descriptors of queue files open per process
 #: (least recently used closed first; a quarter of ``ulimit -n`` when that is lower), so a
 #: producer writing into many sessions never runs out of descriptors.
-QUEUE_DESCRIPTORS_MAX = 256
+QUEUE_DESCRIPTORS_MAX = 4096
 #: A writer checks at most this often whether its session's files were deleted under it
 #: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
 DELETED_SESSION_CHECK_S = 0.25
