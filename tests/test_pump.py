@@ -189,6 +189,35 @@ def test_views_share_one_kernel_budget(own_pump):
     assert pump.live == 0
 
 
+def test_views_held_by_the_kernel_budget_wait_in_line_not_in_a_herd(own_pump, monkeypatch):
+    """Runs held back by the budget wait in line: each is drained when its message can go, once.
+
+    With a timer each, every parked run woke whenever the budget allowed one more message: one
+    sent it, the others drained their queues for nothing and parked again (seven such rounds per
+    message at 100 runs). Served in line, a run is drained about once per message it sends.
+    """
+    drains = []
+    real_drain = pump_mod.Feed.drain
+    monkeypatch.setattr(pump_mod.Feed, "drain", lambda self, files=None: (drains.append(self), real_drain(self, files)))
+    pump = own_pump(Pacer(frame_s=0.0, rate=60, burst=3))
+    sinks = [Sink() for _ in range(8)]
+    t0 = time.monotonic()
+    runs = [Run(streaming(60, 0.03, tag=f"w{k}."), "q").start(s) for k, s in enumerate(sinks)]
+    for run in runs:
+        run.wait(60)
+    wall = time.monotonic() - t0
+    deltas = sum(1 for s in sinks for kind, _ in s.calls if kind == "delta")
+    assert deltas <= 60 * wall + 3 + 2 * len(runs), (deltas, wall)
+    for k, (run, sink) in enumerate(zip(runs, sinks, strict=True)):
+        assert sink.text == run.text == "".join(f"w{k}.{i} " for i in range(60)), f"run {k} mixed or lost tokens"
+    # each message: a drain on the append that found the budget spent, one when its turn came, and a
+    # few around each run's start and end; a herd would drain every parked run per message sent
+    assert len(drains) <= 3 * deltas + 4 * len(runs), (len(drains), deltas)
+    per_view = [sum(kind == "delta" for kind, _ in s.calls) for s in sinks]
+    assert min(per_view) >= max(per_view) / 3, f"every view gets its share of the budget, in turn: {per_view}"
+    assert pump.live == 0
+
+
 def test_a_notice_alone_reaches_the_display_while_the_run_goes_on():
     got = threading.Event()
     sink = Sink(on_delta=lambda text: got.set() if sink.notices else None)
