@@ -46,7 +46,9 @@ DEQUEUE_READ_CHUNK = 4 * 1024 * 1024
 DEQUEUE_MAX_BYTES = 16 * 1024 * 1024
 #: The file backend keeps at most this many descriptors of queue files open per process
 #: (least recently used closed first; a quarter of ``ulimit -n`` when that is lower), so a
-#: producer writing into many sessions never runs out of descriptors.
+#: producer writing into many sessions never runs out of descriptors. A live run holds about
+#: 11 (three files per queue, its directory, its trace counter): below ~11 per concurrent run,
+#: runs touched in turn reopen their files on nearly every append and read (docs/benchmarks.md).
 QUEUE_DESCRIPTORS_MAX = 4096
 #: A writer checks at most this often whether its session's files were deleted under it
 #: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
