@@ -124,10 +124,11 @@ WIDGET_MAX_MESSAGES_PER_S = 60
 #: All views of a kernel together send at most this many messages per second (a token
 #: bucket), well under Jupyter's ``iopub_msg_rate_limit`` of 1,000 messages/s over 3 s, past
 #: which the server drops messages. Many busy views share it: each message carries more.
-#: Messages that must go (a run's start, its last delta and final state) come on top, repaid
-#: later: 100 runs ending together add ~70/s to the busiest 3 s, hence 450 and not 500 (the
-#: pump uses the whole budget since busy runs wait in line; docs/benchmarks.md).
-KERNEL_MAX_MESSAGES_PER_S = 450
+#: Messages that must go (a run's start and first text, its last delta and final state) come on
+#: top, repaid later: 100 runs starting together add up to ~100/s to the busiest 3 s (~130/s with
+#: their views' creation), hence 400 and not 500 (the pump uses the whole budget since busy runs
+#: wait in line; docs/benchmarks.md).
+KERNEL_MAX_MESSAGES_PER_S = 400
 #: ...with bursts of up to this many messages (e.g. many runs starting at once).
 KERNEL_MESSAGE_BURST = 50
 #: The widget shows at most this many characters of answer before "show more".
