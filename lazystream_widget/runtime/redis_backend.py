@@ -35,7 +35,7 @@ from . import redis_scripts as lua
 from .backend import SessionClosedError
 from .filestore import MAX_ITEM_BYTES, frame
 from .redis_conn import call, connect
-from .redis_reader import StreamReader, Subscription
+from .redis_reader import Notify, StreamReader, Subscription
 from .redis_watch import RedisSessionWatcher, RedisWatchSet, standard_queues
 
 #: Prefix of every key the backend writes.
@@ -83,7 +83,7 @@ class _DequeueWaits:
         self.waiting = 0
         self.sub: Subscription | None = None
 
-    def changed(self) -> None:
+    def changed(self, _keys: object = None) -> None:
         self.gen += 1
         if self.waiting:  # an unlocked read: a waiter that just missed it sees the new gen, or waits out its few ms
             with self.cond:
@@ -440,7 +440,7 @@ class RedisBackend:
         if waits is not None:
             waits.changed()
 
-    def subscribe(self, session_id: str, notify: Callable[[], None], *,
+    def subscribe(self, session_id: str, notify: Notify, *,
                   idle_after: float | None = None) -> Subscription:
         """Have the shared reader call ``notify`` on each append to the session (from any process) from now on."""
         queues = set(standard_queues())

@@ -39,6 +39,9 @@ from .redis_conn import connect, masked, transient_errors
 
 log = logging.getLogger("lazystream_widget.queue")
 
+#: A subscriber's call: the streams of its session that changed (None: maybe any).
+Notify = Callable[[set[bytes] | None], None]
+
 #: The longest single block: well inside the socket timeout (a long wait is never taken for a dead
 #: server), and how often idle subscriptions are swept and an unused reader ends.
 _BLOCK_MS = 1000
@@ -47,14 +50,15 @@ _WAKE_TTL_MS = 3_600_000
 
 
 class Subscription:
-    """One interest in a session's streams: ``notify()`` is called (in the reader thread) on appends.
+    """One interest in a session's streams: ``notify(keys)`` is called (in the reader thread) on appends,
+    with the streams that changed (None: maybe any, e.g. after the reader reconnected).
 
     ``idle_after``: dropped when not :meth:`touch`-ed for that long (``active`` turns False).
     """
 
     __slots__ = ("session_id", "keys", "notify", "idle_after", "used", "active")
 
-    def __init__(self, session_id: str, keys: list[bytes], notify: Callable[[], None],
+    def __init__(self, session_id: str, keys: list[bytes], notify: Notify,
                  idle_after: float | None) -> None:
         self.session_id = session_id
         self.keys = keys
@@ -95,7 +99,7 @@ class StreamReader:
 
     # ---- any thread -----------------------------------------------------------------
 
-    def subscribe(self, session_id: str, keys: list[bytes], notify: Callable[[], None],
+    def subscribe(self, session_id: str, keys: list[bytes], notify: Notify,
                   idle_after: float | None = None) -> Subscription:
         """Call ``notify`` on every append to ``keys`` (the session's streams) from now on."""
         if self._pid != os.getpid():  # a forked child: the parent's thread and connection are not ours
@@ -261,7 +265,7 @@ class StreamReader:
                     self._set_id(key, end or b"0-0")
 
     def _report(self, reply: Any, count: int, *, everyone: bool) -> None:
-        changed: set[str] = set()
+        changed: dict[str, set[bytes]] = {}  # session -> its streams that changed
         behind: list[bytes] = []  # streams that returned a full batch: more is waiting
         if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL): {key: rows}
             reply = reply.items()
@@ -275,7 +279,7 @@ class StreamReader:
                     self._wake_id = last
                 elif key in self._ids:
                     self._set_id(key, last)
-                    changed.add(self._session_of[key])
+                    changed.setdefault(self._session_of[key], set()).add(key)
                     if len(rows) >= count:
                         behind.append(key)
         if behind:
@@ -286,11 +290,13 @@ class StreamReader:
             except Exception:
                 pass  # the next XREAD goes on from where this one stopped
         with self._lock:
-            sessions = self._subs if everyone else {sid: self._subs[sid] for sid in changed if sid in self._subs}
-            calls = [sub.notify for subs in sessions.values() for sub in subs]
-        for notify in calls:
+            if everyone:
+                calls = [(sub.notify, None) for subs in self._subs.values() for sub in subs]
+            else:
+                calls = [(sub.notify, keys) for sid, keys in changed.items() for sub in self._subs.get(sid, ())]
+        for notify, keys in calls:
             try:
-                notify()
+                notify(keys)
             except Exception:  # a subscriber's bug must not stop the others' wake-ups
                 pass
 

@@ -31,7 +31,7 @@ class RedisSessionWatcher:
         self._pending = False
         ref = weakref.ref(self)
 
-        def changed() -> None:  # holds no reference to the watcher: one dropped without close() is collected
+        def changed(_keys: object) -> None:  # holds no reference to the watcher: one dropped unclosed is collected
             watcher = ref()
             if watcher is not None:
                 watcher._changed()
@@ -73,7 +73,10 @@ class RedisWatchSet(ReportingWatchSet):
         self._subs: dict[Hashable, Any] = {}
 
     def add(self, key: Hashable, session_id: str) -> None:
-        sub = self._backend.subscribe(session_id, lambda: self.report(key))
+        def changed(keys: set[bytes] | None) -> None:  # the pump drains only the queues that changed
+            self.report(key, None if keys is None else {queue_of(k) + ".log" for k in keys})
+
+        sub = self._backend.subscribe(session_id, changed)
         with self._cond:
             self._subs[key] = sub
 
@@ -90,6 +93,11 @@ class RedisWatchSet(ReportingWatchSet):
             self._subs.clear()
         for sub in subs:
             self._backend.reader.unsubscribe(sub)
+
+
+def queue_of(stream_key: bytes) -> str:
+    """The queue name of a stream key (``<prefix>{sid}:q:<queue>``)."""
+    return stream_key.rpartition(b":q:")[2].decode()
 
 
 def standard_queues() -> tuple[str, ...]:

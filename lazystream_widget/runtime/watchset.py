@@ -192,26 +192,30 @@ class ReportingWatchSet:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._changed: set[Hashable] = set()
+        self._changed: dict[Hashable, set[str] | None] = {}  # key -> the files that changed (None: any)
         self._woken = False
         self._parked: set[Hashable] = set()
 
-    def report(self, key: Hashable) -> None:
-        """``key``'s session changed (any thread); ignored while it is parked."""
+    def report(self, key: Hashable, files: set[str] | None = None) -> None:
+        """``key``'s session changed (any thread): ``files`` of it, or maybe any (None); ignored while parked."""
         with self._cond:
             if key not in self._parked:
-                self._changed.add(key)
+                before = self._changed.get(key, ())
+                if before is None or files is None:
+                    self._changed[key] = None
+                else:
+                    self._changed[key] = files | before if before else files
                 self._cond.notify()
 
     def _forget(self, key: Hashable) -> None:
         """(under ``_cond``) ``key`` was removed."""
         self._parked.discard(key)
-        self._changed.discard(key)
+        self._changed.pop(key, None)
 
     def park(self, key: Hashable) -> None:
         with self._cond:
             self._parked.add(key)
-            self._changed.discard(key)
+            self._changed.pop(key, None)
 
     def unpark(self, key: Hashable) -> None:
         with self._cond:
@@ -230,9 +234,9 @@ class ReportingWatchSet:
                 if left is not None and left <= 0:
                     break
                 self._cond.wait(left)
-            keys, woken = self._changed, self._woken
-            self._changed, self._woken = set(), False
-        return dict.fromkeys(keys), woken  # which files changed is not known here: all of them
+            changed, woken = self._changed, self._woken
+            self._changed, self._woken = {}, False
+        return changed, woken
 
 
 class ThreadedWatchSet(ReportingWatchSet):
