@@ -49,6 +49,12 @@ _BLOCK_MS = 1000
 _WAKE_TTL_MS = 3_600_000
 
 
+def _bulk(value: bytes) -> bytes:
+    """``value`` as a RESP bulk string (the wire form of one command argument)."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+
 class Subscription:
     """One interest in a session's streams: ``notify(keys)`` is called (in the reader thread) on appends,
     with the streams that changed (None: maybe any, e.g. after the reader reconnected).
@@ -84,6 +90,9 @@ class StreamReader:
         self.wakeups = 0
 
     def _reset(self) -> None:
+        for subs in getattr(self, "_subs", {}).values():  # a forked child's copies: no reader follows them here
+            for sub in subs:
+                sub.active = False
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._subs: dict[str, list[Subscription]] = {}  # session id -> its subscriptions
@@ -190,24 +199,28 @@ class StreamReader:
     # ---- the reader thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        client = connect(self._url)  # a pool of its own: its one connection blocks in the XREAD
-        pool = client.connection_pool
-        conn = pool.get_connection()
+        # a connection of its own (it blocks in the XREAD), made like the backend's; it connects at its
+        # first command, so a Redis that is away when the thread starts is just the first retry
+        pool = connect(self._url).connection_pool
+        conn = pool.connection_class(**pool.connection_kwargs)
         try:
             self._loop(conn)
         finally:
-            pool.release(conn)
-            pool.disconnect()
+            with self._lock:
+                if self._thread is threading.current_thread():  # ended by a bug: the next subscription restarts it
+                    self._thread = None
+                self._blocking = False
+            conn.disconnect()
 
     def _loop(self, conn: Any) -> None:
         backoff = limits.REDIS_RETRY_BACKOFF_S
         failed = False  # the last attempt failed: on success, call everyone (appends may have been missed)
+        self._told = False
+        # the XREAD's fixed arguments, encoded once per thread
+        self._head = b"".join(_bulk(a) for a in (b"XREAD", b"COUNT", b"%d" % limits.REDIS_WAIT_READ_COUNT,
+                                                 b"BLOCK", b"%d" % _BLOCK_MS, b"STREAMS"))
         idle_rounds = 0
         next_sweep = time.monotonic() + _BLOCK_MS / 1000
-        count = limits.REDIS_WAIT_READ_COUNT
-        transient, told = transient_errors(), False
-        head = b"$5\r\nXREAD\r\n$5\r\nCOUNT\r\n" + _bulk(b"%d" % count) + b"$5\r\nBLOCK\r\n" + _bulk(
-            b"%d" % _BLOCK_MS) + b"$7\r\nSTREAMS\r\n"
         while True:
             now = time.monotonic()
             with self._lock:
@@ -215,15 +228,12 @@ class StreamReader:
                     self._sweep(now)
                     next_sweep = now + _BLOCK_MS / 1000
                 idle_rounds = idle_rounds + 1 if not self._subs else 0
-                if self._closed or idle_rounds > 1:
+                if self._closed or idle_rounds > 1:  # nobody has subscribed for a whole block: end
                     self._thread = None  # the next subscription starts another
                     self._blocking = False
                     return
                 unknown = [k for k, v in self._ids.items() if v is None]
-                if self._keys_bulk is None:
-                    self._keys_bulk = b"".join(_bulk(k) for k in self._ids) + _bulk(self._wake_key)
-                command = b"".join((b"*%d\r\n" % (6 + 2 * (len(self._ids) + 1)), head, self._keys_bulk,
-                                    *self._id_bulk.values(), _bulk(self._wake_id)))
+                command = self._command()
                 self._blocking = True
             try:
                 if unknown:  # subscribed while Redis was away: start from the ends now, and call everyone
@@ -233,14 +243,8 @@ class StreamReader:
                 conn.send_packed_command([command])
                 reply = conn.read_response()
             except Exception as exc:  # Redis away (or refusing): retry with backoff, never end the thread on it
-                if not isinstance(exc, transient) and not told:
-                    told = True  # anything else (an ACL refusing XREAD...) is said once: waits only time out now
-                    log.warning("the Redis wait-for-appends reader failed: %s: %s (retrying; until it works, waits "
-                                "on %s end at their timeouts)", type(exc).__name__, masked(str(exc), self._url),
-                                mask_url(self._url))
+                self._trouble(exc, "reading")
                 conn.disconnect()  # a fresh connection next time (no half-read reply left on it)
-                with self._lock:
-                    self._blocking = False
                 failed = True
                 time.sleep(backoff)
                 backoff = min(backoff * 2, limits.REDIS_RETRY_BACKOFF_MAX_S)
@@ -248,14 +252,27 @@ class StreamReader:
             backoff = limits.REDIS_RETRY_BACKOFF_S
             self.wakeups += 1
             try:
-                self._report(reply or (), count, everyone=failed)
+                self._report(reply or (), everyone=failed)
                 failed = False
             except Exception as exc:  # a bug here must not end the thread: every wait would only time out
-                with self._lock:
-                    self._blocking = False
-                if not told:
-                    told = True
-                    log.warning("the Redis wait-for-appends reader failed: %s: %s", type(exc).__name__, exc)
+                self._trouble(exc, "reporting")
+
+    def _command(self) -> bytes:
+        """(under the lock) ``XREAD COUNT n BLOCK ms STREAMS <followed streams> <wake-up> <their ids>``, encoded."""
+        if self._keys_bulk is None:
+            self._keys_bulk = b"".join(_bulk(k) for k in self._ids) + _bulk(self._wake_key)
+        return b"".join((b"*%d\r\n" % (6 + 2 * (len(self._ids) + 1)), self._head, self._keys_bulk,
+                         *self._id_bulk.values(), _bulk(self._wake_id)))
+
+    def _trouble(self, exc: Exception, doing: str) -> None:
+        with self._lock:
+            self._blocking = False
+        if self._told or isinstance(exc, transient_errors()):
+            return  # an outage: waits time out meanwhile, and everyone is called once it is over
+        self._told = True  # anything else (an ACL refusing XREAD, a bug) is said once
+        log.warning("the Redis reader that wakes waiting sessions failed %s: %s: %s (retrying; until it works, "
+                    "waits on %s end at their timeouts)", doing, type(exc).__name__, masked(str(exc), self._url),
+                    mask_url(self._url))
 
     def _learn_tails(self, keys: list[bytes]) -> None:
         ends = stream_ends(self._client, keys)
@@ -264,7 +281,7 @@ class StreamReader:
                 if key in self._ids and self._ids[key] is None:
                     self._set_id(key, end or b"0-0")
 
-    def _report(self, reply: Any, count: int, *, everyone: bool) -> None:
+    def _report(self, reply: Any, *, everyone: bool) -> None:
         changed: dict[str, set[bytes]] = {}  # session -> its streams that changed
         behind: list[bytes] = []  # streams that returned a full batch: more is waiting
         if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL): {key: rows}
@@ -280,7 +297,7 @@ class StreamReader:
                 elif key in self._ids:
                     self._set_id(key, last)
                     changed.setdefault(self._session_of[key], set()).add(key)
-                    if len(rows) >= count:
+                    if len(rows) >= limits.REDIS_WAIT_READ_COUNT:
                         behind.append(key)
         if behind:
             # skip to the ends BEFORE calling anyone: a subscriber reads after its call, so it takes
@@ -322,7 +339,3 @@ def stream_ends(client: Any, keys: list[bytes]) -> list[bytes | None]:
         pipe.xrevrange(key, count=1)
     return [rows[0][0] if rows else None for rows in pipe.execute()]
 
-
-def _bulk(value: bytes) -> bytes:
-    """``value`` as a RESP bulk string (the wire form of one command argument)."""
-    return b"$%d\r\n%s\r\n" % (len(value), value)
