@@ -36,7 +36,7 @@ from .backend import SessionClosedError
 from .filestore import MAX_ITEM_BYTES, frame
 from .redis_conn import call, connect
 from .redis_reader import Notify, StreamReader, Subscription
-from .redis_watch import RedisSessionWatcher, RedisWatchSet, standard_queues
+from .redis_watch import DequeueWaits, RedisSessionWatcher, RedisWatchSet, standard_queues
 
 #: Prefix of every key the backend writes.
 KEY_PREFIX = "lsw:"
@@ -68,28 +68,6 @@ class _Appending:
         self.touch_every = min(self.expiry / 4, 600)
 
 
-class _DequeueWaits:
-    """Empty ``dequeue()`` calls waiting on one session: woken by the shared reader or a local append.
-
-    ``gen`` counts the wake-ups; a read notes it (per thread), so an append that lands between an empty
-    read and its wait ends that wait at once instead of being slept through.
-    """
-
-    __slots__ = ("cond", "gen", "waiting", "sub")
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
-        self.gen = 0
-        self.waiting = 0
-        self.sub: Subscription | None = None
-
-    def changed(self, _keys: object = None) -> None:
-        self.gen += 1
-        if self.waiting:  # an unlocked read: a waiter that just missed it sees the new gen, or waits out its few ms
-            with self.cond:
-                self.cond.notify_all()
-
-
 class RedisBackend:
     """See the module docstring. One per Redis URL per process (``session.get_backend`` keeps them)."""
 
@@ -116,8 +94,8 @@ class RedisBackend:
         self._lock = threading.Lock()
         self._appending: dict[tuple[str, str], _Appending] = {}  # what each queue's appends reuse
         self._heartbeat_at: dict[tuple[str, str], float] = {}
-        self._waits: dict[str, _DequeueWaits] = {}  # empty dequeues of this process wait here
-        self._marks = threading.local()  # (session id, _DequeueWaits.gen) at this thread's last read
+        self._waits: dict[str, DequeueWaits] = {}  # empty dequeues of this process wait here
+        self._marks = threading.local()  # (session id, DequeueWaits.gen) at this thread's last read
         #: the process's one waiting reader (one thread, one connection) for every waiter on this backend
         self.reader = StreamReader(url, self.client, f"{prefix}wake:{self._token}".encode())
 
@@ -423,11 +401,11 @@ class RedisBackend:
             finally:
                 waits.waiting -= 1
 
-    def _follow_for_dequeue(self, session_id: str) -> _DequeueWaits:
+    def _follow_for_dequeue(self, session_id: str) -> DequeueWaits:
         with self._lock:
             waits = self._waits.get(session_id)
             if waits is None:
-                waits = self._waits[session_id] = _DequeueWaits()
+                waits = self._waits[session_id] = DequeueWaits()
         old = waits.sub
         if old is None or not old.active:
             waits.sub = self.subscribe(session_id, waits.changed, idle_after=REDIS_WAIT_IDLE_S)

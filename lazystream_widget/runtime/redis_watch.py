@@ -8,6 +8,7 @@ Both are thin: the blocking happens once per process in :class:`~.redis_reader.S
   session had when it was made) since the watcher was made or last returned True. Edge-triggered like
   the file backend's inotify watcher; no thread and no connection of its own.
 * :class:`RedisWatchSet` is the pump's watch set on Redis (one per pump, any number of sessions).
+* :class:`DequeueWaits`: where empty ``dequeue()`` calls on one session wait (``RedisBackend.wait_for_item``).
 
 A lost connection is not an error here: waits time out (False) while the reader reconnects, then
 every waiter is woken once.
@@ -62,6 +63,28 @@ class RedisSessionWatcher:
             self._sub.active = False  # the reader sweeps it
         except Exception:
             pass
+
+
+class DequeueWaits:
+    """Empty ``dequeue()`` calls waiting on one session: woken by the shared reader or a local append.
+
+    ``gen`` counts the wake-ups; a read notes it (per thread), so an append that lands between an empty
+    read and its wait ends that wait at once instead of being slept through.
+    """
+
+    __slots__ = ("cond", "gen", "waiting", "sub")
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.gen = 0
+        self.waiting = 0
+        self.sub: Any = None  # its Subscription of the shared reader
+
+    def changed(self, _keys: object = None) -> None:
+        self.gen += 1
+        if self.waiting:  # an unlocked read: a waiter that just missed it sees the new gen, or waits out its few ms
+            with self.cond:
+                self.cond.notify_all()
 
 
 class RedisWatchSet(ReportingWatchSet):
