@@ -154,3 +154,22 @@ def test_releasing_a_session_lets_go_of_its_waits(redis_server) -> None:
         assert s.id in backend._waits and readers()
     assert s.id not in backend._waits, "closing the session dropped its dequeue waits"
     assert wait_until(lambda: not readers(), 10), "the reader thread outlived every wait"
+
+
+def test_the_pumps_watch_set_names_the_queues_that_changed_and_stays_quiet_while_parked(redis_server) -> None:
+    watch = get_backend().watch_set()
+    with lsw.session() as s:
+        watch.add("run", s.id)
+        try:
+            FileSystemQueue("lazy_trace", session=s).enqueue("a trace line")
+            changed, woken = watch.wait(10)
+            assert (changed, woken) == ({"run": {"lazy_trace.log"}}, False), "the pump drains only that queue"
+            watch.park("run")
+            FileSystemQueue(session=s).enqueue("while parked")
+            assert watch.wait(0.3) == ({}, False)
+            watch.unpark("run")
+            FileSystemQueue(session=s).enqueue("after")
+            assert watch.wait(10)[0] == {"run": {"lazy_answer.log"}}
+        finally:
+            watch.remove("run")
+            watch.close()
