@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -22,6 +23,33 @@ TAG_RE = re.compile(r"(r\d+)\.(\d+) ")
 
 def spec_from_argv() -> dict[str, Any]:
     return json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+
+
+def spawn_ready(args: list[str], what: str = "helper process") -> subprocess.Popen:
+    """Start a helper process and wait for its ``READY`` line.
+
+    The line is read from the unbuffered pipe byte by byte: a buffered ``readline()`` can take in
+    what the helper writes next (a quick reader's result), and ``communicate(timeout=...)``, which
+    reads the raw pipe, would then never see it.
+    """
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, bufsize=0)
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = proc.stdout.read(1)
+        if not byte:
+            break
+        line += byte
+    if line.strip() != b"READY":
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"{what} did not start: {line.decode(errors='replace').strip()!r}")
+    return proc
+
+
+def output_of(proc: subprocess.Popen, timeout: float) -> str:
+    """Everything a helper from :func:`spawn_ready` printed after ``READY``, once it has exited."""
+    out, _ = proc.communicate(timeout=timeout)
+    return out.decode("utf-8", "replace")
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@
 import { formatDuration } from "./format.js";
 import { formatRollup, formatTokens, formatCost } from "./rollups.js";
 import { TraceModel } from "./trace-model.js";
+import { isFolded } from "./trace-rows.js";
 import { summarize } from "./value-view.js";
 
 const INPUT_CHARS = 200;
@@ -74,8 +75,31 @@ export function spanLines(node, opts = {}, indent = 0) {
     }
   }
   if (node.error) lines.push(`${sub}${node.status === "cancelled" ? "cancelled" : "error"}: ${errorLine(node.error)}`);
-  for (const child of node.children) lines.push(...spanLines(child, opts, indent + 1));
+  for (const child of listed(node.children)) lines.push(...spanLines(child, opts, indent + 1));
   return lines;
+}
+
+/**
+ * The nodes listed for `children`: a producer's plumbing (internal spans, folded in the tree too)
+ * replaced by what it holds; one that failed is listed. As `shown_children` in export.py.
+ * @param {any[]} children
+ * @returns {any[]}
+ */
+function listed(children) {
+  if (!children.some(isFolded)) return children;
+  const out = [];
+  const stack = [{ list: children, i: 0 }]; // explicit stack: a long chain of plumbing never overflows
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.list.length) {
+      stack.pop();
+      continue;
+    }
+    const child = top.list[top.i++];
+    if (isFolded(child)) stack.push({ list: child.children, i: 0 });
+    else out.push(child);
+  }
+  return out;
 }
 
 /** A span and everything below it. @param {any} node @param {{currency?: string}} [opts] */
@@ -111,8 +135,11 @@ export function runToMarkdown(run) {
     const roll = formatRollup(t, currency);
     if (roll) head.push(roll);
     if (t.errors) head.push(`${t.errors} error${t.errors === 1 ? "" : "s"}`);
+    let folded = 0;
+    for (const node of model.nodes.values()) if (isFolded(node)) folded += 1;
+    if (folded) head.push(`${folded} internal span${folded === 1 ? "" : "s"} not listed`);
     out.push(head.join(" · "), "");
-    for (const node of spans) out.push(...spanLines(node, { currency }));
+    for (const node of listed(spans)) out.push(...spanLines(node, { currency }));
     if (textLines.length) {
       out.push("", "Other trace lines:", "");
       for (const line of textLines) out.push(`- ${summarize(line, VALUE_CHARS)}`);

@@ -109,9 +109,33 @@ def span_lines(span: SpanRecord, prices: dict[str, Any] | None, currency: str = 
             lines.append(f"{sub}output: {code(summarize(out, VALUE_CHARS))}")
     if span.error:
         lines.append(f"{sub}{'cancelled' if span.status == 'cancelled' else 'error'}: {_error_line(span.error)}")
-    for child in span.children:
+    for child in shown_children(span):
         lines.extend(span_lines(child, prices, currency, indent + 1))
     return lines
+
+
+def _folded(span: SpanRecord) -> bool:
+    """A producer's plumbing span that the Markdown (like the widget's tree) leaves out; one that failed shows."""
+    return span.internal and span.status != "error"
+
+
+def shown_children(span: SpanRecord | None, top: list[SpanRecord] | None = None) -> list[SpanRecord]:
+    """The spans listed under ``span`` (or the top-level ones, ``top``): folded plumbing replaced by what it holds."""
+    out: list[SpanRecord] = []
+    stack = [iter(top if span is None else span.children)]
+    while stack:  # explicit stack: a long chain of plumbing never overflows the call stack
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif _folded(child):
+            stack.append(iter(child.children))
+        else:
+            out.append(child)
+    return out
+
+
+def _count_folded(spans: list[SpanRecord]) -> int:
+    return sum(1 for s in spans if _folded(s))
 
 
 def to_markdown(state: RunState) -> str:
@@ -145,8 +169,11 @@ def to_markdown(state: RunState) -> str:
             head.append(roll)
         if total.errors:
             head.append(f"{total.errors} error{'' if total.errors == 1 else 's'}")
+        folded = _count_folded(spans)
+        if folded:
+            head.append(f"{folded} internal span{'' if folded == 1 else 's'} not listed")
         out += ["### Trace", "", " · ".join(head), ""]
-        for s in top:
+        for s in shown_children(None, top):
             out += span_lines(s, prices, currency)
         if lines_of_text:
             out += ["", "Other trace lines:", ""]

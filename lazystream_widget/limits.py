@@ -23,6 +23,11 @@ TEXT_RANGES_MAX = 32
 #: An empty ``dequeue()`` may wait this long for a new item before returning
 #: ``[]``; it keeps the seed's busy-poll loop cheap.
 EMPTY_DEQUEUE_WAIT_S = 0.002
+#: An empty ``dequeue()`` on a session opened by id (its producer is likely another process) waits
+#: on an inotify descriptor of the session's queue directory, which any process's append wakes at
+#: once. Each is an inotify instance (a user has 128 by default, shared by all their processes):
+#: a process keeps at most this many, the least recently used closed first.
+DEQUEUE_WATCHES_MAX = 16
 #: During a burst (a read returned items less than this long ago) an empty ``dequeue()``
 #: sleeps out the rest of this interval instead of waking once per item: the consumer
 #: takes items in batches and leaves the producer the GIL. The first item after a quiet

@@ -26,6 +26,18 @@ def test_markdown_matches_the_widgets_copy_as_markdown() -> None:
     assert to_markdown(FIXTURE["state"]) == FIXTURE["markdown"]
 
 
+def test_markdown_leaves_out_a_producers_plumbing_as_the_tree_does() -> None:
+    """LazyLLM's Loop and ToolManager are not listed (their children are, in their place); a failed one is.
+    The widget's Copy as Markdown writes the same (js/tests/export.test.js)."""
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "markdown_internal.json").read_text(encoding="utf-8"))
+    md = to_markdown(fixture["state"])
+    assert md == fixture["markdown"]
+    assert "`Loop`" not in md and "`ToolManager`" not in md
+    assert "  - **tool** `get_weather` — ok" in md  # under the agent, where the folded spans were
+    assert "  - **flow** `Sandbox` — error" in md
+    assert "2 internal spans not listed" in md
+
+
 def test_roll_ups_and_formats() -> None:
     spans = build_spans(FIXTURE["state"]["entries"])
     t = run_totals(roots(spans), FIXTURE["state"]["prices"])

@@ -17,7 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from workerlib import emit, percentile, pin_env_home, spec_from_argv
+from workerlib import emit, output_of, percentile, pin_env_home, spawn_ready, spec_from_argv
 
 pin_env_home()
 import lazyllm  # noqa: E402
@@ -39,21 +39,12 @@ def consume(sid: str, count: int, timeout: float, latency: bool) -> dict:
 
 
 def spawn_reader(sid: str, spec: dict) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), json.dumps({**spec, "mode": "reader", "sid": sid})],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline().strip()
-    if line != "READY":
-        proc.kill()
-        raise RuntimeError(f"reader did not start: {line!r}")
-    return proc
+    args = [sys.executable, os.path.abspath(__file__), json.dumps({**spec, "mode": "reader", "sid": sid})]
+    return spawn_ready(args, "reader")
 
 
 def reader_result(proc: subprocess.Popen) -> dict:
-    out, _ = proc.communicate(timeout=900)
-    for line in reversed(out.splitlines()):
+    for line in reversed(output_of(proc, 900).splitlines()):
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     raise RuntimeError("reader gave no result")

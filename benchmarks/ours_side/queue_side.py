@@ -26,7 +26,7 @@ import threading
 import time
 
 import lazystream_widget as lsw
-from benchmarks.workerlib import emit, percentile, pin_env_home, spec_from_argv
+from benchmarks.workerlib import emit, output_of, percentile, pin_env_home, spawn_ready, spec_from_argv
 
 
 def consume(q: lsw.FileSystemQueue, sess: lsw.Session, count: int, style: str, timeout: float,
@@ -51,21 +51,12 @@ def consume(q: lsw.FileSystemQueue, sess: lsw.Session, count: int, style: str, t
 
 
 def spawn_reader(sid: str, spec: dict) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.ours_side.queue_side", json.dumps({**spec, "mode": "reader", "sid": sid})],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline().strip()
-    if line != "READY":
-        proc.kill()
-        raise RuntimeError(f"reader did not start: {line!r}")
-    return proc
+    args = [sys.executable, "-m", "benchmarks.ours_side.queue_side", json.dumps({**spec, "mode": "reader", "sid": sid})]
+    return spawn_ready(args, "reader")
 
 
 def reader_result(proc: subprocess.Popen) -> dict:
-    out, _ = proc.communicate(timeout=600)
-    for line in reversed(out.splitlines()):
+    for line in reversed(output_of(proc, 600).splitlines()):
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     raise RuntimeError("reader gave no result")

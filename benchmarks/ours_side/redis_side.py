@@ -30,7 +30,7 @@ import time
 
 import lazystream_widget as lsw
 from benchmarks.ours_side.queue_side import consume as _consume
-from benchmarks.workerlib import emit, percentile, pin_env_home, spec_from_argv
+from benchmarks.workerlib import emit, output_of, percentile, pin_env_home, spawn_ready, spec_from_argv
 
 
 def consume(sess: lsw.Session, count: int, style: str, timeout: float, stamps: list[float] | None) -> int:
@@ -46,18 +46,14 @@ def use_backend(spec: dict) -> None:
 
 
 def spawn(spec: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.ours_side.redis_side", json.dumps(spec)],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().strip()
-    if line != "READY":
-        proc.kill()
-        raise RuntimeError(f"helper process did not start: {line!r}")
-    return proc
+    return spawn_ready([sys.executable, "-m", "benchmarks.ours_side.redis_side", json.dumps(spec)])
 
 
 def result_of(proc: subprocess.Popen, timeout: float = 300) -> dict:
-    out, _ = proc.communicate(timeout=timeout)
-    return json.loads(out.strip().splitlines()[-1])
+    out = output_of(proc, timeout).strip()
+    if not out:
+        raise RuntimeError(f"helper process printed no result (exit code {proc.returncode})")
+    return json.loads(out.splitlines()[-1])
 
 
 # ---- the helper processes ------------------------------------------------------------------

@@ -4,11 +4,19 @@ import { runToMarkdown, spanToMarkdown } from "../span-markdown.js";
 import { TraceModel } from "../trace-model.js";
 // The same fixture is checked against the Python side (tests/test_export.py): both write this Markdown.
 import FIXTURE from "../../tests/fixtures/markdown_run.json";
+import INTERNAL from "../../tests/fixtures/markdown_internal.json";
 
 
 describe("Markdown", () => {
   test("a run: question, answer, final answer, trace with roll-ups (the same text as run.to_markdown())", () => {
     expect(runToMarkdown(FIXTURE.state)).toBe(FIXTURE.markdown);
+  });
+
+  test("a producer's plumbing (internal spans) is not listed, as in run.to_markdown()", () => {
+    const md = runToMarkdown(INTERNAL.state);
+    expect(md).toBe(INTERNAL.markdown);
+    expect(md).not.toContain("`Loop`");
+    expect(md).toContain("  - **flow** `Sandbox` — error");
   });
 
   test("copy one span: that span and everything below it", () => {

@@ -1,14 +1,7 @@
 """The file backend of ``FileSystemQueue``: append-only framed logs, one per queue.
 
-Layout under the queue home (``$LAZYSTREAM_HOME``, else ``$XDG_CACHE_HOME/lazystream``,
-else ``~/.cache/lazystream``), every directory 0700 and every file 0600::
-
-    sessions/<session id>/owner           pid + process start time of the owner (for the sweep)
-    sessions/<session id>/seq             the session's trace sequence counter (16-byte checked record)
-    sessions/<session id>/<queue>.reader  touched by the consumer's reads (an active consumer, for the executor)
-    sessions/<session id>/<queue>.off     the consumer's read position (16-byte checked record)
-    sessions/<session id>/<queue>.lock    serializes consumers (flock); holds a mirror of the read position
-    sessions/<session id>/q/<queue>.log   the items, framed (the only files a watcher watches)
+The files of a session and their layout: ``session_files.py``. The append hot path:
+``log_appender.py``. How an empty ``dequeue()`` waits: ``wakeups.py``.
 
 Why this shape (LazyLLM's SQLite + soft lock did 706 msg/s and made readers sleep 50 ms):
 
@@ -32,22 +25,17 @@ Why this shape (LazyLLM's SQLite + soft lock did 706 msg/s and made readers slee
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import filelock
 
 from .. import limits
-from ..limits import DELETED_SESSION_CHECK_S, STALE_SESSION_AFTER_S
 from . import positions
-from .backend import SessionClosedError, closed_error
-from .descriptors import DescriptorCache, DirHandle, QueueHandle, SeqHandle, descriptor_bound
+from .backend import SessionClosedError
+from .descriptors import QueueHandle
 from .framing import (  # noqa: F401 - re-exported too
     _HEAD,
     _HEAD_CRC,
@@ -60,11 +48,13 @@ from .framing import (  # noqa: F401 - re-exported too
     next_intact_record_in_file,
     unframe,
 )
-from .homedir import QueueHomeError, default_home, open_dir, open_file, open_home, remove_tree, write_all, write_file
-from .reading import ConsumerLock, commit, highest_seq, read_position, skip_recovery, take
-from .sweep import owner_record, sweep_sessions
+from .homedir import QueueHomeError, write_all, write_file  # noqa: F401 - QueueHomeError re-exported
+from .log_appender import make_appender
+from .reading import ConsumerLock, LogReader, commit, highest_seq, read_position, skip_recovery, take
+from .session_files import SessionFiles
 from .sweep import process_start_time as _process_start_time  # noqa: F401 - used by tests
-from .watch import watch_directory
+from .wakeups import AppendSignal, WatchHandle
+from .watch import inotify_descriptor, watch_directory
 
 log = logging.getLogger("lazystream_widget.queue")
 
@@ -76,351 +66,43 @@ _CLOCK_TICK_MARGIN_NS = 50_000_000
 RANGE_READ_CHUNK = 256 * 1024
 
 
-class _Signal:
-    """Wakes an empty ``dequeue()`` of this process when an item is appended to its session.
-
-    A lock used as a binary semaphore: a waiter blocks in C (``acquire(timeout)``) and a
-    producer's :meth:`bump` is one ``release()`` when someone waits, so the producer's hot
-    path runs no Python-level ``Condition`` machinery. A wake-up nobody consumed (the waiter
-    timed out at that moment) leaves the lock released: the next wait returns at once, reads
-    nothing and waits again (harmless). ``last_data`` (set by reads that returned items) lets
-    waiters coalesce wake-ups during a burst: see :meth:`FileBackend.wait_for_item`.
-    """
-
-    __slots__ = ("_sem", "_count_lock", "waiters", "last_data")
-
-    def __init__(self) -> None:
-        self._sem = threading.Lock()
-        self._sem.acquire()  # held = nothing to report
-        self._count_lock = threading.Lock()
-        self.waiters = 0
-        self.last_data = 0.0
-
-    def bump(self) -> None:
-        if self.waiters:  # an unlocked read: a waiter that registers just after waits out its timeout at worst
-            try:
-                self._sem.release()
-            except RuntimeError:
-                pass  # already released: the waiter has a wake-up pending
-
-    def wait(self, timeout: float) -> bool:
-        with self._count_lock:
-            self.waiters += 1
-        try:
-            woken = self._sem.acquire(timeout=max(0.0, timeout))
-        finally:
-            with self._count_lock:
-                self.waiters -= 1
-                others = self.waiters
-        if woken and others:
-            self.bump()  # pass the wake-up on to the next waiter
-        return woken
-
-
-def _make_appender(backend: FileBackend, session_id: str, queue: str) -> Callable[[bytes], None]:
-    """Appends items to one queue with everything bound once: the streaming hot path.
-
-    ``append(item)`` is one frame and one ``write``; ``append.end()`` is the "read up to here" mark
-    of what this process appended so far (our pool waits for it, once per task: see ``runtime/pool.py``),
-    so no ``lseek`` per item. A closure, not a class: a call is cheaper, and it runs once per token.
-
-    It is as safe as :meth:`FileBackend.append`: it keeps the queue's cached handle between calls but
-    marks it in use for each write (the descriptor cache never closes a handle in use, and one evicted
-    meanwhile is given up, never written to), and at least every ``DELETED_SESSION_CHECK_S`` it goes
-    through :meth:`FileBackend._queue`, which checks that the session's files still exist (raising
-    :class:`SessionClosedError` once they were deleted). Items never land in a deleted session's files
-    for longer than that check interval, as with ``append``.
-    """
-    crc32, head12, head4, magic, write, monotonic = (
-        zlib.crc32, _HEAD.pack, _HEAD_CRC.pack, MAGIC, os.write, time.monotonic)
-    signals, check_every, get_queue, release = (
-        backend._signals, DELETED_SESSION_CHECK_S, backend._queue, backend._release_queue)
-    held: list[QueueHandle | None] = [None]  # the handle the last write used (not in use between calls)
-
-    def acquire() -> QueueHandle:
-        h = held[0]
-        if h is not None:
-            h.users.append(None)  # in use first, then the look at "evicted" (descriptors.py)
-            if not h.evicted and monotonic() - h.checked_at <= check_every:
-                return h
-            release(h)
-        h = held[0] = get_queue(session_id, queue)  # reopens, or checks the files still exist
-        return h
-
-    def append(item: bytes) -> None:
-        size = len(item)
-        if size > MAX_ITEM_BYTES:
-            frame(item)  # raises the error that says what to do
-        crc = crc32(item)
-        head = head12(magic, size, crc)
-        data = head + head4(crc32(head)) + item
-        # acquire() inlined (this runs once per token): the held handle, marked in use, unless it was
-        # evicted or is due for its "do the files still exist?" check
-        h = held[0]
-        if h is None:
-            h = acquire()
-        else:
-            users = h.users
-            users.append(None)
-            if h.evicted or monotonic() - h.checked_at > check_every:
-                release(h)
-                h = held[0] = get_queue(session_id, queue)
-        try:
-            written = write(h.log_fd, data)  # one write() is one atomic append
-            if written != len(data):  # cut short (a signal, a full disk): finish it, no longer atomic
-                write_all(h.log_fd, data[written:])
-        finally:
-            # release() inlined: first give the handle back, then look at "evicted" (descriptors.py); an
-            # evicted one goes through the cache's release (in use again for that call), which closes it
-            # if no one else uses it
-            h.users.pop()
-            if h.evicted:
-                h.users.append(None)
-                release(h)
-        sig = signals.get(session_id)  # made by the first waiter: none, no one to wake
-        if sig is not None and sig.waiters:
-            sig.bump()
-
-    def end() -> int:
-        # the descriptor's offset is at the end of our last record, or past it when another
-        # thread appended since: either way a safe "wait until read up to here" mark
-        h = acquire()
-        try:
-            return os.lseek(h.log_fd, 0, os.SEEK_CUR)
-        finally:
-            release(h)
-
-    append.end = end  # type: ignore[attr-defined]
-    return append
-
-
-class LogReader:
-    """``read_from`` over descriptors opened once (see :meth:`FileBackend.open_logs`)."""
-
-    def __init__(self, fds: dict[str, int]) -> None:
-        self._fds = fds
-
-    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
-        fd = self._fds.get(queue)
-        if fd is None:
-            return [], cursor
-        items, end, _last, _skipped = take(fd, int(cursor), limit, limits.DEQUEUE_MAX_BYTES)
-        return items, str(end)
-
-    def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds = {}
-
-
-class FileBackend:
+class FileBackend(SessionFiles):
     """See the module docstring. One instance per queue home per process."""
 
     #: Closing a session deletes its files at once: a watcher can follow a live session, not replay a closed one.
     replays = False
 
     def __init__(self, home: str | None = None) -> None:
-        self.home = home or default_home()
-        self.sessions_dir = os.path.join(self.home, "sessions")
-        self._cache = DescriptorCache(descriptor_bound())
-        self._signals: dict[str, _Signal] = {}
+        super().__init__(home)
+        self._signals: dict[str, AppendSignal] = {}
+        self._appenders: dict[tuple[str, str], Callable[[str], int]] = {}
+        #: sessions opened by id (attached), whose empty dequeue() waits on inotify; the sessions that
+        #: have a cached inotify descriptor, oldest first (bounded by DEQUEUE_WATCHES_MAX)
+        self._attached: set[str] = set()
+        self._watched: dict[str, None] = {}
+        self._inotify_retry_at = 0.0
         self._last_read: dict[tuple[str, str], float] = {}
         self._heartbeat_at: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-        self._swept = False
-
-    # ---- directories ------------------------------------------------------------
-
-    def _shown(self, *parts: str) -> str:
-        return os.path.join(self.sessions_dir, *parts)
-
-    def _open_sessions(self) -> int:
-        home_fd = open_home(self.home)
-        try:
-            return open_dir(home_fd, "sessions", self.sessions_dir, create=True)
-        finally:
-            os.close(home_fd)
-
-    def _prepare(self) -> None:
-        """Sweep stale sessions the first time this process uses the home."""
-        if self._swept:
-            return
-        with self._lock:
-            if self._swept:
-                return
-            self._swept = True
-        self.sweep()
-
-    def _session_dir(self, session_id: str) -> DirHandle:
-        """The session's directory, in use: pair with ``self._cache.release``."""
-
-        def opener() -> DirHandle:
-            sessions_fd = self._open_sessions()
-            try:
-                return DirHandle(open_dir(sessions_fd, session_id, self._shown(session_id), create=False))
-            except FileNotFoundError:
-                raise closed_error(session_id) from None
-            finally:
-                os.close(sessions_fd)
-
-        return self._acquire((session_id, "dir"), opener)
-
-    def _acquire(self, key: tuple[str, ...], opener: Callable[[], Any]) -> Any:
-        """A cached handle, in use; fails with SessionClosedError once the session's files were deleted."""
-        handle = self._cache.use(key)
-        if handle is None:
-            try:
-                handle = self._cache.acquire(key, opener)
-            except OSError as exc:
-                if exc.errno not in (errno.EMFILE, errno.ENFILE):
-                    raise
-                self._cache.shrink()  # out of descriptors: close every idle cached one, then try once more
-                handle = self._cache.acquire(key, opener)
-        now = handle.used_at = time.monotonic()
-        if now - handle.checked_at > DELETED_SESSION_CHECK_S:
-            handle.checked_at = now
-            try:
-                gone = os.fstat(handle.main_fd()).st_nlink == 0
-            except OSError:
-                gone = True
-            if gone:  # closed by its owner, or swept: never keep writing into deleted files
-                self._cache.release(handle)
-                self._forget(key[0])
-                raise closed_error(key[0], deleted=True)
-        return handle
-
-    # ---- sessions -----------------------------------------------------------------
 
     def create_session(self, session_id: str, *, owned: bool) -> None:
-        self._prepare()
-        sessions_fd = self._open_sessions()
-        try:
-            shown = self._shown(session_id)
-            try:
-                sfd = open_dir(sessions_fd, session_id, shown, create=owned)
-            except FileNotFoundError:
-                raise closed_error(session_id, attaching=True) from None
-            try:
-                try:
-                    os.close(open_dir(sfd, "q", os.path.join(shown, "q"), create=owned))
-                except FileNotFoundError:
-                    raise closed_error(session_id, attaching=True) from None
-                if owned:
-                    write_file(sfd, "owner", owner_record(), os.path.join(shown, "owner"))
-            finally:
-                os.close(sfd)
-        finally:
-            os.close(sessions_fd)
-
-    def session_exists(self, session_id: str) -> bool:
-        try:
-            sessions_fd = self._open_sessions()
-        except QueueHomeError:
-            return False
-        try:
-            sfd = open_dir(sessions_fd, session_id, self._shown(session_id), create=False)
-            try:
-                os.close(open_dir(sfd, "q", self._shown(session_id, "q"), create=False))
-            finally:
-                os.close(sfd)
-            return True
-        except FileNotFoundError:
-            return False
-        finally:
-            os.close(sessions_fd)
-
-    def describe(self) -> str:
-        return f"the file backend under {self.home}"
-
-    def close_session(self, session_id: str) -> None:
-        self.delete_session(session_id)
-
-    def session_state(self, session_id: str) -> str:
-        return "open" if self.session_exists(session_id) else "missing"
-
-    def release_session(self, session_id: str) -> None:
-        """Close this process's descriptors of the session and forget it; its files stay (another process owns it)."""
-        self._forget(session_id)
-
-    def delete_session(self, session_id: str) -> None:
-        self._forget(session_id)
-        try:
-            sessions_fd = self._open_sessions()
-        except QueueHomeError:
-            return
-        try:
-            remove_tree(sessions_fd, session_id)
-        finally:
-            os.close(sessions_fd)
+        super().create_session(session_id, owned=owned)
+        if not owned:
+            self._attached.add(session_id)
 
     def _forget(self, session_id: str) -> None:
-        self._cache.drop(lambda key: key[0] == session_id)
+        super()._forget(session_id)
         with self._lock:
             self._signals.pop(session_id, None)
-            for activity in (self._last_read, self._heartbeat_at):
+            self._attached.discard(session_id)
+            self._watched.pop(session_id, None)
+            for activity in (self._last_read, self._heartbeat_at, self._appenders):
                 for key in [k for k in activity if k[0] == session_id]:
                     del activity[key]
 
-    def close(self) -> None:
-        """Release every descriptor this backend holds (the files stay)."""
-        self._cache.close_all()
-
-    def sweep(self, older_than: float = STALE_SESSION_AFTER_S) -> list[str]:
-        """Delete stale sessions (see ``sweep.py``): dead or missing owner, files unchanged for ``older_than`` s."""
-        try:
-            sessions_fd = self._open_sessions()
-        except (QueueHomeError, OSError):
-            return []
-        try:
-            return sweep_sessions(sessions_fd, self.sessions_dir, older_than)
-        finally:
-            os.close(sessions_fd)
-
-    # ---- descriptors ----------------------------------------------------------------
-
-    def _queue(self, session_id: str, queue: str) -> QueueHandle:
-        """The queue's handle, in use: pair with ``self._cache.release``."""
-        key = (session_id, "q", queue)
-        handle = self._cache.use(key)
-        if handle is not None:
-            now = handle.used_at = time.monotonic()
-            if now - handle.checked_at <= DELETED_SESSION_CHECK_S:
-                return handle  # the hot path: cached and recently checked
-            self._cache.release(handle)
-
-        def opener() -> QueueHandle:
-            qfd = self._open_q(session_id)
-            try:
-                name = queue + ".log"
-                return QueueHandle(open_file(qfd, name, os.O_APPEND | os.O_RDWR, self._shown(session_id, "q", name)))
-            finally:
-                os.close(qfd)
-
-        return self._acquire(key, opener)
-
-    def _reader_files(self, h: QueueHandle, session_id: str, queue: str) -> None:
-        """Open the position and lock files of a queue (done by the first read; writers never need them)."""
-        if h.lock_fd >= 0:
-            return
-        with h.mutex:
-            if h.lock_fd >= 0:
-                return
-            d = self._session_dir(session_id)
-            try:
-                off = open_file(d.fd, queue + ".off", os.O_RDWR, self._shown(session_id, queue + ".off"))
-                try:
-                    lock = open_file(d.fd, queue + ".lock", os.O_RDWR, self._shown(session_id, queue + ".lock"))
-                except BaseException:
-                    os.close(off)
-                    raise
-            finally:
-                self._cache.release(d)
-            self._cache.add_fds(h, off_fd=off, lock_fd=lock)
-
-    def _signal(self, session_id: str) -> _Signal:
+    def _signal(self, session_id: str) -> AppendSignal:
         sig = self._signals.get(session_id)
         if sig is None:
-            sig = self._signals.setdefault(session_id, _Signal())
+            sig = self._signals.setdefault(session_id, AppendSignal())
         return sig
 
     # ---- writing --------------------------------------------------------------------
@@ -440,13 +122,22 @@ class FileBackend:
         self._signal(session_id).bump()
         return end
 
-    def appender(self, session_id: str, queue: str) -> Callable[[bytes], None]:
+    def appender(self, session_id: str, queue: str, counted: bool = False) -> Callable[[str], int]:
         """``append`` for one queue with everything bound once: the streaming hot path (``queue.py``).
 
-        See :func:`_make_appender`. Fails with :class:`SessionClosedError` now if the session is gone.
+        It takes text: ``append(text) -> start``, where ``start`` is the text's offset in the queue's stream
+        when ``counted``, else 0 (see ``log_appender.make_appender``). One per queue and process, shared by
+        every writer. Fails with :class:`SessionClosedError` now if the session is gone.
         """
         self._release_queue(self._queue(session_id, queue))  # opens (and checks) the queue now
-        return _make_appender(self, session_id, queue)
+        key = (session_id, queue)
+        append = self._appenders.get(key)
+        if append is None:
+            with self._lock:
+                append = self._appenders.get(key)
+                if append is None:
+                    append = self._appenders[key] = make_appender(self, session_id, queue, counted)
+        return append
 
     def _release_queue(self, handle: QueueHandle) -> None:
         self._cache.release(handle)
@@ -468,16 +159,6 @@ class FileBackend:
         if recovery is not None:  # after the lock: the report is itself a numbered entry
             self._report(session_id, queue, recovery)
         return end
-
-    def _seq(self, session_id: str) -> SeqHandle:
-        def opener() -> SeqHandle:
-            d = self._session_dir(session_id)
-            try:
-                return SeqHandle(open_file(d.fd, "seq", os.O_RDWR, self._shown(session_id, "seq")))
-            finally:
-                self._cache.release(d)
-
-        return self._acquire((session_id, "seq"), opener)
 
     def _last_seq(self, fd: int, session_id: str, queue: str) -> tuple[int, positions.Recovery | None]:
         """The last sequence number used; recovered from the log when the counter file is damaged or erased."""
@@ -676,7 +357,47 @@ class FileBackend:
         if gather > 0:
             time.sleep(min(gather, timeout))
             return
+        if session_id in self._attached:  # opened by id: the producer is likely another process
+            watch = self._watch(session_id)
+            if watch is not None:
+                try:
+                    watch.wait(timeout)
+                finally:
+                    self._cache.release(watch)
+                return
         sig.wait(timeout)
+
+    def _watch(self, session_id: str) -> WatchHandle | None:
+        """The session's cached inotify descriptor, in use (pair with ``self._cache.release``); None where
+        inotify is unavailable (tried again a second later). At most ``DEQUEUE_WATCHES_MAX`` are kept."""
+        key = (session_id, "watch")
+        handle = self._cache.use(key)
+        if handle is not None:
+            return handle
+        if time.monotonic() < self._inotify_retry_at:
+            return None
+
+        def opener() -> WatchHandle:
+            qfd = self._open_q(session_id)
+            try:
+                return WatchHandle(inotify_descriptor(qfd))
+            finally:
+                os.close(qfd)
+
+        try:
+            handle = self._cache.acquire(key, opener)
+        except (OSError, AttributeError):  # no inotify here, or a per-user limit reached: the signal instead
+            self._inotify_retry_at = time.monotonic() + 1.0
+            return None
+        with self._lock:
+            self._watched.pop(session_id, None)
+            self._watched[session_id] = None  # most recently made last
+            stale = list(self._watched)[: max(0, len(self._watched) - limits.DEQUEUE_WATCHES_MAX)]
+            for old in stale:
+                del self._watched[old]
+        for old in stale:  # closed now if idle, else by its waiter's release
+            self._cache.drop(lambda k, old=old: k == (old, "watch"))
+        return handle
 
     def watcher(self, session_id: str):
         self._prepare()
@@ -721,13 +442,3 @@ class FileBackend:
                     off = nxt
         finally:
             self._cache.release(h)
-
-    def _open_q(self, session_id: str) -> int:
-        """A new descriptor of the session's ``q`` directory (the caller closes it)."""
-        d = self._session_dir(session_id)
-        try:
-            return open_dir(d.fd, "q", self._shown(session_id, "q"), create=False)
-        except FileNotFoundError:
-            raise closed_error(session_id) from None
-        finally:
-            self._cache.release(d)

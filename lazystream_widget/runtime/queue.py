@@ -16,7 +16,7 @@ from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
 from .backend import SessionClosedError
 from .session import USER_ERRORS, Session, current_session, short
-from .text_offsets import COUNTED, append_counted, session_counter
+from .text_offsets import COUNTED, append_counted
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
@@ -45,14 +45,14 @@ class FileSystemQueue:
         session: bind to this session instead of resolving the current one at each call.
     """
 
-    __slots__ = ("_name", "_session", "_appender")
+    __slots__ = ("_name", "_session", "_bound")
 
     def __init__(self, klass: str = ANSWER_QUEUE, *, session: Session | None = None) -> None:
         self._name = _check_name(klass)
         self._session = session
-        #: (session, backend, the backend's appender or None, (session id, name), the session's text
-        #: counter or None): enqueue()'s fast path while the session and backend stay the same
-        self._appender: tuple[Any, ...] | None = None
+        #: (session, backend, writer, (session id, name), the writer's end mark or None): enqueue()'s fast
+        #: path while the session and its backend stay the same (see _bind)
+        self._bound: tuple[Any, ...] | None = None
 
     # LazyLLM names: get_instance / enqueue / dequeue / peek / size / clear
     def get_instance(self, klass: str) -> FileSystemQueue:
@@ -74,10 +74,22 @@ class FileSystemQueue:
                 f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
                 "serialize it first (e.g. json.dumps)"
             )
+        # _write() inlined (it runs once per streamed token: a call less)
         try:
-            self._write(message)
+            sess = self._session or current_session()
+            bound = self._bound
+            if bound is None or bound[0] is not sess or bound[1] is not sess.backend:
+                bound = self._bind(sess)
+            bound[2](message)
         except USER_ERRORS as exc:
+            if isinstance(exc, SessionClosedError):
+                self._bound = None
             raise short(exc) from None
+        mark = bound[4]
+        if mark is not None:
+            written = _written.get()
+            if written is not None and bound[3] not in written:
+                written[bound[3]] = mark
 
     def enqueue_at(self, message: str) -> int:
         """``enqueue(message)``, returning where it starts in the session's stream (answer and
@@ -89,51 +101,38 @@ class FileSystemQueue:
     def _write(self, message: str) -> int:
         """Append ``message``; return where it starts in the session's stream (counted queues), else 0.
 
-        This runs once per streamed token: the backend's appender, the session's text counter and the
-        queue's key are bound once per session (:meth:`_bind`), so a call is an encode, one append
-        (a frame and a ``write``) and, for the answer and thinking queues, the count under its lock.
+        This runs once per streamed token: the session's writer (the backend's appender, with the session's
+        text counter and the queue's key bound in: :meth:`_bind`) is kept while the session and its backend
+        stay the same, so a call is the writer's (an encode, a frame and one ``write``, the count under its
+        lock) and, inside our executor's tasks, the task's "written up to here" mark, noted once per task.
         """
         sess = self._session or current_session()
-        backend = sess.backend  # the backend the session was opened on (file or Redis)
-        bound = self._appender
-        if bound is None or bound[0] is not sess or bound[1] is not backend:
-            bound = self._bind(backend, sess)
+        bound = self._bound
+        if bound is None or bound[0] is not sess or bound[1] is not sess.backend:
+            bound = self._bind(sess)
         try:
-            data = message.encode()
-        except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)
-            data = message.encode("utf-8", "surrogatepass")
-        _, _, append, key, counter = bound
-        written = _written.get()
-        if append is None:  # a backend without appenders: one call, which returns the mark
-
-            def append_one() -> int:
-                return backend.append(key[0], key[1], data)
-
-            start, end = append_counted(sess, key[1], message, append_one) if counter else (0, append_one())
-            if written is not None:
-                written[key] = end
-            return start
-        start = 0
-        try:
-            if counter is None:
-                append(data)
-            else:
-                with counter.lock:  # the counted order is the queue's order (runtime/text_offsets.py)
-                    append(data)
-                    start = counter.chars.get(key[1], 0)
-                    counter.chars[key[1]] = start + len(message)
+            start = bound[2](message)
         except SessionClosedError:
-            self._appender = None
+            self._bound = None
             raise
-        if written is not None and key not in written:
-            written[key] = append.end  # resolved once, when the task ends (runtime/pool.py)
+        mark = bound[4]
+        if mark is not None:
+            written = _written.get()
+            if written is not None and bound[3] not in written:
+                written[bound[3]] = mark  # the appender's end: resolved once, when the task ends (runtime/pool.py)
         return start
 
-    def _bind(self, backend: Any, sess: Session) -> tuple[Any, ...]:
+    def _bind(self, sess: Session) -> tuple[Any, ...]:
+        """(session, backend, writer, (session id, name), the writer's end mark or None) for :meth:`_write`."""
+        backend, key = sess.backend, (sess.id, self._name)
+        counted = self._name in COUNTED
         make = getattr(backend, "appender", None)  # optional: a backend without it appends call by call
-        self._appender = (sess, backend, make(sess.id, self._name) if make is not None else None,
-                          (sess.id, self._name), session_counter(sess) if self._name in COUNTED else None)
-        return self._appender
+        if make is not None:  # it counts the text itself (one count per queue and process)
+            append = make(sess.id, self._name, counted)
+            self._bound = (sess, backend, append, key, append.end)
+        else:
+            self._bound = (sess, backend, _per_call_writer(sess, key, counted), key, None)
+        return self._bound
 
     def dequeue(self, limit: int | None = None) -> list[str]:
         """Remove and return up to ``limit`` items (all when None), oldest first.
@@ -178,6 +177,28 @@ class FileSystemQueue:
 
     def __repr__(self) -> str:
         return f"FileSystemQueue({self._name!r})"
+
+
+def _per_call_writer(sess: Session, key: tuple[str, str], counted: bool) -> Callable[[str], int]:
+    """The writer for a backend without appenders: one ``append`` per item, which returns the task's mark."""
+    backend = sess.backend
+
+    def write(message: str) -> int:
+        try:
+            data = message.encode()
+        except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)
+            data = message.encode("utf-8", "surrogatepass")
+
+        def append_one() -> int:
+            return backend.append(key[0], key[1], data)
+
+        start, end = append_counted(sess, key[1], message, append_one) if counted else (0, append_one())
+        written = _written.get()
+        if written is not None:
+            written[key] = end
+        return start
+
+    return write
 
 
 def answer_queue(session: Session | None = None) -> FileSystemQueue:

@@ -16,7 +16,7 @@ import zlib
 
 import filelock
 
-from ..limits import DEQUEUE_READ_CHUNK
+from ..limits import DEQUEUE_MAX_BYTES, DEQUEUE_READ_CHUNK
 from . import positions
 from .framing import (
     HEADER_SIZE,
@@ -143,3 +143,22 @@ def highest_seq(log_fd: int) -> int:
         if isinstance(seq, int) and seq > highest:
             highest = seq
     return highest
+
+
+class LogReader:
+    """``read_from`` over descriptors opened once (see :meth:`FileBackend.open_logs`)."""
+
+    def __init__(self, fds: dict[str, int]) -> None:
+        self._fds = fds
+
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+        fd = self._fds.get(queue)
+        if fd is None:
+            return [], cursor
+        items, end, _last, _skipped = take(fd, int(cursor), limit, DEQUEUE_MAX_BYTES)
+        return items, str(end)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}

@@ -24,7 +24,10 @@ from ..protocol import ANSWER_QUEUE, THINK_QUEUE
 COUNTED = frozenset((ANSWER_QUEUE, THINK_QUEUE))
 
 
-class _Counter:
+class TextCounter:
+    """A session's characters written so far per counted queue (``chars``), and the ``lock`` each append and its
+    count happen under."""
+
     __slots__ = ("chars", "lock")
 
     def __init__(self) -> None:
@@ -36,17 +39,17 @@ _counters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _counters_lock = threading.Lock()
 
 
-def _counter(session: object) -> _Counter:
+def _counter(session: object) -> TextCounter:
     counter = _counters.get(session)
     if counter is None:
         with _counters_lock:
             counter = _counters.get(session)
             if counter is None:
-                counter = _counters[session] = _Counter()
+                counter = _counters[session] = TextCounter()
     return counter
 
 
-def session_counter(session: object) -> _Counter:
+def session_counter(session: object) -> TextCounter:
     """The session's counter (``chars`` per queue, and the ``lock`` an append and its count happen under)."""
     return _counter(session)
 

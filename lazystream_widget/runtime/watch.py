@@ -40,20 +40,40 @@ def _load_libc():
     return _libc
 
 
+def inotify_descriptor(dir_fd: int) -> int:
+    """A new non-blocking inotify descriptor watching the directory ``dir_fd`` for writes, creations and its
+    removal (the caller closes it). Raises OSError when inotify is unavailable or its per-user limits are reached."""
+    libc = _load_libc()
+    fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+    mask = _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO | _IN_DELETE_SELF | _IN_ONLYDIR
+    # the descriptor's /proc link names the very directory we opened (not a path re-resolved)
+    if libc.inotify_add_watch(fd, os.fsencode(f"/proc/self/fd/{dir_fd}"), mask) < 0:
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, "inotify_add_watch failed")
+    return fd
+
+
+def wait_readable(poller: select.poll, fd: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for events on the inotify descriptor ``fd`` (registered in ``poller``), then
+    drain them: one wake per burst of writes."""
+    if not poller.poll(max(0.0, timeout * 1000)):
+        return False
+    try:
+        while os.read(fd, 65536):
+            pass
+    except BlockingIOError:
+        pass
+    return True
+
+
 class InotifyWatcher:
     """Wakes when a file in the directory ``dir_fd`` is written, created or the directory goes away."""
 
     def __init__(self, dir_fd: int) -> None:
-        libc = _load_libc()
-        fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-        mask = _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO | _IN_DELETE_SELF | _IN_ONLYDIR
-        # the descriptor's /proc link names the very directory we opened (not a path re-resolved)
-        if libc.inotify_add_watch(fd, os.fsencode(f"/proc/self/fd/{dir_fd}"), mask) < 0:
-            err = ctypes.get_errno()
-            os.close(fd)
-            raise OSError(err, "inotify_add_watch failed")
+        fd = inotify_descriptor(dir_fd)
         self._fd = fd
         self._poll = select.poll()
         self._poll.register(fd, select.POLLIN)
@@ -62,15 +82,7 @@ class InotifyWatcher:
         if self._fd < 0:
             time.sleep(max(0.0, timeout))
             return False
-        events = self._poll.poll(max(0, int(timeout * 1000)))
-        if not events:
-            return False
-        try:
-            while os.read(self._fd, 65536):  # drain: one wake per burst of writes
-                pass
-        except BlockingIOError:
-            pass
-        return True
+        return wait_readable(self._poll, self._fd, timeout)
 
     def close(self) -> None:
         if self._fd >= 0:

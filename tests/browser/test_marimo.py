@@ -167,6 +167,8 @@ def test_ui_anywidget_in_the_editor_two_runs_and_stop(serve, open_page, tmp_path
     """In ``marimo edit`` (cells run from the run button): ``mo.ui.anywidget(view)`` as the cell's output, a run
     that returns at once and streams after its cell ended, a second ask from another cell, and the Stop button
     (marimo delivers it to the idle kernel)."""
+    # 0.2 s per token: the answer streams for longer than the 2 s between clicks of the run button below, so
+    # sampling starts mid-stream even on a loaded machine (at 0.05 s it was once over before the first sample)
     nb = marimo_notebook(tmp_path / "editor.py", [
         "view = lazyllm.StreamView(agent, display=False)\nfirst = view.ask(QUERY)\nmo.ui.anywidget(view)",
         "first.wait(60)\nsecond = view.ask('Give me a 3-day forecast for Tokyo in celsius.')\nsecond.wait(60)",
@@ -183,7 +185,7 @@ def test_ui_anywidget_in_the_editor_two_runs_and_stop(serve, open_page, tmp_path
         long = slow.ask("ticks")
         slow
         """,
-    ], token_delay=0.05)  # fmt: skip
+    ], token_delay=0.2)  # fmt: skip
     server = serve(nb, "edit")
     bp = open_page()
     bp.page.goto(server.url)
