@@ -123,7 +123,7 @@ class RedisBackend:
         return value
 
     def shutdown(self) -> None:
-        """Close this process's connections (the data stays in Redis); the waiting reader ends."""
+        """Close this process's connections (the data stays in Redis); the waiting reader ends once nobody waits."""
         self.reader.close()
         self.client.connection_pool.disconnect()
 

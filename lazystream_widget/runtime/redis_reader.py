@@ -104,7 +104,7 @@ class StreamReader:
         self._keys_bulk: bytes | None = None  # the streams' names as RESP bulk strings (None: re-encode)
         self._blocking = False  # the thread is (about to be) in an XREAD issued with the set as it was
         self._thread: threading.Thread | None = None
-        self._closed = False
+        self._closing = False  # close() was called: end as soon as nobody waits (no idle block first)
 
     # ---- any thread -----------------------------------------------------------------
 
@@ -118,9 +118,7 @@ class StreamReader:
             new = [k for k in keys if k not in self._ids]
         tails = self._tails(new) if new else {}  # outside the lock: a round trip
         with self._lock:
-            if self._closed:
-                sub.active = False
-                return sub
+            self._closing = False
             self._subs.setdefault(session_id, []).append(sub)
             added = False
             for key in keys:
@@ -163,13 +161,14 @@ class StreamReader:
         self._id_bulk[key] = _bulk(stream_id or b"$")  # (unknown ids are learnt before any XREAD)
 
     def close(self) -> None:
-        """Drop every subscription and let the thread end (it closes its connection)."""
+        """The backend is shutting down: the thread ends (closing its connection) as soon as nobody waits.
+
+        Live subscriptions are kept and served: a run still streaming on this backend keeps being woken,
+        as its reads keep working after the shutdown (redis-py reconnects).
+        """
         with self._lock:
-            self._closed = True
-            for subs in list(self._subs.values()):
-                for sub in list(subs):
-                    self._drop(sub)
-            poke = self._blocking
+            self._closing = True
+            poke = self._blocking and not self._subs
         if poke:
             self._poke()
 
@@ -228,7 +227,7 @@ class StreamReader:
                     self._sweep(now)
                     next_sweep = now + _BLOCK_MS / 1000
                 idle_rounds = idle_rounds + 1 if not self._subs else 0
-                if self._closed or idle_rounds > 1:  # nobody has subscribed for a whole block: end
+                if idle_rounds > 1 or (self._closing and idle_rounds):  # nobody waits (for a whole block): end
                     self._thread = None  # the next subscription starts another
                     self._blocking = False
                     return
