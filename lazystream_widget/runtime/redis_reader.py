@@ -54,7 +54,6 @@ def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
-
 class Subscription:
     """One interest in a session's streams: ``notify(keys)`` is called (in the reader thread) on appends,
     with the streams that changed (None: maybe any, e.g. after the reader reconnected).
