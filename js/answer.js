@@ -3,6 +3,7 @@
 // says more than the streamed text ("Final answer"), and the error. Milestones (started, done,
 // failed) go to the view's one polite status region (announcer.js), never each token.
 
+import { setHidden, setText } from "./dom-write.js";
 import { copyText, flashCopied } from "./clipboard.js";
 import { downloadRunHtml } from "./export.js";
 import { errorText, formatDuration } from "./format.js";
@@ -151,11 +152,6 @@ export class AutoScroller {
 }
 
 // ---------------------------------------------------------------- the box
-
-/** Write text only when it differs: the box syncs every frame, and each write costs a layout. */
-function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
-}
 
 function h(doc, tag, className, attrs = {}) {
   const el = doc.createElement(tag);
@@ -413,7 +409,7 @@ export function createAnswerBox(opts) {
       resultShown = run.result;
       grew = true;
     }
-    result.hidden = !showResult;
+    setHidden(result, !showResult);
     // Thinking.
     if (run.thinkingGen !== thinkingGen) {
       thinkingText.data = run.thinking.slice(0, maxChars);
@@ -424,13 +420,13 @@ export function createAnswerBox(opts) {
       thinkingLen = run.thinking.length;
       grew = true;
     }
-    thinking.hidden = run.thinking.length === 0;
+    setHidden(thinking, run.thinking.length === 0);
     // Status, buttons, error.
-    root.dataset.status = run.status;
-    status.dataset.status = run.status;
-    spinner.hidden = run.status !== "running";
+    if (root.dataset.status !== run.status) root.dataset.status = run.status;
+    if (status.dataset.status !== run.status) status.dataset.status = run.status;
+    setHidden(spinner, run.status !== "running");
     tick();
-    stop.hidden = run.status !== "running";
+    setHidden(stop, run.status !== "running");
     if (run.status !== "running") {
       stopping = false;
       pendingStop?.dispose();
@@ -438,29 +434,29 @@ export function createAnswerBox(opts) {
       stopNote.hidden = true;
     }
     if (!stopping) {
-      stop.disabled = false;
+      if (stop.disabled) stop.disabled = false;
       setText(stop, "Stop");
     }
     // The red error box is for failures only. A cancelled run (the user's own
     // Stop, run.cancel(), an interrupt) gets a neutral status line, with the
     // reason as its tooltip.
     const failed = run.status === "error";
-    error.hidden = !failed;
+    setHidden(error, !failed);
     setText(errorMsg, failed ? errorText(run.error) || "The run failed." : "");
     const detail = failed && run.error && typeof run.error === "object" ? run.error.detail : "";
-    errorDetail.hidden = !detail;
+    setHidden(errorDetail, !detail);
     setText(errorDetailPre, detail || "");
     const reason = run.status === "cancelled" ? errorText(run.error) : "";
     if (reason) status.title = `Cancelled: ${reason}`;
     else status.removeAttribute("title");
     // Copy only what there is to copy (the text, or the result shown instead).
-    copy.hidden = !(run.result || run.text);
-    copyMd.hidden = !final;
-    save.hidden = !final;
+    setHidden(copy, !(run.result || run.text));
+    setHidden(copyMd, !final);
+    setHidden(save, !final);
     // busy until the text received is drawn too (a big final state renders over several frames)
     const busy = String(run.status === "running" || behind);
     if (scroll.getAttribute("aria-busy") !== busy) scroll.setAttribute("aria-busy", busy);
-    resync.hidden = !run.stale;
+    setHidden(resync, !run.stale);
     // Announce the start and the end once, and only those this box saw happen (not saved state).
     if (run.status === "running") {
       if (!sawRunning) announce(`Run started${run.query ? `: ${run.query.slice(0, 80)}` : ""}`);

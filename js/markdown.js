@@ -34,6 +34,7 @@
 // closes (math.js: pendingMathStart), so it goes from source to typeset once, never through markdown.
 
 import { copyText, flashCopied } from "./clipboard.js";
+import { morphChildren } from "./dom-morph.js";
 import { pendingMathStart } from "./math.js";
 import { md, normalizeNewlines, renderBlockList } from "./md-render.js";
 import { WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
@@ -209,6 +210,13 @@ export function createMarkdownRenderer(container, opts = {}) {
   }
 
   let liveStale = false; // the live tail's DOM lags behind the text (render(false, false))
+  /**
+   * The parse of a tail that render(false, false) found nothing complete in: the renderLive() of the
+   * same frame renders it instead of parsing the same text again (one parse per frame, not two).
+   * Used once; any other render drops it.
+   * @type {{tail: string, env: Record<string, any>, tokens: any[], blocks: any[], lineStarts: number[]}|null}
+   */
+  let parsed = null;
 
   /**
    * Re-render the live tail, freezing whatever became complete.
@@ -217,10 +225,12 @@ export function createMarkdownRenderer(container, opts = {}) {
    *   renderLive() (a frame catching up over several pieces draws the live tail once, not per piece)
    */
   function render(final, withLive = true) {
-    const env = { references: { ...frozenRefs } };
-    let tokens = md.parse(tail, env);
-    let blocks = topLevelBlocks(tokens);
-    let lineStarts = newlineOffsets(tail);
+    const reuse = !final && parsed !== null && parsed.tail === tail ? parsed : null;
+    parsed = null;
+    const env = reuse ? reuse.env : { references: { ...frozenRefs } };
+    let tokens = reuse ? reuse.tokens : md.parse(tail, env);
+    let blocks = reuse ? reuse.blocks : topLevelBlocks(tokens);
+    let lineStarts = reuse ? reuse.lineStarts : newlineOffsets(tail);
     const n = final ? blocks.length : completeBlockCount(blocks, lineStarts.length);
     if (n > 0) {
       const cut = n < blocks.length ? lineStarts[/** @type {number[]} */ (blocks[n].map)[0] - 1] : tail.length;
@@ -248,6 +258,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     }
     if (!withLive) {
       liveStale = true;
+      if (n === 0) parsed = { tail, env, tokens, blocks, lineStarts }; // nothing rendered from it yet
       return;
     }
     liveStale = false;
@@ -274,7 +285,10 @@ export function createMarkdownRenderer(container, opts = {}) {
     } else if (blocks.length) {
       renderBlocks(tokens, blocks, env, lineStarts, frozenLen, tail.length, live, liveRanges, highlight && final, tail);
     }
-    liveEl.replaceChildren(live);
+    // the elements that did not change stay (dom-morph.js): no restyle or relayout of them per frame
+    const kept = new Map();
+    morphChildren(liveEl, live, kept);
+    for (const r of liveRanges) r.el = /** @type {Element} */ (kept.get(r.el) ?? r.el);
   }
 
   /** The deepest last paragraph-like element of a fragment (an inline pending formula goes there). */
@@ -429,6 +443,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     backlogLen = 0;
     pendingCR = false;
     frozenRefs = {};
+    parsed = null;
     frozenBlockCount = 0;
     frozenLen = 0;
     frozenRanges = [];

@@ -3,6 +3,7 @@
 // store's run incrementally (see the generation counters in store.js).
 
 import { createAnswerBox } from "./answer.js";
+import { setHidden } from "./dom-write.js";
 import { linkAnswerAndTrace } from "./linking.js";
 import { isFinalStatus } from "./protocol.js";
 import { formatCount, formatRollup } from "./rollups.js";
@@ -95,13 +96,20 @@ export function createRunView(opts) {
   let entriesGen = -1;
   let entriesLen = 0;
   let newest = true;
+  /** @type {string|undefined} */
+  let shownQuery;
 
   function sync(next) {
     run = next;
-    el.dataset.status = run.status;
-    query.textContent = run.query || "(no query)";
-    query.title = run.query || "";
-    tree.listEl.setAttribute("aria-label", traceLabel(run.query));
+    // called for every message of a stream: DOM written only where it changes (each write, even of
+    // the same value, costs the frame a style pass)
+    if (el.dataset.status !== run.status) el.dataset.status = run.status;
+    if (run.query !== shownQuery) {
+      shownQuery = run.query;
+      query.textContent = run.query || "(no query)";
+      query.title = run.query || "";
+      tree.listEl.setAttribute("aria-label", traceLabel(run.query));
+    }
     renderNotices();
     answer.sync(run);
     if (run.entriesGen !== entriesGen) {
@@ -116,7 +124,7 @@ export function createRunView(opts) {
       entriesLen = run.entries.length;
     }
     tree.setFinal(isFinalStatus(run.status));
-    trace.hidden = run.entries.length === 0;
+    setHidden(trace, run.entries.length === 0);
   }
 
   // the kernel's notices, and one of ours when parallel model calls interleaved in the answer
@@ -141,7 +149,7 @@ export function createRunView(opts) {
         return li;
       }),
     );
-    notices.hidden = all.length === 0;
+    setHidden(notices, all.length === 0);
   }
 
   function renderSummary() {

@@ -47,6 +47,27 @@ function sameEntry(a, b) {
   return a.seq === b.seq && a.span === b.span && a.event === b.event;
 }
 
+const json = (x) => JSON.stringify(x ?? null);
+
+/**
+ * Does a finished run's trait state say exactly what the run already holds? Strings are compared in
+ * full (the trait's text is the string we kept, so equal lengths compare in one pass); entries by
+ * count and their last item (the trait's entries of a finished run never change in place).
+ * @param {Run} run @param {RunState} state
+ */
+function sameFinalState(run, state) {
+  const entries = Array.isArray(state.entries) ? state.entries : [];
+  const n = entries.length;
+  return state.status === run.status && str(state.text) === run.text && str(state.thinking) === run.thinking &&
+    n === run.entries.length && (n === 0 || sameEntry(entries[n - 1], run.entries[n - 1])) &&
+    (state.result ?? null) === run.result && (state.ended_at ?? null) === run.ended_at &&
+    (state.started_at == null || state.started_at === run.started_at) &&
+    (typeof state.query !== "string" || state.query === run.query) &&
+    json(state.error) === json(run.error) && json(strings(state.notices)) === json(run.notices) &&
+    json(state.stats) === json(run.stats) && json(prices(state.prices)) === json(run.prices) &&
+    (typeof state.currency !== "string" || state.currency === run.currency);
+}
+
 export class RunStore {
   /** @param {{now?: () => number}} [opts] now: local clock in ms (tests inject one) */
   constructor(opts = {}) {
@@ -290,6 +311,10 @@ export class RunStore {
         orderChanged = true;
         continue;
       }
+      // A finished run the trait already gave us comes again in every later trait update (another
+      // run changed): unchanged, it is neither replaced nor redrawn (a 10 MB answer was compared and
+      // re-synced in one task per update of any run).
+      if (cur.inTrait && isFinalStatus(cur.status) && sameFinalState(cur, state)) continue;
       const tText = str(state.text).length;
       const tThinking = str(state.thinking).length;
       const tEntries = Array.isArray(state.entries) ? state.entries.length : 0;

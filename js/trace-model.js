@@ -14,6 +14,7 @@
 import { ATTR_TEXT_RANGES, ATTR_THINKING_RANGES, isRunMarker, isTraceEntry, TOOL_CALL_EVENT } from "./protocol.js";
 import { addTotals, copyTotals, ownTotals, sameTotals, zeroTotals } from "./rollups.js";
 import { isFolded, isInternal } from "./trace-rows.js";
+import { NO_ATTRS, NO_CHILDREN, SpanNode } from "./span-node.js";
 
 // scratch totals for _updateOwn (no allocation per entry)
 const NEXT = zeroTotals();
@@ -22,25 +23,7 @@ const DIFF = zeroTotals();
 /** @typedef {import("./protocol.js").TraceEntry} TraceEntry */
 /** @typedef {import("./rollups.js").Totals} Totals */
 
-/**
- * @typedef {object} Node  a span (or a provisional tool call, or a foreign text line)
- * @property {string} id
- * @property {string|null} parentId
- * @property {string} kind
- * @property {string} name
- * @property {string} status   running | ok | error | cancelled | requested (a streamed call not run)
- * @property {boolean} isText
- * @property {boolean} isCall
- * @property {string} [text]   a text line's text
- * @property {Node[]} children in start order
- * @property {Node|null} container the node whose children hold it (the root sentinel at the top)
- * @property {number} depth
- * @property {Totals} own
- * @property {Totals} sub   own + all descendants
- * @property {number} v     bumped on every change the view shows
- * @property {any[]} raw    the entries of this span, in arrival order (the "Raw JSON" view)
- * @property {Record<string, any>} ui  view state kept with the node (expanded, raw, showAll)
- */
+/** @typedef {import("./span-node.js").SpanNode} Node  a span (or a provisional tool call, or a foreign text line) */
 
 /** An entry whose parent has not arrived waits this long before showing at the top level. */
 export const ORPHAN_GRACE_MS = 1000;
@@ -66,9 +49,16 @@ function insertionIndex(list, item) {
 /** Merge an entry's attrs into the node's; a too-large attrs arrives cut, as a string. */
 function mergeAttrs(node, attrs) {
   if (typeof attrs === "string") node.attrs = attrs;
-  else if (attrs && typeof attrs === "object" && !Array.isArray(attrs) && Object.keys(attrs).length) {
-    node.attrs = typeof node.attrs === "object" ? Object.assign(node.attrs, attrs) : { ...attrs };
+  else if (attrs && typeof attrs === "object" && !Array.isArray(attrs) && !isEmpty(attrs)) {
+    // the node's own copy (never the entry's object: the raw entries stay as they came)
+    node.attrs = typeof node.attrs === "object" && node.attrs !== NO_ATTRS ? Object.assign(node.attrs, attrs) : { ...attrs };
   }
+}
+
+/** No own enumerable keys (without building the keys array). */
+function isEmpty(obj) {
+  for (const _ in obj) if (Object.hasOwn(obj, _)) return false;
+  return true;
 }
 
 /** @returns {[number, number][]|null} valid [start, end] pairs of an attrs value */
@@ -115,8 +105,8 @@ export class TraceModel {
     /** A node that ended with an error since the last takeChanges() (for the live announcement). */
     this.failures = [];
     this._structure = true;
-    /** @type {Set<Node>} */
-    this._changed = new Set();
+    /** Some node's data changed since the last takeChanges() (its `v` tells the view which). */
+    this._changed = false;
     this.version = 0;
   }
 
@@ -148,43 +138,32 @@ export class TraceModel {
   }
 
   /**
-   * What changed since the last call: whether rows moved or appeared (`structure`), and the nodes
-   * whose data changed.
-   * @returns {{structure: boolean, nodes: Set<Node>, failures: Node[]}}
+   * What changed since the last call: whether rows moved or appeared (`structure`), whether some
+   * node's data changed (`changed`: each node's `v` says which; no set of them is kept, a backlog
+   * of 100,000 entries would fill it with every node), and the nodes that failed.
+   * @returns {{structure: boolean, changed: boolean, failures: Node[]}}
    */
   takeChanges() {
-    const out = { structure: this._structure, nodes: this._changed, failures: this.failures };
+    const out = { structure: this._structure, changed: this._changed, failures: this.failures };
     this._structure = false;
-    this._changed = new Set();
+    this._changed = false;
     this.failures = [];
     return out;
   }
 
   get hasChanges() {
-    return this._structure || this._changed.size > 0;
+    return this._structure || this._changed;
   }
 
-  /** @param {Array<TraceEntry|string>} entries */
-  add(entries) {
-    for (const e of entries) this._add(e);
+  /** @param {Array<TraceEntry|string>} entries @param {number} [from] @param {number} [to] the part to add */
+  add(entries, from = 0, to = entries.length) {
+    for (let i = from; i < to; i++) this._add(entries[i]);
   }
 
   _touch(node) {
     node.v++;
-    this._changed.add(node);
+    this._changed = true;
     this.version++;
-  }
-
-  _newNode(fields) {
-    const node = {
-      id: "", parentId: null, kind: "", name: "", status: "running", isText: false, isCall: false,
-      hasStart: false, hasEnd: false, startTs: null, endTs: null, durationMs: null,
-      input: undefined, output: undefined, attrs: {}, error: null, usage: null, events: [], raw: [],
-      children: [], container: null, depth: 0, k1: 0, k2: 0, orphan: false, pendingSince: 0,
-      own: zeroTotals(), sub: zeroTotals(), v: 0, ui: {},
-      ...fields,
-    };
-    return node;
   }
 
   _noteTime(ts) {
@@ -199,10 +178,10 @@ export class TraceModel {
     const arrival = ++this.arrival;
     if (!isTraceEntry(e)) {
       const text = typeof e === "string" ? e.replace(/\r?\n$/, "") : safeJson(e);
-      const leaf = this._newNode({
-        id: `text:${arrival}`, isText: true, text, kind: "text", name: text, status: "ok",
-        k1: Number.isFinite(this.maxTs) ? this.maxTs : -Infinity, k2: arrival,
-      });
+      const leaf = new SpanNode(`text:${arrival}`, null, "text", null, Number.isFinite(this.maxTs) ? this.maxTs : -Infinity, arrival);
+      leaf.isText = true;
+      leaf.text = leaf.name = text;
+      leaf.status = "ok";
       this._attach(this.root, leaf);
       return;
     }
@@ -215,13 +194,11 @@ export class TraceModel {
     let node = this.nodes.get(e.span);
     const isNew = !node;
     if (!node) {
-      node = this._newNode({
-        id: e.span, parentId: typeof e.parent === "string" && e.parent !== e.span ? e.parent : null,
-        kind: e.kind || "", startTs: ts, k1: ts ?? 0, k2: arrival,
-      });
+      const parentId = typeof e.parent === "string" && e.parent !== e.span ? e.parent : null;
+      node = new SpanNode(e.span, parentId, e.kind || "", ts, ts ?? 0, arrival);
       this.nodes.set(e.span, node);
     }
-    if (node.raw.length < MAX_RAW_ENTRIES) node.raw.push(e);
+    if (node.rawCount < MAX_RAW_ENTRIES) node.keepRaw(e);
     if (e.kind) node.kind = e.kind;
     if (e.event !== "event" && e.name) node.name = String(e.name);
     let rekey = false;
@@ -263,7 +240,7 @@ export class TraceModel {
       }
       if (node.kind === "llm") for (const call of this.calls.values()) if (call.llmSpan === node.id) this._settleCall(call);
     } else {
-      node.events.push({ name: String(e.name ?? "event"), ts, attrs: e.attrs });
+      node.addEvent({ name: String(e.name ?? "event"), ts, attrs: e.attrs });
     }
     if (isInternal(node) !== wasInternal) this.internalCount += wasInternal ? -1 : 1;
     if (!isNew && isFolded(node) !== wasFolded) this._structure = true; // a row appears or goes
@@ -291,16 +268,15 @@ export class TraceModel {
     let call = this.calls.get(key);
     const isNew = !call;
     if (!call) {
-      call = this._newNode({
-        id: `call:${key}`, isCall: true, callKey: key, llmSpan: e.span,
-        parentId: typeof e.parent === "string" ? e.parent : null, kind: "tool", name: String(a.tool ?? ""),
-        startTs: ts, k1: ts ?? 0, k2: arrival, argsText: "", argsDone: false, argsCut: false, argsTotal: null,
+      call = Object.assign(new SpanNode(`call:${key}`, typeof e.parent === "string" ? e.parent : null, "tool", ts, ts ?? 0, arrival), {
+        isCall: true, callKey: key, llmSpan: e.span, name: String(a.tool ?? ""),
+        argsText: "", argsDone: false, argsCut: false, argsTotal: null,
         argsGap: false, attrs: { call_id: typeof a.call_id === "string" ? a.call_id : "" },
       });
       this.calls.set(key, call);
       this.nodes.set(call.id, call);
     }
-    if (call.raw.length < MAX_RAW_ENTRIES) call.raw.push(e);
+    if (call.rawCount < MAX_RAW_ENTRIES) call.keepRaw(e);
     if (a.tool) call.name = String(a.tool);
     if (typeof a.delta === "string" && a.delta) {
       const offset = typeof a.offset === "number" ? a.offset : call.argsText.length;
@@ -398,6 +374,7 @@ export class TraceModel {
   }
 
   _attach(parent, item) {
+    if (parent.children === NO_CHILDREN) parent.children = [];
     const list = parent.children;
     const i = insertionIndex(list, item);
     if (i === list.length) list.push(item);

@@ -1,5 +1,6 @@
-// The trace tree's DOM view: a toolbar (expand / collapse all, the filter box), a virtualised
-// role=tree of fixed-height rows, and the detail panel of the selected span. A producer's internal
+// The trace tree's view: a toolbar (expand / collapse all, the filter box: tree-toolbar.js), a
+// virtualised role=tree of fixed-height rows (their DOM: tree-window.js), and the detail panel of the
+// selected span. This file decides what is shown: the frame work, expansion, selection, filtering. A producer's internal
 // spans (attrs.internal: LazyLLM's plumbing) are folded away; "Show internal" brings them back.
 //
 // - Data lives in TraceModel (trace-model.js); this file only draws it. addEntries() is data
@@ -14,13 +15,14 @@
 // Untrusted text (names, inputs, outputs, errors) only ever goes through textContent.
 
 import { DetailPanel } from "./detail-panel.js";
-import { createRow, renderRow } from "./span-row.js";
+import { EntryInbox } from "./entry-inbox.js";
 import { FilterBox } from "./filter-box.js";
-import { formatCount } from "./rollups.js";
 import { TraceFilter } from "./trace-filter.js";
 import { TraceModel } from "./trace-model.js";
 import { flattenRows, isExpanded, isParent, shownChildren, windowOf } from "./trace-rows.js";
 import { treeKey } from "./tree-keyboard.js";
+import { TreeToolbar } from "./tree-toolbar.js";
+import { TreeWindow } from "./tree-window.js";
 
 export const DEFAULT_ROW_HEIGHT = 26;
 export const DEFAULT_OVERSCAN = 12;
@@ -42,15 +44,6 @@ export const BACKLOG_REDRAW_MS = 250;
 export const REDRAW_SPACING = 4;
 /** ...once the tree holds this many spans (a smaller tree shows every change in the next frame). */
 export const SPACED_REDRAW_MIN_SPANS = 2_000;
-
-function button(doc, className, text, label) {
-  const b = doc.createElement("button");
-  b.type = "button";
-  b.className = className;
-  b.textContent = text;
-  if (label) b.setAttribute("aria-label", label);
-  return b;
-}
 
 let viewCounter = 0;
 
@@ -75,10 +68,8 @@ export class TraceView {
     this.fallbackHeight = opts.viewportHeight ?? 640;
     this.model = new TraceModel({ now: opts.now, orphanGraceMs: opts.orphanGraceMs });
     this.clock = opts.clock ?? (() => (typeof performance !== "undefined" ? performance.now() : Date.now()));
-    /** @type {Array<any>[]} entries not yet taken into the model (see flush) */
-    this.inbox = [];
-    this.inboxPos = 0;
-    this.wantFinal = false;
+    /** entries not yet taken into the model (see flush) */
+    this.inbox = new EntryInbox(this.clock);
     this.filter = new TraceFilter({ clock: opts.clock, fold: true });
     this.currency = "$";
     this.runStart = null;
@@ -86,44 +77,30 @@ export class TraceView {
 
     this.el = doc.createElement("div");
     this.el.className = "lsw-tree";
-    const toolbar = doc.createElement("div");
-    toolbar.className = "lsw-tree-toolbar";
-    this.expandBtn = button(doc, "lsw-btn lsw-expand-all", "Expand all", "Expand all trace nodes");
-    this.collapseBtn = button(doc, "lsw-btn lsw-collapse-all", "Collapse all", "Collapse all trace nodes");
     this.showInternal = false;
-    this.internalBtn = button(doc, "lsw-btn lsw-show-internal", "Show internal");
-    this.internalBtn.setAttribute("aria-pressed", "false");
-    this.internalBtn.title = "Show the spans the producer marks internal (its plumbing, e.g. LazyLLM's Loop and ToolManager)";
-    this.internalBtn.hidden = true;
     this.box = new FilterBox(this, { budgetMs: FILTER_BUDGET_MS });
     this.filterInput = this.box.input;
     this.filterStatus = this.box.status;
-    this.summaryEl = doc.createElement("span");
-    this.summaryEl.className = "lsw-tree-summary";
-    toolbar.append(this.expandBtn, this.collapseBtn, this.internalBtn, this.filterInput, this.filterStatus, this.summaryEl);
+    this.toolbar = new TreeToolbar(doc, this.box);
+    this.expandBtn = this.toolbar.expandBtn;
+    this.collapseBtn = this.toolbar.collapseBtn;
+    this.internalBtn = this.toolbar.internalBtn;
+    this.summaryEl = this.toolbar.summaryEl;
 
     this.split = doc.createElement("div");
     this.split.className = "lsw-tree-split";
     this.viewport = doc.createElement("div");
     this.viewport.className = "lsw-tree-viewport";
-    this.listEl = doc.createElement("div");
-    this.listEl.className = "lsw-tree-list";
-    this.listEl.id = `${this.uid}-list`;
-    this.listEl.setAttribute("role", "tree");
-    this.listEl.setAttribute("aria-label", opts.label || "Trace");
-    this.emptyEl = doc.createElement("div");
-    this.emptyEl.className = "lsw-tree-empty";
-    this.emptyEl.hidden = true;
+    this.window = new TreeWindow(doc, { rowHeight: this.rowHeight, idPrefix: this.uid, label: opts.label || "Trace" });
+    this.listEl = this.window.listEl;
+    this.emptyEl = this.window.emptyEl;
+    /** node -> its row while rendered (tree-keyboard.js focuses rows through it) */
+    this.rendered = this.window.rendered;
     this.viewport.append(this.listEl, this.emptyEl);
     this.panel = new DetailPanel(doc, this.clock);
     this.detail = this.panel.el;
     this.split.append(this.viewport, this.detail);
-    this.el.append(toolbar, this.split);
-
-    /** @type {Map<any, import("./span-row.js").RowDom>} node -> its row while rendered */
-    this.rendered = new Map();
-    /** @type {import("./span-row.js").RowDom[]} */
-    this.pool = [];
+    this.el.append(this.toolbar.el, this.split);
     this._onClick = (ev) => this._click(ev);
     this._onDblClick = (ev) => this._dblclick(ev);
     this._onKey = (ev) => treeKey(this, ev);
@@ -158,9 +135,7 @@ export class TraceView {
   /** Forget everything (the store replaced the run's entries). */
   reset() {
     this.box?.reset();
-    this.inbox = [];
-    this.inboxPos = 0;
-    this.wantFinal = false;
+    this.inbox.clear();
     this._drawnAt = -Infinity;
     this._drawMs = 0;
     this.model.reset();
@@ -175,9 +150,7 @@ export class TraceView {
     this._windowDirty = true;
 
     this._range = "";
-    for (const row of this.rendered.values()) this._release(row);
-    this.rendered.clear();
-    this.listEl.replaceChildren();
+    this.window.clear();
     this.panel.clear();
   }
 
@@ -190,12 +163,12 @@ export class TraceView {
    * @param {Array<import("./protocol.js").TraceEntry|string>} entries
    */
   addEntries(entries) {
-    if (entries.length) this.inbox.push(entries);
+    this.inbox.push(entries);
   }
 
   /** The run ended (applied once every queued entry is in: orphans then show at the top). */
   setFinal(final = true) {
-    this.wantFinal = final;
+    this.inbox.wantFinal = final;
   }
 
   /** Data work only (the tree is folded away): take queued entries in. @returns {boolean} whether some wait */
@@ -205,22 +178,7 @@ export class TraceView {
 
   /** Take queued entries into the model until the budget is spent. @returns {boolean} whether some wait */
   _ingest() {
-    const start = this.clock();
-    while (this.inbox.length) {
-      const batch = this.inbox[0];
-      while (this.inboxPos < batch.length) {
-        const end = Math.min(batch.length, this.inboxPos + 128);
-        this.model.add(batch.slice(this.inboxPos, end));
-        this.inboxPos = end;
-        if (this.clock() - start > INGEST_BUDGET_MS) break;
-      }
-      if (this.inboxPos < batch.length) break;
-      this.inbox.shift();
-      this.inboxPos = 0;
-    }
-    const waiting = this.inbox.length > 0;
-    if (!waiting && this.model.final !== this.wantFinal) this.model.setFinal(this.wantFinal);
-    return waiting;
+    return this.inbox.drainInto(this.model, INGEST_BUDGET_MS);
   }
 
   /** @param {Record<string, [number, number]>|null} prices @param {string} [currency] */
@@ -320,7 +278,7 @@ export class TraceView {
     if (node && scroll) this._reveal(node);
     this._windowDirty = true;
     this._flushNow();
-    if (focus && node) this.rendered.get(node)?.li.focus({ preventScroll: true });
+    if (focus && node) this.window.focus(node);
     this.onSelect(node);
     this.onNeedsFlush();
   }
@@ -388,7 +346,7 @@ export class TraceView {
       this._windowDirty = true;
       this._forceRows = true;
       this.rows = flattenRows(this.model.root, this.expansion, this.filter.active ? this.filter : null);
-      this.listEl.style.height = `${this.rows.length * this.rowHeight}px`;
+      this.window.setCount(this.rows.length);
       this._fixActive();
     }
     this._renderTime();
@@ -396,7 +354,7 @@ export class TraceView {
       this._scrollIntoView(this._scrollToNode);
       this._scrollToNode = null;
     }
-    this._renderWindow(changes.nodes);
+    this._renderWindow(changes.changed);
     const detailDue = this._renderDetail(filterDone);
     this._renderSummary();
     const indexing = this.box.buildIndex();
@@ -446,8 +404,9 @@ export class TraceView {
     return this.height || this.fallbackHeight;
   }
 
-  _renderWindow(changedNodes) {
-    if (!this._windowDirty && !changedNodes.size && !this._forceRows) return;
+  /** @param {boolean} changed some node's data changed (a rendered row redraws if its node's `v` moved) */
+  _renderWindow(changed) {
+    if (!this._windowDirty && !changed && !this._forceRows) return;
     const force = this._forceRows;
     this._windowDirty = false;
     this._forceRows = false;
@@ -457,42 +416,18 @@ export class TraceView {
     const want = new Set();
     for (let i = first; i < last; i++) want.add(rows[i]);
     if (this.active) want.add(this.active); // the focusable row always exists (Tab can reach the tree)
-    for (const [node, row] of this.rendered) {
-      if (!want.has(node)) {
-        this._release(row);
-        this.rendered.delete(node);
-      }
-    }
     const filtering = this.filter.active;
-    const linkedShown = this._linkedRows();
-    const ordered = [...want].sort((a, b) => a.row.index - b.row.index);
-    let cursor = this.listEl.firstChild;
-    for (const node of ordered) {
-      let row = this.rendered.get(node);
+    const stateOf = (node) => {
       const parent = this.isParent(node);
-      const s = {
+      return {
         expanded: parent && this.isExpanded(node), parent, selected: node === this.selected, active: node === this.active,
         origin: this.origin ?? 0, currency: this.currency,
         match: filtering && this.filter.matched.has(node), context: filtering && !this.filter.matched.has(node),
       };
-      const key = `${node.row.index}|${node.row.level}|${node.row.pos}|${node.row.size}|${s.expanded}|${s.parent}|${s.selected}|${s.active}|${s.match}|${s.context}`;
-      if (!row) {
-        row = this.pool.pop() ?? createRow(this.doc);
-        this.rendered.set(node, row);
-        row.v = -1;
-      }
-      if (force || row.v !== node.v || row.key !== key || row.node !== node) {
-        renderRow(row, node, s);
-        row.key = key;
-        row.li.id = `${this.uid}-r${node.row.index}`;
-        row.li.style.transform = `translateY(${node.row.index * this.rowHeight}px)`;
-      }
-      row.li.classList.toggle("lsw-linked", linkedShown.has(node));
-      if (cursor === row.li) cursor = cursor.nextSibling;
-      else this.listEl.insertBefore(row.li, cursor);
-    }
-    this.emptyEl.hidden = rows.length > 0 || !filtering;
-    if (!this.emptyEl.hidden) this.emptyEl.textContent = this.filter.done ? "No spans match the filter." : "Searching…";
+    };
+    this.window.draw(want, stateOf, force, this._linkedRows());
+    const empty = rows.length > 0 || !filtering;
+    this.window.showEmpty(empty ? null : this.filter.done ? "No spans match the filter." : "Searching…");
   }
 
   /** The rows to mark for the linked spans: each span, or its nearest shown ancestor. */
@@ -504,13 +439,6 @@ export class TraceView {
       if (x && !x.isRoot) out.add(x);
     }
     return out;
-  }
-
-  _release(row) {
-    row.li.remove();
-    row.node = null;
-    row.li.classList.remove("lsw-linked");
-    if (this.pool.length < 200) this.pool.push(row);
   }
 
   _scrollIntoView(node) {
@@ -536,16 +464,7 @@ export class TraceView {
   }
 
   _renderSummary() {
-    const n = this.model.spanCount;
-    const text = `${formatCount(n)} span${n === 1 ? "" : "s"}`;
-    if (this.summaryEl.textContent !== text) this.summaryEl.textContent = text;
-    const internal = this.model.internalCount;
-    const key = `${internal}|${this.showInternal}`;
-    if (key === this._internalKey) return; // written only when it changes
-    this._internalKey = key;
-    this.internalBtn.hidden = internal === 0 && !this.showInternal;
-    this.internalBtn.textContent = `Show internal (${formatCount(internal)})`;
-    this.internalBtn.setAttribute("aria-pressed", String(this.showInternal));
+    this.toolbar.render(this.model.spanCount, this.model.internalCount, this.showInternal);
   }
 
   // ------------------------------------------------------------------ filter
@@ -562,10 +481,7 @@ export class TraceView {
   // ------------------------------------------------------------------ mouse and keyboard
 
   _nodeOf(target) {
-    const li = target?.closest?.(".lsw-node");
-    if (!li || !this.listEl.contains(li)) return null;
-    for (const [node, row] of this.rendered) if (row.li === li) return node;
-    return null;
+    return this.window.nodeOf(target);
   }
 
   _click(ev) {
@@ -579,7 +495,7 @@ export class TraceView {
     if (target.closest(".lsw-toggle")) {
       this.active = node;
       this.toggle(node);
-      this.rendered.get(node)?.li.focus({ preventScroll: true });
+      this.window.focus(node);
       return;
     }
     this.select(node, { focus: true, scroll: false });

@@ -106,6 +106,25 @@ describe("run store", () => {
     expect(run.error.type).toBe("ValueError");
   });
 
+  test("a finished run repeated unchanged by a later trait update is not replaced or redrawn; a change is", () => {
+    const store = new RunStore();
+    const final = () => ({ id: "r1", status: "done", text: "x".repeat(1000), entries: [entry(1, "s")], result: null,
+      started_at: 1, ended_at: 2, stats: { tokens: 3 }, notices: ["n"] });
+    store.applyRuns([final()]);
+    const events = [];
+    store.subscribe((e) => events.push(e));
+    const run = store.get("r1");
+    store.applyRuns([final(), { id: "r2", status: "running", text: "", entries: [] }]);
+    expect(events.filter((e) => e.type === "run" && e.id === "r1")).toEqual([]);
+    expect(store.get("r1")).toBe(run);
+    store.applyRuns([{ ...final(), notices: ["n", "another"] }, { id: "r2", status: "running", text: "", entries: [] }]);
+    expect(events.filter((e) => e.type === "run" && e.id === "r1").length).toBe(1);
+    expect(run.notices).toEqual(["n", "another"]);
+    store.applyRuns([{ ...final(), notices: ["n", "another"], text: "y".repeat(1000) }]);
+    expect(run.text).toBe("y".repeat(1000));
+    expect(run.textGen).toBe(1);
+  });
+
   test("a running trait snapshot does not overwrite a stream that is ahead", () => {
     const store = new RunStore();
     store.applyMessage(runStart(1, "r1"));
