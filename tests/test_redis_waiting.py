@@ -6,6 +6,7 @@ Watchers, the pump and empty ``dequeue()`` calls all wait in the backend's one b
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -173,3 +174,24 @@ def test_the_pumps_watch_set_names_the_queues_that_changed_and_stays_quiet_while
         finally:
             watch.remove("run")
             watch.close()
+
+
+def test_a_reader_that_redis_refuses_says_so_once_and_never_shows_the_password(redis_factory, caplog) -> None:
+    secret = "n0-xread-s3cret"
+    server = redis_factory()
+    with server.client() as client:  # a user that may do everything but block in XREAD
+        client.acl_setuser("noxread", enabled=True, passwords=[f"+{secret}"], keys=["*"], commands=["+@all", "-xread"])
+    backend = RedisBackend(f"redis://noxread:{secret}@127.0.0.1:{server.port}/0")
+    caplog.set_level(logging.WARNING, logger="lazystream_widget.queue")
+    try:
+        with lsw.session() as s:
+            watcher = backend.watcher(s.id)
+            time.sleep(1.0)  # the reader tries, is refused, and retries with backoff
+            assert watcher.wait(0.1) is False
+            watcher.close()
+    finally:
+        backend.shutdown()
+    said = [r.getMessage() for r in caplog.records if "reader" in r.getMessage()]
+    assert len(said) == 1, f"said once, whatever the retries: {said}"
+    assert "NoPermissionError" in said[0] and "'xread'" in said[0] and "noxread:***@" in said[0]
+    assert not [m for m in said if secret in m]
