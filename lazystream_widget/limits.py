@@ -227,5 +227,16 @@ REDIS_RETRY_BACKOFF_S = 0.05
 REDIS_RETRY_BACKOFF_MAX_S = 1.0
 #: Connect and read timeouts of one Redis command (blocking reads add their own block time).
 REDIS_SOCKET_TIMEOUT_S = 5.0
+#: Connections one Redis backend opens at most (more threads wait for a free one). Commands are
+#: short and Python runs one thread at a time, so a few dozen serve hundreds of busy sessions.
+REDIS_MAX_CONNECTIONS = 32
 #: One destructive or replaying read takes at most this many items from a stream at once.
 REDIS_READ_BATCH = 5_000
+#: The process's one waiting reader (``runtime/redis_reader.py``: one XREAD over every watched session)
+#: fetches at most this many new items per stream per wake-up; a stream further behind is skipped to
+#: its end in one more round trip (the reader only needs to know that something came).
+REDIS_WAIT_READ_COUNT = 16
+#: A session whose empty ``dequeue()`` waited is followed by that reader until no empty dequeue
+#: waited on it for this long (or its session is released), so the seed's polling loop is woken by
+#: an append from any process without re-subscribing at every call.
+REDIS_WAIT_IDLE_S = 10.0
