@@ -96,10 +96,10 @@ class RunSink(Protocol):
 def _read_new(backend: Any, session_id: str, queue: str, cursor: str) -> tuple[list[bytes], str]:
     """What a queue holds past ``cursor``, not consumed (``read_from``), and the cursor after it; as
     :func:`_read_all`, reads on past a full batch."""
-    items, cursor = backend.read_from(session_id, queue, cursor)
+    items, cursor = backend.read_from(session_id, queue, cursor, report=True)  # the run's one reader: says so
     batch = items
     while batch and sum(map(len, batch)) >= DEQUEUE_MAX_BYTES:
-        batch, cursor = backend.read_from(session_id, queue, cursor)
+        batch, cursor = backend.read_from(session_id, queue, cursor, report=True)
         items.extend(batch)
     return items, cursor
 
