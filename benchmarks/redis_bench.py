@@ -8,8 +8,9 @@ latency grow with 1 to 200 concurrent sessions):
   Redis with ``appendfsync always``;
 * enqueue-to-seen p50/p95 for a consumer waiting in another process (``Session.watcher()``: inotify on files,
   a blocking XREAD on Redis) and for the seed's busy dequeue loop;
-* 1, 10, 50 and 200 sessions at once, one waiting consumer thread each (in another process), 1,000 items/s in
-  all: latency p50/p95, and the writer's unpaced rate over that many sessions;
+* 1, 10, 50 and 200 sessions at once, 1,000 items/s in all, consumed in another process by one waiting thread
+  per session, and by one thread for all through the backend's watch set (as the process's pump serves runs and
+  watchers): latency p50/p95, and the writer's unpaced rate over that many sessions;
 * the floor beside them: raw redis-py (an XADD loop; XADD -> a blocking XREAD in another process);
 * the stream layout: one stream per (session, queue), what the backend uses, vs one stream per session with a
   queue field, for a reader of the answer queue while a third of the items are trace lines.
@@ -85,19 +86,23 @@ def run(settings: Settings) -> list[Figure]:
                                f"process, {stat}", "ms", {"ours": pick(floor, f"{stat}_ms")}, Target("report")))
 
         counts = SESSION_COUNTS[:2] if q else SESSION_COUNTS
+        consumers = (("threads", "", "a thread per session"), ("watchset", "_pump", "one thread, watch set"))
         for label, backend in (("file", "file"), ("Redis", plain.url)):
-            for s in counts:
-                spec = {"mode": "sessions", "backend": backend, "s": s, "total_rate": 1000,
-                        "seconds": 0.5 if q else 3.0, "repeats": 1 if q else max(1, reps // 2)}
-                res = collect(settings, "ours", "redis_side", spec, f"redis-sessions-{s}-{_slug(label)}")
-                for key, unit, what in (("p50_ms", "ms", "latency p50"), ("p95_ms", "ms", "latency p95"),
-                                        ("rate", "items/s", "unpaced enqueue rate")):
-                    cell = pick(res, key)
-                    if isinstance(res, list) and any(r["seen"] != r["sent"] for r in res):
-                        cell = Cell([], f"consumers saw {res[0]['seen']} of {res[0]['sent']}")
-                    figs.append(Figure("redis", f"sessions_{s}_{_slug(label)}_{key}",
-                                       f"{s} sessions at once (1,000 items/s in all), {what}, {label}", unit,
-                                       {"ours": cell}, Target("report"), lower_is_better=key != "rate"))
+            for consumer, suffix, how in consumers:
+                for s in counts:
+                    spec = {"mode": "sessions", "backend": backend, "s": s, "total_rate": 1000, "consumer": consumer,
+                            "seconds": 0.5 if q else 3.0, "repeats": 1 if q else max(1, reps // 2)}
+                    res = collect(settings, "ours", "redis_side", spec, f"redis-sessions-{s}-{_slug(label)}{suffix}")
+                    stats = (("p50_ms", "ms", "latency p50"), ("p95_ms", "ms", "latency p95"))
+                    if consumer == "threads":  # the writer's rate does not depend on how the consumer waits
+                        stats += (("rate", "items/s", "unpaced enqueue rate"),)
+                    for key, unit, what in stats:
+                        cell = pick(res, key)
+                        if isinstance(res, list) and any(r["seen"] != r["sent"] for r in res):
+                            cell = Cell([], f"consumers saw {res[0]['seen']} of {res[0]['sent']}")
+                        figs.append(Figure("redis", f"sessions_{s}_{_slug(label)}{suffix}_{key}",
+                                           f"{s} sessions at once (1,000 items/s in all, {how}), {what}, {label}",
+                                           unit, {"ours": cell}, Target("report"), lower_is_better=key != "rate"))
 
         spec = {"mode": "layout", "backend": plain.url, "n": 3000 if q else 60000, "repeats": reps}
         res = collect(settings, "ours", "redis_side", spec, "redis-layout")

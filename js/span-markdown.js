@@ -5,7 +5,7 @@
 import { formatDuration } from "./format.js";
 import { formatRollup, formatTokens, formatCost } from "./rollups.js";
 import { TraceModel } from "./trace-model.js";
-import { isFolded } from "./trace-rows.js";
+import { isFolded, shownChildren } from "./trace-rows.js";
 import { summarize } from "./value-view.js";
 
 const INPUT_CHARS = 200;
@@ -75,31 +75,9 @@ export function spanLines(node, opts = {}, indent = 0) {
     }
   }
   if (node.error) lines.push(`${sub}${node.status === "cancelled" ? "cancelled" : "error"}: ${errorLine(node.error)}`);
-  for (const child of listed(node.children)) lines.push(...spanLines(child, opts, indent + 1));
+  // a producer's plumbing (internal spans, folded in the tree too) is not listed: what it holds is, in its place
+  for (const child of shownChildren(node, true)) lines.push(...spanLines(child, opts, indent + 1));
   return lines;
-}
-
-/**
- * The nodes listed for `children`: a producer's plumbing (internal spans, folded in the tree too)
- * replaced by what it holds; one that failed is listed. As `shown_children` in export.py.
- * @param {any[]} children
- * @returns {any[]}
- */
-function listed(children) {
-  if (!children.some(isFolded)) return children;
-  const out = [];
-  const stack = [{ list: children, i: 0 }]; // explicit stack: a long chain of plumbing never overflows
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    if (top.i >= top.list.length) {
-      stack.pop();
-      continue;
-    }
-    const child = top.list[top.i++];
-    if (isFolded(child)) stack.push({ list: child.children, i: 0 });
-    else out.push(child);
-  }
-  return out;
 }
 
 /** A span and everything below it. @param {any} node @param {{currency?: string}} [opts] */
@@ -126,7 +104,7 @@ export function runToMarkdown(run) {
   if (run.result && !text.includes(String(run.result).trim())) out.push("**Final answer:**", "", String(run.result), "");
   if (run.status === "error" && run.error) out.push(`**Error:** ${errorLine(run.error)}`, "");
   if (run.status === "cancelled") out.push("**Cancelled.**", "");
-  const spans = model.root.children.filter((n) => !n.isText && !n.isCall);
+  const spans = shownChildren(model.root, true).filter((n) => !n.isText && !n.isCall);
   const textLines = (Array.isArray(run.entries) ? run.entries : []).filter((e) => typeof e === "string");
   if (spans.length || textLines.length) {
     out.push("### Trace", "");
@@ -139,7 +117,7 @@ export function runToMarkdown(run) {
     for (const node of model.nodes.values()) if (isFolded(node)) folded += 1;
     if (folded) head.push(`${folded} internal span${folded === 1 ? "" : "s"} not listed`);
     out.push(head.join(" · "), "");
-    for (const node of listed(spans)) out.push(...spanLines(node, { currency }));
+    for (const node of spans) out.push(...spanLines(node, { currency }));
     if (textLines.length) {
       out.push("", "Other trace lines:", "");
       for (const line of textLines) out.push(`- ${summarize(line, VALUE_CHARS)}`);

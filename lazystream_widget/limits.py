@@ -51,8 +51,10 @@ DEQUEUE_READ_CHUNK = 4 * 1024 * 1024
 DEQUEUE_MAX_BYTES = 16 * 1024 * 1024
 #: The file backend keeps at most this many descriptors of queue files open per process
 #: (least recently used closed first; a quarter of ``ulimit -n`` when that is lower), so a
-#: producer writing into many sessions never runs out of descriptors.
-QUEUE_DESCRIPTORS_MAX = 256
+#: producer writing into many sessions never runs out of descriptors. A live run holds about
+#: 11 (three files per queue, its directory, its trace counter): below ~11 per concurrent run,
+#: runs touched in turn reopen their files on nearly every append and read (docs/benchmarks.md).
+QUEUE_DESCRIPTORS_MAX = 4096
 #: A writer checks at most this often whether its session's files were deleted under it
 #: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
 DELETED_SESSION_CHECK_S = 0.25
@@ -122,7 +124,11 @@ WIDGET_MAX_MESSAGES_PER_S = 60
 #: All views of a kernel together send at most this many messages per second (a token
 #: bucket), well under Jupyter's ``iopub_msg_rate_limit`` of 1,000 messages/s over 3 s, past
 #: which the server drops messages. Many busy views share it: each message carries more.
-KERNEL_MAX_MESSAGES_PER_S = 500
+#: Messages that must go (a run's start and first text, its last delta and final state) come on
+#: top, repaid later: 100 runs starting together add up to ~100/s to the busiest 3 s (~130/s with
+#: their views' creation), hence 400 and not 500 (the pump uses the whole budget since busy runs
+#: wait in line; docs/benchmarks.md).
+KERNEL_MAX_MESSAGES_PER_S = 400
 #: ...with bursts of up to this many messages (e.g. many runs starting at once).
 KERNEL_MESSAGE_BURST = 50
 #: The widget shows at most this many characters of answer before "show more".
@@ -221,5 +227,16 @@ REDIS_RETRY_BACKOFF_S = 0.05
 REDIS_RETRY_BACKOFF_MAX_S = 1.0
 #: Connect and read timeouts of one Redis command (blocking reads add their own block time).
 REDIS_SOCKET_TIMEOUT_S = 5.0
+#: Connections one Redis backend opens at most (more threads wait for a free one). Commands are
+#: short and Python runs one thread at a time, so a few dozen serve hundreds of busy sessions.
+REDIS_MAX_CONNECTIONS = 32
 #: One destructive or replaying read takes at most this many items from a stream at once.
 REDIS_READ_BATCH = 5_000
+#: The process's one waiting reader (``runtime/redis_reader.py``: one XREAD over every watched session)
+#: fetches at most this many new items per stream per wake-up; a stream further behind is skipped to
+#: its end in one more round trip (the reader only needs to know that something came).
+REDIS_WAIT_READ_COUNT = 16
+#: A session whose empty ``dequeue()`` waited is followed by that reader until no empty dequeue
+#: waited on it for this long (or its session is released), so the seed's polling loop is woken by
+#: an append from any process without re-subscribing at every call.
+REDIS_WAIT_IDLE_S = 10.0

@@ -62,6 +62,12 @@ class Pacer:
         budget_due = now if self._tokens >= 1 else now + (1 - self._tokens) / self.rate
         return max(lane_due, budget_due)
 
+    def budget_due(self, now: float) -> float:
+        """The earliest time the kernel's budget allows one more message (``<= now``: now)."""
+        with self._lock:
+            self._refill(now)
+            return now if self._tokens >= 1 else now + (1 - self._tokens) / self.rate
+
     def take(self, lane: Hashable, now: float, budget: bool = True) -> bool:
         """Send now if the limits allow it (and count it); False: wait until :meth:`due`."""
         with self._lock:

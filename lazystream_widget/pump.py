@@ -15,6 +15,12 @@ For each run (a :class:`Feed`):
 * otherwise *park* it: stop watching its session until its send slot, then drain once and
   send everything that gathered meanwhile. A fast stream costs one drain and one message
   per frame, not one wake-up per token (which would take the GIL from the producer);
+* when the kernel's budget, not the view's frame, holds it back, it waits *in line*: parked
+  runs whose frame has come are served first come, first served, one per message the budget
+  allows. Each waiting run costs nothing until its turn (no timer, no drain); with a timer
+  each, every run woke whenever the budget allowed one message, one of them sent it and the
+  others drained their queues and parked again (100 runs at 20 tokens/s: seven useless
+  drain-and-park rounds per message sent);
 * its work returned, its future finished, or it was cancelled → serve it at once (pokes
   through the wake-up pipe); when it is over, the last delta then the final state go out,
   in that order, whatever the pacing.
@@ -32,6 +38,7 @@ import itertools
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +152,8 @@ class Pump:
         self._poked: set[Feed] = set()
         self._feeds: set[Feed] = set()  # pump thread only
         self._timers: list[tuple[float, int, Feed]] = []  # heap, pump thread only
+        #: parked feeds whose frame has come, waiting for the kernel's budget, first come first served
+        self._line: OrderedDict[Feed, None] = OrderedDict()  # pump thread only
         self._seq = itertools.count()
         self._lane_runs: dict[Hashable, int] = {}
         self.wakeups = 0  # how often the thread woke (tests and benchmarks read it)
@@ -227,14 +236,46 @@ class Pump:
             _, seq, feed = heapq.heappop(self._timers)
             if feed.timer == seq and feed in self._feeds:
                 feed.timer = None
-                self._serve(feed, urgent=True)
+                if self._waits_for_budget(feed, now):
+                    self._line[feed] = None  # its frame came, the budget did not: wait in line, parked
+                else:
+                    self._serve(feed, urgent=True)
+        self._serve_line()
+
+    def _waits_for_budget(self, feed: Feed, now: float) -> bool:
+        """A parked feed whose frame came must wait in line: the kernel's budget allows no message now,
+        or others wait before it. Not a feed whose work ended or that was cancelled: those go at once."""
+        if not feed.parked or feed.sink is None or feed.work_ended or feed.cancelled_at is not None:
+            return False
+        return bool(self._line) or self.pacer.budget_due(now) > now
+
+    def _serve_line(self) -> None:
+        """Serve the feeds waiting in line, in order, as long as the kernel's budget allows a message."""
+        line = self._line
+        while line:
+            feed = next(iter(line))
+            if feed not in self._feeds or not feed.parked:
+                del line[feed]  # ended, or served meanwhile (a poke)
+                continue
+            now = time.monotonic()
+            if self.pacer.budget_due(now) > now:
+                return
+            self._serve(feed, urgent=True)  # unparks, drains and sends (leaving the line): the budget allows it
+            if feed in line and feed.parked:  # it could not send after all: its frame's timer brings it back
+                del line[feed]
+                if feed.timer is None:
+                    self._arm(feed, self.pacer.due(feed.lane, now, budget=False))
 
     def _timeout(self) -> float | None:
         while self._timers and self._timers[0][2].timer != self._timers[0][1]:
             heapq.heappop(self._timers)  # stale: re-armed or served since
-        if not self._timers:
+        now = time.monotonic()
+        due = self.pacer.budget_due(now) if self._line else None  # the next turn of the line
+        if self._timers:
+            due = self._timers[0][0] if due is None else min(due, self._timers[0][0])
+        if due is None:
             return None  # nothing due: sleep until an append or a poke
-        return max(0.0, self._timers[0][0] - time.monotonic())
+        return max(0.0, due - now)
 
     def _arm(self, feed: Feed, at: float) -> None:
         seq = next(self._seq)
@@ -278,18 +319,25 @@ class Pump:
             # the first answer text and the last tokens (the module returned) go at once, whatever the
             # frame: time to first token and to the end are what users feel most (one message each)
             if feed.work_ended or (feed.text and not feed.text_sent):
+                self._line.pop(feed, None)
                 if feed.sink is not None:
                     self.pacer.charge(feed.lane, now)
                 feed.send()
                 if feed.sink is not None:  # the view's next frame counts from when this went, as for paced ones
                     self.pacer.sent(feed.lane, time.monotonic())
-            elif self.pacer.take(feed.lane, now, budget=feed.sink is not None):
+            elif not (feed.sink is not None and self._line and feed not in self._line) and self.pacer.take(
+                    feed.lane, now, budget=feed.sink is not None):  # views waiting in line go first
+                self._line.pop(feed, None)
                 feed.send()
                 self.pacer.sent(feed.lane, time.monotonic())
             else:
                 feed.parked = True
                 self._watch.park(feed)
-                self._arm(feed, self.pacer.due(feed.lane, now, budget=feed.sink is not None))
+                frame_due = self.pacer.due(feed.lane, now, budget=False)
+                if feed.sink is not None and frame_due <= now:
+                    self._line[feed] = None  # only the kernel's budget holds it: wait in line (keeps its place)
+                else:
+                    self._arm(feed, frame_due)  # its frame first; then the line, if the budget is short
                 return
         if feed.timer is None:
             at = feed.recheck_at(now)  # e.g. end it even if the module never honours a cancel
@@ -299,6 +347,7 @@ class Pump:
     def _end(self, feed: Feed) -> None:
         """The run is over: last delta, then the final state (in that order), then its session closes."""
         self._feeds.discard(feed)
+        self._line.pop(feed, None)
         feed.timer = None
         self._watch.remove(feed)
         left = self._lane_runs.get(feed.lane, 1) - 1

@@ -36,13 +36,15 @@ class StreamedText:
         self._final: str | None = None  # set when the run ended: the text, in memory
         self._lock = threading.Lock()
 
-    def drained(self, text: str) -> None:
-        """The pump read ``text`` from the queue (in the pump thread, right after the read)."""
+    def drained(self, text: str, end: int | None = None) -> None:
+        """The pump read ``text`` from the queue (in the pump thread, right after the read); ``end``: the log
+        position it read up to, when it reads by position (else the queue's read position is asked for)."""
         if self._memory is not None:
             with self._lock:
                 self._memory.add(text)
             return
-        end = self._backend.consumed(self._session_id, self._queue)
+        if end is None:
+            end = self._backend.consumed(self._session_id, self._queue)
         with self._lock:
             self._end = max(self._end, end)
 

@@ -47,6 +47,22 @@ class RunDisplayError(RuntimeError):
     """The run's display (its sink) failed while the run streamed; the run was stopped, its text kept."""
 
 
+def _forget_reads_to_wait_for(session_id: str) -> None:
+    """The run's work returned: its executor need not wait for the pump to consume what it wrote.
+
+    Our executor makes a task wait, at its end, until an active reader has consumed what it wrote
+    (``runtime/pool.py``). The pump reads a run's session by position instead (``_reads_by_position``)
+    and ends the run only after a last read of everything, once its work returned; waiting for a read
+    position that never moves would only ask the file store for it (creating its files).
+    """
+    from .runtime.queue import _written
+
+    marks = _written.get()
+    if marks:
+        for key in [k for k in marks if k[0] == session_id]:
+            del marks[key]
+
+
 def _cell_number() -> int | None:
     """The notebook cell running now (IPython's execution count), None outside IPython."""
     ipython = sys.modules.get("IPython")  # not imported: not in IPython (importing it would cost ~0.3 s)
@@ -75,6 +91,30 @@ class RunSink(Protocol):
 
     def run_resync(self, run: Run) -> None:
         """Send the (final) state again, from the caller's context."""
+
+
+def _read_new(backend: Any, session_id: str, queue: str, cursor: str) -> tuple[list[bytes], str]:
+    """What a queue holds past ``cursor``, not consumed (``read_from``), and the cursor after it; as
+    :func:`_read_all`, reads on past a full batch."""
+    items, cursor = backend.read_from(session_id, queue, cursor, report=True)  # the run's one reader: says so
+    batch = items
+    while batch and sum(map(len, batch)) >= DEQUEUE_MAX_BYTES:
+        batch, cursor = backend.read_from(session_id, queue, cursor, report=True)
+        items.extend(batch)
+    return items, cursor
+
+
+def _reads_by_position(backend: Any) -> bool:
+    """Whether the pump reads a fresh session of ``backend`` by position (the file store) instead of consuming it.
+
+    A run's session has one reader, the pump. Consuming (``read``) takes a lock, checks and moves a shared
+    read position kept in two files, and touches a heartbeat file: about 16 system calls and, on a run's
+    first reads, 9 files created, for each queue (docs/benchmarks.md, "many runs in one kernel"). Reading
+    from a position the run keeps (``read_from``) is one ``pread`` of the log and two ``fstat`` s.
+    """
+    from .runtime.filestore import FileBackend
+
+    return isinstance(backend, FileBackend)
 
 
 def _read_all(backend: Any, session_id: str, queue: str) -> list[bytes]:
@@ -125,6 +165,9 @@ class Run:
         self._resynced = False
         self._cell: int | None = None
         self._feed: Feed | None = None  # the run's link to the pump, once started
+        #: per queue, the log position the pump has read up to, when it reads by position (see
+        #: _reads_by_position; pump thread only); None: it consumes the queues (``backend.read``)
+        self._cursors: dict[str, str] | None = None
         self._backend: Any = None
         self._work_ended_at: float | None = None  # when the module's call returned or raised
         self.settings: Any = None  # the settings snapshot taken at start()
@@ -389,6 +432,8 @@ class Run:
         self._sink = sink
         self._session = session if session is not None else new_session()
         self._backend = self._session.backend  # the one it was opened on (file or Redis): its pump serves the run
+        if session is None and _reads_by_position(self._backend):  # (a session given may hold unread items)
+            self._cursors = dict.fromkeys((ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE), "0")
         from .run_markers import run_start_marker, write_marker
 
         write_marker(self._session, run_start_marker(self))  # for watchers elsewhere (StreamView.attach)
@@ -429,6 +474,8 @@ class Run:
         try:
             return invoke(query)
         finally:
+            if self._cursors is not None:
+                _forget_reads_to_wait_for(self._session.id)
             # the run's end is when its work ended (not when the pump next looked), so a run's elapsed
             # time and its top span's duration tell the same story; and the last tokens go out now,
             # not at the next display frame (the pump reads them, which also lets our pool's future,
@@ -475,12 +522,21 @@ class Run:
 
         ``queues``: read only these (the ones an append event named); None: all three.
         """
-        backend, sid = self._backend, self._session.id
-        deltas = _read_all(backend, sid, ANSWER_QUEUE) if queues is None or ANSWER_QUEUE in queues else []
+        backend, sid, cursors = self._backend, self._session.id, self._cursors
+
+        def read(queue: str) -> list[bytes]:
+            if queues is not None and queue not in queues:
+                return []
+            if cursors is None:
+                return _read_all(backend, sid, queue)
+            items, cursors[queue] = _read_new(backend, sid, queue, cursors[queue])
+            return items
+
+        deltas = read(ANSWER_QUEUE)
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
-        raw = _read_all(backend, sid, THINK_QUEUE) if queues is None or THINK_QUEUE in queues else []
+        raw = read(THINK_QUEUE)
         thinking = "".join(b.decode("utf-8", "surrogatepass") for b in raw)
-        raw = _read_all(backend, sid, TRACE_QUEUE) if queues is None or TRACE_QUEUE in queues else []
+        raw = read(TRACE_QUEUE)
         entries = [parse_entry(b.decode("utf-8", "surrogatepass")) for b in raw]
         entries = [e for e in entries if not is_run_marker(e)]  # our own run_start: for watchers, not the display
         if text or thinking or entries:
@@ -491,9 +547,9 @@ class Run:
                     self.tokens += len(deltas)  # one delta is one token for the models we know
                 self._entries.extend(entries)
             if text:
-                self._text.drained(text)
+                self._text.drained(text, None if cursors is None else int(cursors[ANSWER_QUEUE]))
             if thinking:
-                self._thinking.drained(thinking)
+                self._thinking.drained(thinking, None if cursors is None else int(cursors[THINK_QUEUE]))
         return text, thinking, entries
 
     def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:

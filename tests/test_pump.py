@@ -172,20 +172,49 @@ def test_a_fast_stream_is_paced_to_one_message_per_frame(own_pump):
     assert 3 <= len(deltas) <= wall / 0.1 + 4, f"{len(deltas)} messages in {wall:.2f} s at one per 0.1 s"
 
 
+def _views_streaming(views: int, tokens: int, pause: float, tag: str) -> tuple[list[Sink], list[int], float]:
+    """``views`` runs at once, one sink each; checks that each got its own tokens, all of them, in order.
+
+    Returns the sinks, the delta messages each got, and the wall time until all ended.
+    """
+    sinks = [Sink() for _ in range(views)]
+    t0 = time.monotonic()
+    runs = [Run(streaming(tokens, pause, tag=f"{tag}{k}."), "q").start(s) for k, s in enumerate(sinks)]
+    for run in runs:
+        run.wait(60)
+    wall = time.monotonic() - t0
+    for k, (run, sink) in enumerate(zip(runs, sinks, strict=True)):
+        assert sink.text == run.text == "".join(f"{tag}{k}.{i} " for i in range(tokens)), f"run {k} mixed or lost"
+    return sinks, [sum(kind == "delta" for kind, _ in s.calls) for s in sinks], wall
+
+
 def test_views_share_one_kernel_budget(own_pump):
     pump = own_pump(Pacer(frame_s=0.0, rate=40, burst=5))
-    sinks = [Sink() for _ in range(8)]
-    t0 = time.monotonic()
-    runs = [Run(streaming(60, 0.01, tag=f"v{k}."), "q").start(s) for k, s in enumerate(sinks)]
-    for run in runs:
-        run.wait(30)
-    wall = time.monotonic() - t0
-    deltas = sum(1 for s in sinks for kind, _ in s.calls if kind == "delta")
+    _sinks, per_view, wall = _views_streaming(8, 60, 0.01, "v")
     # 8 views x 100 tokens/s would be ~800 messages/s unpaced; the kernel's budget is 40/s
     # (plus the burst, each run's start and final message charged against it, one last delta per run)
-    assert deltas <= 40 * wall + 5 + 2 * len(runs), (deltas, wall)
-    for k, (run, sink) in enumerate(zip(runs, sinks, strict=True)):
-        assert sink.text == run.text == "".join(f"v{k}.{i} " for i in range(60))
+    assert sum(per_view) <= 40 * wall + 5 + 2 * len(per_view), (sum(per_view), wall)
+    assert pump.live == 0
+
+
+def test_views_held_by_the_kernel_budget_wait_in_line_not_in_a_herd(own_pump, monkeypatch):
+    """Runs held back by the budget wait in line: each is drained when its message can go, once.
+
+    With a timer each, every parked run woke whenever the budget allowed one more message: one
+    sent it, the others drained their queues for nothing and parked again (seven such rounds per
+    message at 100 runs). Served in line, a run is drained about once per message it sends.
+    """
+    drains = []
+    real_drain = pump_mod.Feed.drain
+    monkeypatch.setattr(pump_mod.Feed, "drain", lambda self, files=None: (drains.append(self), real_drain(self, files)))
+    pump = own_pump(Pacer(frame_s=0.0, rate=60, burst=3))
+    _sinks, per_view, wall = _views_streaming(8, 60, 0.03, "w")
+    deltas = sum(per_view)
+    assert deltas <= 60 * wall + 3 + 2 * len(per_view), (deltas, wall)
+    # each message: a drain on the append that found the budget spent, one when its turn came, and a
+    # few around each run's start and end; a herd would drain every parked run per message sent
+    assert len(drains) <= 3 * deltas + 4 * len(per_view), (len(drains), deltas)
+    assert min(per_view) >= max(per_view) / 3, f"every view gets its share of the budget, in turn: {per_view}"
     assert pump.live == 0
 
 

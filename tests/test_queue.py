@@ -557,3 +557,18 @@ def test_sweep_removes_a_dead_owners_stale_session_and_keeps_live_ones(queue_hom
     assert not reused_pid.exists()
     assert dead_recent.exists() and live_old.exists() and attached.exists()
     assert get_backend().sweep() == []
+
+
+@file_only
+def test_the_read_up_to_here_mark_survives_a_reopened_descriptor() -> None:
+    """The pool waits for a consumer up to a task's mark; a queue descriptor closed and opened again since the
+    task's last write (the cache evicts idle ones) sits at offset 0 until it writes, and the mark was then 0:
+    the task ended without waiting, and a seed loop could miss its last items."""
+    with session() as s:
+        q = FileSystemQueue(session=s)
+        q.enqueue("hello")
+        backend = get_backend()
+        append = backend.appender(s.id, "lazy_answer")
+        before = append.end()
+        backend.release_session(s.id)  # every cached descriptor of the session closed, as eviction does
+        assert before > 0 and append.end() >= before

@@ -107,3 +107,30 @@ def many_openai(base_url: str, runs: int, n: int, delay: float) -> None:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     _emit({"runs": runs, "wall_s": wall, "cpu_s": cpu, "cores": cpu / wall,
            "cpu_ms_per_1k_tokens": 1000 * cpu / (runs * n / 1000)})
+
+
+_thread_names: dict[int, str] = {}
+
+
+def watch_thread_names(seconds: float) -> None:
+    """Note the name of every thread of this kernel (by OS thread id) for ``seconds``, in the background.
+
+    Run threads end with their run, and Linux names every Python thread "python": the profile tool
+    (``benchmarks/scale_profile.py``) reads each thread's CPU from ``/proc`` and its name from here.
+    """
+    import threading
+
+    def note() -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for t in threading.enumerate():
+                if t.native_id is not None:
+                    _thread_names[t.native_id] = t.name
+            time.sleep(0.1)
+
+    threading.Thread(target=note, name="bench-thread-names", daemon=True).start()
+    _emit({"ok": True})
+
+
+def thread_names() -> None:
+    _emit({str(tid): name for tid, name in _thread_names.items()})

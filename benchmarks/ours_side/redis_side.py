@@ -8,9 +8,12 @@ and ``mode``:
 * ``latency``: a writer enqueues ``m`` items ``interval_ms`` apart, each carrying ``time.time_ns()``; a consumer
   already waiting in another process (``style``: ``watcher`` = a ``Session.watcher()`` wait loop, a blocking XREAD
   on Redis; ``seed`` = the seed's busy dequeue loop) records when it sees each.
-* ``sessions``: ``s`` sessions at once: a consumer process with one waiting thread per session, and a writer that
-  sends ``total_rate`` items/s in all, round-robin over the sessions, for ``seconds``; then the same writer
-  unpaced (its rate). Latency p50/p95 over every item of every session.
+* ``sessions``: ``s`` sessions at once: a consumer process, and a writer that sends ``total_rate`` items/s in all,
+  round-robin over the sessions, for ``seconds``; then the same writer unpaced (its rate). Latency p50/p95 over
+  every item of every session. ``consumer``: ``threads`` (default) = one waiting thread per session (a
+  ``Session.watcher()`` loop each); ``watchset`` = one thread for all, as the process's pump serves them (the
+  backend's watch set: its one shared reader on Redis, one inotify descriptor on files), reading each session
+  that changed.
 * ``floor``: raw redis-py, no backend: an XADD loop, and XADD -> a blocking XREAD in another process (the floor).
 * ``layout``: raw redis-py, no backend: one stream per queue vs one stream per session with a queue field, for a
   reader that wants the answer queue only while a third of the items are trace lines.
@@ -64,7 +67,35 @@ def reader(spec: dict) -> None:
     print(json.dumps({"seen": got, "lat_ms": stamps or []}), flush=True)
 
 
+def consumers_one_thread(spec: dict) -> None:
+    """``consumers`` as the pump does it: one thread, the backend's watch set, a read of each session that changed."""
+    from lazystream_widget.protocol import ANSWER_QUEUE
+    from lazystream_widget.runtime.watchset import watch_set_for
+
+    sessions = [lsw.Session(sid) for sid in spec["sids"]]
+    backend = sessions[0].backend
+    watch = watch_set_for(backend)
+    for i, sess in enumerate(sessions):
+        watch.add(i, sess.id)
+    want, seen, lat = sum(spec["counts"]), 0, []
+    print("READY", flush=True)
+    deadline = time.monotonic() + spec.get("timeout", 120)
+    try:
+        while seen < want and time.monotonic() < deadline:
+            changed, _ = watch.wait(0.25)
+            for i in changed:
+                items = backend.read(sessions[i].id, ANSWER_QUEUE)
+                now = time.time_ns()
+                seen += len(items)
+                lat.extend((now - int(b)) / 1e6 for b in items)
+    finally:
+        watch.close()
+    print(json.dumps({"seen": seen, "lat_ms": lat}), flush=True)
+
+
 def consumers(spec: dict) -> None:
+    if spec.get("consumer") == "watchset":
+        return consumers_one_thread(spec)
     sessions = [lsw.Session(sid) for sid in spec["sids"]]
     lat: list[list[float]] = [[] for _ in sessions]
     seen = [0] * len(sessions)

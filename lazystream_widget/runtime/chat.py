@@ -172,14 +172,10 @@ class ChatModuleBase(ModuleBase):
         the first call's ``ttft_ms`` and duration look like model latency. A failure here is not raised: the
         same call fails again inside the span, where the trace records it.
         """
-        if self._client_obj is not None:
+        if self._client_obj is not None or self._api_key is None:  # (openai itself: imported by the constructor)
             return
         try:
-            client = self._client() if self._api_key is not None else None
-            if client is not None:
-                client.chat.completions  # noqa: B018  (openai imports its resources on first access)
-            else:
-                _import_openai()
+            self._client().chat.completions  # noqa: B018  (openai imports its resources on first access)
         except Exception:  # see above: raised again, and traced, by the call itself
             pass
 

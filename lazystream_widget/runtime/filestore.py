@@ -222,19 +222,25 @@ class FileBackend(SessionFiles):
             recoveries.append(skip_recovery(skipped))
         return items, recoveries
 
-    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None) -> tuple[list[bytes], str]:
+    def read_from(self, session_id: str, queue: str, cursor: str, limit: int | None = None, *,
+                  report: bool = False) -> tuple[list[bytes], str]:
         """Non-destructive read from a byte offset of the queue's log (the log keeps every item until the
         session is deleted: ``dequeue`` only moves the consumer's offset). No lock: appended bytes never change,
-        and neither the consumer's position nor its activity is touched."""
+        and neither the consumer's position nor its activity is touched.
+
+        ``report``: damaged bytes skipped are reported as a consumer reports them (a ``queue recovery`` span,
+        a log warning); only for the session's one reader (a runner's pump), never a watcher (read-only)."""
         try:
             start = int(cursor)
         except ValueError:
             raise ValueError(f"not a cursor of the file backend: {cursor!r}") from None
         h = self._queue(session_id, queue)
         try:
-            items, end, _last, _skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
+            items, end, _last, skipped = take(h.log_fd, start, limit, limits.DEQUEUE_MAX_BYTES)
         finally:
             self._cache.release(h)
+        if skipped and report:
+            self._report(session_id, queue, skip_recovery(skipped))
         return items, str(end)
 
     def open_logs(self, session_id: str, queues: tuple[str, ...]) -> LogReader:

@@ -111,10 +111,12 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
 
     def end() -> int:
         # the descriptor's offset is at the end of our last record, or past it when another
-        # thread appended since: either way a safe "wait until read up to here" mark
+        # thread appended since: either way a safe "wait until read up to here" mark. A handle
+        # opened since our last write (the cache evicted ours) is still at offset 0: then the
+        # file's size is the mark (it is past our records too)
         h = get_queue(session_id, queue)
         try:
-            return os.lseek(h.log_fd, 0, os.SEEK_CUR)
+            return os.lseek(h.log_fd, 0, os.SEEK_CUR) or os.fstat(h.log_fd).st_size
         finally:
             release(h)
 

@@ -106,6 +106,9 @@ def fingerprint(log_fd: int, position: int, last: int) -> int:
         # again read as unchanged, and the reader waited at the old position in the middle of a new record.
         start = position - last
         tail_from = max(start + HEADER_SIZE, position - TAIL_BYTES)
+        if tail_from == start + HEADER_SIZE:  # a small record (a token): one read of all of it
+            raw = os.pread(log_fd, last, start)
+            return zlib.crc32(raw[HEADER_SIZE:], zlib.crc32(raw[:12]))
         return zlib.crc32(os.pread(log_fd, position - tail_from, tail_from), zlib.crc32(os.pread(log_fd, 12, start)))
     start = max(0, position - TAIL_BYTES)
     return zlib.crc32(os.pread(log_fd, position - start, start))

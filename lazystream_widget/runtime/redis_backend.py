@@ -29,13 +29,14 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..limits import REDIS_READ_BATCH, REDIS_SESSION_EXPIRY_S, REDIS_STREAM_MAXLEN
+from ..limits import REDIS_READ_BATCH, REDIS_SESSION_EXPIRY_S, REDIS_STREAM_MAXLEN, REDIS_WAIT_IDLE_S
 from ..settings import mask_url
 from . import redis_scripts as lua
 from .backend import SessionClosedError
 from .filestore import MAX_ITEM_BYTES, frame
 from .redis_conn import call, connect
-from .redis_watch import RedisWatcher, standard_queues
+from .redis_reader import Notify, StreamReader, Subscription
+from .redis_watch import DequeueWaits, RedisSessionWatcher, RedisWatchSet, standard_queues
 
 #: Prefix of every key the backend writes.
 KEY_PREFIX = "lsw:"
@@ -93,8 +94,10 @@ class RedisBackend:
         self._lock = threading.Lock()
         self._appending: dict[tuple[str, str], _Appending] = {}  # what each queue's appends reuse
         self._heartbeat_at: dict[tuple[str, str], float] = {}
-        self._conds: dict[str, threading.Condition] = {}  # empty dequeues of this process wait here
-        self._waiting: dict[str, int] = {}
+        self._waits: dict[str, DequeueWaits] = {}  # empty dequeues of this process wait here
+        self._marks = threading.local()  # (session id, DequeueWaits.gen) at this thread's last read
+        #: the process's one waiting reader (one thread, one connection) for every waiter on this backend
+        self.reader = StreamReader(url, self.client, f"{prefix}wake:{self._token}".encode())
 
     def __repr__(self) -> str:
         return f"RedisBackend({mask_url(self.url)!r})"
@@ -120,7 +123,8 @@ class RedisBackend:
         return value
 
     def shutdown(self) -> None:
-        """Close this process's connections (the data stays in Redis)."""
+        """Close this process's connections (the data stays in Redis); the waiting reader ends once nobody waits."""
+        self.reader.close()
         self.client.connection_pool.disconnect()
 
     close = shutdown
@@ -194,8 +198,9 @@ class RedisBackend:
             for cache in (self._appending, self._heartbeat_at):
                 for key in [k for k in cache if k[0] == session_id]:
                     del cache[key]
-            self._conds.pop(session_id, None)
-            self._waiting.pop(session_id, None)
+            waits = self._waits.pop(session_id, None)
+        if waits is not None and waits.sub is not None:
+            self.reader.unsubscribe(waits.sub)
 
     # ---- writing ------------------------------------------------------------------
 
@@ -320,6 +325,9 @@ class RedisBackend:
         beat = now - self._heartbeat_at.get(k, 0.0) > _HEARTBEAT_EVERY_S
         if beat:
             self._heartbeat_at[k] = now
+        waits = self._waits.get(session_id)
+        if waits is not None:
+            self._marks.last = (session_id, waits.gen)
         items: list[bytes] = []
         while limit is None or len(items) < limit:
             count = REDIS_READ_BATCH if limit is None else min(REDIS_READ_BATCH, limit - len(items))
@@ -371,35 +379,62 @@ class RedisBackend:
     # ---- waiting ------------------------------------------------------------------
 
     def wait_for_item(self, session_id: str, timeout: float) -> None:
-        """Wait up to ``timeout`` (a few ms, for an empty ``dequeue``), woken early by an append in this process.
+        """Wait up to ``timeout`` (a few ms, for an empty ``dequeue``), woken early by an append from any process.
 
-        Not a blocking ``XREAD``: Redis ends blocking commands on its 100 ms timer tick (``hz 10``), far
-        longer than an empty dequeue may wait. Waiting consumers use :meth:`watcher` (a blocking XREAD).
+        The first wait subscribes the session to the shared reader (:mod:`.redis_reader`), which then
+        wakes it on every append until no wait came for ``REDIS_WAIT_IDLE_S``. Not a blocking XREAD
+        of its own: Redis ends blocking commands on its 100 ms timer tick (``hz 10``), far longer
+        than an empty dequeue may wait.
         """
-        cond = self._conds.get(session_id)
-        if cond is None:
-            cond = self._conds.setdefault(session_id, threading.Condition(threading.Lock()))
-        with cond:
-            self._waiting[session_id] = self._waiting.get(session_id, 0) + 1
+        waits = self._waits.get(session_id)
+        if waits is None or waits.sub is None or not waits.sub.active:
+            waits = self._follow_for_dequeue(session_id)
+        else:
+            waits.sub.touch()
+        mark = getattr(self._marks, "last", None)
+        with waits.cond:
+            if mark is not None and mark[0] == session_id and mark[1] != waits.gen:
+                return  # something came since this thread's last read: read again now
+            waits.waiting += 1
             try:
-                cond.wait(timeout)
+                waits.cond.wait(timeout)
             finally:
-                self._waiting[session_id] -= 1
+                waits.waiting -= 1
+
+    def _follow_for_dequeue(self, session_id: str) -> DequeueWaits:
+        with self._lock:
+            waits = self._waits.get(session_id)
+            if waits is None:
+                waits = self._waits[session_id] = DequeueWaits()
+        old = waits.sub
+        if old is None or not old.active:
+            waits.sub = self.subscribe(session_id, waits.changed, idle_after=REDIS_WAIT_IDLE_S)
+            if old is not None:
+                self.reader.unsubscribe(old)
+        return waits
 
     def _wake(self, session_id: str) -> None:
-        if self._waiting.get(session_id):  # an unlocked read: a waiter that just missed it waits out its few ms
-            cond = self._conds.get(session_id)
-            if cond is not None:
-                with cond:
-                    cond.notify_all()
+        waits = self._waits.get(session_id)
+        if waits is not None:
+            waits.changed()
 
-    def watcher(self, session_id: str) -> RedisWatcher:
+    def subscribe(self, session_id: str, notify: Notify, *,
+                  idle_after: float | None = None) -> Subscription:
+        """Have the shared reader call ``notify`` on each append to the session (from any process) from now on."""
         queues = set(standard_queues())
         try:
             queues |= {q.decode() for q in self.client.smembers(self._key(session_id, "queues"))}
         except Exception:
             pass  # Redis away for now: the standard queues are what the runner drains anyway
-        return RedisWatcher(self.client, [self.stream_key(session_id, q).encode() for q in sorted(queues)])
+        keys = [self.stream_key(session_id, q).encode() for q in sorted(queues)]
+        return self.reader.subscribe(session_id, keys, notify, idle_after)
+
+    def watcher(self, session_id: str) -> RedisSessionWatcher:
+        return RedisSessionWatcher(self, session_id)
+
+    def watch_set(self) -> RedisWatchSet:
+        """The pump's watch set: every session it serves waits in the shared reader's one XREAD."""
+        return RedisWatchSet(self)
 
     # ---- watchers (non-destructive) -------------------------------------------------
 

@@ -33,14 +33,23 @@ def import_redis() -> Any:
 
 
 def connect(url: str) -> Any:
-    """A ``redis.Redis`` client on its own pool; bytes in and out; no automatic command retries."""
+    """A ``redis.Redis`` client on its own pool; bytes in and out; no automatic command retries.
+
+    The pool holds at most ``REDIS_MAX_CONNECTIONS`` and a thread beyond them waits for a free one:
+    redis-py's plain pool (100 at most since 6.x) raises ``MaxConnectionsError`` instead, which reads
+    as an outage, so 200 threads each taking from their own session were retried after backoffs
+    (p95 hundreds of ms). A command here never holds its connection long: the one blocking read
+    has a pool of its own (``redis_reader.py``).
+    """
     redis = import_redis()
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
     try:
-        return redis.Redis.from_url(
+        pool = redis.BlockingConnectionPool.from_url(
             url,
+            max_connections=limits.REDIS_MAX_CONNECTIONS,
+            timeout=limits.REDIS_SOCKET_TIMEOUT_S,  # then "No connection available": retried as an outage
             socket_timeout=limits.REDIS_SOCKET_TIMEOUT_S,
             socket_connect_timeout=limits.REDIS_SOCKET_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
@@ -48,7 +57,10 @@ def connect(url: str) -> Any:
             client_name="lazystream-widget",
         )
     except ValueError as exc:  # a malformed URL: redis-py's message may quote it, so say it again masked
-        raise ValueError(f"invalid Redis URL {mask_url(url)!r}: {_masked(str(exc), url)}") from None
+        raise ValueError(f"invalid Redis URL {mask_url(url)!r}: {masked(str(exc), url)}") from None
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True
+    return client
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
@@ -65,7 +77,7 @@ def refused_credentials(exc: BaseException) -> bool:
     return isinstance(exc, redis.ResponseError) and text.startswith(("NOAUTH", "WRONGPASS", "NOPERM"))
 
 
-def _masked(text: str, url: str) -> str:
+def masked(text: str, url: str) -> str:
     """``text`` with the URL's password removed wherever it appears."""
     from urllib.parse import unquote, urlsplit
 
@@ -77,7 +89,7 @@ def _masked(text: str, url: str) -> str:
 
 def credentials_error(exc: BaseException, url: str) -> PermissionError:
     err = PermissionError(
-        f"Redis at {mask_url(url)} refused the credentials ({type(exc).__name__}: {_masked(str(exc), url)}); "
+        f"Redis at {mask_url(url)} refused the credentials ({type(exc).__name__}: {masked(str(exc), url)}); "
         "put the right user and password in the URL: redis://user:password@host:port/db"
     )
     return err
@@ -111,7 +123,7 @@ def call(op: Callable[[], T], url: str, what: str, *, retry_for: float | None = 
             if left <= 0:
                 raise QueueUnavailableError(
                     f"Redis at {mask_url(url)} unreachable for {retry_for:g} s while trying to {what} "
-                    f"({type(exc).__name__}: {_masked(str(exc), url)}). Is redis-server running there? "
+                    f"({type(exc).__name__}: {masked(str(exc), url)}). Is redis-server running there? "
                     f"(the queue setting / LAZYSTREAM_QUEUE names it)"
                 ) from None
             time.sleep(min(backoff, left))

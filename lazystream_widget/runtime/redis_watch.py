@@ -1,76 +1,126 @@
-"""Waiting for a Redis session to change: a blocking ``XREAD``, no polling loop.
+"""Waiting for Redis sessions to change, served by the backend's one shared reader.
 
-A :class:`RedisWatcher` follows a session's answer, thinking and trace streams (and any other
-queue the session had when it was made). ``wait(timeout)`` blocks in Redis until an item is
-appended after the last one the watcher has reported, then returns True. It is edge-triggered
-like the file backend's inotify watcher: the ``XREAD`` and a read of each stream's last id go in
-one pipeline, so after a wake-up the watcher moves to the end of every stream and does not wake
-again for items its owner is about to drain anyway.
+Both are thin: the blocking happens once per process in :class:`~.redis_reader.StreamReader`
+(one XREAD over every watched session's streams), which calls them when their session changed.
 
-A lost connection is not an error here: ``wait`` returns False after its timeout, and the next
-call reconnects (the caller's reads report an outage that lasts).
+* :class:`RedisSessionWatcher` is ``Session.watcher()`` on Redis: ``wait(timeout)`` returns True when
+  something was appended to the session's answer, thinking or trace stream (or any other queue the
+  session had when it was made) since the watcher was made or last returned True. Edge-triggered like
+  the file backend's inotify watcher; no thread and no connection of its own.
+* :class:`RedisWatchSet` is the pump's watch set on Redis (one per pump, any number of sessions).
+* :class:`DequeueWaits`: where empty ``dequeue()`` calls on one session wait (``RedisBackend.wait_for_item``).
+
+A lost connection is not an error here: waits time out (False) while the reader reconnects, then
+every waiter is woken once.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
+from collections.abc import Hashable
 from typing import Any
 
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
-from .redis_conn import transient_errors
-
-_START = b"0-0"
-_MAX_BLOCK_S = 2.0
+from .watchset import ReportingWatchSet
 
 
-class RedisWatcher:
-    def __init__(self, client: Any, stream_keys: list[bytes]) -> None:
-        self._client = client
-        self._keys = stream_keys
-        self._ids: dict[bytes, bytes] = {}
-        self._closed = False
-        try:
-            self._ids = dict(zip(stream_keys, self._tails(), strict=True))
-        except transient_errors():
-            self._ids = {}  # Redis away: the first successful wait starts from the current ends
+class RedisSessionWatcher:
+    def __init__(self, backend: Any, session_id: str) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._pending = False
+        ref = weakref.ref(self)
 
-    def _tails(self) -> list[bytes]:
-        pipe = self._client.pipeline(transaction=False)
-        for key in self._keys:
-            pipe.xrevrange(key, count=1)
-        return [rows[0][0] if rows else _START for rows in pipe.execute()]
+        def changed(_keys: object) -> None:  # holds no reference to the watcher: one dropped unclosed is collected
+            watcher = ref()
+            if watcher is not None:
+                watcher._changed()
+
+        self._sub = backend.subscribe(session_id, changed)
+        self._reader = backend.reader
+
+    def _changed(self) -> None:
+        with self._cond:
+            self._pending = True
+            self._cond.notify_all()
 
     def wait(self, timeout: float) -> bool:
-        if self._closed:
+        if not self._sub.active:  # closed
             time.sleep(max(0.0, timeout))
             return False
-        deadline = time.monotonic() + timeout
-        while True:
-            # block in slices well inside the socket timeout, so a long wait is never taken for a dead server
-            block = min(deadline - time.monotonic(), _MAX_BLOCK_S)
-            try:
-                if not self._ids:
-                    self._ids = dict(zip(self._keys, self._tails(), strict=True))
-                pipe = self._client.pipeline(transaction=False)
-                pipe.xread(self._ids, count=1, block=max(1, int(block * 1000)))
-                for key in self._keys:
-                    pipe.xrevrange(key, count=1)
-                got, *tails = pipe.execute()
-            except transient_errors():
-                time.sleep(max(0.0, min(deadline - time.monotonic(), 0.25)))
-                got, tails = None, []
-            if got or time.monotonic() >= deadline or self._closed:
-                break
-        if not got:
-            return False
-        # something new: skip to the ends (the owner drains after this returns; nothing is missed)
-        for key, rows in zip(self._keys, tails, strict=True):
-            if rows:
-                self._ids[key] = rows[0][0]
-        return True
+        with self._cond:
+            if not self._pending:
+                self._cond.wait(max(0.0, timeout))
+            got, self._pending = self._pending, False
+        return got
 
     def close(self) -> None:
-        self._closed = True
+        self._reader.unsubscribe(self._sub)
+
+    def __del__(self) -> None:  # never takes the reader's lock here (a collection may run inside it)
+        try:
+            self._sub.active = False  # the reader sweeps it
+        except Exception:
+            pass
+
+
+class DequeueWaits:
+    """Empty ``dequeue()`` calls waiting on one session: woken by the shared reader or a local append.
+
+    ``gen`` counts the wake-ups; a read notes it (per thread), so an append that lands between an empty
+    read and its wait ends that wait at once instead of being slept through.
+    """
+
+    __slots__ = ("cond", "gen", "waiting", "sub")
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.gen = 0
+        self.waiting = 0
+        self.sub: Any = None  # its Subscription of the shared reader
+
+    def changed(self, _keys: object = None) -> None:
+        self.gen += 1
+        if self.waiting:  # an unlocked read: a waiter that just missed it sees the new gen, or waits out its few ms
+            with self.cond:
+                self.cond.notify_all()
+
+
+class RedisWatchSet(ReportingWatchSet):
+    """The pump's watch set on Redis: each session a subscription of the backend's shared reader."""
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__()
+        self._backend = backend
+        self._subs: dict[Hashable, Any] = {}
+
+    def add(self, key: Hashable, session_id: str) -> None:
+        def changed(keys: set[bytes] | None) -> None:  # the pump drains only the queues that changed
+            self.report(key, None if keys is None else {queue_of(k) + ".log" for k in keys})
+
+        sub = self._backend.subscribe(session_id, changed)
+        with self._cond:
+            self._subs[key] = sub
+
+    def remove(self, key: Hashable) -> None:
+        with self._cond:
+            sub = self._subs.pop(key, None)
+            self._forget(key)
+        if sub is not None:
+            self._backend.reader.unsubscribe(sub)
+
+    def close(self) -> None:
+        with self._cond:
+            subs = list(self._subs.values())
+            self._subs.clear()
+        for sub in subs:
+            self._backend.reader.unsubscribe(sub)
+
+
+def queue_of(stream_key: bytes) -> str:
+    """The queue name of a stream key (``<prefix>{sid}:q:<queue>``)."""
+    return stream_key.rpartition(b":q:")[2].decode()
 
 
 def standard_queues() -> tuple[str, ...]:

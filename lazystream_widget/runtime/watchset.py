@@ -13,6 +13,8 @@ next send slot, so a fast stream does not wake the pump once per token.
   ``POLL_FALLBACK_S`` instead.
 * :class:`ThreadedWatchSet`: for backends without their own (``backend.watcher(session)``
   per session, each on a small helper thread): correct, with a thread per watched session.
+  The Redis backend has its own (``redis_watch.RedisWatchSet``: its one shared reader reports to
+  a :class:`ReportingWatchSet`).
 """
 
 from __future__ import annotations
@@ -184,48 +186,36 @@ def _drain(fd: int) -> None:
         pass
 
 
-class ThreadedWatchSet:
-    """A watch set over any backend's ``watcher(session_id)``: one helper thread per watched session."""
+class ReportingWatchSet:
+    """The waiting side of a watch set whose sessions are followed elsewhere (helper threads, a shared
+    reader): whoever follows a session calls :meth:`report` with its key; :meth:`wait` hands the keys over."""
 
-    def __init__(self, backend: Any) -> None:
-        self._backend = backend
+    def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._changed: set[Hashable] = set()
+        self._changed: dict[Hashable, set[str] | None] = {}  # key -> the files that changed (None: any)
         self._woken = False
         self._parked: set[Hashable] = set()
-        self._stops: dict[Hashable, threading.Event] = {}
 
-    def add(self, key: Hashable, session_id: str) -> None:
-        stop = threading.Event()
-        watcher = self._backend.watcher(session_id)
+    def report(self, key: Hashable, files: set[str] | None = None) -> None:
+        """``key``'s session changed (any thread): ``files`` of it, or maybe any (None); ignored while parked."""
         with self._cond:
-            self._stops[key] = stop
-        threading.Thread(target=self._follow, args=(key, watcher, stop), daemon=True,
-                         name="lazystream-watch").start()
+            if key not in self._parked:
+                before = self._changed.get(key, ())
+                if before is None or files is None:
+                    self._changed[key] = None
+                else:
+                    self._changed[key] = files | before if before else files
+                self._cond.notify()
 
-    def _follow(self, key: Hashable, watcher: Any, stop: threading.Event) -> None:
-        try:
-            while not stop.is_set():
-                if watcher.wait(0.25) and not stop.is_set():
-                    with self._cond:
-                        if key not in self._parked:
-                            self._changed.add(key)
-                            self._cond.notify()
-        finally:
-            watcher.close()
-
-    def remove(self, key: Hashable) -> None:
-        with self._cond:
-            stop = self._stops.pop(key, None)
-            self._parked.discard(key)
-            self._changed.discard(key)
-        if stop is not None:
-            stop.set()
+    def _forget(self, key: Hashable) -> None:
+        """(under ``_cond``) ``key`` was removed."""
+        self._parked.discard(key)
+        self._changed.pop(key, None)
 
     def park(self, key: Hashable) -> None:
         with self._cond:
             self._parked.add(key)
-            self._changed.discard(key)
+            self._changed.pop(key, None)
 
     def unpark(self, key: Hashable) -> None:
         with self._cond:
@@ -244,9 +234,41 @@ class ThreadedWatchSet:
                 if left is not None and left <= 0:
                     break
                 self._cond.wait(left)
-            keys, woken = self._changed, self._woken
-            self._changed, self._woken = set(), False
-        return dict.fromkeys(keys), woken  # which files changed is not known here: all of them
+            changed, woken = self._changed, self._woken
+            self._changed, self._woken = {}, False
+        return changed, woken
+
+
+class ThreadedWatchSet(ReportingWatchSet):
+    """A watch set over any backend's ``watcher(session_id)``: one helper thread per watched session."""
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__()
+        self._backend = backend
+        self._stops: dict[Hashable, threading.Event] = {}
+
+    def add(self, key: Hashable, session_id: str) -> None:
+        stop = threading.Event()
+        watcher = self._backend.watcher(session_id)
+        with self._cond:
+            self._stops[key] = stop
+        threading.Thread(target=self._follow, args=(key, watcher, stop), daemon=True,
+                         name="lazystream-watch").start()
+
+    def _follow(self, key: Hashable, watcher: Any, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                if watcher.wait(0.25) and not stop.is_set():
+                    self.report(key)
+        finally:
+            watcher.close()
+
+    def remove(self, key: Hashable) -> None:
+        with self._cond:
+            stop = self._stops.pop(key, None)
+            self._forget(key)
+        if stop is not None:
+            stop.set()
 
     def close(self) -> None:
         with self._cond:

@@ -320,3 +320,38 @@ def test_every_item_is_delivered_once_or_the_damage_is_reported(queue_home: Path
         elif got != sent:
             assert reports, f"{damage}: items lost or repeated without a report: {got} vs {sent}"
     figures.add("property.corruption", examples=1, items_checked=len(sent), reported=int(bool(reports)))
+
+
+def test_damage_in_a_runs_own_queue_is_reported_in_its_trace(queue_home: Path) -> None:
+    """The runner reads its run's queues by position (no consumer files): damaged bytes it skips are still a
+    ``queue recovery`` span in the run's trace and a log warning, as a consumer reports them."""
+    from lazystream_widget.runner import Run
+
+    def work(query: str) -> str:
+        q = FileSystemQueue()
+        q.enqueue("before ")
+        with open(_files(queue_home, q.session.id)["log"], "ab") as log:
+            log.write(b"\x00not a record" * 4)  # a writer that died mid-record, say
+        q.enqueue("after")
+        return "done"
+
+    with _queue_warnings() as warned:
+        run = Run(work, "q").start()
+        run.wait(30)
+    assert run.text == "before after"
+    entries = [e for e in run.entries if isinstance(e, dict)]
+    [span] = [e for e in entries if e.get("name") == "queue recovery" and e["event"] == "end"]
+    assert span["attrs"]["action"] == "skip" and span["attrs"]["bytes_skipped"] == 4 * len(b"\x00not a record")
+    assert len(warned) == 1, warned
+
+
+def test_a_watcher_reading_by_position_never_writes_a_report(queue_home: Path) -> None:
+    """Watchers (``read_from`` without ``report``) are read-only: the damage is left for the session's owner."""
+    with lsw.session() as s, _queue_warnings() as warned:
+        q = _filled(s, ["one"])
+        with open(_files(queue_home, s.id)["log"], "ab") as log:
+            log.write(b"garbage!" * 4)
+        q.enqueue("two")
+        items, _ = s.backend.read_from(s.id, "lazy_answer", "0")
+        assert [i.decode() for i in items] == ["one", "two"]
+        assert _recovery_spans(s) == [] and warned == []

@@ -1,0 +1,108 @@
+"""Where the kernel's CPU goes while many runs stream: per thread kind, per 1,000 tokens.
+
+    python -m benchmarks.scale_profile                  # 1, 10 and 100 runs, 100 tokens each at 20/s
+    python -m benchmarks.scale_profile --runs 100 --repeats 3
+    python -m benchmarks.scale_profile --runs 100 --py-spy prof   # also py-spy --gil samples: prof.100.txt
+
+The workload is the ``scale`` group's (``kernel_cells.many_runs``: one view per run, the model server
+in its own process, a real kernel). Each thread's CPU (user + system) comes from
+``/proc/<kernel>/task/<tid>/stat``, sampled every 0.1 s so that run threads, which end with their
+run, are counted; its name comes from the kernel itself (``kernel_cells.watch_thread_names``). The
+peer line is the same streams read by the openai client alone. With ``--py-spy`` (``pip install
+py-spy``; not a dependency of the project) the GIL holder is also sampled (``--gil --threads``, raw
+collapsed stacks), to split a thread's Python time by function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import threading
+import time
+
+from .kernel_harness import Kernel
+from .model_server import ModelServer
+
+_TICK = os.sysconf("SC_CLK_TCK")
+TOKENS, DELAY = 100, 0.05
+
+
+def _threads(pid: int) -> dict[str, tuple[float, float]]:
+    """tid -> (user + system seconds, system seconds) of every thread of ``pid`` now."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        out[tid] = ((int(fields[11]) + int(fields[12])) / _TICK, int(fields[12]) / _TICK)
+    return out
+
+
+def _kind(name: str) -> str:
+    name = re.sub(r"-[0-9a-f]{12}$", "-*", name)  # lazystream-run-<run id>
+    return re.sub(r"^Thread-\d+.*", "Thread-N", name)
+
+
+def profile(k: Kernel, base_url: str, n_runs: int, spy: str | None) -> str:
+    cells = "from benchmarks.ours_side import kernel_cells\nkernel_cells."
+    k.result(f"{cells}watch_thread_names({TOKENS * DELAY * 4 + 30})")
+    spy_proc = None
+    if spy:
+        spy_proc = subprocess.Popen(["py-spy", "record", "--pid", str(k.pid), "--gil", "--threads", "--nonblocking",
+                                     "-r", "250", "-d", str(int(TOKENS * DELAY) + 2), "-f", "raw", "-o",
+                                     f"{spy}.{n_runs}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+    before, seen, stop = _threads(k.pid), {}, threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            seen.update(_threads(k.pid))
+            time.sleep(0.1)
+        seen.update(_threads(k.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    res = k.result(f"{cells}many_runs({base_url!r}, {n_runs}, {TOKENS}, {DELAY})")
+    stop.set()
+    sampler.join()
+    names = k.result(f"{cells}thread_names()")
+    per_k = 1000 / (n_runs * TOKENS / 1000)  # seconds -> ms per 1,000 tokens
+    cpu, sys_ = collections.Counter(), collections.Counter()
+    for tid, (total, system) in seen.items():
+        kind = _kind(names.get(tid, "?"))
+        cpu[kind] += total - before.get(tid, (0.0, 0.0))[0]
+        sys_[kind] += system - before.get(tid, (0.0, 0.0))[1]
+    peer = k.result(f"{cells}many_openai({base_url!r}, {n_runs}, {TOKENS}, {DELAY})")
+    if spy_proc is not None:
+        spy_proc.wait()
+    own = per_k * cpu.pop("bench-thread-names", 0.0)  # this tool's name sampler: not the kernel's work
+    threads = ", ".join(f"{kind} {per_k * v:.0f} (sys {per_k * sys_[kind]:.0f})" for kind, v in cpu.most_common()
+                        if per_k * v >= 1)
+    cpu_ms = per_k * res["cpu_s"] - own
+    cores = cpu_ms * n_runs * TOKENS / 1e6 / res["wall_s"]
+    return (f"{n_runs} run(s): {cores:.3f} cores, {cpu_ms:.0f} ms CPU per 1k tokens, wall "
+            f"{res['wall_s']:.2f} s, wrong {res['wrong_run']}, missing {res['missing']}; peer (openai alone) "
+            f"{peer['cpu_ms_per_1k_tokens']:.0f} ms per 1k; load {os.getloadavg()[0]:.1f}\n"
+            f"    per thread, ms per 1k tokens: {threads}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.scale_profile", description=__doc__.splitlines()[0])
+    p.add_argument("--runs", default="1,10,100", help="comma-separated run counts (default 1,10,100)")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--py-spy", dest="spy", default=None, help="also record py-spy --gil samples to SPY.<runs>.txt")
+    args = p.parse_args()
+    with ModelServer() as server, Kernel() as k:
+        k.result(f"from benchmarks.ours_side import kernel_cells\nkernel_cells.warm_up({server.base_url!r})")
+        for _ in range(args.repeats):
+            for n_runs in (int(x) for x in args.runs.split(",")):
+                print(profile(k, server.base_url, n_runs, args.spy), flush=True)
+
+
+if __name__ == "__main__":
+    main()
