@@ -340,9 +340,12 @@ def test_damage_in_a_runs_own_queue_is_reported_in_its_trace(queue_home: Path) -
         run.wait(30)
     assert run.text == "before after"
     entries = [e for e in run.entries if isinstance(e, dict)]
-    [span] = [e for e in entries if e.get("name") == "queue recovery" and e["event"] == "end"]
-    assert span["attrs"]["action"] == "skip" and span["attrs"]["bytes_skipped"] == 4 * len(b"\x00not a record")
-    assert len(warned) == 1, warned
+    # one span, or two when a read came between the garbage and the next record (it skips what cannot start
+    # a record at once, the rest once a record follows)
+    spans = [e for e in entries if e.get("name") == "queue recovery" and e["event"] == "end"]
+    assert spans and all(s["attrs"]["action"] == "skip" for s in spans), entries
+    assert sum(s["attrs"]["bytes_skipped"] for s in spans) == 4 * len(b"\x00not a record")
+    assert len(warned) == len(spans), warned
 
 
 def test_a_watcher_reading_by_position_never_writes_a_report(queue_home: Path) -> None:
