@@ -13,7 +13,8 @@ from .common import Cell, Figure, Settings, Target, WorkerError, at_most, cell_o
 
 #: key, label, unit, target text, check (spec 7)
 WIDGET_FIGURES = [
-    ("comm_payload_ratio", "comm payload bytes / answer bytes, 50,000-token answer", "x", "<= 2.2x", 2.2),
+    ("comm_payload_ratio", "comm payload bytes / answer bytes, 50,000-token answer (the run's custom messages and "
+     "trait updates)", "x", "<= 2.2x", 2.2),
     ("render_ratio", "browser render: ms per 1,000 tokens at 50k vs at 5k tokens (10-token deltas)", "x", "<= 1.3",
      1.3),
     ("longest_task", "longest task of our code (harness page), streaming a 10 MB answer or loading a 100,000-entry "
@@ -27,7 +28,7 @@ def measure(settings: Settings) -> dict[str, Cell]:
     """Kernel-side comm figures (a tapped StreamView in a child process) and the browser rows."""
     cells: dict[str, Cell] = {}
     spec = {"base_url": settings.base_url, "big_tokens": 5000 if settings.quick else 50000}
-    ratios = []
+    ratios, bundles = [], []
     for i in range(1 if settings.quick else max(1, settings.repeats // 2)):
         try:
             res = run_worker(ours_worker("widget_comm"), spec, name=f"widget-comm-{i}")
@@ -35,11 +36,13 @@ def measure(settings: Settings) -> dict[str, Cell]:
             settings.log(f"  widget comm: {exc}")
             break
         ratios.append(res["payload_ratio"])
+        bundles.append(res["bundle_bytes"] / 1024)
         settings.log(f"  widget comm: payload {res['payload_ratio']:.2f}x of {res['answer_bytes']} answer bytes "
-                     f"({res['messages_big']} messages)")
+                     f"({res['messages_big']} messages); the view's bundle, sent once: {res['bundle_bytes']} bytes")
     if ratios:
         note = "5,000 tokens (quick)" if settings.quick else ""
         cells["comm_payload_ratio"] = cell_of(ratios, note)
+        cells["comm_bundle_kb"] = cell_of(bundles)
     try:
         from .widget_browser import measure_browser
     except ImportError as exc:
@@ -64,5 +67,9 @@ def run(settings: Settings) -> list[Figure]:
         cell = cells.get(key)
         figs.append(Figure("widget", key, label, unit, {"ours": cell} if cell else {}, Target(target, at_most(limit)),
                            pending="" if cell else pending))
+    cell = cells.get("comm_bundle_kb")
+    figs.insert(1, Figure("widget", "comm_bundle_kb", "the widget's bundle (JS + CSS), sent once when a view is "
+                          "created (not part of the answer's payload above)", "KB", {"ours": cell} if cell else {},
+                          Target("report"), pending="" if cell else pending))
     return figs
 
