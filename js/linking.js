@@ -208,7 +208,9 @@ export function linkAnswerAndTrace(opts) {
 
   function blockOf(target) {
     let el = target && target.nodeType === 1 ? target : target?.parentElement;
-    while (el && el.parentElement && !el.parentElement.classList.contains("lsw-md-frozen") && !el.parentElement.classList.contains("lsw-md-live")) {
+    // a top-level block: a child of a frozen group (markdown.js, appendGrouped) or of the live tail
+    const top = (parent) => parent.classList.contains("lsw-md-group") || parent.classList.contains("lsw-md-live");
+    while (el && el.parentElement && !top(el.parentElement)) {
       el = el.parentElement;
     }
     return el && el.parentElement ? el : null;

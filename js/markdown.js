@@ -40,6 +40,9 @@ import { md, normalizeNewlines, renderBlockList } from "./md-render.js";
 import { ownText } from "./own-text.js";
 import { WIDGET_MAX_ANSWER_CHARS } from "./protocol.js";
 
+/** Frozen blocks per div.lsw-md-group (see appendGrouped). */
+const FROZEN_GROUP_SIZE = 32;
+
 export { createMarkdownIt, decorateCodeBlocks, normalizeNewlines, renderMarkdown } from "./md-render.js";
 
 // Block families that may continue after a blank line.
@@ -197,6 +200,10 @@ export function createMarkdownRenderer(container, opts = {}) {
     if (!blocks.length) return;
     const at = (line) => (line === 0 ? 0 : lineStarts[line - 1] ?? srcEnd);
     const { frag, elements } = renderBlockList(tokens, blocks, env, hl);
+    if (into === frozenEl) {
+      appendGrouped(frag);
+      into = null;
+    }
     let prev = 0;
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i];
@@ -207,7 +214,28 @@ export function createMarkdownRenderer(container, opts = {}) {
       for (const el of elements[i] ?? []) ranges.push({ el, start: base + start, end: base + end });
       prev = end;
     }
-    into.append(frag);
+    into?.append(frag);
+  }
+
+  /**
+   * Frozen blocks go into groups of FROZEN_GROUP_SIZE (div.lsw-md-group, each contained and skipped
+   * while off screen): appending a block then lays out its group and the list of groups, not every
+   * block of a long answer (layout per token grew with the answer's length).
+   * @param {DocumentFragment} frag top-level blocks
+   */
+  function appendGrouped(frag) {
+    let group = /** @type {Element|null} */ (frozenEl.lastElementChild);
+    while (frag.firstChild) {
+      if (!group || group.childElementCount >= FROZEN_GROUP_SIZE) {
+        group = doc.createElement("div");
+        group.className = "lsw-md-group";
+        frozenEl.append(group);
+      }
+      const room = FROZEN_GROUP_SIZE - group.childElementCount;
+      const take = doc.createDocumentFragment();
+      for (let i = 0; i < room && frag.firstChild; i++) take.append(frag.firstChild);
+      group.append(take);
+    }
   }
 
   let liveStale = false; // the live tail's DOM lags behind the text (render(false, false))
@@ -321,9 +349,9 @@ export function createMarkdownRenderer(container, opts = {}) {
   /** The source range of the top-level block holding `node`, or null. */
   function rangeAt(node) {
     let el = node && node.nodeType === 1 ? node : node?.parentElement;
-    while (el && el.parentElement !== frozenEl && el.parentElement !== liveEl) el = el.parentElement;
+    while (el && el.parentElement !== liveEl && el.parentElement?.parentElement !== frozenEl) el = el.parentElement;
     if (!el) return null;
-    const list = el.parentElement === frozenEl ? frozenRanges : liveRanges;
+    const list = el.parentElement === liveEl ? liveRanges : frozenRanges;
     const r = list.find((x) => x.el === el);
     return r ? [r.start, r.end] : null;
   }
@@ -474,7 +502,8 @@ export function createMarkdownRenderer(container, opts = {}) {
       const frag = doc.createDocumentFragment();
       frozenRanges = [];
       renderBlocks(tokens, blocks, env, newlineOffsets(shown), 0, shown.length, frag, frozenRanges, highlight, shown);
-      frozenEl.replaceChildren(frag);
+      frozenEl.replaceChildren();
+      appendGrouped(frag);
       frozenChunks = [shown];
       frozenBlockCount = blocks.length;
     }

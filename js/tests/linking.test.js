@@ -47,7 +47,7 @@ describe("answer and trace linked", () => {
 
   test("selecting an llm span marks the answer blocks it wrote; selecting the agent marks all of them", () => {
     const { el, view, frames, cleanup } = mount();
-    const blocks = [...el.querySelectorAll(".lsw-md-frozen > *, .lsw-md-live > *")];
+    const blocks = [...el.querySelectorAll(".lsw-md-group > *, .lsw-md-live > *")];
     expect(blocks.map((b) => b.textContent)).toEqual(["Let me check.", "Paris is 22 °C; Tokyo did not answer in time."]);
     el.querySelector('.lsw-node[data-span="l2"]').click();
     frames.run();

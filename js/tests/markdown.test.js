@@ -12,7 +12,9 @@ function reference(text) {
 
 function rendered(container) {
   const [frozen, live] = container.children;
-  return normalizedBlocks([...frozen.childNodes, ...live.childNodes]);
+  // frozen blocks sit in groups (div.lsw-md-group)
+  const frozenBlocks = [...frozen.children].flatMap((group) => [...group.childNodes]);
+  return normalizedBlocks([...frozenBlocks, ...live.childNodes]);
 }
 
 function setup(opts = { highlight: false }) {
@@ -103,22 +105,23 @@ describe("incremental markdown", () => {
   test("frozen block count grows and frozen DOM nodes are never replaced", () => {
     const { el, r } = setup({ highlight: true });
     const frozen = el.querySelector(".lsw-md-frozen");
+    const blocks = () => [...frozen.children].flatMap((group) => [...group.children]); // in their groups
     r.append("# Heading\n\nFirst paragraph.\n\n");
     r.append("Second paragraph.\n\n");
     const count1 = r.frozenBlockCount;
-    const nodes1 = Array.from(frozen.children);
+    const nodes1 = blocks();
     expect(count1).toBeGreaterThanOrEqual(2);
     expect(nodes1.length).toBeGreaterThanOrEqual(2);
     r.append("```python\nprint('hi')\n```\n\nThird paragraph.\n\n- a\n- b\n\nfourth");
     const count2 = r.frozenBlockCount;
     expect(count2).toBeGreaterThan(count1);
-    const nodes2 = Array.from(frozen.children);
+    const nodes2 = blocks();
     nodes1.forEach((node, i) => expect(nodes2[i]).toBe(node));
     // The list is frozen (a paragraph with a complete first line would follow it
     // only after "fourth\n"); the paragraph "fourth" is live.
     expect(el.querySelector(".lsw-md-live").textContent).toContain("fourth");
     r.append(" more\n\nfifth\n");
-    const nodes3 = Array.from(frozen.children);
+    const nodes3 = blocks();
     nodes2.forEach((node, i) => expect(nodes3[i]).toBe(node));
     expect(r.frozenBlockCount).toBeGreaterThan(count2);
   });
