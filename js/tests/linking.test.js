@@ -32,7 +32,7 @@ describe("answer and trace linked", () => {
     const frames = createManualFrames();
     const el = document.createElement("div");
     document.body.append(el);
-    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf, answerOptions: { highlight: false } });
+    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf, immediate: false, answerOptions: { highlight: false } });
     const state = { ...FIXTURE.state, text: "Let me check.\n\nParis is 22 °C; Tokyo did not answer in time." };
     // the second llm span wrote from offset 13 on ("\n\nParis ..."): keep the fixture's ranges in step
     state.entries = state.entries.map((e) =>

@@ -150,7 +150,7 @@ describe("sanitizing", () => {
     const { store, cleanup } = attachStore(model.proxy());
     const frames = createManualFrames();
     const el = document.createElement("div");
-    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf });
+    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf, immediate: false });
     const all = PAYLOADS.join("\n\n");
     model.setRuns([{ id: "x", query: all, status: "error", text: all, thinking: all, entries: [], error: { type: all, message: all, detail: all } }]);
     frames.run();

@@ -19,7 +19,7 @@ function mount(model, frames) {
   const el = document.createElement("div");
   document.body.append(el);
   const store = findStore(model);
-  const view = createView({ store, model, el, raf: frames.raf, caf: frames.caf, answerOptions: { highlight: false } });
+  const view = createView({ store, model, el, raf: frames.raf, caf: frames.caf, immediate: false, answerOptions: { highlight: false } });
   return { el, view };
 }
 
@@ -63,6 +63,68 @@ describe("widget", () => {
     frames.run(1);
     expect(el.querySelector(".lsw-answer").textContent.trim()).toBe(Array.from({ length: 50 }, (_, i) => `w${i}`).join(" "));
     expect(frames.pending).toBe(0);
+    cleanup();
+  });
+
+  test("a message that finds the view idle is drawn in its own task; a burst after it waits for the frame held", async () => {
+    const model = createFakeModel();
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    const el = document.createElement("div");
+    document.body.append(el);
+    const store = findStore(model.proxy());
+    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf, answerOptions: { highlight: false } });
+    const text = () => el.querySelector(".lsw-answer")?.textContent.trim();
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    model.emitCustom({ type: "delta", mseq: 2, run: "r1", text: "w0" });
+    expect(el.querySelector(".lsw-run")).toBeNull(); // drawn at the end of the task, not inside the handler
+    await Promise.resolve();
+    expect(text()).toBe("w0"); // no animation frame ran
+    expect(frames.pending).toBe(1); // the next frame is held
+    for (let i = 1; i < 20; i++) model.emitCustom({ type: "delta", mseq: i + 2, run: "r1", text: ` w${i}` });
+    await Promise.resolve();
+    expect(text()).toBe("w0"); // the burst waits for the held frame...
+    frames.run(1);
+    expect(text()).toBe(Array.from({ length: 20 }, (_, i) => `w${i}`).join(" ")); // ...and is drawn there once
+    expect(frames.pending).toBe(1); // a frame that drew holds the next one too
+    frames.run(1);
+    expect(frames.pending).toBe(0); // a frame with nothing to draw: idle again
+    model.emitCustom({ type: "delta", mseq: 22, run: "r1", text: " last" });
+    await Promise.resolve();
+    expect(text()).toMatch(/ last$/); // drawn at once again
+    view.destroy();
+    model.emitCustom({ type: "delta", mseq: 23, run: "r1", text: " gone" });
+    await Promise.resolve();
+    expect(frames.pending).toBe(0);
+    cleanup();
+  });
+
+  test("a steady stream faster than frames is drawn once per frame", async () => {
+    const model = createFakeModel();
+    const { cleanup } = attachStore(model.proxy());
+    const frames = createManualFrames();
+    const el = document.createElement("div");
+    document.body.append(el);
+    const store = findStore(model.proxy());
+    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf, answerOptions: { highlight: false } });
+    model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
+    await Promise.resolve();
+    const answer = el.querySelector(".lsw-answer");
+    let draws = 0;
+    new MutationObserver(() => draws++).observe(answer, { subtree: true, childList: true, characterData: true });
+    let mseq = 1;
+    for (let f = 0; f < 10; f++) {
+      // three messages between two frames, each in its own task
+      for (let k = 0; k < 3; k++) {
+        model.emitCustom({ type: "delta", mseq: ++mseq, run: "r1", text: `f${f}k${k} ` });
+        await Promise.resolve();
+      }
+      frames.run(1);
+      await Promise.resolve(); // the observer's records
+    }
+    expect(answer.textContent).toContain("f9k2");
+    expect(draws).toBeLessThanOrEqual(10); // not one per message (30)
+    view.destroy();
     cleanup();
   });
 
