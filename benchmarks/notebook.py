@@ -5,9 +5,9 @@ config) and real kernels run notebooks whose cells stream from the benchmark's m
 own process). Figures:
 
 * **lag a user sees** at 50 tokens/s: each token is stamped by the model server when it is written
-  (``i@time_ns``); a probe in the page notes when the text containing it has been *painted* (a
-  ``MutationObserver`` on the answer, then the task after the next animation frame) and subtracts
-  the stamp (one clock, one machine);
+  (``i@time_ns``); a probe in the page notes when the frame that shows its text has been *painted*
+  and subtracts the stamp (one clock, one machine): ``benchmarks/notebook_lag.py`` (how it finds
+  that frame; it also runs alone, and before/after against a git revision);
 * **nothing lost**: 20,000 and 100,000 tagged tokens as fast as the model sends them; the final
   answer in the page must hold every token, in order;
 * **longest main-thread task** (CDP tracing, every ``RunTask`` of the page's renderer) while a run
@@ -35,40 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import REPO, Cell, Figure, Settings, Target, at_most, cell_of, is_number, percentile, ratio_at_most
-
-#: The lag probe: after each DOM change in an answer, wait for the next frame to be painted (rAF, then a
-#: task), then read every stamp ``i@ns`` in the newest answer and note, for each new one, now - stamp (ms).
-#: Only the newest, and not one already on the page: every run numbers its tokens from 0, and an
-#: earlier run's answer stays on the page
-#: (reading all answers timed run 2's tokens by run 1's stamps: "lags" of seconds that grew per run).
-PROBE_JS = """() => {
-  const before = new Set(document.querySelectorAll('.lsw-answer'));  // earlier runs' answers: not this run
-  const seen = new Map();
-  const lags = [];
-  const chan = new MessageChannel();
-  let pending = false;
-  chan.port1.onmessage = () => {
-    pending = false;
-    const now = performance.timeOrigin + performance.now();
-    const answers = document.querySelectorAll('.lsw-answer');
-    const a = answers[answers.length - 1];
-    if (!a || before.has(a)) return;
-    for (const m of a.textContent.matchAll(/(\\d+)@(\\d+)(?=\\s|$)/g)) {
-      if (seen.has(m[1])) continue;
-      const lag = now - Number(m[2]) / 1e6;
-      seen.set(m[1], lag);
-      lags.push(lag);
-    }
-  };
-  const obs = new MutationObserver(() => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => chan.port2.postMessage(0));
-  });
-  obs.observe(document.body, {subtree: true, childList: true, characterData: true});
-  window.__lswLag = {lags, stop: () => obs.disconnect()};
-}"""
-PROBE_RESULT_JS = "() => { window.__lswLag.stop(); return window.__lswLag.lags; }"
+from .notebook_lag import lag_scenario
 
 #: The newest run's answer text and status (ours), after "show more" if the answer was cut; null while
 #: the answer box is busy (streaming, or still drawing text received: it renders a frame's share at a time).
@@ -207,26 +174,6 @@ class Lab:
 # --------------------------------------------------------------------------- scenarios
 
 
-def lag_scenario(lab: Lab, n: int, repeats: int) -> list[float]:
-    cells = [f"v{i} = lsw.StreamView(llm)\nr{i} = v{i}.ask(bench_query({n}, 0.02))" for i in range(repeats)]
-    lags: list[float] = []
-    with lab.notebook("lag.ipynb", cells) as nbp:
-        from tests.browser.jupyter import wait_for
-
-        for i in range(repeats):
-            nbp.page.evaluate(PROBE_JS)
-            lab.run_cell(nbp, i + 1, 120)
-            wait_for(lambda: nbp.page.evaluate(
-                "() => Array.from(document.querySelectorAll('.lsw-run')).every(r => r.dataset.status !== 'running')"),
-                120, "the run to end")
-            time.sleep(0.3)
-            got = nbp.page.evaluate(PROBE_RESULT_JS)
-            lab.log(f"    lag run {i + 1}: {len(got)} of {n} tokens seen painted, p50 {percentile(got, 50):.1f} ms, "
-                    f"p95 {percentile(got, 95):.1f} ms")
-            lags.extend(got)
-    return lags
-
-
 def lost_scenario(lab: Lab, counts: tuple[int, ...]) -> dict[int, dict[str, Any]]:
     cells = [f"lost{k} = lsw.StreamView(llm).ask(bench_query({k}, 0.0, tag='r0'), wait=True)" for k in counts]
     out: dict[int, dict[str, Any]] = {}
@@ -324,11 +271,13 @@ def run(settings: Settings) -> list[Figure]:
     figs: list[Figure] = []
 
     lag = data["lag"]
-    if isinstance(lag, list):
-        settings.extra.setdefault("lags", {})["browser"] = lag
+    if isinstance(lag, dict):
+        ours, floor = lag["ours"]["painted"], lag["floor"]["painted"]
+        settings.extra.setdefault("lags", {}).update(browser=ours, browser_floor=floor)
         for stat, p, tgt in (("p95", 95, Target("<= 50 ms", at_most(50))), ("p50", 50, Target("report"))):
             figs.append(Figure("notebook", f"lag_{stat}", f"per-token lag {stat} at 50 tokens/s — server stamp to "
-                               "painted text in JupyterLab", "ms", {"ours": cell_of([percentile(lag, p)])}, tgt))
+                               "painted text in JupyterLab; floor: a minimal anywidget, same run", "ms",
+                               {"ours": cell_of([percentile(ours, p)]), "floor": cell_of([percentile(floor, p)])}, tgt))
     else:
         figs.append(Figure("notebook", "lag_p95", "per-token lag p95 at 50 tokens/s — painted in JupyterLab", "ms",
                            {"ours": Cell([], lag)}))
@@ -379,7 +328,7 @@ if __name__ == "__main__":
     with ModelServer() as server:
         s = Settings(quick="--quick" in sys.argv, repeats=1, base_url=server.base_url, log=_log)
         result = measure(s)
-        if isinstance(result.get("lag"), list):
-            result["lag"] = {"n": len(result["lag"]), "p50": percentile(result["lag"], 50),
-                             "p95": percentile(result["lag"], 95)}
+        if isinstance(result.get("lag"), dict):
+            result["lag"] = {kind: {"n": len(v["painted"]), "p50": percentile(v["painted"], 50),
+                                    "p95": percentile(v["painted"], 95)} for kind, v in result["lag"].items()}
         print(json.dumps(result, indent=1, default=str))

@@ -21,6 +21,7 @@ LAG_SERIES = [
     ("runner", "widget runner: pump took it off the queue", "#66a61e"),
     ("runner_sink", "widget runner: comm message sent", "#a6d854"),
     ("browser", "JupyterLab: text painted in chromium", "#e7298a"),
+    ("browser_floor", "JupyterLab: a minimal anywidget's text painted (floor)", "#999999"),
     ("lazyllm", "LazyLLM 1.4.0, seed loop", "#d95f02"),
     ("openai", "openai client alone (floor)", "#7570b3"),
 ]
