@@ -5,6 +5,7 @@
 import MarkdownIt from "markdown-it";
 import { highlightCode } from "./code-highlight.js";
 import { hydrateMath, installMath } from "./math.js";
+import { isPlainMarkup, plainMarkupToFragment } from "./plain-markup.js";
 import { isHttpUrl, sanitizeToFragment } from "./sanitize.js";
 
 /** markdown-it as the widget uses it: no raw HTML, bare URLs become links. */
@@ -56,7 +57,9 @@ const SEPARATOR = '<hr class="lsw-sep">';
  */
 export function renderBlockList(tokens, blocks, env, highlight) {
   const parts = blocks.map((b) => md.renderer.render(tokens.slice(b.start, b.end), md.options, env));
-  const frag = sanitizeToFragment(parts.join(SEPARATOR));
+  // markup that the sanitizer would return unchanged skips it (plain-markup.js: a third of a frame)
+  const plain = blocks.every((b) => isPlainMarkup(tokens, b.start, b.end));
+  const frag = plain ? plainMarkupToFragment(parts.join(SEPARATOR)) : sanitizeToFragment(parts.join(SEPARATOR));
   decorateCodeBlocks(frag, highlight);
   hydrateMath(frag, env);
   const elements = [[]];

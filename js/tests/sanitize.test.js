@@ -1,5 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { createMarkdownRenderer } from "../markdown.js";
+import { md } from "../md-render.js";
+import { isPlainMarkup, plainMarkupToFragment } from "../plain-markup.js";
 import { isSafeHref, sanitizeToFragment } from "../sanitize.js";
 import { TraceView } from "../trace-view.js";
 import { createView, attachStore } from "../widget.js";
@@ -91,6 +93,55 @@ describe("sanitizing", () => {
     r.append("\n\nafter\n");
     r.finish();
     assertSafe(el);
+  });
+
+  // The live tail skips the sanitizer for markup it would return unchanged (plain-markup.js).
+  const html = (frag) => {
+    const div = document.createElement("div");
+    div.append(frag);
+    return div.innerHTML;
+  };
+  const rendered = (text) => {
+    const env = {};
+    const tokens = md.parse(text, env);
+    return { tokens, markup: md.renderer.render(tokens, md.options, env) };
+  };
+
+  test.each(PAYLOADS.map((p, i) => [i, p]))("payload %i: the sanitizer is skipped only where it changes nothing", (_i, payload) => {
+    for (const text of [payload, `${payload}\n\nmore *text*`, `- ${payload}\n- two`, `> ${payload}`]) {
+      const { tokens, markup } = rendered(text);
+      if (!isPlainMarkup(tokens)) continue;
+      expect(html(plainMarkupToFragment(markup))).toBe(html(sanitizeToFragment(markup)));
+      const div = document.createElement("div");
+      div.append(plainMarkupToFragment(markup));
+      assertSafe(div);
+      expect(div.querySelector("a, [href], [style]")).toBeNull();
+    }
+  });
+
+  test("plain markdown skips the sanitizer and comes out the same", () => {
+    const texts = [
+      "Just a paragraph with 12@1700000000 tokens\nand a soft break,  \nand a hard one.",
+      "# Title\n\n## Sub *em* **strong** ~~gone~~ `code <b>`",
+      "- one\n- two\n  - nested\n\n3. three\n4. four\n\n> quoted\n> text\n\n---\n",
+      "    indented <code>\n\n```python\nx = 1 < 2 & 3\n```\n\n```\nno lang\n```\n\n```c++ extra\nint\n```",
+      "<script>alert(1)</script> and <img src=x onerror=alert(1)> as text",
+      "a & b < c > d \"e\" 'f' &amp; &lt;",
+    ];
+    for (const text of texts) {
+      const { tokens, markup } = rendered(text);
+      expect(isPlainMarkup(tokens), text).toBe(true);
+      expect(html(plainMarkupToFragment(markup))).toBe(html(sanitizeToFragment(markup)));
+    }
+  });
+
+  test("links, images, tables, formulas and odd fence languages take the sanitizer", () => {
+    const texts = [
+      "[a](https://x.example)", "see https://x.example now", "<https://x.example>", "![i](https://x.example/i.png)",
+      "| a |\n|---|\n| b |", "$x^2$", "$$\nx\n$$", '```a"onmouseover=x\ny\n```', "```a&quot;b\ny\n```",
+      "```py\\\"\ny\n```", "[r]\n\n[r]: https://x.example",
+    ];
+    for (const text of texts) expect(isPlainMarkup(rendered(text).tokens), text).toBe(false);
   });
 
   test("safe links keep working and open in a new tab", () => {
