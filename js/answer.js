@@ -20,6 +20,8 @@ import { runToMarkdown } from "./span-markdown.js";
 export const ANSWER_CHARS_PER_PIECE = 16_000;
 /** ...while a frame has spent less than this (ms) on it; the rest follows in the next frames. */
 export const ANSWER_FRAME_BUDGET_MS = 10;
+/** The run's spinners stand still while text came within this many ms (the text shows progress). */
+export const FLOWING_MS = 1000;
 
 export { errorText, formatDuration };
 
@@ -180,8 +182,10 @@ function h(doc, tag, className, attrs = {}) {
  *   announce?: (text: string) => void,
  *   charsPerPiece?: number,
  *   onNeedsFlush?: () => void,
+ *   onFlowing?: (flowing: boolean) => void,
  * }} opts
  *   onNeedsFlush: asks the view for a frame (sync runs again while `behind`)
+ *   onFlowing: text is flowing (true) or came last over FLOWING_MS ago / the run ended (false)
  * @returns {AnswerBox}
  */
 export function createAnswerBox(opts) {
@@ -331,8 +335,26 @@ export function createAnswerBox(opts) {
     }
   });
 
+  // While text flows the run's spinners stand still (the text shows the progress; opts.onFlowing
+  // marks the run) and they turn again after a quiet second. A running CSS animation puts the page
+  // on the display's frame clock: in headless chromium, where an idle page draws a requested frame
+  // at once, each token then waited for the next 60 Hz tick (~6 ms more lag at the median,
+  // benchmarks/notebook_lag.py); on a screen it costs the compositor 60 frames a second for as long
+  // as the answer streams.
+  let lastGrowth = -Infinity;
+  let flowLen = 0; // characters of text and thinking received at the last sync
+  let flowing = false;
+  function syncSpinner(t) {
+    const still = run.status === "running" && t - lastGrowth < FLOWING_MS;
+    if (still === flowing) return;
+    flowing = still;
+    opts.onFlowing?.(still);
+  }
+
   function tick() {
-    setText(statusLabel, statusText(run, now()));
+    const t = now();
+    setText(statusLabel, statusText(run, t));
+    syncSpinner(t);
   }
 
   function syncTicker() {
@@ -466,6 +488,12 @@ export function createAnswerBox(opts) {
       announced = true;
     }
     syncTicker();
+    const received = run.text.length + run.thinking.length;
+    if (received > flowLen) {
+      lastGrowth = now();
+      syncSpinner(lastGrowth);
+    } else if (flowing && run.status !== "running") syncSpinner(now());
+    flowLen = received;
     if (grew) scroller.contentChanged();
     return grew;
   }

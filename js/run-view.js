@@ -64,6 +64,7 @@ export function createRunView(opts) {
 
   const answer = createAnswerBox({
     run, model: opts.model, doc, now: opts.now, announce, onNeedsFlush: opts.onNeedsFlush, ...opts.answerOptions,
+    onFlowing: (flowing) => el.toggleAttribute("data-flowing", flowing), // its spinners stand still (CSS)
   });
 
   const trace = /** @type {HTMLDetailsElement} */ (doc.createElement("details"));

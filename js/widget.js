@@ -12,6 +12,7 @@
 //   .lsw-live[role=status]            the view's one polite status region: "Run started",
 //                                     "Tool X failed", "Answer complete" (never each token)
 //   .lsw-run[data-run-id][data-status] one run; status running|done|error|cancelled
+//     [data-flowing]                  text came within the last second: its spinners stand still
 //   .lsw-query                        the run's query (header)
 //   .lsw-status[data-status]          status line (spinner, elapsed, ttft, tokens, tok/s)
 //   .lsw-stop                         Stop button (only while running) -> {type:"cancel", run} (js/control.js)

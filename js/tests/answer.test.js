@@ -91,6 +91,34 @@ describe("answer box", () => {
     box.destroy();
   });
 
+  test("the spinners stand still while text flows and turn again after a quiet second", () => {
+    const { store, run } = makeRun();
+    let t = 0;
+    const flows = [];
+    const box = createAnswerBox({ run, model: createFakeModel(), now: () => t, onFlowing: (f) => flows.push(f) });
+    expect(flows).toEqual([]); // nothing came yet: the spinner turns
+    store.applyMessage({ type: "delta", mseq: 1, run: "r1", text: "one " });
+    box.sync(store.get("r1"));
+    expect(flows).toEqual([true]);
+    t = 500;
+    store.applyMessage({ type: "delta", mseq: 2, run: "r1", text: "two " });
+    box.sync(store.get("r1"));
+    box.tick();
+    expect(flows).toEqual([true]); // told once, not per token
+    t = 1400;
+    box.tick();
+    expect(flows).toEqual([true]); // 900 ms since the last text
+    t = 1600;
+    box.tick();
+    expect(flows).toEqual([true, false]); // quiet: it turns again
+    store.applyMessage({ type: "delta", mseq: 3, run: "r1", text: "three" });
+    box.sync(store.get("r1"));
+    expect(flows).toEqual([true, false, true]);
+    box.sync(setStatus(store, { status: "done", text: "one two three" }));
+    expect(flows).toEqual([true, false, true, false]); // ended
+    box.destroy();
+  });
+
   test("running -> cancelled and running -> error (message in red)", () => {
     for (const [state, live] of [
       [{ status: "cancelled" }, "Run cancelled"],
