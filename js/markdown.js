@@ -35,6 +35,7 @@
 
 import { copyText, flashCopied } from "./clipboard.js";
 import { morphChildren } from "./dom-morph.js";
+import { grownText } from "./grown-text.js";
 import { pendingMathStart } from "./math.js";
 import { md, normalizeNewlines, renderBlockList } from "./md-render.js";
 import { ownText } from "./own-text.js";
@@ -291,10 +292,12 @@ export function createMarkdownRenderer(container, opts = {}) {
       return;
     }
     liveStale = false;
-    liveRanges = [];
-    const live = doc.createDocumentFragment();
     // a formula still open at the end: its source, muted, until it closes (no flicker)
     const pending = !final && /[$\\]/.test(tail) ? pendingMathStart(tail, tokens, blocks, lineStarts) : null;
+    if (!final && !pending && appendToShown(tokens)) return;
+    shown = null;
+    liveRanges = [];
+    const live = doc.createDocumentFragment();
     if (pending) {
       const head = tail.slice(0, pending.start);
       const headTokens = md.parse(head, env);
@@ -318,6 +321,50 @@ export function createMarkdownRenderer(container, opts = {}) {
     const kept = new Map();
     morphChildren(liveEl, live, kept);
     for (const r of liveRanges) r.el = /** @type {Element} */ (kept.get(r.el) ?? r.el);
+    if (!final && !pending) {
+      const node = lastTextNode(liveEl.lastElementChild);
+      if (node) shown = { tokens, node, frozenLen };
+    }
+  }
+
+  /**
+   * The live tail as last drawn in full: its tokens, and the text node that ends it on screen.
+   * @type {{tokens: any[], node: Text, frozenLen: number}|null}
+   */
+  let shown = null;
+
+  /**
+   * A stream mostly adds words to the end of the last paragraph (or line of code). When the new
+   * parse is the drawn one's with only its very last text grown, that text node takes the new
+   * characters (appendData: text, never markup) and nothing is rendered, sanitized or morphed.
+   * Anything else (a new block, a link or emphasis that formed, an entity that completed) differs
+   * in the tokens and is drawn in full.
+   * @returns {boolean} whether the tail was brought up to date this way
+   */
+  function appendToShown(tokens) {
+    const was = shown;
+    if (!was || was.frozenLen !== frozenLen || !was.node.isConnected) return false;
+    const grown = grownText(was.tokens, tokens);
+    if (grown === null || !was.node.data.endsWith(grown.before)) return false;
+    was.node.appendData(grown.added);
+    was.tokens = tokens;
+    let end = tail.length;
+    while (end > 0 && /\s/.test(tail[end - 1])) end--;
+    const last = liveRanges[liveRanges.length - 1];
+    if (last) for (const r of liveRanges) if (r.start === last.start) r.end = frozenLen + end;
+    return true;
+  }
+
+
+  /** The text node that ends `el`'s text (markdown-it's newlines between tags skipped), or null. */
+  function lastTextNode(el) {
+    let node = el?.lastChild ?? null;
+    for (;;) {
+      while (node && node.nodeType === 3 && !/\S/.test(node.data)) node = node.previousSibling;
+      if (!node || node.nodeType !== 1) break;
+      node = node.lastChild;
+    }
+    return node && node.nodeType === 3 ? /** @type {Text} */ (node) : null;
   }
 
   /** The deepest last paragraph-like element of a fragment (an inline pending formula goes there). */
@@ -478,6 +525,7 @@ export function createMarkdownRenderer(container, opts = {}) {
     frozenLen = 0;
     frozenRanges = [];
     liveRanges = [];
+    shown = null;
     finished = false;
     liveStale = false;
     frozenEl.replaceChildren();

@@ -1,4 +1,5 @@
 import { describe, expect, test, vi } from "vitest";
+import { grownText } from "../grown-text.js";
 import { createMarkdownIt, createMarkdownRenderer, completeBlockCount, topLevelBlocks } from "../markdown.js";
 import { sanitizeToFragment } from "../sanitize.js";
 import { cpuMs, normalizedBlocks, rng } from "./helpers.js";
@@ -100,6 +101,47 @@ describe("incremental markdown", () => {
     r.finish();
     expect(rendered(el)).toEqual(reference(all));
     r.destroy();
+  });
+
+  test("words added to the last paragraph grow its text node in place; anything else is drawn in full", () => {
+    const { el, r } = setup();
+    const live = () => el.querySelector(".lsw-md-live");
+    r.append("Hello");
+    const node = live().querySelector("p").firstChild;
+    // a full draw morphs the paragraph to the fresh render, which drops an attribute it does not have
+    live().querySelector("p").setAttribute("data-mark", "1");
+    r.append(" wide");
+    r.append(" world");
+    expect(live().querySelector("p").firstChild).toBe(node); // the same text node, grown...
+    expect(node.data).toBe("Hello wide world");
+    expect(live().querySelector("p").hasAttribute("data-mark")).toBe(true); // ...and nothing drawn in full
+    r.append(" **bold**");
+    expect(live().querySelector("p strong").textContent).toBe("bold"); // emphasis formed: drawn in full
+    expect(live().querySelector("p").hasAttribute("data-mark")).toBe(false);
+    r.append(" and");
+    expect(live().querySelector("p").lastChild.data).toBe(" and"); // after the <strong>, not inside it
+    expect(live().querySelector("p strong").textContent).toBe("bold");
+    r.append(" see https://example.com");
+    const a = live().querySelector("p a");
+    expect(a.getAttribute("href")).toBe("https://example.com"); // a link formed: through the sanitizer
+    expect(a.getAttribute("rel")).toBe("noopener noreferrer");
+    r.append(" &lt");
+    r.append(";b");
+    expect(live().querySelector("p").lastChild.data).toBe(" <b"); // an entity completed: drawn in full
+    expect(live().querySelector("p b")).toBeNull();
+    expect(rendered(el)).toEqual(reference("Hello wide world **bold** and see https://example.com &lt;b"));
+  });
+
+  test("grownText: only the last text growing at its end", () => {
+    const p = (s) => mdRef.parse(s, {});
+    expect(grownText(p("a b"), p("a b c"))).toEqual({ before: "a b", added: " c" });
+    expect(grownText(p("- x\n- y"), p("- x\n- yz"))).toEqual({ before: "y", added: "z" });
+    expect(grownText(p("a *b"), p("a *b*"))).toBeNull(); // emphasis
+    expect(grownText(p("a"), p("a\n\nb"))).toBeNull(); // a new block
+    expect(grownText(p("a"), p("a\nb"))).toBeNull(); // a soft break
+    expect(grownText(p("x http"), p("x http://a.io"))).toBeNull(); // a link
+    expect(grownText(p("**a**"), p("**a** b"))).toBeNull(); // the empty text after ** has no node
+    expect(grownText(p("```\na"), p("```\nab"))).toBeNull(); // code: drawn in full
   });
 
   test("frozen block count grows and frozen DOM nodes are never replaced", () => {
