@@ -15,11 +15,12 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function mount(model, frames) {
+/** A view drawn by `frames` (immediate: false: every draw waits for a frame; true: as in a page). */
+function mount(model, frames, { immediate = false } = {}) {
   const el = document.createElement("div");
   document.body.append(el);
   const store = findStore(model);
-  const view = createView({ store, model, el, raf: frames.raf, caf: frames.caf, immediate: false, answerOptions: { highlight: false } });
+  const view = createView({ store, model, el, raf: frames.raf, caf: frames.caf, immediate, answerOptions: { highlight: false } });
   return { el, view };
 }
 
@@ -70,10 +71,7 @@ describe("widget", () => {
     const model = createFakeModel();
     const { cleanup } = attachStore(model.proxy());
     const frames = createManualFrames();
-    const el = document.createElement("div");
-    document.body.append(el);
-    const store = findStore(model.proxy());
-    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf, answerOptions: { highlight: false } });
+    const { el, view } = mount(model.proxy(), frames, { immediate: true });
     const text = () => el.querySelector(".lsw-answer")?.textContent.trim();
     model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
     model.emitCustom({ type: "delta", mseq: 2, run: "r1", text: "w0" });
@@ -103,10 +101,7 @@ describe("widget", () => {
     const model = createFakeModel();
     const { cleanup } = attachStore(model.proxy());
     const frames = createManualFrames();
-    const el = document.createElement("div");
-    document.body.append(el);
-    const store = findStore(model.proxy());
-    const view = createView({ store, model: model.proxy(), el, raf: frames.raf, caf: frames.caf, answerOptions: { highlight: false } });
+    const { el, view } = mount(model.proxy(), frames, { immediate: true });
     model.emitCustom({ type: "run_start", mseq: 1, run: runState("r1") });
     await Promise.resolve();
     const answer = el.querySelector(".lsw-answer");
