@@ -30,12 +30,15 @@ _TICK = os.sysconf("SC_CLK_TCK")
 TOKENS, DELAY = 100, 0.05
 
 
-def _threads(pid: int) -> dict[str, tuple[float, float]]:
-    """tid -> (CPU seconds, system seconds) of every thread of ``pid`` now.
+def _threads(pid: int) -> dict[str, tuple[float, float, int]]:
+    """tid -> (CPU seconds, system seconds, times scheduled in) of every thread of ``pid`` now.
 
     The CPU time is the scheduler's own count in nanoseconds (``schedstat``): ``stat``'s user and
     system times come in 10 ms ticks, and a run thread uses only ~10 ms in all, so ticks lost half of
     it on average (the "unaccounted" part of earlier profiles). The system share is still from ticks.
+    The times a thread was scheduled in (``schedstat``'s third field) count its wake-ups: each system
+    call that lets go of the GIL can cost one for the thread that waits for it. Unlike CPU times, the
+    count hardly moves with the machine's load.
     """
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -43,10 +46,10 @@ def _threads(pid: int) -> dict[str, tuple[float, float]]:
             with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
             with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
-                on_cpu_ns = int(f.read().split()[0])
+                on_cpu_ns, _waited_ns, slices = map(int, f.read().split()[:3])
         except OSError:
             continue  # ended meanwhile
-        out[tid] = (on_cpu_ns / 1e9, int(fields[12]) / _TICK)
+        out[tid] = (on_cpu_ns / 1e9, int(fields[12]) / _TICK, slices)
     return out
 
 
@@ -79,17 +82,22 @@ def profile(k: Kernel, base_url: str, n_runs: int, spy: str | None) -> str:
     sampler.join()
     names = k.result(f"{cells}thread_names()")
     per_k = 1000 / (n_runs * TOKENS / 1000)  # seconds -> ms per 1,000 tokens
-    cpu, sys_ = collections.Counter(), collections.Counter()
-    for tid, (total, system) in seen.items():
+    cpu, sys_, switches = collections.Counter(), collections.Counter(), collections.Counter()
+    for tid, (total, system, slices) in seen.items():
         kind = _kind(names.get(tid, "?"))
-        cpu[kind] += total - before.get(tid, (0.0, 0.0))[0]
-        sys_[kind] += system - before.get(tid, (0.0, 0.0))[1]
+        was = before.get(tid, (0.0, 0.0, 0))
+        cpu[kind] += total - was[0]
+        sys_[kind] += system - was[1]
+        switches[kind] += slices - was[2]
     peer = k.result(f"{cells}many_openai({base_url!r}, {n_runs}, {TOKENS}, {DELAY})")
     if spy_proc is not None:
         spy_proc.wait()
     own = per_k * cpu.pop("bench-thread-names", 0.0)  # this tool's name sampler: not the kernel's work
+    switches.pop("bench-thread-names", None)
     threads = ", ".join(f"{kind} {per_k * v:.0f} (sys {per_k * sys_[kind]:.0f})" for kind, v in cpu.most_common()
                         if per_k * v >= 1)
+    tokens = n_runs * TOKENS
+    woken = ", ".join(f"{kind} {v / tokens:.2f}" for kind, v in switches.most_common() if v / tokens >= 0.01)
     cpu_ms = per_k * res["cpu_s"] - own
     # the cell's CPU (process_time, from the first ask to the last wait) less what the threads were seen
     # to use (from before the views were made: the main thread's share includes making them): the tails
@@ -99,7 +107,8 @@ def profile(k: Kernel, base_url: str, n_runs: int, spy: str | None) -> str:
     return (f"{n_runs} run(s): {cores:.3f} cores, {cpu_ms:.0f} ms CPU per 1k tokens, wall "
             f"{res['wall_s']:.2f} s, wrong {res['wrong_run']}, missing {res['missing']}; peer (openai alone) "
             f"{peer['cpu_ms_per_1k_tokens']:.0f} ms per 1k; load {os.getloadavg()[0]:.1f}\n"
-            f"    per thread, ms per 1k tokens: {threads}; not seen {unseen:.0f}")
+            f"    per thread, ms per 1k tokens: {threads}; not seen {unseen:.0f}\n"
+            f"    scheduled in, per token: {woken} (all {sum(switches.values()) / tokens:.2f})")
 
 
 def main() -> None:

@@ -1,12 +1,15 @@
-"""Socket reads of our model client without a system call per read to set a timeout that did not change.
+"""Socket reads of our model client: one system call per streamed chunk, not three.
 
 The openai client reads a streamed answer through httpcore, whose socket stream calls
-``sock.settimeout(timeout)`` before every ``recv``: one ``ioctl`` per chunk, and each system call lets
-go of the GIL. With a hundred runs streaming in one kernel the GIL is what the run threads wait for
-(a run thread was scheduled in 5-8 times per token), and every hand-off is a thread switch. The
-timeout is the same for every read of a response, so it is set only when it changes: the same read,
-the same timeout in force, the same errors (``ReadTimeout``, ``ReadError``), one system call fewer per
-chunk (measured in ``docs/benchmarks.md``, "Many runs in one kernel").
+``sock.settimeout(timeout)`` before every ``recv`` (an ``ioctl``), and a Python socket with a timeout
+``poll`` s before each ``recv``: three system calls per chunk, and each lets go of the GIL. With a
+hundred runs streaming in one kernel the GIL is what the run threads wait for (a run thread was
+scheduled in 5-8 times per token), and every hand-off is a thread switch. Here the timeout is set
+only when it changes, and a plain TCP socket on Linux reads in blocking mode with the kernel's
+receive timeout (``SO_RCVTIMEO``): the same wait, the same errors (``ReadTimeout`` when it passes,
+``ReadError``), one ``recv`` per chunk. A cancel still wakes the read (``chat._abort_stream`` shuts
+the socket down). TLS sockets keep Python's timeout (an SSL read may need to write) and only skip
+the repeated ``settimeout`` (measured in ``docs/benchmarks.md``, "Many runs in one kernel").
 
 It is installed on the connection pool of the client we build (``ChatModuleBase._make_client``), as
 httpcore's own network backend interface allows. The pool and its backend are not public attributes
@@ -16,7 +19,23 @@ of httpx: if a future version moves them, nothing is installed and the client re
 from __future__ import annotations
 
 import socket
+import ssl
+import struct
+import sys
 from typing import Any
+
+#: Linux: a blocking socket's ``recv`` honours ``SO_RCVTIMEO`` and fails with EAGAIN when it passes
+_KERNEL_TIMEOUTS = sys.platform.startswith("linux")
+_UNSET = object()
+
+
+def _timeval(timeout: float | None) -> bytes:
+    """``timeout`` seconds as a ``struct timeval`` (zero: wait for ever)."""
+    if timeout is None:
+        return struct.pack("@ll", 0, 0)
+    seconds = int(timeout)
+    micros = int((timeout - seconds) * 1e6)
+    return struct.pack("@ll", seconds, micros if seconds or micros else 1)  # never 0 (for ever) by rounding
 
 
 def _backend_class() -> Any:
@@ -32,9 +51,27 @@ def _backend_class() -> Any:
     read_errors = {socket.timeout: ReadTimeout, OSError: ReadError}
 
     class _Stream(SyncStream):
+        def __init__(self, sock: socket.socket) -> None:
+            super().__init__(sock)
+            #: a plain TCP socket on Linux reads in blocking mode with the kernel's receive timeout
+            self._kernel_timeout = _KERNEL_TIMEOUTS and not isinstance(sock, ssl.SSLSocket)
+            self._rcvtimeo: Any = _UNSET  # the SO_RCVTIMEO set on the socket
+
         def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
             with map_exceptions(read_errors):
                 sock = self._sock
+                if self._kernel_timeout and (timeout is None or timeout > 0):
+                    # Python's own timeout polls before each recv (two system calls); a blocking socket
+                    # with SO_RCVTIMEO waits in recv itself, for the same time, and says EAGAIN at its end
+                    if sock.gettimeout() is not None:  # a write set one (once per request)
+                        sock.settimeout(None)
+                    if timeout != self._rcvtimeo:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
+                        self._rcvtimeo = timeout
+                    try:
+                        return sock.recv(max_bytes)
+                    except BlockingIOError:  # the receive timeout passed with nothing to read
+                        raise TimeoutError("timed out") from None  # as Python's timeout says it
                 if sock.gettimeout() != timeout:  # gettimeout() is no system call; settimeout() is
                     sock.settimeout(timeout)
                 return sock.recv(max_bytes)
