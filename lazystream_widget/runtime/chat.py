@@ -156,17 +156,13 @@ class ChatModuleBase(ModuleBase):
         return self._client_obj
 
     def _make_client(self, api_key: str | None):
-        from . import http_reads
-
         openai = _import_openai()  # imported on first use: importing our package stays fast
-        client = openai.OpenAI(
+        return openai.OpenAI(
             api_key=api_key,
             base_url=self.base_url,
             max_retries=0,  # our policy, visible in the trace
             timeout=openai.Timeout(self.timeout, connect=MODEL_CONNECT_TIMEOUT_S),
         )
-        http_reads.install(client)  # a streamed chunk costs one system call fewer (see http_reads.py)
-        return client
 
     def _warm_client(self) -> None:
         """Import openai and build the client before the llm span starts, not inside it.
