@@ -5,12 +5,14 @@
     python -m benchmarks.scale_profile --runs 100 --py-spy prof   # also py-spy --gil samples: prof.100.txt
 
 The workload is the ``scale`` group's (``kernel_cells.many_runs``: one view per run, the model server
-in its own process, a real kernel). Each thread's CPU (user + system) comes from
-``/proc/<kernel>/task/<tid>/stat``, sampled every 0.05 s so that run threads, which end with their
-run, are counted; its name comes from the kernel itself (``kernel_cells.watch_thread_names``). The
-peer line is the same streams read by the openai client alone. With ``--py-spy`` (``pip install
-py-spy``; not a dependency of the project) the GIL holder is also sampled (``--gil --threads``, raw
-collapsed stacks), to split a thread's Python time by function.
+in its own process, a real kernel). Each thread's CPU (user + system, in nanoseconds) and the times
+it was scheduled in come from ``/proc/<kernel>/task/<tid>/schedstat``, sampled every 0.05 s so that
+run threads, which end with their run, are counted; its name comes from the kernel itself
+(``kernel_cells.watch_thread_names``). The main thread's figure includes making the views, which
+happens before the cell's CPU window ("not seen" is then negative). The peer line is the same
+streams read by the openai client alone. With ``--py-spy`` (``pip install py-spy``; not a dependency
+of the project) the GIL holder is also sampled (``--gil --threads``, raw collapsed stacks); on this
+workload it misattributes (docs/benchmarks.md, "Many runs in one kernel"): prefer the counters.
 """
 
 from __future__ import annotations
