@@ -572,3 +572,22 @@ def test_the_read_up_to_here_mark_survives_a_reopened_descriptor() -> None:
         before = append.end()
         backend.release_session(s.id)  # every cached descriptor of the session closed, as eviction does
         assert before > 0 and append.end() >= before
+
+
+@file_only
+def test_an_appender_never_writes_through_a_handle_it_saw_evicted() -> None:
+    """The appender keeps its queue's handle between items; once the cache evicts it (closed at once: no write
+    holds it), the next item goes through the cache for a new one, lands in the queue and counts in order."""
+    with session() as s:
+        backend = get_backend()
+        append = backend.appender(s.id, "lazy_answer", True)
+        assert append("one") == 0
+        old = backend._queue(s.id, "lazy_answer")
+        backend._cache.release(old)
+        backend._cache.drop(lambda key: key[0] == s.id)  # as eviction does
+        assert old.evicted and old.closed
+        assert append("two") == 3
+        new = backend._queue(s.id, "lazy_answer")
+        backend._cache.release(new)
+        assert new is not old and not new.evicted
+        assert FileSystemQueue(session=s).dequeue() == ["one", "two"]

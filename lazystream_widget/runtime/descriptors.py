@@ -18,6 +18,12 @@ marks the entry ``evicted`` and then looks at ``users``; a user first appends to
 ``users`` and then looks at ``evicted``. So either the evictor sees the user (and
 leaves the descriptors open for it), or the user sees the mark (and backs off
 without touching them). Descriptors are only ever closed under the cache's lock, once.
+
+A queue's appender (``log_appender.py``, the per-token hot path) uses a cheaper mark: the
+handle's ``writer_lock``, which it holds around each write. Closing takes that lock too, so a
+write in progress always finishes on the descriptor it started with, and the appender looks at
+``evicted`` under the lock before each write (the evictor sets the mark before it takes the lock
+to close), so it never writes through a handle it has seen evicted.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class Handle:
     """Descriptors held for one key. Subclasses name theirs in ``FD_SLOTS`` (-1 = not open)."""
 
     FD_SLOTS: tuple[str, ...] = ()
-    __slots__ = ("users", "evicted", "closed", "used_at", "checked_at", "mutex")
+    __slots__ = ("users", "evicted", "closed", "used_at", "checked_at", "mutex", "writer_lock")
 
     def __init__(self) -> None:
         self.users: list[None] = []  # one element per user; list append/pop are atomic
@@ -44,6 +50,9 @@ class Handle:
         self.used_at = time.monotonic()
         self.checked_at = 0.0  # monotonic time of the last "do the files still exist?" check
         self.mutex = threading.Lock()
+        #: queue handles: the lock appenders hold around each write through this handle (it marks the handle
+        #: in use instead of ``users``): :meth:`close` takes it, so it never closes a descriptor under a write
+        self.writer_lock: threading.Lock | None = None
 
     def main_fd(self) -> int:
         """The descriptor whose link count says whether the entry's files still exist."""
@@ -53,7 +62,19 @@ class Handle:
         return sum(1 for slot in self.FD_SLOTS if getattr(self, slot) >= 0)
 
     def close(self) -> None:
-        """Close every descriptor (call with the cache's lock held, or on a handle no one else knows)."""
+        """Close every descriptor (call with the cache's lock held, or on a handle no one else knows).
+
+        Waits for a write in progress through the handle's appender (``writer_lock``): the appender never
+        takes the cache's lock while it holds its own, so this order cannot deadlock.
+        """
+        writer_lock = self.writer_lock
+        if writer_lock is None:
+            self._close_fds()
+        else:
+            with writer_lock:
+                self._close_fds()
+
+    def _close_fds(self) -> None:
         self.closed = True
         for slot in self.FD_SLOTS:
             fd = getattr(self, slot)
@@ -87,6 +108,7 @@ class QueueHandle(Handle):
 
     def __init__(self, log_fd: int) -> None:
         super().__init__()
+        self.writer_lock = threading.Lock()
         self.log_fd = log_fd
         self.off_fd = -1
         self.lock_fd = -1

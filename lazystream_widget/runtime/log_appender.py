@@ -8,7 +8,6 @@ and processes never interleave, and writers never lock.
 from __future__ import annotations
 
 import os
-import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..limits import DELETED_SESSION_CHECK_S
 from .descriptors import QueueHandle
-from .framing import _HEAD, _HEAD_CRC, HEADER_SIZE, MAGIC, MAX_ITEM_BYTES, frame
+from .framing import _HEADER, CHECK_ADD, CHECK_MUL, HEADER_SIZE, MAGIC, MAX_ITEM_BYTES, frame
 from .homedir import write_all
 
 if TYPE_CHECKING:
@@ -30,42 +29,55 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
     queues, ``runtime/text_offsets.py``) it returns where ``text`` starts in the queue's stream, counted in
     characters by this process (the count and the write happen under one lock, so the counted order is the
     queue's order), else 0. The backend makes one appender per queue and process (so every writer shares
-    its count and lock).
+    its count).
     ``append.end()`` is the "read up to here" mark of what this process appended so far (our pool waits
     for it, once per task: see ``runtime/pool.py``), so no ``lseek`` per item. A closure, not a class:
     a call is cheaper, and every name it uses is bound once (closure cells, no attribute lookups).
 
-    It is as safe as :meth:`FileBackend.append`: it keeps the queue's cached handle between calls but
-    marks it in use for each write (the descriptor cache never closes a handle in use, and one evicted
-    meanwhile is given up, never written to), and at least every ``DELETED_SESSION_CHECK_S`` it goes
-    through :meth:`FileBackend._queue`, which checks that the session's files still exist (raising
+    It is as safe as :meth:`FileBackend.append`. It keeps the queue's cached handle between calls and
+    writes under the handle's ``writer_lock``, which is its "in use" mark (``descriptors.py``): the
+    descriptor cache takes that lock to close the handle, so a write never runs on a closed descriptor, and
+    the appender looks at ``evicted`` under it, so it never writes through a handle it has seen evicted (it
+    goes back through the cache for the queue's current one). At least every ``DELETED_SESSION_CHECK_S``
+    it goes through :meth:`FileBackend._queue`, which checks that the session's files still exist (raising
     :class:`SessionClosedError` once they were deleted). Items never land in a deleted session's files
     for longer than that check interval, as with ``append``.
     """
-    crc32, head12, head4, magic, write, monotonic = (
-        zlib.crc32, _HEAD.pack, _HEAD_CRC.pack, MAGIC, os.write, time.monotonic)
+    crc32, head16, magic, mul, add, write, monotonic = (
+        zlib.crc32, _HEADER.pack, MAGIC, CHECK_MUL, CHECK_ADD, os.write, time.monotonic)
     check_every, get_queue, release, signal_of = (
         DELETED_SESSION_CHECK_S, backend._queue, backend._release_queue, backend._signal)
-    lock = threading.Lock()
-    lock_acquire, lock_release = lock.acquire, lock.release
-    # Closure cells, read once per call: the characters appended so far (under the lock), the handle the
-    # last write used (not in use between calls), the monotonic time after which the next write goes
-    # through get_queue again (the "do the files still exist?" check), and the session's wake-up signal
-    # (looked up again at each of those checks, so one replaced meanwhile is followed within the interval).
+    max_item, header_size = MAX_ITEM_BYTES, HEADER_SIZE
+    # Closure cells, read once per call: the characters appended so far (under the handle's writer lock);
+    # the handle and its lock's bound acquire / release, one tuple so a call always reads a matching set;
+    # the monotonic time after which the next write goes through get_queue again (the "do the files still
+    # exist?" check); and the session's wake-up signal (looked up again at each of those checks, so one
+    # replaced meanwhile is followed within the interval).
     chars = 0
-    held: QueueHandle | None = None
+    state: tuple[QueueHandle, Callable[[], bool], Callable[[], None]] | None = None
     due = 0.0
     signal = signal_of(session_id)
 
-    def reacquire(used: QueueHandle | None) -> QueueHandle:
-        """The queue's handle through the checked path, in use; ``used`` (in use by this call) is given back."""
-        nonlocal held, due, signal
-        if used is not None:
-            release(used)
-        h = held = get_queue(session_id, queue)  # reopens, or checks the files still exist
-        due = h.checked_at + check_every  # get_queue returns a handle checked at most check_every ago
-        signal = signal_of(session_id)
-        return h
+    def check() -> None:
+        """Through the checked path: the queue's current handle (reopened if ours was evicted), or
+        :class:`SessionClosedError` if the session's files were deleted."""
+        nonlocal state, due, signal
+        h = get_queue(session_id, queue)  # in use until the release below
+        try:
+            old = state[0] if state is not None else None
+            if old is not None and old is not h:
+                # ours was evicted: let writes still running through it finish first, so the count stays
+                # in the queue's order (any later writer sees its mark under the lock and comes here too)
+                with old.writer_lock:  # type: ignore[union-attr]
+                    pass
+            lock = h.writer_lock
+            state = (h, lock.acquire, lock.release)  # type: ignore[union-attr]
+            due = h.checked_at + check_every  # get_queue returns a handle checked at most check_every ago
+            signal = signal_of(session_id)
+        finally:
+            release(h)  # from here on the writer lock is our mark (closed now if evicted meanwhile: seen below)
+
+    check()
 
     def append(text: str) -> int:
         nonlocal chars
@@ -74,37 +86,26 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
         except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)
             item = text.encode("utf-8", "surrogatepass")
         size = len(item)
-        if size > MAX_ITEM_BYTES:
+        if size > max_item:
             frame(item)  # raises the error that says what to do
         crc = crc32(item)
-        head = head12(magic, size, crc)
-        data = head + head4(crc32(head)) + item
-        # the held handle, marked in use first, then the look at "evicted" (descriptors.py); through the
-        # checked path when it was evicted or is due for its check
-        h = held
-        if h is None:
-            h = reacquire(None)
-        else:
-            h.users.append(None)
-            if h.evicted or monotonic() > due:
-                h = reacquire(h)
-        try:
-            lock_acquire()
+        data = head16(magic, size, crc, crc ^ (size * mul + add)) + item  # framing.header_check, inlined
+        if monotonic() > due:
+            check()
+        while True:
+            h, acquire, unlock = state
+            acquire()
             try:
-                written = write(h.log_fd, data)  # one write() is one atomic append
-                if written != size + HEADER_SIZE:  # cut short (a signal, a full disk): finish it, no longer atomic
-                    write_all(h.log_fd, data[written:])
-                start = chars
-                chars = start + len(text)
+                if not h.evicted:  # the evictor marks before it takes this lock to close (descriptors.py)
+                    written = write(h.log_fd, data)  # one write() is one atomic append
+                    if written != size + header_size:  # cut short (a signal, a full disk): finish it, no longer atomic
+                        write_all(h.log_fd, data[written:])
+                    start = chars
+                    chars = start + len(text)
+                    break
             finally:
-                lock_release()
-        finally:
-            # give the handle back, then look at "evicted" (descriptors.py); an evicted one goes through the
-            # cache's release (in use again for that call), which closes it if no one else uses it
-            h.users.pop()
-            if h.evicted:
-                h.users.append(None)
-                release(h)
+                unlock()
+            check()  # evicted: the queue's current handle, through the checked path
         if signal.waiters:  # someone in this process waits in an empty dequeue(): wake it
             signal.bump()
         return start if counted else 0
