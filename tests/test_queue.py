@@ -581,12 +581,12 @@ def test_an_appender_never_writes_through_a_handle_it_saw_evicted() -> None:
     with session() as s:
         backend = get_backend()
         append = backend.appender(s.id, "lazy_answer", True)
-        assert append("one") == 0
+        assert append("one", True) == 0
         old = backend._queue(s.id, "lazy_answer")
         backend._cache.release(old)
         backend._cache.drop(lambda key: key[0] == s.id)  # as eviction does
         assert old.evicted and old.closed
-        assert append("two") == 3
+        assert append("two", True) == 3
         new = backend._queue(s.id, "lazy_answer")
         backend._cache.release(new)
         assert new is not old and not new.evicted

@@ -17,22 +17,27 @@ from ..limits import DELETED_SESSION_CHECK_S
 from .descriptors import QueueHandle
 from .framing import _HEADER, CHECK_ADD, CHECK_MUL, HEADER_SIZE, MAGIC, MAX_ITEM_BYTES, frame
 from .homedir import write_all
+from .session import USER_ERRORS, short
+from .task_marks import written as task_marks
 
 if TYPE_CHECKING:
     from .filestore import FileBackend
 
 
-def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bool) -> Callable[[str], int]:
+def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bool) -> Callable[..., int | None]:
     """Appends text items to one queue with everything bound once: the streaming hot path (once per token).
 
-    ``append(text)`` is an encode, one frame and one ``write``; with ``counted`` (the answer and thinking
-    queues, ``runtime/text_offsets.py``) it returns where ``text`` starts in the queue's stream, counted in
-    characters by this process (the count and the write happen under one lock, so the counted order is the
-    queue's order), else 0. The backend makes one appender per queue and process (so every writer shares
-    its count).
-    ``append.end()`` is the "read up to here" mark of what this process appended so far (our pool waits
-    for it, once per task: see ``runtime/pool.py``), so no ``lseek`` per item. A closure, not a class:
-    a call is cheaper, and every name it uses is bound once (closure cells, no attribute lookups).
+    ``append(text)`` is an encode, one frame and one ``write``, and returns None: it is what
+    ``FileSystemQueue.enqueue`` does, and a queue bound to the session uses it *as* its ``enqueue`` (one
+    Python call per token: ``queue.py``), so it also refuses a non-str item with the same TypeError, raises
+    the user's errors short, and notes the task's "read up to here" mark (``task_marks.py``), once per task.
+    ``append(text, True)`` returns where ``text`` starts in the queue's stream: with ``counted`` (the answer
+    and thinking queues, ``runtime/text_offsets.py``) counted in characters by this process (the count and
+    the write happen under one lock, so the counted order is the queue's order), else 0. The backend makes
+    one appender per queue and process (so every writer shares its count).
+    ``append.end()`` is that mark, for what this process appended so far (our pool waits for it, once per
+    task: see ``runtime/pool.py``), so no ``lseek`` per item. A closure, not a class: a call is cheaper,
+    and every name it uses is bound once (closure cells, no attribute lookups).
 
     It is as safe as :meth:`FileBackend.append`. It keeps the queue's cached handle between calls and
     writes under the handle's ``writer_lock``, which is its "in use" mark (``descriptors.py``): the
@@ -47,7 +52,7 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
         zlib.crc32, _HEADER.pack, MAGIC, CHECK_MUL, CHECK_ADD, os.write, time.monotonic)
     check_every, get_queue, release, signal_of = (
         DELETED_SESSION_CHECK_S, backend._queue, backend._release_queue, backend._signal)
-    max_item, header_size = MAX_ITEM_BYTES, HEADER_SIZE
+    max_item, header_size, marks_get, key = MAX_ITEM_BYTES, HEADER_SIZE, task_marks.get, (session_id, queue)
     # Closure cells, read once per call: the characters appended so far (under the handle's writer lock);
     # the handle and its lock's bound acquire / release, one tuple so a call always reads a matching set;
     # the monotonic time after which the next write goes through get_queue again (the "do the files still
@@ -79,36 +84,49 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
 
     check()
 
-    def append(text: str) -> int:
+    def append(text: str, at: bool = False) -> int | None:
         nonlocal chars
         try:
             item = text.encode()
         except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)
             item = text.encode("utf-8", "surrogatepass")
+        except AttributeError:
+            if isinstance(text, str):
+                raise
+            raise TypeError(f"FileSystemQueue.enqueue() takes a str, got {type(text).__name__}; "
+                            "serialize it first (e.g. json.dumps)") from None
         size = len(item)
         if size > max_item:
             frame(item)  # raises the error that says what to do
         crc = crc32(item)
         data = head16(magic, size, crc, crc ^ (size * mul + add)) + item  # framing.header_check, inlined
-        if monotonic() > due:
-            check()
-        while True:
-            h, acquire, unlock = state
-            acquire()
-            try:
-                if not h.evicted:  # the evictor marks before it takes this lock to close (descriptors.py)
-                    written = write(h.log_fd, data)  # one write() is one atomic append
-                    if written != size + header_size:  # cut short (a signal, a full disk): finish it, no longer atomic
-                        write_all(h.log_fd, data[written:])
-                    start = chars
-                    chars = start + len(text)
-                    break
-            finally:
-                unlock()
-            check()  # evicted: the queue's current handle, through the checked path
+        try:
+            if monotonic() > due:
+                check()
+            while True:
+                h, acquire, unlock = state
+                acquire()
+                try:
+                    if not h.evicted:  # the evictor marks before it takes this lock to close (descriptors.py)
+                        written = write(h.log_fd, data)  # one write() is one atomic append
+                        if written != size + header_size:  # cut short (a signal, a full disk): finish it
+                            write_all(h.log_fd, data[written:])  # (no longer atomic)
+                        start = chars
+                        chars = start + len(text)
+                        break
+                finally:
+                    unlock()
+                check()  # evicted: the queue's current handle, through the checked path
+        except USER_ERRORS as exc:
+            raise short(exc) from None
         if signal.waiters:  # someone in this process waits in an empty dequeue(): wake it
             signal.bump()
-        return start if counted else 0
+        marks = marks_get()
+        if marks is not None and key not in marks:  # inside a task of our executor: once per task
+            marks[key] = end
+        if at:
+            return start if counted else 0
+        return None
 
     def end() -> int:
         # the descriptor's offset is at the end of our last record, or past it when another
