@@ -49,7 +49,7 @@ def test_an_entry_in_use_is_never_closed_under_its_user() -> None:
 
 
 def test_closing_a_queue_handle_waits_for_the_write_in_progress_through_it() -> None:
-    """An appender marks a queue handle in use with its ``writer_lock`` (no ``users`` entry): a close
+    """An appender marks a queue handle in use with its ``write_token`` (no ``users`` entry): a close
     (eviction, a dropped session) waits for the write holding it, then closes."""
     import threading
 
@@ -59,12 +59,12 @@ def test_closing_a_queue_handle_waits_for_the_write_in_progress_through_it() -> 
     h = cache.acquire("q", lambda: QueueHandle(os.open(os.devnull, os.O_WRONLY)))
     cache.release(h)  # idle as far as ``users`` knows
     fd = h.log_fd
-    h.writer_lock.acquire()  # a write in progress
+    h.write_token.get()  # a write in progress
     closer = threading.Thread(target=cache.drop, args=(lambda k: True,))
     closer.start()
     closer.join(0.3)
     assert closer.is_alive() and h.evicted, "marked evicted at once, but not closed under the write"
     assert _is_open(fd) and os.write(fd, b"x") == 1
-    h.writer_lock.release()
+    h.write_token.put(None)
     closer.join(5)
     assert not closer.is_alive() and h.closed and not _is_open(fd)

@@ -61,7 +61,8 @@ def test_a_session_log_written_with_the_first_version_is_read(queue_home: Path) 
 @pytest.mark.parametrize("version", [frame, frame_v1])
 def test_every_single_bit_flip_in_a_header_is_caught_counted_and_never_delivered(version) -> None:
     """Each of the header's 128 bits flipped in turn: the damaged record is skipped and counted, its
-    neighbours are delivered, nothing else is (a corrupt length never passes as a length)."""
+    neighbours are delivered, nothing else is. A corrupt length never passes the header check; in the second
+    version the payload crc word is checked with the payload (the header check encodes the length only)."""
     before, victim, after = frame(b"before"), version(b"the damaged one"), version(b"after")
     for bit in range(HEADER_SIZE * 8):
         damaged = bytearray(victim)
@@ -70,7 +71,8 @@ def test_every_single_bit_flip_in_a_header_is_caught_counted_and_never_delivered
         parsed = parse_records(buf)
         assert parsed.items == [b"before", b"after"], bit
         assert parsed.skipped == len(victim), bit
-        assert declared_record_size(bytes(damaged)) == 0, bit
+        if version is frame_v1 or not 8 <= bit // 8 < 12:
+            assert declared_record_size(bytes(damaged)) == 0, bit
 
 
 def test_a_header_cut_short_and_completed_by_the_next_record_is_skipped_and_counted() -> None:
@@ -89,7 +91,7 @@ def test_a_header_cut_short_and_completed_by_the_next_record_is_skipped_and_coun
 def test_a_corrupt_length_makes_no_reader_wait_when_intact_records_follow(tmp_path) -> None:
     """Lengths that pass no check (a huge one included) are skipped at once, in the buffer and in a file."""
     for length in (MAX_ITEM_BYTES, MAX_ITEM_BYTES + 1, 2**32 - 1, 10):
-        head = struct.pack("<4sIII", MAGIC, length, zlib.crc32(b"x"), header_check(1, zlib.crc32(b"x")))
+        head = struct.pack("<4sIII", MAGIC, length, zlib.crc32(b"x"), header_check(1))
         buf = head + b"x" + frame(b"after")
         assert parse_records(buf).items == [b"after"], length
         path = tmp_path / f"log-{length}"
@@ -103,8 +105,8 @@ def test_a_corrupt_length_makes_no_reader_wait_when_intact_records_follow(tmp_pa
 
 def test_the_check_is_computed_without_a_big_number_path_and_stays_under_2_32() -> None:
     assert MAX_ITEM_BYTES * framing.CHECK_MUL + framing.CHECK_ADD < 2**32
-    assert framing.CHECK_MUL % 2 == 1 and framing.CHECK_ADD != 0  # an empty payload's header is not all zeros
-    assert header_check(0, zlib.crc32(b"")) != 0
+    assert framing.CHECK_MUL % 2 == 1 and framing.CHECK_ADD != 0
+    assert header_check(0) != 0  # an empty payload's crc32 is 0: its header is not all zeros after the magic
 
 
 def _log_path(queue_home: Path, sess: lsw.Session) -> Path:

@@ -10,15 +10,16 @@ losing an item silently.
 Two versions are read; writers write the second.
 
 * ``LSQ\x01``: ``check`` is the crc32 of the first 12 header bytes.
-* ``LSQ\x02``: ``check`` is :func:`header_check` of the length and the payload crc, integer arithmetic
-  instead of a second crc32 (and a second ``struct`` pack and concatenation): about a tenth of a
-  token's append (``docs/benchmarks.md``, "The file queue"). What the check protects is the length,
-  which a reader trusts before it has the payload (it waits for that many bytes, or skips to a later
-  intact record): the mix is a bijection of the length for a given payload crc (and of the crc for a
-  given length), so damage confined to one of those three words is always caught; other damage, a
-  header cut short and completed by the next record's bytes, or bytes inside a payload that happen to
-  start with the magic (resynchronising) pass it with odds of about 2^-32 as with a crc, and then the
-  payload's own crc32 must match too before anything is delivered.
+* ``LSQ\x02``: ``check`` is :func:`header_check` of the length, a redundant encoding of it computed
+  with two small-integer operations instead of a second crc32 (and a second ``struct`` pack and
+  concatenation): about a tenth of a token's append (``docs/benchmarks.md``, "The file queue").
+  What a header check must protect is the length, which a reader trusts before it has the payload
+  (it waits for that many bytes, or skips to a later intact record). The check is an injection of the
+  length, so a damaged length or check word is always caught; random bytes after a magic (say, when
+  resynchronising inside a payload) pass with odds of 2^-32; and a damaged payload crc word, or a
+  header cut short and completed by the next record's bytes, is caught by the payload's crc32, which
+  every record must match before it is delivered (as with the first version, the reader then skips
+  and counts the bytes).
 """
 
 from __future__ import annotations
@@ -41,22 +42,20 @@ HEADER_SIZE = _HEADER.size
 MAX_ITEM_BYTES = 64 * 1024 * 1024
 
 #: :func:`header_check`'s constants: an odd multiplier small enough that ``length * CHECK_MUL + CHECK_ADD``
-#: stays under 2^32 for every allowed length (an injection of the length; and a flipped length bit changes
-#: several check bits, so the same bits flipped in the length and the check do not cancel), kept to integers
-#: Python computes without a big-number path; the addend so that a header of zeros after the magic (an
-#: empty payload's crc32 is 0) is not intact
+#: stays under 2^32 for every allowed length (an injection of the length, and a flipped length bit changes
+#: several check bits, so the same bits flipped in the length and the check do not cancel), kept to the
+#: integers Python computes without its big-number path; the addend so that a header of zeros after the
+#: magic is not intact
 CHECK_MUL = 61
 CHECK_ADD = 0x2F1B
 
 
-def header_check(length: int, crc: int) -> int:
-    """The ``LSQ\x02`` header check of a record whose payload has ``length`` bytes and crc32 ``crc``.
+def header_check(length: int) -> int:
+    """The ``LSQ\x02`` header check of a record whose payload has ``length`` bytes.
 
-    ``crc ^ (length * CHECK_MUL + CHECK_ADD)``: for a fixed crc an injection of the length, for a fixed
-    length a bijection of the crc, so damage to the length, crc or check word alone is always caught.
     The writer's hot path inlines it (``log_appender.py``): keep both in step (``tests/test_framing.py``).
     """
-    return crc ^ (length * CHECK_MUL + CHECK_ADD)
+    return length * CHECK_MUL + CHECK_ADD
 
 
 def intact_length(buf: bytes | memoryview, pos: int = 0) -> int:
@@ -66,7 +65,7 @@ def intact_length(buf: bytes | memoryview, pos: int = 0) -> int:
     if length > MAX_ITEM_BYTES:
         return -1
     if magic == MAGIC:
-        return length if check == crc ^ (length * CHECK_MUL + CHECK_ADD) else -1
+        return length if check == length * CHECK_MUL + CHECK_ADD else -1
     if magic == MAGIC_V1:
         return length if check == zlib.crc32(buf[pos : pos + _HEAD.size]) else -1
     return -1
@@ -87,7 +86,7 @@ def frame(payload: bytes) -> bytes:
             "send large data by reference (a file path) instead"
         )
     size, crc = len(payload), zlib.crc32(payload)
-    return _HEADER.pack(MAGIC, size, crc, header_check(size, crc)) + payload
+    return _HEADER.pack(MAGIC, size, crc, header_check(size)) + payload
 
 
 def frame_v1(payload: bytes) -> bytes:

@@ -2,7 +2,7 @@
 
 An item is one framed record (``framing.py``) written with one ``write()`` to the log opened
 with ``O_APPEND``: the kernel serializes appends to a regular file, so items from many threads
-and processes never interleave, and writers never lock.
+and processes never interleave, and writers take no file lock.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from .filestore import FileBackend
 
 
+def not_a_str(message: object) -> TypeError:
+    """What ``FileSystemQueue.enqueue`` raises for an item that is not a str."""
+    return TypeError(
+        f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; serialize it first (e.g. json.dumps)"
+    )
+
+
 def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bool) -> Callable[..., int | None]:
     """Appends text items to one queue with everything bound once: the streaming hot path (once per token).
 
@@ -33,33 +40,33 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
     the user's errors short, and notes the task's "read up to here" mark (``task_marks.py``), once per task.
     ``append(text, True)`` returns where ``text`` starts in the queue's stream: with ``counted`` (the answer
     and thinking queues, ``runtime/text_offsets.py``) counted in characters by this process (the count and
-    the write happen under one lock, so the counted order is the queue's order), else 0. The backend makes
-    one appender per queue and process (so every writer shares its count).
+    the write happen holding the handle's write token, so the counted order is the queue's order), else 0.
+    The backend makes one appender per queue and process (so every writer shares its count).
     ``append.end()`` is that mark, for what this process appended so far (our pool waits for it, once per
     task: see ``runtime/pool.py``), so no ``lseek`` per item. A closure, not a class: a call is cheaper,
     and every name it uses is bound once (closure cells, no attribute lookups).
 
     It is as safe as :meth:`FileBackend.append`. It keeps the queue's cached handle between calls and
-    writes under the handle's ``writer_lock``, which is its "in use" mark (``descriptors.py``): the
-    descriptor cache takes that lock to close the handle, so a write never runs on a closed descriptor, and
-    the appender looks at ``evicted`` under it, so it never writes through a handle it has seen evicted (it
-    goes back through the cache for the queue's current one). At least every ``DELETED_SESSION_CHECK_S``
-    it goes through :meth:`FileBackend._queue`, which checks that the session's files still exist (raising
-    :class:`SessionClosedError` once they were deleted). Items never land in a deleted session's files
-    for longer than that check interval, as with ``append``.
+    writes holding the handle's ``write_token`` (a lock), which is its "in use" mark (``descriptors.py``):
+    the descriptor cache takes the token to close the handle, so a write never runs on a closed descriptor,
+    and the appender looks at ``evicted`` while it holds it, so it never writes through a handle it has seen
+    evicted (it goes back through the cache for the queue's current one). At least every
+    ``DELETED_SESSION_CHECK_S`` it goes through :meth:`FileBackend._queue`, which checks that the session's
+    files still exist (raising :class:`SessionClosedError` once they were deleted). Items never land in a
+    deleted session's files for longer than that check interval, as with ``append``.
     """
     crc32, head16, magic, mul, add, write, monotonic = (
         zlib.crc32, _HEADER.pack, MAGIC, CHECK_MUL, CHECK_ADD, os.write, time.monotonic)
     check_every, get_queue, release, signal_of = (
         DELETED_SESSION_CHECK_S, backend._queue, backend._release_queue, backend._signal)
     max_item, header_size, marks_get, key = MAX_ITEM_BYTES, HEADER_SIZE, task_marks.get, (session_id, queue)
-    # Closure cells, read once per call: the characters appended so far (under the handle's writer lock);
-    # the handle and its lock's bound acquire / release, one tuple so a call always reads a matching set;
+    # Closure cells, read once per call: the characters appended so far (holding the handle's write token);
+    # the handle and its token's bound get / put, one tuple so a call always reads a matching set;
     # the monotonic time after which the next write goes through get_queue again (the "do the files still
     # exist?" check); and the session's wake-up signal (looked up again at each of those checks, so one
     # replaced meanwhile is followed within the interval).
     chars = 0
-    state: tuple[QueueHandle, Callable[[], bool], Callable[[], None]] | None = None
+    state: tuple[QueueHandle, Callable[[], None], Callable[[None], None]] | None = None
     due = 0.0
     signal = signal_of(session_id)
 
@@ -72,15 +79,15 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
             old = state[0] if state is not None else None
             if old is not None and old is not h:
                 # ours was evicted: let writes still running through it finish first, so the count stays
-                # in the queue's order (any later writer sees its mark under the lock and comes here too)
-                with old.writer_lock:  # type: ignore[union-attr]
-                    pass
-            lock = h.writer_lock
-            state = (h, lock.acquire, lock.release)  # type: ignore[union-attr]
+                # in the queue's order (any later writer sees its mark holding the token and comes here too)
+                old.write_token.get()  # type: ignore[union-attr]
+                old.write_token.put(None)  # type: ignore[union-attr]
+            token = h.write_token
+            state = (h, token.get, token.put)  # type: ignore[union-attr]
             due = h.checked_at + check_every  # get_queue returns a handle checked at most check_every ago
             signal = signal_of(session_id)
         finally:
-            release(h)  # from here on the writer lock is our mark (closed now if evicted meanwhile: seen below)
+            release(h)  # from here on the write token is our mark (closed now if evicted meanwhile: seen below)
 
     check()
 
@@ -93,21 +100,19 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
         except AttributeError:
             if isinstance(text, str):
                 raise
-            raise TypeError(f"FileSystemQueue.enqueue() takes a str, got {type(text).__name__}; "
-                            "serialize it first (e.g. json.dumps)") from None
+            raise not_a_str(text) from None
         size = len(item)
         if size > max_item:
             frame(item)  # raises the error that says what to do
-        crc = crc32(item)
-        data = head16(magic, size, crc, crc ^ (size * mul + add)) + item  # framing.header_check, inlined
+        data = head16(magic, size, crc32(item), size * mul + add) + item  # framing.header_check, inlined
         try:
             if monotonic() > due:
                 check()
             while True:
-                h, acquire, unlock = state
-                acquire()
+                h, take, give_back = state
+                take()
                 try:
-                    if not h.evicted:  # the evictor marks before it takes this lock to close (descriptors.py)
+                    if not h.evicted:  # the evictor marks before it takes the token to close (descriptors.py)
                         written = write(h.log_fd, data)  # one write() is one atomic append
                         if written != size + header_size:  # cut short (a signal, a full disk): finish it
                             write_all(h.log_fd, data[written:])  # (no longer atomic)
@@ -115,7 +120,7 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
                         chars = start + len(text)
                         break
                 finally:
-                    unlock()
+                    give_back(None)
                 check()  # evicted: the queue's current handle, through the checked path
         except USER_ERRORS as exc:
             raise short(exc) from None

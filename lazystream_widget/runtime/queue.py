@@ -15,6 +15,7 @@ from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
 from . import task_marks
 from .backend import SessionClosedError
+from .log_appender import not_a_str
 from .session import USER_ERRORS, Session, current_session, short
 from .text_offsets import COUNTED, append_counted
 
@@ -71,7 +72,7 @@ class FileSystemQueue:
         method, for this object, by the queue's appender itself (see :meth:`_bind`).
         """
         if not isinstance(message, str):
-            raise _not_a_str(message)
+            raise not_a_str(message)
         try:
             self._write(message)
         except USER_ERRORS as exc:
@@ -167,12 +168,6 @@ class FileSystemQueue:
 
     def __repr__(self) -> str:
         return f"FileSystemQueue({self._name!r})"
-
-
-def _not_a_str(message: object) -> TypeError:
-    return TypeError(
-        f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; serialize it first (e.g. json.dumps)"
-    )
 
 
 def _per_call_writer(sess: Session, key: tuple[str, str], counted: bool) -> Callable[..., int]:
