@@ -24,7 +24,6 @@ import threading
 import time
 from typing import Any, Callable, Protocol
 
-from .limits import DEQUEUE_MAX_BYTES
 from .protocol import (
     ANSWER_QUEUE,
     THINK_QUEUE,
@@ -37,6 +36,7 @@ from .protocol import (
 )
 from .pump import CANCEL_GRACE_S, Feed, get_pump, serve
 from .result_text import result_markdown
+from .run_reading import RunReader
 from .run_text import StreamedText
 from .runtime.backend import QueueUnavailableError
 from .spans import SpanRecord, build_spans, format_tree
@@ -45,22 +45,6 @@ from .tracebacks import mark_for_user, user_facing
 
 class RunDisplayError(RuntimeError):
     """The run's display (its sink) failed while the run streamed; the run was stopped, its text kept."""
-
-
-def _forget_reads_to_wait_for(session_id: str) -> None:
-    """The run's work returned: its executor need not wait for the pump to consume what it wrote.
-
-    Our executor makes a task wait, at its end, until an active reader has consumed what it wrote
-    (``runtime/pool.py``). The pump reads a run's session by position instead (``_reads_by_position``)
-    and ends the run only after a last read of everything, once its work returned; waiting for a read
-    position that never moves would only ask the file store for it (creating its files).
-    """
-    from .runtime.queue import _written
-
-    marks = _written.get()
-    if marks:
-        for key in [k for k in marks if k[0] == session_id]:
-            del marks[key]
 
 
 def _cell_number() -> int | None:
@@ -91,40 +75,6 @@ class RunSink(Protocol):
 
     def run_resync(self, run: Run) -> None:
         """Send the (final) state again, from the caller's context."""
-
-
-def _read_new(backend: Any, session_id: str, queue: str, cursor: str) -> tuple[list[bytes], str]:
-    """What a queue holds past ``cursor``, not consumed (``read_from``), and the cursor after it; as
-    :func:`_read_all`, reads on past a full batch."""
-    items, cursor = backend.read_from(session_id, queue, cursor, report=True)  # the run's one reader: says so
-    batch = items
-    while batch and sum(map(len, batch)) >= DEQUEUE_MAX_BYTES:
-        batch, cursor = backend.read_from(session_id, queue, cursor, report=True)
-        items.extend(batch)
-    return items, cursor
-
-
-def _reads_by_position(backend: Any) -> bool:
-    """Whether the pump reads a fresh session of ``backend`` by position (the file store) instead of consuming it.
-
-    A run's session has one reader, the pump. Consuming (``read``) takes a lock, checks and moves a shared
-    read position kept in two files, and touches a heartbeat file: about 16 system calls and, on a run's
-    first reads, 9 files created, for each queue (docs/benchmarks.md, "many runs in one kernel"). Reading
-    from a position the run keeps (``read_from``) is one ``pread`` of the log and two ``fstat`` s.
-    """
-    from .runtime.filestore import FileBackend
-
-    return isinstance(backend, FileBackend)
-
-
-def _read_all(backend: Any, session_id: str, queue: str) -> list[bytes]:
-    """Everything waiting in a queue: one read hands over about DEQUEUE_MAX_BYTES, so read on past a full batch."""
-    items = backend.read(session_id, queue)
-    batch = items
-    while batch and sum(map(len, batch)) >= DEQUEUE_MAX_BYTES:
-        batch = backend.read(session_id, queue)
-        items.extend(batch)
-    return items
 
 
 class Run:
@@ -167,7 +117,7 @@ class Run:
         self._feed: Feed | None = None  # the run's link to the pump, once started
         #: per queue, the log position the pump has read up to, when it reads by position (see
         #: _reads_by_position; pump thread only); None: it consumes the queues (``backend.read``)
-        self._cursors: dict[str, str] | None = None
+        self._reader: RunReader | None = None
         self._backend: Any = None
         self._work_ended_at: float | None = None  # when the module's call returned or raised
         self.settings: Any = None  # the settings snapshot taken at start()
@@ -432,8 +382,7 @@ class Run:
         self._sink = sink
         self._session = session if session is not None else new_session()
         self._backend = self._session.backend  # the one it was opened on (file or Redis): its pump serves the run
-        if session is None and _reads_by_position(self._backend):  # (a session given may hold unread items)
-            self._cursors = dict.fromkeys((ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE), "0")
+        self._reader = RunReader(self._backend, self._session.id, fresh=session is None)
         from .run_markers import run_start_marker, write_marker
 
         write_marker(self._session, run_start_marker(self))  # for watchers elsewhere (StreamView.attach)
@@ -474,8 +423,10 @@ class Run:
         try:
             return invoke(query)
         finally:
-            if self._cursors is not None:
-                _forget_reads_to_wait_for(self._session.id)
+            if self._reader.by_position:  # the pump ends the run after a last read of everything: no need to wait
+                from .runtime.pool import forget_reads_to_wait_for
+
+                forget_reads_to_wait_for(self._session.id)
             # the run's end is when its work ended (not when the pump next looked), so a run's elapsed
             # time and its top span's duration tell the same story; and the last tokens go out now,
             # not at the next display frame (the pump reads them, which also lets our pool's future,
@@ -522,15 +473,10 @@ class Run:
 
         ``queues``: read only these (the ones an append event named); None: all three.
         """
-        backend, sid, cursors = self._backend, self._session.id, self._cursors
+        reader = self._reader
 
         def read(queue: str) -> list[bytes]:
-            if queues is not None and queue not in queues:
-                return []
-            if cursors is None:
-                return _read_all(backend, sid, queue)
-            items, cursors[queue] = _read_new(backend, sid, queue, cursors[queue])
-            return items
+            return [] if queues is not None and queue not in queues else reader.read(queue)
 
         deltas = read(ANSWER_QUEUE)
         text = "".join(b.decode("utf-8", "surrogatepass") for b in deltas)
@@ -547,9 +493,9 @@ class Run:
                     self.tokens += len(deltas)  # one delta is one token for the models we know
                 self._entries.extend(entries)
             if text:
-                self._text.drained(text, None if cursors is None else int(cursors[ANSWER_QUEUE]))
+                self._text.drained(text, reader.position(ANSWER_QUEUE))
             if thinking:
-                self._thinking.drained(thinking, None if cursors is None else int(cursors[THINK_QUEUE]))
+                self._thinking.drained(thinking, reader.position(THINK_QUEUE))
         return text, thinking, entries
 
     def _finish(self, future: concurrent.futures.Future, failure: BaseException | None = None) -> None:

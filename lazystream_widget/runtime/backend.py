@@ -56,6 +56,9 @@ def closed_error(session_id: str, *, deleted: bool = False, attaching: bool = Fa
 class QueueBackend(Protocol):
     #: True when a closed session stays readable (marked ended) until it expires.
     replays: bool
+    #: True when a session's one reader may read it by position (``read_from(..., report=True)``: damaged
+    #: bytes reported as a consumer reports them) instead of consuming it, because that is much cheaper.
+    reads_by_position: bool
 
     def describe(self) -> str:
         """Where the queues live, for messages (a Redis URL never shows its password)."""

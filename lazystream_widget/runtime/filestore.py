@@ -71,6 +71,8 @@ class FileBackend(SessionFiles):
 
     #: Closing a session deletes its files at once: a watcher can follow a live session, not replay a closed one.
     replays = False
+    #: ``read_from`` is one ``pread``; consuming takes a lock and moves a position kept in files.
+    reads_by_position = True
 
     def __init__(self, home: str | None = None) -> None:
         super().__init__(home)

@@ -70,6 +70,19 @@ def _top_level_task(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
 run_task = _top_level_task
 
 
+def forget_reads_to_wait_for(session_id: str) -> None:
+    """The current task need not wait, at its end, for a reader of ``session_id`` to consume what it wrote.
+
+    For a reader that does not consume (one reading by position, as the widget runner's pump reads a run's
+    own session): it ends the run only after a last read of everything, once the work returned, and waiting
+    for a read position that never moves would only ask the backend for it (creating its files).
+    """
+    marks = _written.get()
+    if marks:
+        for key in [k for k in marks if k[0] == session_id]:
+            del marks[key]
+
+
 def wait_until_read(written: dict[tuple[str, str], int], grace: float = DRAIN_GRACE_S) -> bool:
     """Block until a consumer has read every position in ``written``, if a consumer is active.
 

@@ -72,6 +72,8 @@ class RedisBackend:
     """See the module docstring. One per Redis URL per process (``session.get_backend`` keeps them)."""
 
     replays = True
+    #: ``read_from`` takes no ``report``: the runner's pump consumes a Redis session as any reader would.
+    reads_by_position = False
 
     def __init__(self, url: str, *, expiry: float | None = None, maxlen: int = REDIS_STREAM_MAXLEN,
                  prefix: str = KEY_PREFIX) -> None:
