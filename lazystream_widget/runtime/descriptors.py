@@ -31,14 +31,17 @@ arguments on every call), on a path taken once per streamed token.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Hashable
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import TypeVar
 
 from .. import limits
+
+log = logging.getLogger("lazystream_widget.queue")
 
 
 class Handle:
@@ -70,13 +73,18 @@ class Handle:
         """Close every descriptor (call with the cache's lock held, or on a handle no one else knows).
 
         Waits for a write in progress through the handle's appender (``write_token``): the appender never
-        takes the cache's lock while it holds the token, so this order cannot deadlock.
+        takes the cache's lock while it holds the token, so this order cannot deadlock. A token not given
+        back within ``WRITE_TOKEN_WAIT_S`` was lost: the descriptors are left open (see that limit).
         """
         token = self.write_token
         if token is None:
             self._close_fds()
             return
-        token.get()
+        if not take_write_token(token):
+            self.closed = True
+            log.warning("a queue descriptor's write token was not given back within %s s; its descriptors "
+                        "are left open rather than closed under a write", limits.WRITE_TOKEN_WAIT_S)
+            return
         try:
             self._close_fds()
         finally:
@@ -92,6 +100,15 @@ class Handle:
                     os.close(fd)
                 except OSError:
                     pass
+
+
+def take_write_token(token: SimpleQueue[None]) -> bool:
+    """Take ``token``, waiting for the write holding it; False if it is not given back in ``WRITE_TOKEN_WAIT_S``."""
+    try:
+        token.get(timeout=limits.WRITE_TOKEN_WAIT_S)
+    except Empty:
+        return False
+    return True
 
 
 def write_token() -> SimpleQueue[None]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..limits import DELETED_SESSION_CHECK_S
-from .descriptors import QueueHandle
+from .descriptors import QueueHandle, take_write_token
 from .framing import _HEADER, CHECK_ADD, CHECK_MUL, HEADER_SIZE, MAGIC, MAX_ITEM_BYTES, frame
 from .homedir import write_all
 from .session import USER_ERRORS, short
@@ -83,8 +83,8 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
             if old is not None and old is not h:
                 # ours was evicted: let writes still running through it finish first, so the count stays
                 # in the queue's order (any later writer sees its mark holding the token and comes here too)
-                old.write_token.get()  # type: ignore[union-attr]
-                old.write_token.put(None)  # type: ignore[union-attr]
+                if take_write_token(old.write_token):  # type: ignore[arg-type]
+                    old.write_token.put(None)  # type: ignore[union-attr]
             token = h.write_token
             state = (h, token.get, token.put)  # type: ignore[union-attr]
             due = h.checked_at + check_every  # get_queue returns a handle checked at most check_every ago
