@@ -73,9 +73,15 @@ class FileSystemQueue:
         """
         if not isinstance(message, str):
             raise not_a_str(message)
-        try:
-            self._write(message)
+        try:  # _write(), inlined: the unbound queues of the seed's loop call this once per token
+            sess = self._session or current_session()
+            bound = self._bound
+            if bound is None or bound[0] is not sess or bound[1] is not sess.backend:
+                bound = self._bind(sess)
+            bound[2](message)
         except USER_ERRORS as exc:
+            if isinstance(exc, SessionClosedError):
+                self._bound = None
             raise short(exc) from None
 
     def enqueue_at(self, message: str) -> int:
