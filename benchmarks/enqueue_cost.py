@@ -30,8 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def probe(mode: str, n: int, reps: int) -> None:
-    """In this process: ``reps`` rounds of the floor then ours (``mode`` all), or one loop (callgrind)."""
-    os.environ.setdefault("LAZYSTREAM_HOME", tempfile.mkdtemp(prefix="enqueue-cost-"))
+    """In this process, under a home of its own: ``reps`` rounds of the floor then ours (``mode`` all), or
+    one loop (callgrind)."""
+    with tempfile.TemporaryDirectory(prefix="enqueue-cost-") as home:
+        os.environ["LAZYSTREAM_HOME"] = home
+        _probe(mode, n, reps)
+
+
+def _probe(mode: str, n: int, reps: int) -> None:
     import lazystream_widget as lsw
     from lazystream_widget.runtime.filestore import frame
 
