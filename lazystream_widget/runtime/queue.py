@@ -96,7 +96,7 @@ class FileSystemQueue:
 
         The session's writer (the backend's appender, with the session's text counter and the queue's key
         bound in: :meth:`_bind`) is kept while the session and its backend stay the same: a call is the
-        writer's (an encode, a frame and one ``write``, the count under its lock and, inside our executor's
+        writer's (an encode, a frame and one ``write``, the count holding the write token and, inside our executor's
         tasks, the task's "written up to here" mark, noted once per task).
         """
         sess = self._session or current_session()
