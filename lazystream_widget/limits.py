@@ -63,6 +63,12 @@ QUEUE_DESCRIPTORS_MAX = 4096
 #: A writer checks at most this often whether its session's files were deleted under it
 #: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
 DELETED_SESSION_CHECK_S = 0.25
+#: Closing a queue handle waits at most this long for the write holding its write token
+#: (``runtime/descriptors.py``). A write takes microseconds; a token held longer was lost (an
+#: interrupt in the one bytecode between taking it and the write's ``try``): the handle's
+#: descriptors are then left open (logged) rather than closed under a write that may still use them,
+#: and the cache is never stuck behind it.
+WRITE_TOKEN_WAIT_S = 5.0
 
 # --- runs ---------------------------------------------------------------------
 #: Each run of a view works on a thread of its own. At most this many run threads may be

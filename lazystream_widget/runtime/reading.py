@@ -20,7 +20,7 @@ from ..limits import DEQUEUE_MAX_BYTES, DEQUEUE_READ_CHUNK, READ_PEEK_BYTES
 from . import positions
 from .framing import (
     HEADER_SIZE,
-    MAGIC,
+    MAGIC_PREFIX,
     declared_record_size,
     next_intact_record_in_file,
     parse_records,
@@ -145,7 +145,7 @@ def highest_seq(log_fd: int) -> int:
     size = os.fstat(log_fd).st_size
     start = max(0, size - DEQUEUE_READ_CHUNK)
     buf = os.pread(log_fd, size - start, start)
-    first = 0 if start == 0 else buf.find(MAGIC)
+    first = 0 if start == 0 else buf.find(MAGIC_PREFIX)
     highest = 0
     for raw in unframe(buf[max(first, 0) :])[0]:
         try:
