@@ -45,6 +45,11 @@ DRAIN_GRACE_S = 2.0
 STALE_SESSION_AFTER_S = 60.0
 #: One ``dequeue()`` reads at most this many bytes of queue file at once.
 DEQUEUE_READ_CHUNK = 4 * 1024 * 1024
+#: A read of a queue log first looks at this many bytes (``runtime/reading.py``, ``take``): a short
+#: read tells where the log ends without asking its size; only a full window asks it and reads up to
+#: ``DEQUEUE_READ_CHUNK``. Small enough to come from the heap (a 4 MiB read buffer is mapped and
+#: unmapped each time), large enough for what a run appends in a display frame.
+READ_PEEK_BYTES = 64 * 1024
 #: One ``dequeue()`` hands over at most about this many payload bytes (always at least
 #: one item, which may be up to 64 MiB); the rest stays for the next call. Bounds the
 #: memory one call takes (five 64 MiB items took 792 MB in one call before).
@@ -58,6 +63,12 @@ QUEUE_DESCRIPTORS_MAX = 4096
 #: A writer checks at most this often whether its session's files were deleted under it
 #: (closed by the owner, or swept), and then fails with ``SessionClosedError``.
 DELETED_SESSION_CHECK_S = 0.25
+#: Closing a queue handle waits at most this long for the write holding its write token
+#: (``runtime/descriptors.py``). A write takes microseconds; a token held longer was lost (an
+#: interrupt in the one bytecode between taking it and the write's ``try``): the handle's
+#: descriptors are then left open (logged) rather than closed under a write that may still use them,
+#: and the cache is never stuck behind it.
+WRITE_TOKEN_WAIT_S = 5.0
 
 # --- runs ---------------------------------------------------------------------
 #: Each run of a view works on a thread of its own. At most this many run threads may be

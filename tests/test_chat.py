@@ -255,6 +255,22 @@ def test_a_stream_dropped_mid_answer_is_an_error_and_never_retried(scripted_serv
     assert not [e for e in entries if e["event"] == "event"]
 
 
+def test_a_stream_silent_past_the_read_timeout_is_an_error_and_keeps_what_streamed(scripted_server_factory) -> None:
+    # the module's read timeout is in force on every read of the stream, the first chunks' and the silent one's
+    server = scripted_server_factory([Reply(text=ANSWER, stall_after=3), "a retry would get this"])
+    llm = model(server, timeout=0.5)
+    with session():
+        t0 = time.monotonic()
+        with pytest.raises(ModelError, match="broke after 3 chunks") as caught:
+            llm("hi")
+        took = time.monotonic() - t0
+        shown = FileSystemQueue().dequeue()
+    assert "timed out" in str(caught.value).lower() or "timeout" in str(caught.value).lower(), str(caught.value)
+    assert 0.4 < took < 30, took
+    assert shown == split_tokens(ANSWER)[:3]
+    assert len(server.requests) == 1
+
+
 def test_invalid_json_in_the_stream_is_a_model_error(scripted_server_factory) -> None:
     server = scripted_server_factory([Reply(text=ANSWER, invalid_json_after=2)])
     with session():

@@ -25,7 +25,7 @@ import pytest
 from lazystream_widget.runtime import filestore
 from lazystream_widget.runtime.filestore import FileBackend, QueueHomeError
 from lazystream_widget.runtime.queue import FileSystemQueue
-from lazystream_widget.runtime.session import get_backend, session
+from lazystream_widget.runtime.session import get_backend, new_session, session
 from lazystream_widget.runtime.trace import start_span
 
 # the queue API on both backends; what is about files (layout, torn records, locks, modes, sweep) on files only
@@ -115,6 +115,34 @@ def test_enqueue_refuses_non_strings_with_a_clear_message(value: object) -> None
         with pytest.raises(TypeError, match=rf"takes a str, got {type(value).__name__}.*json\.dumps"):
             q.enqueue(value)  # type: ignore[arg-type]
         assert q.size() == 0
+
+
+@pytest.mark.parametrize("value", [b"bytes", 1, None, {"a": 1}, ["x"]])
+def test_a_queue_bound_to_a_session_refuses_non_strings_after_its_first_item_too(value: object) -> None:
+    """A bound queue's enqueue becomes its appender after the first item (the hot path): same refusal."""
+    with session() as s:
+        q = FileSystemQueue(session=s)
+        q.enqueue("first")
+        with pytest.raises(TypeError, match=rf"takes a str, got {type(value).__name__}.*json\.dumps"):
+            q.enqueue(value)  # type: ignore[arg-type]
+        assert q.dequeue() == ["first"]
+
+
+@file_only
+def test_a_bound_queue_of_a_closed_session_raises_a_short_session_closed_error() -> None:
+    import traceback
+
+    from lazystream_widget.runtime.backend import SessionClosedError
+
+    s = new_session()
+    q = FileSystemQueue(session=s)
+    assert q.enqueue("before") is None
+    s.close()
+    with pytest.raises(SessionClosedError) as info:
+        q.enqueue("after")
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert len(frames) <= 2, [f.name for f in frames]  # the user's call (and the call into the library)
+    assert info.value.full_traceback is not None
 
 
 @pytest.mark.parametrize(
@@ -572,3 +600,44 @@ def test_the_read_up_to_here_mark_survives_a_reopened_descriptor() -> None:
         before = append.end()
         backend.release_session(s.id)  # every cached descriptor of the session closed, as eviction does
         assert before > 0 and append.end() >= before
+
+
+@file_only
+def test_an_appender_never_writes_through_a_handle_it_saw_evicted() -> None:
+    """The appender keeps its queue's handle between items; once the cache evicts it (closed at once: no write
+    holds it), the next item goes through the cache for a new one, lands in the queue and counts in order."""
+    with session() as s:
+        backend = get_backend()
+        append = backend.appender(s.id, "lazy_answer", True)
+        assert append("one", True) == 0
+        old = backend._queue(s.id, "lazy_answer")
+        backend._cache.release(old)
+        backend._cache.drop(lambda key: key[0] == s.id)  # as eviction does
+        assert old.evicted and old.closed
+        assert append("two", True) == 3
+        new = backend._queue(s.id, "lazy_answer")
+        backend._cache.release(new)
+        assert new is not old and not new.evicted
+        assert FileSystemQueue(session=s).dequeue() == ["one", "two"]
+
+
+@file_only
+def test_a_bound_queue_notes_the_tasks_read_up_to_here_mark_through_its_appender() -> None:
+    """Our executor waits at a task's end for what the task wrote: the appender, as a bound queue's enqueue,
+    notes the mark (once per task), so a task's items are never left unwaited for."""
+    from lazystream_widget.runtime.queue import _written
+
+    with session() as s:
+        q = FileSystemQueue(session=s)
+        q.enqueue("outside any task")  # the appender is now q's enqueue
+        assert _written.get() is None
+        marks: dict = {}
+        token = _written.set(marks)
+        try:
+            q.enqueue("in a task")
+            q.enqueue("again")
+        finally:
+            _written.reset(token)
+        mark = marks[(s.id, "lazy_answer")]
+        assert callable(mark) and mark() == os.path.getsize(
+            os.path.join(get_backend().sessions_dir, s.id, "q", "lazy_answer.log"))

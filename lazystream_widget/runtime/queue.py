@@ -8,24 +8,22 @@ created anywhere (the seed creates one per loop turn) and still reach the right 
 
 from __future__ import annotations
 
-import contextvars
 import re
 from typing import Any, Callable
 
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
+from . import task_marks
 from .backend import SessionClosedError
+from .log_appender import not_a_str
 from .session import USER_ERRORS, Session, current_session, short
 from .text_offsets import COUNTED, append_counted
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
-#: Set by our executor around a task: (session id, queue) -> position after the task's last item, or a
-#: callable giving it (an appender's ``end``: resolved once, when the task ends, instead of once per item).
-#: Shared (the same dict) with the pool work the task submits, so nested writes count too.
-_written: contextvars.ContextVar[dict[tuple[str, str], int | Callable[[], int]] | None] = contextvars.ContextVar(
-    "lazystream_written", default=None
-)
+#: What a task of our executor wrote (``runtime/task_marks.py``); imported from here by the pool, the runner,
+#: trace and flows.
+_written = task_marks.written
 
 
 def _check_name(name: str) -> str:
@@ -45,13 +43,13 @@ class FileSystemQueue:
         session: bind to this session instead of resolving the current one at each call.
     """
 
-    __slots__ = ("_name", "_session", "_bound")
+    # ``__dict__`` holds one entry at most: ``enqueue`` (see _bind)
+    __slots__ = ("_name", "_session", "_bound", "__dict__")
 
     def __init__(self, klass: str = ANSWER_QUEUE, *, session: Session | None = None) -> None:
         self._name = _check_name(klass)
         self._session = session
-        #: (session, backend, writer, (session id, name), the writer's end mark or None): enqueue()'s fast
-        #: path while the session and its backend stay the same (see _bind)
+        #: (session, backend, writer): _write()'s fast path while the session and its backend stay the same
         self._bound: tuple[Any, ...] | None = None
 
     # LazyLLM names: get_instance / enqueue / dequeue / peek / size / clear
@@ -68,14 +66,14 @@ class FileSystemQueue:
         return self._session or current_session()
 
     def enqueue(self, message: str) -> None:
-        """Append one item. Items are strings; anything else is refused with a TypeError."""
+        """Append one item. Items are strings; anything else is refused with a TypeError.
+
+        On a queue bound to a session (``session=``) of the file backend, the first call replaces this
+        method, for this object, by the queue's appender itself (see :meth:`_bind`).
+        """
         if not isinstance(message, str):
-            raise TypeError(
-                f"FileSystemQueue.enqueue() takes a str, got {type(message).__name__}; "
-                "serialize it first (e.g. json.dumps)"
-            )
-        # _write() inlined (it runs once per streamed token: a call less)
-        try:
+            raise not_a_str(message)
+        try:  # _write(), inlined: the unbound queues of the seed's loop call this once per token
             sess = self._session or current_session()
             bound = self._bound
             if bound is None or bound[0] is not sess or bound[1] is not sess.backend:
@@ -85,11 +83,6 @@ class FileSystemQueue:
             if isinstance(exc, SessionClosedError):
                 self._bound = None
             raise short(exc) from None
-        mark = bound[4]
-        if mark is not None:
-            written = _written.get()
-            if written is not None and bound[3] not in written:
-                written[bound[3]] = mark
 
     def enqueue_at(self, message: str) -> int:
         """``enqueue(message)``, returning where it starts in the session's stream (answer and
@@ -101,37 +94,41 @@ class FileSystemQueue:
     def _write(self, message: str) -> int:
         """Append ``message``; return where it starts in the session's stream (counted queues), else 0.
 
-        This runs once per streamed token: the session's writer (the backend's appender, with the session's
-        text counter and the queue's key bound in: :meth:`_bind`) is kept while the session and its backend
-        stay the same, so a call is the writer's (an encode, a frame and one ``write``, the count under its
-        lock) and, inside our executor's tasks, the task's "written up to here" mark, noted once per task.
+        The session's writer (the backend's appender, with the session's text counter and the queue's key
+        bound in: :meth:`_bind`) is kept while the session and its backend stay the same: a call is the
+        writer's (an encode, a frame and one ``write``, the count holding the write token and, inside our executor's
+        tasks, the task's "written up to here" mark, noted once per task).
         """
         sess = self._session or current_session()
         bound = self._bound
         if bound is None or bound[0] is not sess or bound[1] is not sess.backend:
             bound = self._bind(sess)
         try:
-            start = bound[2](message)
+            return bound[2](message, True)
         except SessionClosedError:
             self._bound = None
             raise
-        mark = bound[4]
-        if mark is not None:
-            written = _written.get()
-            if written is not None and bound[3] not in written:
-                written[bound[3]] = mark  # the appender's end: resolved once, when the task ends (runtime/pool.py)
-        return start
 
     def _bind(self, sess: Session) -> tuple[Any, ...]:
-        """(session, backend, writer, (session id, name), the writer's end mark or None) for :meth:`_write`."""
-        backend, key = sess.backend, (sess.id, self._name)
+        """(session, backend, writer) for :meth:`_write`.
+
+        A queue bound to one session (``session=``) of a backend with appenders also gets the appender as
+        its own ``enqueue`` (an instance attribute, found before the method): ``q.enqueue(text)`` is then one
+        Python call per token instead of two, the streaming hot path. The appender does everything
+        :meth:`enqueue` does (refuses non-str items, notes the task's mark, raises short errors); a
+        session's backend never changes, so nothing it checks per call can go stale. Unbound queues (the
+        seed makes one per loop turn) resolve the current session at each call and keep the method.
+        """
+        backend = sess.backend
         counted = self._name in COUNTED
         make = getattr(backend, "appender", None)  # optional: a backend without it appends call by call
         if make is not None:  # it counts the text itself (one count per queue and process)
             append = make(sess.id, self._name, counted)
-            self._bound = (sess, backend, append, key, append.end)
+            if self._session is sess:
+                self.enqueue = append  # type: ignore[method-assign]
         else:
-            self._bound = (sess, backend, _per_call_writer(sess, key, counted), key, None)
+            append = _per_call_writer(sess, (sess.id, self._name), counted)
+        self._bound = (sess, backend, append)
         return self._bound
 
     def dequeue(self, limit: int | None = None) -> list[str]:
@@ -179,11 +176,11 @@ class FileSystemQueue:
         return f"FileSystemQueue({self._name!r})"
 
 
-def _per_call_writer(sess: Session, key: tuple[str, str], counted: bool) -> Callable[[str], int]:
+def _per_call_writer(sess: Session, key: tuple[str, str], counted: bool) -> Callable[..., int]:
     """The writer for a backend without appenders: one ``append`` per item, which returns the task's mark."""
     backend = sess.backend
 
-    def write(message: str) -> int:
+    def write(message: str, at: bool = False) -> int:
         try:
             data = message.encode()
         except UnicodeEncodeError:  # lone surrogates travel as they are (decoded the same way)

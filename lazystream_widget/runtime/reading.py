@@ -16,11 +16,11 @@ import zlib
 
 import filelock
 
-from ..limits import DEQUEUE_MAX_BYTES, DEQUEUE_READ_CHUNK
+from ..limits import DEQUEUE_MAX_BYTES, DEQUEUE_READ_CHUNK, READ_PEEK_BYTES
 from . import positions
 from .framing import (
     HEADER_SIZE,
-    MAGIC,
+    MAGIC_PREFIX,
     declared_record_size,
     next_intact_record_in_file,
     parse_records,
@@ -81,10 +81,20 @@ def take(log_fd: int, start: int, limit: int | None, budget: int) -> tuple[list[
     items: list[bytes] = []
     off, taken, skipped, last = start, 0, 0, 0
     while (limit is None or len(items) < limit) and taken < budget:
-        size = os.fstat(log_fd).st_size
-        if size <= off:
+        # A look at a small window first: most reads (a runner's pump, every frame) find a few small
+        # records or none, and a short read says at once where the log ends, with no ``fstat`` before
+        # and after (three system calls per read were one; each lets go of the GIL, which a hundred
+        # streaming runs fight over). Only a full window asks the log's size and reads up to a chunk.
+        buf = os.pread(log_fd, READ_PEEK_BYTES, off)
+        if not buf:
             break
-        buf = os.pread(log_fd, min(size - off, DEQUEUE_READ_CHUNK), off)
+        at_end = len(buf) < READ_PEEK_BYTES  # the log ended inside the window when it was read
+        if at_end:
+            size = off + len(buf)
+        else:
+            size = os.fstat(log_fd).st_size
+            if size - off > len(buf):
+                buf = os.pread(log_fd, min(size - off, DEQUEUE_READ_CHUNK), off)
         need = declared_record_size(buf)
         if need > len(buf) and size - off >= need:
             # one record larger than a chunk: read its payload alone (no second copy of it)
@@ -107,6 +117,8 @@ def take(log_fd: int, start: int, limit: int | None, budget: int) -> tuple[list[
         off += parsed.used
         if parsed.used:
             last = parsed.last
+        if at_end and off >= size:
+            break  # all the log held when it was read: asking again would find the end (or a later append)
         if parsed.used == 0:
             # stuck on an incomplete record: if the file holds more than this chunk, the record
             # may be a torn one followed by intact records beyond the chunk (a large item cut by
@@ -133,7 +145,7 @@ def highest_seq(log_fd: int) -> int:
     size = os.fstat(log_fd).st_size
     start = max(0, size - DEQUEUE_READ_CHUNK)
     buf = os.pread(log_fd, size - start, start)
-    first = 0 if start == 0 else buf.find(MAGIC)
+    first = 0 if start == 0 else buf.find(MAGIC_PREFIX)
     highest = 0
     for raw in unframe(buf[max(first, 0) :])[0]:
         try:

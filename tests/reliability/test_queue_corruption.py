@@ -32,7 +32,7 @@ from lazystream_widget.runtime.queue import FileSystemQueue
 
 from .helpers import checked_item, parse_checked
 
-FRAME_HEADER = 16  # magic, length, payload crc, header crc (the record format of runtime/framing.py)
+FRAME_HEADER = 16  # magic, length, payload crc, header check (the record format of runtime/framing.py)
 
 
 def _files(home: Path, sid: str, queue: str = "lazy_answer") -> dict[str, Path]:
