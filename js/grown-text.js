@@ -2,6 +2,7 @@
 // re-parses the tail on every draw (markdown-it is not incremental within a block) and, when the new
 // tokens are the drawn ones with only the very last text grown, appends the new characters to the
 // text node on screen instead of rendering, sanitizing and morphing the whole tail (markdown.js).
+// Also here: the two DOM look-ups that find where the drawn tail's text ends.
 
 /**
  * When `next` (a parse of the live tail) is `prev` (the parse drawn) with nothing changed but its
@@ -45,4 +46,22 @@ function sameAttrs(a, b) {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
   return true;
+}
+
+/** The text node that ends `el`'s text (markdown-it's newlines between tags skipped), or null. */
+export function lastTextNode(el) {
+  let node = el?.lastChild ?? null;
+  for (;;) {
+    while (node && node.nodeType === 3 && !/\S/.test(node.data)) node = node.previousSibling;
+    if (!node || node.nodeType !== 1) break;
+    node = node.lastChild;
+  }
+  return node && node.nodeType === 3 ? /** @type {Text} */ (node) : null;
+}
+
+/** The deepest last paragraph-like element of a fragment (an inline pending formula goes there). */
+export function lastTextBlock(frag) {
+  let el = frag.lastElementChild;
+  while (el && !/^(P|H[1-6]|TD|TH)$/.test(el.tagName) && el.lastElementChild) el = el.lastElementChild;
+  return el && /^(P|H[1-6]|TD|TH|LI)$/.test(el.tagName) ? el : null;
 }
