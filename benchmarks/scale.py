@@ -162,7 +162,7 @@ def run(settings: Settings) -> list[Figure]:
                                                    for r in rows])}, Target("0", zero("missing", "iopub_missing"))))
     figs.append(Figure("scale", "iopub_rate", f"{top} views: comm messages on iopub, busiest 3 s", "msg/s",
                        {"ours": cell(top, "iopub_comm_max_per_s_3s")},
-                       Target("well under 1,000/s (budget 400)", at_most(600))))
+                       Target("well under 1,000/s (budget 300)", at_most(600))))
     figs.append(Figure("scale", "iopub_all_rate", f"{top} views: all iopub messages, busiest 3 s", "msg/s",
                        {"ours": cell(top, "iopub_all_max_per_s_3s")}, Target("report (Jupyter drops past 1,000)")))
     comm = data["comm"]

@@ -137,9 +137,12 @@ WIDGET_MAX_MESSAGES_PER_S = 60
 #: which the server drops messages. Many busy views share it: each message carries more.
 #: Messages that must go (a run's start and first text, its last delta and final state) come on
 #: top, repaid later: 100 runs starting together add up to ~100/s to the busiest 3 s (~130/s with
-#: their views' creation), hence 400 and not 500 (the pump uses the whole budget since busy runs
-#: wait in line; docs/benchmarks.md).
-KERNEL_MAX_MESSAGES_PER_S = 400
+#: their views' creation), hence well under 500 (the pump uses the whole budget since busy runs
+#: wait in line). 300 and not 400: with 100 runs streaming, each message's kernel CPU (the pump's
+#: delta, ipykernel's send, the IOPub thread) was a tenth of the kernel's whole cost (0.55 -> 0.49
+#: cores, alternating runs); six views still stream at a full frame rate together, and 100 busy
+#: views each still get a few messages a second, each carrying more (docs/benchmarks.md).
+KERNEL_MAX_MESSAGES_PER_S = 300
 #: ...with bursts of up to this many messages (e.g. many runs starting at once).
 KERNEL_MESSAGE_BURST = 50
 #: The widget shows at most this many characters of answer before "show more".
