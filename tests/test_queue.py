@@ -625,7 +625,7 @@ def test_an_appender_never_writes_through_a_handle_it_saw_evicted() -> None:
 def test_a_bound_queue_notes_the_tasks_read_up_to_here_mark_through_its_appender() -> None:
     """Our executor waits at a task's end for what the task wrote: the appender, as a bound queue's enqueue,
     notes the mark (once per task), so a task's items are never left unwaited for."""
-    from lazystream_widget.runtime.queue import _written
+    from lazystream_widget.runtime.task_marks import written as _written
 
     with session() as s:
         q = FileSystemQueue(session=s)

@@ -29,8 +29,8 @@ from typing import Any, Callable, TypeVar
 from ..limits import ACTIVE_CONSUMER_WINDOW_S, DRAIN_GRACE_S
 from . import session_vars
 from .backend import QueueUnavailableError, SessionClosedError
-from .queue import _written
 from .session import backend_of
+from .task_marks import written as _written
 
 T = TypeVar("T")
 

@@ -13,17 +13,14 @@ from typing import Any, Callable
 
 from ..limits import EMPTY_DEQUEUE_WAIT_S
 from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
-from . import task_marks
 from .backend import SessionClosedError
 from .log_appender import not_a_str
 from .session import USER_ERRORS, Session, current_session, short
+from .task_marks import written as task_marks
 from .text_offsets import COUNTED, append_counted
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
-#: What a task of our executor wrote (``runtime/task_marks.py``); imported from here by the pool, the runner,
-#: trace and flows.
-_written = task_marks.written
 
 
 def _check_name(name: str) -> str:
@@ -190,7 +187,7 @@ def _per_call_writer(sess: Session, key: tuple[str, str], counted: bool) -> Call
             return backend.append(key[0], key[1], data)
 
         start, end = append_counted(sess, key[1], message, append_one) if counted else (0, append_one())
-        written = _written.get()
+        written = task_marks.get()
         if written is not None:
             written[key] = end
         return start

@@ -24,8 +24,8 @@ from typing import Any, Iterator
 from ..limits import ERROR_HEADLINE_MAX_LINES, ERROR_MESSAGE_MAX_LINES, TRACE_FIELD_MAX_BYTES, TRUNCATION_MARKER
 from ..protocol import TRACE_QUEUE, TRACE_VERSION, ErrorInfo, TraceEntry, entry_line
 from .cancel import RunCancelled
-from .queue import _written
 from .session import backend_of, current_session
+from .task_marks import written as _written
 
 _current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("lazystream_span", default=None)
 #: Set by runners (the widget) so that every module of the run traces, whatever its return_trace.

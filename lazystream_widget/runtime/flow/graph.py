@@ -149,7 +149,7 @@ class Graph(FlowBase):
             raise ValueError(f"graph {self.name!r} has no edge into {END!r}: add_edge(<last node>, {END!r}) says "
                              f"what the graph returns")
         from ..pool import ThreadPoolExecutor
-        from ..queue import _written
+        from ..task_marks import written as _written
 
         start = arguments(input, kw) if (input and kw) else (kw or input)
         results: dict[str, Any] = {START: start}

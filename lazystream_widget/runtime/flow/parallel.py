@@ -179,7 +179,7 @@ class Parallel(FlowBase):
     def _run_concurrently(self, indices: list[int], inputs: list[Any], kw: dict) -> package:
         from .. import session_vars
         from ..pool import ThreadPoolExecutor
-        from ..queue import _written
+        from ..task_marks import written as _written
 
         # The branches are parts of this call, not top-level tasks: their futures must not wait
         # for a consumer to read what they wrote (the consumer may be this very thread, blocked
