@@ -24,6 +24,7 @@ iterators inside the messages) still goes through ``create``, which knows how to
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +49,7 @@ def _plain_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
+@functools.cache
 def _post_args() -> dict[str, Any] | None:
     """What ``with_streaming_response.create`` passes to the client's ``post`` besides the body, or
     None if this client version moved it (private names, so guarded: we then call ``create``)."""
@@ -61,21 +63,15 @@ def _post_args() -> dict[str, Any] | None:
             "header": RAW_RESPONSE_HEADER}
 
 
-_POST_ARGS: dict[str, Any] | None = None
-
-
 def _open_streamed(client: Any, request: dict[str, Any]) -> Any:
     """The ``openai`` APIResponse of a streamed chat request, its body not read yet.
 
     Connection and status errors are raised here, by the client, as ``create`` raises them.
     """
-    global _POST_ARGS
-    if _POST_ARGS is None:
-        _POST_ARGS = _post_args() or {}
+    args = _post_args()  # looked up once per process
     post = getattr(client, "post", None)
-    if (_POST_ARGS and callable(post) and request.get("stream") is True and not _OPTION_KEYS & request.keys()
+    if (args is not None and callable(post) and request.get("stream") is True and not _OPTION_KEYS & request.keys()
             and _plain_json(request)):
-        args = _POST_ARGS
         return post("/chat/completions", body=request, options={"headers": {args["header"]: "stream"}},
                     cast_to=args["cast_to"], stream=True, stream_cls=args["stream_cls"])
     return client.chat.completions.with_streaming_response.create(**request).__enter__()
