@@ -79,8 +79,10 @@ def profile(k: Kernel, base_url: str, n_runs: int, spy: str | None, tokens_per_r
         seen.update(_threads(k.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
+    woke = k.result(f"{cells}pump_wakeups()")["wakeups"]
     sampler.start()
     res = k.result(f"{cells}many_runs({base_url!r}, {n_runs}, {tokens_per_run}, {DELAY})")
+    woke = k.result(f"{cells}pump_wakeups()")["wakeups"] - woke
     stop.set()
     sampler.join()
     names = k.result(f"{cells}thread_names()")
@@ -111,7 +113,8 @@ def profile(k: Kernel, base_url: str, n_runs: int, spy: str | None, tokens_per_r
             f"{res['wall_s']:.2f} s, wrong {res['wrong_run']}, missing {res['missing']}; peer (openai alone) "
             f"{peer['cpu_ms_per_1k_tokens']:.0f} ms per 1k; load {os.getloadavg()[0]:.1f}\n"
             f"    per thread, ms per 1k tokens: {threads}; not seen {unseen:.0f}\n"
-            f"    scheduled in, per token: {woken} (all {sum(switches.values()) / tokens:.2f})")
+            f"    scheduled in, per token: {woken} (all {sum(switches.values()) / tokens:.2f}); "
+            f"the pump's own wake-ups {woke / tokens:.2f} per token")
 
 
 def main() -> None:

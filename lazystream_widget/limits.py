@@ -145,6 +145,12 @@ WIDGET_MAX_MESSAGES_PER_S = 60
 KERNEL_MAX_MESSAGES_PER_S = 300
 #: ...with bursts of up to this many messages (e.g. many runs starting at once).
 KERNEL_MESSAGE_BURST = 50
+#: A view waiting in line for that budget shows nothing before its turn: its run's model stream is left
+#: unread until this share of the expected wait has passed (the rest is time to read what gathered),
+#: at most READ_HOLD_MAX_S, so a hundred busy runs do not each wake for every token. It also bounds how
+#: much later such a run can end than its model did (its last tokens wait out the hold).
+READ_HOLD_SHARE = 0.8
+READ_HOLD_MAX_S = 0.25
 #: The widget shows at most this many characters of answer before "show more".
 WIDGET_MAX_ANSWER_CHARS = 1_000_000
 #: A view keeps its last this-many runs in full in its ``runs`` trait (what the browser

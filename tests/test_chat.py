@@ -361,6 +361,54 @@ def test_cancel_mid_stream_closes_the_http_stream(scripted_server_factory, read_
     assert len(server.requests) == 1
 
 
+def test_a_stream_waits_out_a_read_hold_then_reads_what_gathered(scripted_server_factory) -> None:
+    """While the run's view waits its turn (the pump sets ``hold_reads_until``), the stream is not read:
+    the tokens gather and come in one go when the hold ends; nothing is lost, the order kept."""
+    server = scripted_server_factory([Reply(text=ANSWER, delay=0.02)])
+    llm = model(server)
+    pool = lazyllm.ThreadPoolExecutor(1)
+    try:
+        with session(), cancel_token() as token:
+            future = pool.submit(llm, "hi")
+            got: list[str] = []
+            deadline = time.monotonic() + 10
+            while not got and time.monotonic() < deadline:
+                got += FileSystemQueue().dequeue()
+            held_from = time.monotonic()
+            token.hold_reads_until = held_from + 0.6  # longer than the rest of the answer takes to stream
+            during: list[str] = []
+            while time.monotonic() < held_from + 0.45:
+                during += FileSystemQueue().dequeue()
+            assert future.result(timeout=10) == ANSWER
+            rest = FileSystemQueue().dequeue()
+    finally:
+        pool.shutdown(wait=False)
+    assert len(during) <= 2, during  # at most the chunk in hand when the hold began (and one in flight)
+    assert got + during + rest == split_tokens(ANSWER)
+
+
+def test_a_cancel_during_a_read_hold_stops_at_once(scripted_server_factory) -> None:
+    server = scripted_server_factory([Reply(text=ANSWER * 5, delay=0.02)])
+    llm = model(server)
+    pool = lazyllm.ThreadPoolExecutor(1)
+    try:
+        with session(), cancel_token() as token:
+            future = pool.submit(llm, "hi")
+            deadline = time.monotonic() + 10
+            while not FileSystemQueue().dequeue() and time.monotonic() < deadline:
+                pass
+            token.hold_reads_until = time.monotonic() + 30
+            time.sleep(0.2)  # the stream is held now
+            cancelled_at = time.monotonic()
+            token.cancel("stop button")
+            with pytest.raises(cancel.RunCancelled, match="stop button"):
+                future.result(timeout=10)
+            assert time.monotonic() - cancelled_at < 3  # not the 30 s hold
+            assert server.wait_for("disconnect", timeout=5), server.events
+    finally:
+        pool.shutdown(wait=False)
+
+
 def test_a_cancelled_run_does_not_start_a_request(scripted_server) -> None:
     with session(), cancel_token() as token:
         token.cancel("early")

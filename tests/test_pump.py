@@ -218,6 +218,38 @@ def test_views_held_by_the_kernel_budget_wait_in_line_not_in_a_herd(own_pump, mo
     assert pump.live == 0
 
 
+def test_a_busy_view_stays_parked_in_line_and_its_reads_are_held_until_near_its_turn(own_pump):
+    """While others wait in line behind it, a view that sent goes to the back of the line still parked:
+    no inotify watch added and removed per message (each a system call, each removal waking the pump
+    again). Its run is told when its next turn is about due (``hold_reads_until``), at most
+    READ_HOLD_MAX_S ahead."""
+    holds: list[float] = []
+
+    class HoldSink(Sink):
+        def run_delta(self, run, text, thinking, entries) -> None:
+            super().run_delta(run, text, thinking, entries)
+            if run._token.hold_reads_until:
+                holds.append(run._token.hold_reads_until - time.monotonic())
+
+    pump = own_pump(Pacer(frame_s=0.0, rate=60, burst=3))
+    unparks = []
+    real_unpark = pump._watch.unpark
+    pump._watch.unpark = lambda key: (unparks.append(key), real_unpark(key))
+    sinks = [HoldSink() for _ in range(8)]
+    runs = [Run(streaming(60, 0.03, tag=f"h{k}."), "q").start(sink) for k, sink in enumerate(sinks)]
+    for run in runs:
+        run.wait(60)
+    for k, (run, sink) in enumerate(zip(runs, sinks, strict=True)):
+        assert sink.text == run.text == "".join(f"h{k}.{i} " for i in range(60)), f"run {k} mixed or lost"
+    deltas = sum(kind == "delta" for sink in sinks for kind, _ in sink.calls)
+    # unparked in line per message, it was one unpark per message sent; now only a view found quiet at
+    # its turn is watched again
+    assert len(unparks) <= deltas / 2, (len(unparks), deltas)
+    assert holds, "runs waiting in line were told when their turn comes"
+    assert max(holds) <= pump_mod.READ_HOLD_MAX_S
+    assert pump.live == 0
+
+
 def test_a_notice_alone_reaches_the_display_while_the_run_goes_on():
     got = threading.Event()
     sink = Sink(on_delta=lambda text: got.set() if sink.notices else None)

@@ -134,3 +134,10 @@ def watch_thread_names(seconds: float) -> None:
 
 def thread_names() -> None:
     _emit({str(tid): name for tid, name in _thread_names.items()})
+
+
+def pump_wakeups() -> None:
+    """How often the pump threads of this kernel have woken so far (a counter of each pump)."""
+    from lazystream_widget import pump
+
+    _emit({"wakeups": sum(p.wakeups for p in list(pump._pumps.values()))})

@@ -4,12 +4,19 @@ A :class:`CancelToken` rides in a ``ContextVar``, so it reaches every thread our
 starts for the run. Code checks it at safe points (before a model request, per
 streamed chunk, before starting a tool) and registers callbacks for blocking
 operations, e.g. the chat module closes its HTTP stream from the cancelling thread.
+
+The token also carries one hint from the run's display: :attr:`CancelToken.hold_reads_until`.
+A view waiting its turn for the kernel's message budget (a hundred busy views at once) shows
+nothing before that turn, so the run's streamed model reads need not wake for every token
+until shortly before it: a streamed read loop calls :meth:`CancelToken.hold_reads` per chunk,
+and the tokens gather in the socket meanwhile, to be read in one go.
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from typing import Callable
 
 
@@ -23,6 +30,9 @@ class CancelToken:
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[], None]] = []
         self.reason = ""
+        #: ``time.monotonic()`` before which nobody will look at the run's output (0: look now); set
+        #: by the pump while the run's view waits in line, reset when it leaves the line
+        self.hold_reads_until = 0.0
 
     @property
     def cancelled(self) -> bool:
@@ -62,6 +72,14 @@ class CancelToken:
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds; True (early) if cancelled meanwhile."""
         return self._event.wait(timeout)
+
+    def hold_reads(self) -> bool:
+        """Wait until :attr:`hold_reads_until` if it is still ahead; True (early) if cancelled meanwhile.
+
+        Callers check ``hold_reads_until`` first (it is 0 nearly always): the check costs an attribute read.
+        """
+        left = self.hold_reads_until - time.monotonic()
+        return left > 0 and self._event.wait(left)
 
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():

@@ -279,8 +279,11 @@ class ChatModuleBase(ModuleBase):
         chars, cut = 0, None  # the call's total bounds (finding: an endless trickle was never cut off)
         try:
             for chunk in stream:
-                if token is not None and token.cancelled:
-                    break
+                if token is not None:
+                    if token.cancelled:
+                        break
+                    if token.hold_reads_until and token.hold_reads():  # the view looks later: cancelled meanwhile
+                        break
                 cut = self._over_bounds(t0, chars)
                 if cut is not None:
                     break
