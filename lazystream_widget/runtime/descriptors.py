@@ -137,6 +137,7 @@ class QueueHandle(Handle):
 
     FD_SLOTS = ("log_fd", "off_fd", "lock_fd")
     __slots__ = ("log_fd", "off_fd", "lock_fd", "quiet_mtime")
+    write_token: SimpleQueue[None]  # always set here (optional only on the base class)
 
     def __init__(self, log_fd: int) -> None:
         super().__init__()

@@ -83,10 +83,10 @@ def make_appender(backend: FileBackend, session_id: str, queue: str, counted: bo
             if old is not None and old is not h:
                 # ours was evicted: let writes still running through it finish first, so the count stays
                 # in the queue's order (any later writer sees its mark holding the token and comes here too)
-                if take_write_token(old.write_token):  # type: ignore[arg-type]
-                    old.write_token.put(None)  # type: ignore[union-attr]
+                if take_write_token(old.write_token):
+                    old.write_token.put(None)
             token = h.write_token
-            state = (h, token.get, token.put)  # type: ignore[union-attr]
+            state = (h, token.get, token.put)
             due = h.checked_at + check_every  # get_queue returns a handle checked at most check_every ago
             signal = signal_of(session_id)
         finally:
