@@ -53,6 +53,23 @@ def cancel_token() -> Iterator[cancel.CancelToken]:
         cancel._token.reset(reset)
 
 
+@contextlib.contextmanager
+def streaming_call(llm: OnlineChatModule, at_least: int) -> Iterator[tuple[Any, cancel.CancelToken, list[str]]]:
+    """``llm("hi")`` submitted to our pool in a session with a cancel token: yields its future, the
+    token and the answer items seen once at least ``at_least`` came (or 10 s passed)."""
+    pool = lazyllm.ThreadPoolExecutor(1)
+    try:
+        with session(), cancel_token() as token:
+            future = pool.submit(llm, "hi")
+            got: list[str] = []
+            deadline = time.monotonic() + 10
+            while len(got) < at_least and time.monotonic() < deadline:
+                got += FileSystemQueue().dequeue()
+            yield future, token, got
+    finally:
+        pool.shutdown(wait=False)
+
+
 # --------------------------------------------------------------------------- streaming
 
 
@@ -337,25 +354,16 @@ def test_cancel_mid_stream_closes_the_http_stream(scripted_server_factory, read_
     reply = Reply(text=ANSWER * 5, delay=0.05) if how == "while streaming" else Reply(text=ANSWER, stall_after=3)
     server = scripted_server_factory([reply])
     llm = model(server, return_trace=True)
-    pool = lazyllm.ThreadPoolExecutor(1)
-    try:
-        with session(), cancel_token() as token:
-            future = pool.submit(llm, "hi")
-            got: list[str] = []
-            deadline = time.monotonic() + 10
-            while len(got) < 3 and time.monotonic() < deadline:
-                got += FileSystemQueue().dequeue()
-            assert len(got) >= 3
-            cancelled_at = time.monotonic()
-            token.cancel("stop button")
-            with pytest.raises(cancel.RunCancelled, match="stop button"):
-                future.result(timeout=10)
-            assert time.monotonic() - cancelled_at < 3
-            assert server.wait_for("disconnect", timeout=5), server.events
-            rest = FileSystemQueue().dequeue()
-            end = read_trace()[-1]
-    finally:
-        pool.shutdown(wait=False)
+    with streaming_call(llm, 3) as (future, token, got):
+        assert len(got) >= 3
+        cancelled_at = time.monotonic()
+        token.cancel("stop button")
+        with pytest.raises(cancel.RunCancelled, match="stop button"):
+            future.result(timeout=10)
+        assert time.monotonic() - cancelled_at < 3
+        assert server.wait_for("disconnect", timeout=5), server.events
+        rest = FileSystemQueue().dequeue()
+        end = read_trace()[-1]
     assert len(got) + len(rest) < len(split_tokens(ANSWER * 5))  # it really stopped
     assert end["status"] == "cancelled" and end["kind"] == "llm"
     assert len(server.requests) == 1
@@ -365,48 +373,30 @@ def test_a_stream_waits_out_a_read_hold_then_reads_what_gathered(scripted_server
     """While the run's view waits its turn (the pump sets ``hold_reads_until``), the stream is not read:
     the tokens gather and come in one go when the hold ends; nothing is lost, the order kept."""
     server = scripted_server_factory([Reply(text=ANSWER, delay=0.02)])
-    llm = model(server)
-    pool = lazyllm.ThreadPoolExecutor(1)
-    try:
-        with session(), cancel_token() as token:
-            future = pool.submit(llm, "hi")
-            got: list[str] = []
-            deadline = time.monotonic() + 10
-            while not got and time.monotonic() < deadline:
-                got += FileSystemQueue().dequeue()
-            held_from = time.monotonic()
-            token.hold_reads_until = held_from + 0.6  # longer than the rest of the answer takes to stream
-            during: list[str] = []
-            while time.monotonic() < held_from + 0.45:
-                during += FileSystemQueue().dequeue()
-            assert future.result(timeout=10) == ANSWER
-            rest = FileSystemQueue().dequeue()
-    finally:
-        pool.shutdown(wait=False)
+    with streaming_call(model(server), 1) as (future, token, got):
+        held_from = time.monotonic()
+        token.hold_reads_until = held_from + 0.6  # longer than the rest of the answer takes to stream
+        during: list[str] = []
+        while time.monotonic() < held_from + 0.45:
+            during += FileSystemQueue().dequeue()
+        assert future.result(timeout=10) == ANSWER
+        rest = FileSystemQueue().dequeue()
     assert len(during) <= 2, during  # at most the chunk in hand when the hold began (and one in flight)
     assert got + during + rest == split_tokens(ANSWER)
 
 
 def test_a_cancel_during_a_read_hold_stops_at_once(scripted_server_factory) -> None:
     server = scripted_server_factory([Reply(text=ANSWER * 5, delay=0.02)])
-    llm = model(server)
-    pool = lazyllm.ThreadPoolExecutor(1)
-    try:
-        with session(), cancel_token() as token:
-            future = pool.submit(llm, "hi")
-            deadline = time.monotonic() + 10
-            while not FileSystemQueue().dequeue() and time.monotonic() < deadline:
-                pass
-            token.hold_reads_until = time.monotonic() + 30
-            time.sleep(0.2)  # the stream is held now
-            cancelled_at = time.monotonic()
-            token.cancel("stop button")
-            with pytest.raises(cancel.RunCancelled, match="stop button"):
-                future.result(timeout=10)
-            assert time.monotonic() - cancelled_at < 3  # not the 30 s hold
-            assert server.wait_for("disconnect", timeout=5), server.events
-    finally:
-        pool.shutdown(wait=False)
+    with streaming_call(model(server), 1) as (future, token, got):
+        assert got
+        token.hold_reads_until = time.monotonic() + 30
+        time.sleep(0.2)  # the stream is held now
+        cancelled_at = time.monotonic()
+        token.cancel("stop button")
+        with pytest.raises(cancel.RunCancelled, match="stop button"):
+            future.result(timeout=10)
+        assert time.monotonic() - cancelled_at < 3  # not the 30 s hold
+        assert server.wait_for("disconnect", timeout=5), server.events
 
 
 def test_a_cancelled_run_does_not_start_a_request(scripted_server) -> None:
