@@ -280,14 +280,16 @@ class Pump:
         is about due, so that its model's stream is read in one go shortly before, not token by token
         (a run thread woken per token was most of the kernel's CPU at 100 runs; what the view shows at
         each turn is the same). False: nothing was sent, serve it the usual way (it is quiet, over,
-        ending or cancelled, or its frame has not come).
+        ending or cancelled, or its frame has not come); True: it sent and went to the back of the line,
+        or (rarely) the budget went to a starting run meanwhile and it stays first, drained.
         """
         if (len(self._line) < 2 or feed.sink is None or feed.work_ended or feed.cancelled_at is not None
                 or feed.run._token.cancelled or feed.over(now) or self.pacer.due(feed.lane, now) > now):
             return False
         if not self._drain(feed, None) or not feed.pending():
             return False  # quiet: the usual way watches it again (and reads what came meanwhile)
-        self.pacer.take(feed.lane, now)
+        if not self.pacer.take(feed.lane, now):
+            return True  # a run starting in another thread took the budget meanwhile: it stays first in line
         feed.send()
         self.pacer.sent(feed.lane, time.monotonic())
         self._line.move_to_end(feed)
