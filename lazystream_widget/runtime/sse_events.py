@@ -30,12 +30,14 @@ def iter_event_data(chunks: Iterable[bytes], fallback: Callable[[Iterator[bytes]
     chunks = iter(chunks)
     pending = b""
     for chunk in chunks:
-        if pending:
+        search = 0
+        if pending:  # an event's start, with no blank line and no "\r" in it: look only where new bytes can end it
+            search = len(pending) - 1
             chunk = pending + chunk
-        cr = chunk.find(b"\r")
+        cr = chunk.find(b"\r", search)
         start, limit = 0, len(chunk) if cr < 0 else cr  # the events before a "\r" are read here
         while True:
-            end = chunk.find(b"\n\n", start, limit)
+            end = chunk.find(b"\n\n", search, limit)
             if end < 0:
                 break
             if chunk.startswith(b"data: ", start) and chunk.find(b"\n", start, end) < 0:
@@ -44,7 +46,7 @@ def iter_event_data(chunks: Iterable[bytes], fallback: Callable[[Iterator[bytes]
                 data = _block_data(chunk[start:end])
                 if data is not None:
                     yield data
-            start = end + 2
+            start = search = end + 2
         if cr >= 0:
             yield from fallback(chain((chunk[start:],), chunks))
             return
