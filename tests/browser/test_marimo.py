@@ -175,8 +175,8 @@ def test_ui_anywidget_in_the_editor_two_runs_and_stop(serve, open_page, tmp_path
         """
         import time
 
-        def ticks(query):
-            for _ in range(200):
+        def ticks(query):  # still running when the test gets to Stop: on a loaded CI a 200-tick run (40 s)
+            for _ in range(1000):  # once showed no Stop button to press, most likely because it had ended
                 lazyllm.FileSystemQueue().enqueue("tick ")
                 time.sleep(0.2)
             return "all ticks"
@@ -203,4 +203,4 @@ def test_ui_anywidget_in_the_editor_two_runs_and_stop(serve, open_page, tmp_path
     bp.page.locator(".lsw-run[data-status='running'] .lsw-stop").first.click()
     wait_for(lambda: bp.page.evaluate(JS_RUNS)[2]["status"] == "cancelled", 30, "the slow run to be cancelled")
     kept = bp.page.evaluate(JS_RUNS)[2]["answer"]
-    assert "tick" in kept and kept.count("tick") < 200
+    assert "tick" in kept and kept.count("tick") < 1000
