@@ -16,7 +16,7 @@ from ..protocol import ANSWER_QUEUE, THINK_QUEUE, TRACE_QUEUE
 from .backend import SessionClosedError
 from .log_appender import not_a_str
 from .session import USER_ERRORS, Session, current_session, short
-from .task_marks import written as task_marks
+from .task_marks import written as _written
 from .text_offsets import COUNTED, append_counted
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
@@ -187,7 +187,7 @@ def _per_call_writer(sess: Session, key: tuple[str, str], counted: bool) -> Call
             return backend.append(key[0], key[1], data)
 
         start, end = append_counted(sess, key[1], message, append_one) if counted else (0, append_one())
-        written = task_marks.get()
+        written = _written.get()
         if written is not None:
             written[key] = end
         return start
