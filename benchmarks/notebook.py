@@ -250,26 +250,30 @@ def unavailable_reason() -> str:
 def measure(settings: Settings) -> dict[str, Any]:
     sz = _sizes(settings.quick)
     out: dict[str, Any] = {"sizes": sz}
+
+    def attempt(name: str, fn: Any, *args: Any) -> Any:
+        """``fn(*args)``, or why it failed (one scenario failing leaves the others)."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            settings.log(f"    {name}: FAILED: {type(exc).__name__}: {exc}"[:600])
+            return f"error: {type(exc).__name__}: {str(exc)[:200]}"
+
     with Lab(settings.base_url, settings.log) as lab:
-        for name, fn in (("lag", lambda: lag_scenario(lab, sz["lag_tokens"], sz["lag_repeats"])),
-                         ("lost", lambda: lost_scenario(lab, sz["lost"]))):
-            try:
-                out[name] = fn()
-            except Exception as exc:  # one scenario failing leaves the others
-                settings.log(f"    {name}: FAILED: {type(exc).__name__}: {exc}"[:600])
-                out[name] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+        out["lag"] = attempt("lag", lag_scenario, lab, sz["lag_tokens"], sz["lag_repeats"])
+        out["lost"] = attempt("lost", lost_scenario, lab, sz["lost"])
         # ours and the floor alternate (ours first, then the floor first...): neither always gets the
         # fresher server; each figure is the median of its repeats
         big: dict[str, Any] = {"ours": [], "floor": []}
         for r in range(sz["big_repeats"]):
             for who in ("ours", "floor") if r % 2 == 0 else ("floor", "ours"):
                 if isinstance(big[who], str):
-                    continue
-                try:
-                    big[who].append(big_scenarios(lab, who, sz, r))
-                except Exception as exc:
-                    settings.log(f"    {who}: FAILED: {type(exc).__name__}: {exc}"[:600])
-                    big[who] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+                    continue  # it failed: not again
+                got = attempt(who, big_scenarios, lab, who, sz, r)
+                if isinstance(got, str):
+                    big[who] = got
+                else:
+                    big[who].append(got)
         out.update(big)
     return out
 
